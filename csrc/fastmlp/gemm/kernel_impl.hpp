@@ -1,0 +1,180 @@
+// The micro-kernel and the tiny-matrix routine, written once over a small
+// vector-traits class; each kernel_*.cpp instantiates them with its own
+// instruction set. Include this from those files only.
+//
+// Everything here is in an unnamed namespace on purpose: each kernel file is
+// compiled with different -m flags, and if two of them emitted the same
+// non-internal function the linker would keep just one copy, possibly the
+// AVX-512 one for a CPU that lacks it. Internal linkage keeps each copy apart.
+#pragma once
+
+#include <cstddef>
+
+#include <fastmlp/gemm/blocking.hpp>
+
+namespace fastmlp::gemm_detail {
+namespace {
+
+// A traits class Tr provides, for one element type and vector width:
+//   using T (element), V (vector of L elements), M (lane mask); L
+//   zero(), set1(x), load(p) (64-byte aligned), loadu(p), storeu(p, v),
+//   mask(n) (first min(n, L) lanes), load_mask(p, m) (other lanes 0),
+//   store_mask(p, m, v), fmadd(a, b, c) (= a * b + c, one rounding), mul(a, b),
+//   prefetch(p) (may do nothing).
+
+// C = beta == 0 ? alpha * acc : fma(alpha, acc, beta * C), on the lanes of m.
+template <class Tr>
+inline void combine_masked(typename Tr::T* c, typename Tr::M m, typename Tr::V acc,
+                           typename Tr::V alpha, typename Tr::T beta) {
+  if (beta == typename Tr::T(0)) {
+    Tr::store_mask(c, m, Tr::mul(alpha, acc));
+  } else {
+    const typename Tr::V old = Tr::mul(Tr::set1(beta), Tr::load_mask(c, m));
+    Tr::store_mask(c, m, Tr::fmadd(alpha, acc, old));
+  }
+}
+
+// The same on all L lanes, without masks (full tiles).
+template <class Tr>
+inline void combine_full(typename Tr::T* c, typename Tr::V acc, typename Tr::V alpha,
+                         typename Tr::T beta) {
+  if (beta == typename Tr::T(0)) {
+    Tr::storeu(c, Tr::mul(alpha, acc));
+  } else {
+    const typename Tr::V old = Tr::mul(Tr::set1(beta), Tr::loadu(c));
+    Tr::storeu(c, Tr::fmadd(alpha, acc, old));
+  }
+}
+
+// --- micro-kernel -----------------------------------------------------------------
+
+// One MR x NR tile from packed panels (see kernel.hpp's MicroKernel): MR * NV
+// accumulators stay in registers; each k step loads NV vectors of B, broadcasts
+// MR values of A and issues MR * NV independent FMAs.
+template <class Tr, std::size_t MR, std::size_t NR>
+void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T* b,
+                  typename Tr::T alpha, typename Tr::T beta, typename Tr::T* C,
+                  std::size_t ldc, std::size_t m_r, std::size_t n_r) {
+  using V = typename Tr::V;
+  constexpr std::size_t L = Tr::L;
+  constexpr std::size_t NV = NR / L;
+  static_assert(NR % L == 0, "NR must be a whole number of vectors");
+
+  // The tile's rows are written at the end; fetching them now hides the miss.
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r) {
+    if (r < m_r) {
+      Tr::prefetch(C + r * ldc);
+      Tr::prefetch(C + r * ldc + n_r - 1);
+    }
+  }
+
+  V acc[MR][NV];
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
+
+#pragma GCC unroll 4
+  for (std::size_t p = 0; p < kc; ++p) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * L);
+#pragma GCC unroll 32
+    for (std::size_t r = 0; r < MR; ++r) {
+      const V ar = Tr::set1(a[r]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::fmadd(ar, bv[v], acc[r][v]);
+    }
+    a += MR;
+    b += NR;
+  }
+
+  const V valpha = Tr::set1(alpha);
+  if (m_r == MR && n_r == NR) {
+#pragma GCC unroll 32
+    for (std::size_t r = 0; r < MR; ++r)
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v)
+        combine_full<Tr>(C + r * ldc + v * L, acc[r][v], valpha, beta);
+    return;
+  }
+  typename Tr::M mask[NV];
+#pragma GCC unroll 8
+  for (std::size_t v = 0; v < NV; ++v) mask[v] = Tr::mask(n_r > v * L ? n_r - v * L : 0);
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r) {
+    if (r < m_r) {
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v)
+        combine_masked<Tr>(C + r * ldc + v * L, mask[v], acc[r][v], valpha, beta);
+    }
+  }
+}
+
+// --- tiny path --------------------------------------------------------------------
+
+// One row of C, columns [0, width) with width <= NV * L, over all k-blocks.
+// NV accumulators run side by side, each a chain over ascending k.
+template <class Tr, std::size_t NV>
+void tiny_row(std::size_t width, std::size_t k, typename Tr::T alpha, const typename Tr::T* a,
+              std::size_t a_cs, const typename Tr::T* B, std::size_t ldb,
+              typename Tr::T beta, typename Tr::T* c) {
+  using T = typename Tr::T;
+  using V = typename Tr::V;
+  constexpr std::size_t L = Tr::L;
+  constexpr std::size_t kc = KC<T>;
+
+  typename Tr::M mask[NV];
+#pragma GCC unroll 8
+  for (std::size_t v = 0; v < NV; ++v) mask[v] = Tr::mask(width > v * L ? width - v * L : 0);
+  const V valpha = Tr::set1(alpha);
+
+  const std::size_t blocks = k == 0 ? 1 : (k + kc - 1) / kc;  // k == 0: one empty block
+  for (std::size_t blk = 0; blk < blocks; ++blk) {
+    const std::size_t p0 = blk * kc;
+    const std::size_t p1 = p0 + kc < k ? p0 + kc : k;
+    V acc[NV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) acc[v] = Tr::zero();
+    for (std::size_t p = p0; p < p1; ++p) {
+      const V ap = Tr::set1(a[p * a_cs]);
+      const T* bp = B + p * ldb;
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v)
+        acc[v] = Tr::fmadd(ap, Tr::load_mask(bp + v * L, mask[v]), acc[v]);
+    }
+    const T blk_beta = blk == 0 ? beta : T(1);
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v)
+      combine_masked<Tr>(c + v * L, mask[v], acc[v], valpha, blk_beta);
+  }
+}
+
+// The TinyGemm contract of kernel.hpp: rows one at a time, each in column strips
+// of up to 4 vectors (4 independent FMA chains keep the FMA units busy when m is
+// 1, as in single-row predict).
+template <class Tr>
+void tiny_gemm(std::size_t m, std::size_t n, std::size_t k, typename Tr::T alpha,
+               const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
+               const typename Tr::T* B, std::size_t ldb, typename Tr::T beta,
+               typename Tr::T* C, std::size_t ldc) {
+  constexpr std::size_t L = Tr::L;
+  constexpr std::size_t strip = 4 * L;
+  for (std::size_t i = 0; i < m; ++i) {
+    const typename Tr::T* a = A + i * a_rs;
+    for (std::size_t j = 0; j < n; j += strip) {
+      const std::size_t width = n - j < strip ? n - j : strip;
+      typename Tr::T* c = C + i * ldc + j;
+      switch ((width + L - 1) / L) {
+        case 1: tiny_row<Tr, 1>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
+        case 2: tiny_row<Tr, 2>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
+        case 3: tiny_row<Tr, 3>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
+        default: tiny_row<Tr, 4>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace fastmlp::gemm_detail

@@ -1,0 +1,173 @@
+// Dense layers and the network's parameters, forward pass and input checks.
+#include <fastmlp/network.hpp>
+
+#include <cmath>
+#include <stdexcept>
+#include <string>
+
+#include <fastmlp/gemm.hpp>
+#include <fastmlp/rng.hpp>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <unistd.h>
+#endif
+
+namespace fastmlp {
+namespace {
+
+// The machine's physical memory in bytes, or 0 when unknown. Buffers larger
+// than this are refused up front: an overcommitting kernel would hand them
+// out and then kill the process while they are filled.
+std::size_t physical_memory() {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page > 0) return static_cast<std::size_t>(pages) * static_cast<std::size_t>(page);
+#endif
+  return 0;
+}
+
+}  // namespace
+
+// --- one dense layer ------------------------------------------------------------
+
+template <class T>
+void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
+                   Activation f) {
+  gemm(Trans::No, Trans::No, X.rows, W.cols, X.cols, T(1), X.data, X.stride, W.data, W.stride,
+       T(0), A.data, A.stride);
+  bias_activation_forward(f, A, b);
+}
+
+template <class T>
+void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
+                    ConstMatrixView<T> X, ConstMatrixView<T> W) {
+  // dW (in, out) = X^T (in, n) dZ (n, out)
+  gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
+       dZ.stride, T(0), dW.data, dW.stride);
+  // db = sum over the n rows of dZ, in row order
+  for (std::size_t j = 0; j < dZ.cols; ++j) db[j] = T(0);
+  for (std::size_t i = 0; i < dZ.rows; ++i) {
+    const T* d = dZ.row(i);
+    for (std::size_t j = 0; j < dZ.cols; ++j) db[j] += d[j];
+  }
+  // dX (n, in) = dZ (n, out) W^T (out, in)
+  if (dX.data != nullptr)
+    gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
+         W.stride, T(0), dX.data, dX.stride);
+}
+
+// --- the network ------------------------------------------------------------------
+
+template <class T>
+Network<T>::Network(std::vector<std::size_t> sizes, Activation hidden, Activation output)
+    : sizes_(std::move(sizes)) {
+  if (sizes_.size() < 2)
+    throw std::invalid_argument("sizes must list at least an input and an output layer");
+  for (std::size_t s : sizes_)
+    if (s == 0) throw std::invalid_argument("every layer must have at least one unit");
+  std::size_t total = 0;
+  for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
+    w_offset_.push_back(total);
+    total = checked_add(total, checked_mul(sizes_[l], sizes_[l + 1], "network"), "network");
+    b_offset_.push_back(total);
+    total = checked_add(total, sizes_[l + 1], "network");
+    activations_.push_back(l + 2 == sizes_.size() ? output : hidden);
+  }
+  const std::size_t bytes = checked_mul(total, sizeof(T), "network");
+  if (const std::size_t memory = physical_memory(); memory != 0 && bytes > memory)
+    throw OutOfMemory("a network of " + std::to_string(total) + " parameters needs " +
+                      std::to_string(bytes) + " bytes, more memory than this machine has");
+  params_ = AlignedBuffer<T>(total);
+}
+
+template <class T>
+MatrixView<T> Network<T>::weight(std::size_t l) noexcept {
+  return {params_.data() + w_offset_[l], sizes_[l], sizes_[l + 1]};
+}
+
+template <class T>
+ConstMatrixView<T> Network<T>::weight(std::size_t l) const noexcept {
+  return {params_.data() + w_offset_[l], sizes_[l], sizes_[l + 1]};
+}
+
+template <class T>
+void Network<T>::init_uniform(std::uint64_t seed) {
+  Rng rng(seed);
+  T* p = params_.data();
+  for (std::size_t i = 0; i < params_.size(); ++i) {
+    if constexpr (std::is_same_v<T, float>)
+      p[i] = rng.uniform_float();
+    else
+      p[i] = static_cast<T>(rng.uniform());
+  }
+}
+
+template <class T>
+void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out) const {
+  check_input(*this, X, "X");
+  if (out.rows != X.rows || out.cols != n_outputs())
+    throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
+                                std::to_string(n_outputs()) + "); got (" +
+                                std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
+  // Rows go through in blocks so that the scratch for hidden layers stays
+  // small whatever n is; each row's result does not depend on the blocking.
+  constexpr std::size_t kBlock = 256;
+  std::size_t widest = 0;
+  for (std::size_t l = 1; l + 1 < sizes_.size(); ++l) widest = std::max(widest, sizes_[l]);
+  thread_local std::vector<T> scratch;
+  const std::size_t block = std::min(kBlock, X.rows);
+  if (scratch.size() < 2 * block * widest) scratch.resize(2 * block * widest);
+
+  for (std::size_t r = 0; r < X.rows; r += block) {
+    const std::size_t rows = std::min(block, X.rows - r);
+    ConstMatrixView<T> in = X.rows_range(r, rows);
+    for (std::size_t l = 0; l < n_layers(); ++l) {
+      MatrixView<T> a = l + 1 == n_layers()
+                            ? out.rows_range(r, rows)
+                            : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
+                                            sizes_[l + 1]);
+      dense_forward(a, in, weight(l), bias(l), activations_[l]);
+      in = a;
+    }
+  }
+}
+
+// --- input checks -------------------------------------------------------------------
+
+template <class T>
+void check_finite(ConstMatrixView<T> M, const char* name) {
+  for (std::size_t i = 0; i < M.rows; ++i) {
+    const T* row = M.row(i);
+    for (std::size_t j = 0; j < M.cols; ++j)
+      if (!std::isfinite(row[j]))
+        throw std::invalid_argument(std::string(name) + " must be finite; found " +
+                                    std::to_string(row[j]) + " at row " + std::to_string(i) +
+                                    ", column " + std::to_string(j));
+  }
+}
+
+template <class T>
+void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name) {
+  if (X.rows == 0) throw std::invalid_argument(std::string(name) + " has no rows");
+  if (X.cols != net.n_inputs())
+    throw std::invalid_argument(std::string(name) + " has " + std::to_string(X.cols) +
+                                " columns but the network takes " +
+                                std::to_string(net.n_inputs()) + " inputs");
+  check_finite(X, name);
+}
+
+// --- instantiations -------------------------------------------------------------------
+
+#define FASTMLP_INSTANTIATE(T)                                                               \
+  template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
+                                 const T*, Activation);                                     \
+  template void dense_backward<T>(MatrixView<T>, MatrixView<T>, T*, ConstMatrixView<T>,     \
+                                  ConstMatrixView<T>, ConstMatrixView<T>);                  \
+  template class Network<T>;                                                                 \
+  template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
+  template void check_input<T>(const Network<T>&, ConstMatrixView<T>, const char*);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
+
+}  // namespace fastmlp

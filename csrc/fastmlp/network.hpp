@@ -1,0 +1,85 @@
+// The network: dense layers, their forward/backward pair, and the parameters.
+//
+// Dimension letters: n samples, in/out a layer's input/output units. X is
+// (n, in), W is (in, out), b is (out), Z = X W + b and A = f(Z) are (n, out).
+// All parameters live in one flat buffer (layer by layer, W then b) that
+// weight()/bias() view into and the optimiser walks. No training loop here:
+// that is train.hpp.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <fastmlp/activations.hpp>
+#include <fastmlp/matrix.hpp>
+
+namespace fastmlp {
+
+// --- one dense layer ------------------------------------------------------------
+
+// A = f(X W + b). A is (n, out), X (n, in), W (in, out), b (out).
+template <class T>
+void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
+                   Activation f);
+
+// From dZ (n, out), the gradient at Z = X W + b: dW = X^T dZ (in, out) and
+// db = column sums of dZ (out), both overwritten; and, unless dX.data is null,
+// dX = dZ W^T (n, in), the gradient flowing to the layer below.
+template <class T>
+void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
+                    ConstMatrixView<T> X, ConstMatrixView<T> W);
+
+// --- the network ------------------------------------------------------------------
+
+template <class T>
+class Network {
+ public:
+  // sizes: units per layer, input first ({4, 5, 3} is the article's network);
+  // `hidden` is every hidden layer's activation, `output` the last layer's.
+  // Parameters start at zero; see init_uniform.
+  Network(std::vector<std::size_t> sizes, Activation hidden, Activation output);
+
+  std::size_t n_layers() const noexcept { return sizes_.size() - 1; }  // dense layers
+  const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
+  std::size_t n_inputs() const noexcept { return sizes_.front(); }
+  std::size_t n_outputs() const noexcept { return sizes_.back(); }
+  Activation activation(std::size_t layer) const noexcept { return activations_[layer]; }
+
+  // Layer `l`'s weights W (in, out) and bias b (out), views into params().
+  MatrixView<T> weight(std::size_t l) noexcept;
+  ConstMatrixView<T> weight(std::size_t l) const noexcept;
+  T* bias(std::size_t l) noexcept { return params_.data() + b_offset_[l]; }
+  const T* bias(std::size_t l) const noexcept { return params_.data() + b_offset_[l]; }
+
+  // Every parameter, layer by layer, W (row-major) then b.
+  T* params() noexcept { return params_.data(); }
+  const T* params() const noexcept { return params_.data(); }
+  std::size_t n_params() const noexcept { return params_.size(); }
+
+  // The article's initialisation: every weight and bias uniform in [0, 1),
+  // drawn from Rng(seed) in parameter order.
+  void init_uniform(std::uint64_t seed);
+
+  // out (n, outputs) = the network's output for X (n, inputs), n >= 1, X
+  // finite. Thread-safe: concurrent predicts on one network are fine.
+  void predict(ConstMatrixView<T> X, MatrixView<T> out) const;
+
+ private:
+  std::vector<std::size_t> sizes_;
+  std::vector<Activation> activations_;
+  std::vector<std::size_t> w_offset_, b_offset_;
+  AlignedBuffer<T> params_;
+};
+
+// --- input checks -------------------------------------------------------------------
+
+// std::invalid_argument naming `name` unless every element of M is finite.
+template <class T>
+void check_finite(ConstMatrixView<T> M, const char* name);
+
+// std::invalid_argument unless X (n, inputs) can be fed to `net`: named `name`.
+template <class T>
+void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name);
+
+}  // namespace fastmlp

@@ -1,0 +1,51 @@
+// The project's random number generator: xoshiro256** seeded through SplitMix64.
+//
+// Both algorithms are fixed here, bit for bit (Blackman and Vigna, 2018), so a
+// seed gives the same stream on every platform, compiler and standard library.
+// That is why the core never uses <random>'s distributions: their output is
+// implementation-defined. Not cryptographic.
+#pragma once
+
+#include <cstdint>
+
+namespace fastmlp {
+
+class Rng {
+ public:
+  // The four words of state are SplitMix64's first four outputs from `seed`.
+  explicit Rng(std::uint64_t seed) noexcept {
+    for (auto& word : s_) {
+      seed += 0x9e3779b97f4a7c15ULL;
+      std::uint64_t z = seed;
+      z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+      z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+      word = z ^ (z >> 31);
+    }
+  }
+
+  // The next 64 random bits (xoshiro256**).
+  std::uint64_t next() noexcept {
+    const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+    const std::uint64_t t = s_[1] << 17;
+    s_[2] ^= s_[0];
+    s_[3] ^= s_[1];
+    s_[1] ^= s_[2];
+    s_[0] ^= s_[3];
+    s_[2] ^= t;
+    s_[3] = rotl(s_[3], 45);
+    return result;
+  }
+
+  // Uniform in [0, 1): the top 53 bits as a double's mantissa.
+  double uniform() noexcept { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+  // Uniform in [0, 1) as a float: the top 24 bits (a double rounded to float
+  // could round up to 1).
+  float uniform_float() noexcept { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
+
+ private:
+  static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
+  std::uint64_t s_[4];
+};
+
+}  // namespace fastmlp

@@ -1,0 +1,184 @@
+// C++ tests of the core outside the GEMM: RNG, CSV reader, network, training.
+// A plain program: each failed check prints its line and the run exits 1.
+#include <cmath>
+#include <cstdio>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include <fastmlp/io_csv.hpp>
+#include <fastmlp/metrics.hpp>
+#include <fastmlp/network.hpp>
+#include <fastmlp/rng.hpp>
+#include <fastmlp/train.hpp>
+
+using namespace fastmlp;
+
+namespace {
+
+int failures = 0;
+
+#define CHECK(cond)                                                  \
+  do {                                                               \
+    if (!(cond)) {                                                   \
+      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
+      ++failures;                                                    \
+    }                                                                \
+  } while (0)
+
+// True when `f` throws E whose message contains `text`.
+template <class E, class F>
+bool throws(F&& f, const std::string& text) {
+  try {
+    f();
+  } catch (const E& e) {
+    if (std::string(e.what()).find(text) != std::string::npos) return true;
+    std::fprintf(stderr, "  unexpected message: %s\n", e.what());
+  } catch (...) {
+  }
+  return false;
+}
+
+double sigmoid_d(double z) { return 1.0 / (1.0 + std::exp(-z)); }
+
+// --- rng ----------------------------------------------------------------------------
+
+void test_rng() {
+  Rng a(42), b(42), c(43);
+  bool all_equal = true, any_differs = false, in_range = true;
+  for (int i = 0; i < 1000; ++i) {
+    const std::uint64_t x = a.next(), y = b.next(), z = c.next();
+    all_equal = all_equal && x == y;
+    any_differs = any_differs || x != z;
+  }
+  double sum = 0;
+  for (int i = 0; i < 100000; ++i) {
+    const double u = a.uniform();
+    const float f = a.uniform_float();
+    in_range = in_range && u >= 0 && u < 1 && f >= 0 && f < 1;
+    sum += u;
+  }
+  CHECK(all_equal);
+  CHECK(any_differs);
+  CHECK(in_range);
+  CHECK(std::abs(sum / 100000 - 0.5) < 0.01);
+}
+
+// --- csv ------------------------------------------------------------------------------
+
+void test_csv() {
+  std::istringstream good("a,b,c\r\n1, 2,0\n\n  -3.5,+4e1,1\n");
+  CsvData d = read_csv(good, "good.csv", 1);
+  CHECK(d.header.size() == 3 && d.header[1] == "b");
+  CHECK(d.X.rows() == 2 && d.X.cols() == 2 && d.Y.cols() == 1);
+  CHECK(d.X(0, 1) == 2.0 && d.X(1, 0) == -3.5 && d.X(1, 1) == 40.0 && d.Y(1, 0) == 1.0);
+
+  std::istringstream no_header("1,2,3\n4,5,6\n");
+  CHECK(read_csv(no_header, "n.csv", 1).header.empty());
+
+  auto parse = [](const std::string& text) {
+    std::istringstream in(text);
+    read_csv(in, "t.csv", 1);
+  };
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,x\n"); }, "t.csv, line 2, column 2: 'x'"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,inf\n"); }, "not a finite number"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3\n"); }, "line 2: expected 2 fields"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,4,\n"); }, "expected 2 fields, found 3"));
+  CHECK(throws<std::invalid_argument>([&] { parse("a,b\n"); }, "no data rows"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1\n2\n"); }, "leave no features"));
+  CHECK(throws<std::runtime_error>([] { read_csv("/nonexistent.csv", 1); }, "cannot open"));
+}
+
+// --- network ----------------------------------------------------------------------------
+
+void test_network_forward() {
+  Network<double> net({2, 1, 1}, Activation::Sigmoid, Activation::Sigmoid);
+  net.weight(0)(0, 0) = 0.5;
+  net.weight(0)(1, 0) = -0.25;
+  net.bias(0)[0] = 0.1;
+  net.weight(1)(0, 0) = 2.0;
+  net.bias(1)[0] = -1.0;
+  const double X[] = {1.0, 2.0, -1.0, 0.5};
+  double out[2];
+  net.predict(ConstMatrixView<double>(X, 2, 2), MatrixView<double>(out, 2, 1));
+  for (int i = 0; i < 2; ++i) {
+    const double h = sigmoid_d(0.5 * X[2 * i] - 0.25 * X[2 * i + 1] + 0.1);
+    CHECK(std::abs(out[i] - sigmoid_d(2.0 * h - 1.0)) < 1e-15);
+  }
+  CHECK(throws<std::invalid_argument>(
+      [&] { net.predict(ConstMatrixView<double>(X, 1, 4), MatrixView<double>(out, 1, 1)); },
+      "X has 4 columns but the network takes 2 inputs"));
+  CHECK(throws<std::invalid_argument>(
+      [&] { net.predict(ConstMatrixView<double>(X, 2, 2), MatrixView<double>(out, 1, 1)); },
+      "out must have shape (2, 1)"));
+}
+
+void test_network_sizes() {
+  const std::size_t huge = std::numeric_limits<std::size_t>::max() / 2;
+  CHECK(throws<std::length_error>([&] { Network<double>({4, huge, 3}, Activation::Sigmoid, Activation::Sigmoid); }, "too large"));
+  CHECK(throws<std::bad_alloc>([] { Network<double>({4, std::size_t(1) << 40, 3}, Activation::Sigmoid, Activation::Sigmoid); }, "more memory"));
+  CHECK(throws<std::invalid_argument>([] { Network<float>({4, 0, 3}, Activation::Sigmoid, Activation::Sigmoid); }, "at least one unit"));
+  CHECK(throws<std::invalid_argument>([] { Network<float>({4}, Activation::Sigmoid, Activation::Sigmoid); }, "at least an input"));
+  Network<float> net({4, 5, 3}, Activation::Sigmoid, Activation::Sigmoid);
+  CHECK(net.n_params() == 4 * 5 + 5 + 5 * 3 + 3);
+  CHECK(net.bias(1) - net.params() == 4 * 5 + 5 + 5 * 3);
+}
+
+// --- training -----------------------------------------------------------------------------
+
+// XOR, one-hot over two outputs: learnable with a hidden layer only.
+void test_fit_learns_and_resumes() {
+  const double X[] = {0, 0, 0, 1, 1, 0, 1, 1};
+  const double Y[] = {1, 0, 0, 1, 0, 1, 1, 0};
+  ConstMatrixView<double> x(X, 4, 2), y(Y, 4, 2);
+  auto make = [] {
+    Network<double> net({2, 6, 2}, Activation::Sigmoid, Activation::Sigmoid);
+    net.init_uniform(7);
+    return net;
+  };
+  Network<double> once = make(), twice = make();
+  FitOptions options;
+  options.epochs = 6000;
+  options.learning_rate = 0.5;
+  const FitResult r = fit(once, x, y, options);
+  CHECK(r.epochs == 6000 && r.loss.size() == 6000 && !r.stopped);
+  CHECK(r.loss.back() < r.loss.front() / 10);
+  double P[8];
+  once.predict(x, MatrixView<double>(P, 4, 2));
+  CHECK(accuracy(ConstMatrixView<double>(P, 4, 2), y) == 1.0);
+
+  options.epochs = 2500;
+  fit(twice, x, y, options);
+  options.epochs = 3500;
+  fit(twice, x, y, options);
+  bool same = true;
+  for (std::size_t i = 0; i < once.n_params(); ++i) same = same && once.params()[i] == twice.params()[i];
+  CHECK(same);
+
+  int calls = 0;
+  options.epochs = 1000000;
+  const FitResult stopped = fit(twice, x, y, options, [&] { return ++calls == 3; });
+  CHECK(stopped.stopped && calls == 3 && stopped.epochs < options.epochs);
+
+  options.learning_rate = std::numeric_limits<double>::infinity();
+  CHECK(throws<std::invalid_argument>([&] { fit(twice, x, y, options); }, "learning_rate"));
+  CHECK(throws<std::invalid_argument>(
+      [&] { fit(twice, x, ConstMatrixView<double>(Y, 3, 2), options); }, "same number of rows"));
+}
+
+}  // namespace
+
+int main() {
+  test_rng();
+  test_csv();
+  test_network_forward();
+  test_network_sizes();
+  test_fit_learns_and_resumes();
+  if (failures) {
+    std::fprintf(stderr, "test_core: %d check(s) failed\n", failures);
+    return 1;
+  }
+  std::printf("test_core: all checks passed\n");
+  return 0;
+}

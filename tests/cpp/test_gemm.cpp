@@ -1,0 +1,307 @@
+// Tests for gemm and the thread pool: every supported kernel, both paths and
+// 1-4 threads must agree BIT FOR BIT with the naive oracle (gemm/naive.hpp).
+//
+// Shapes cover 0, 1, primes, non-multiples of every block size, k below and
+// above KC, all transpose pairs, alpha 1 and other, beta 0 (C full of NaN, so a
+// read would show) and 1, and leading dimensions past the row length (whose
+// padding must stay untouched). A plain program: exits 1 on the first failure.
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fastmlp/gemm.hpp>
+#include <fastmlp/gemm/blocking.hpp>
+#include <fastmlp/gemm/dispatch.hpp>
+#include <fastmlp/gemm/naive.hpp>
+#include <fastmlp/threads.hpp>
+
+using fastmlp::ThreadPool;
+using fastmlp::Trans;
+using fastmlp::gemm_detail::Kernel;
+using fastmlp::gemm_detail::Path;
+
+namespace {
+
+// --- helpers ------------------------------------------------------------------------
+
+#define CHECK(cond, ...)                                              \
+  do {                                                                \
+    if (!(cond)) {                                                    \
+      std::fprintf(stderr, "FAIL %s:%d: %s\n  ", __FILE__, __LINE__, #cond); \
+      std::fprintf(stderr, __VA_ARGS__);                              \
+      std::fprintf(stderr, "\n");                                     \
+      return false;                                                   \
+    }                                                                 \
+  } while (0)
+
+// A small deterministic generator (SplitMix64) for test data.
+struct Gen {
+  std::uint64_t s;
+  std::uint64_t next() {
+    std::uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  // Uniform in [-1, 1) with a full mantissa, times 2^e for e in [-3, 3], so
+  // products and sums round in every way.
+  double value() {
+    const double u = double(next() >> 11) * 0x1.0p-53 * 2.0 - 1.0;
+    return std::ldexp(u, int(next() % 7) - 3);
+  }
+};
+
+template <class T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+template <class T>
+const char* type_name() {
+  return sizeof(T) == 4 ? "float" : "double";
+}
+
+const char* tname(Trans t) { return t == Trans::Yes ? "T" : "N"; }
+const char* pname(Path p) {
+  return p == Path::Tiny ? "tiny" : p == Path::Packed ? "packed" : "auto";
+}
+
+std::vector<Kernel> supported_kernels() {
+  std::vector<Kernel> ks;
+  for (Kernel k : {Kernel::Ref, Kernel::Avx2, Kernel::Avx512})
+    if (fastmlp::gemm_detail::kernel_supported(k)) ks.push_back(k);
+  return ks;
+}
+
+// --- one product, every way -----------------------------------------------------------
+
+struct Shape {
+  std::size_t m, n, k;
+};
+
+// Operands of one test case, stored with padded leading dimensions.
+template <class T>
+struct Operands {
+  Trans ta, tb;
+  std::size_t m, n, k, lda, ldb, ldc;
+  T alpha, beta;
+  std::vector<T> A, B, C0;  // C0: C before the call
+};
+
+template <class T>
+Operands<T> make_operands(Gen& g, Trans ta, Trans tb, Shape s, T alpha, T beta,
+                          std::size_t pad) {
+  Operands<T> o{ta, tb, s.m, s.n, s.k, 0, 0, 0, alpha, beta, {}, {}, {}};
+  const std::size_t a_rows = ta == Trans::No ? s.m : s.k, a_cols = ta == Trans::No ? s.k : s.m;
+  const std::size_t b_rows = tb == Trans::No ? s.k : s.n, b_cols = tb == Trans::No ? s.n : s.k;
+  o.lda = a_cols + pad;
+  o.ldb = b_cols + pad + 1;
+  o.ldc = s.n + pad;
+  o.A.resize(a_rows * o.lda + 1);
+  o.B.resize(b_rows * o.ldb + 1);
+  o.C0.resize(s.m * o.ldc + 1);
+  for (auto& x : o.A) x = T(g.value());
+  for (auto& x : o.B) x = T(g.value());
+  // beta == 0 promises C is not read: fill it with NaN to catch a read. The
+  // padding past each row holds a sentinel that must survive.
+  for (std::size_t i = 0; i < o.C0.size(); ++i) {
+    const bool padding = i >= s.m * o.ldc || i % o.ldc >= s.n;
+    o.C0[i] = padding ? T(1234.5)
+                      : beta == T(0) ? std::numeric_limits<T>::quiet_NaN() : T(g.value());
+  }
+  return o;
+}
+
+template <class T>
+bool compare(const Operands<T>& o, const std::vector<T>& want, const std::vector<T>& got,
+             const std::string& label) {
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    CHECK(same_bits(want[i], got[i]),
+          "%s: %s m=%zu n=%zu k=%zu op=%s%s alpha=%g beta=%g lda=%zu ldb=%zu ldc=%zu: "
+          "C[%zu][%zu] = %.9g (%a), oracle %.9g (%a)",
+          label.c_str(), type_name<T>(), o.m, o.n, o.k, tname(o.ta), tname(o.tb),
+          double(o.alpha), double(o.beta), o.lda, o.ldb, o.ldc, i / o.ldc, i % o.ldc,
+          double(got[i]), double(got[i]), double(want[i]), double(want[i]));
+  }
+  return true;
+}
+
+// Runs one case through the oracle, then through every kernel x path x pool,
+// and the public gemm(); all must match the oracle exactly.
+template <class T>
+bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
+  std::vector<T> want = o.C0;
+  fastmlp::gemm_naive(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
+                      o.beta, want.data(), o.ldc);
+  if (o.beta == T(0) && o.m * o.n > 0) {
+    // Finite inputs: a NaN in the oracle's result would mean it read C.
+    CHECK(!std::isnan(want[0]), "oracle read C with beta == 0");
+  }
+
+  std::vector<T> got;
+  auto run = [&](Kernel kernel, Path path, ThreadPool* pool) {
+    got = o.C0;
+    fastmlp::gemm_detail::gemm_with(kernel, path, o.ta, o.tb, o.m, o.n, o.k, o.alpha,
+                                    o.A.data(), o.lda, o.B.data(), o.ldb, o.beta, got.data(),
+                                    o.ldc, pool);
+  };
+  for (Kernel kernel : supported_kernels()) {
+    const std::string kname = fastmlp::gemm_detail::kernel_name(kernel);
+    run(kernel, Path::Tiny, nullptr);
+    if (!compare(o, want, got, kname + "/tiny")) return false;
+    run(kernel, Path::Auto, nullptr);
+    if (!compare(o, want, got, kname + "/auto")) return false;
+    for (ThreadPool* pool : pools) {
+      run(kernel, Path::Packed, pool);
+      if (!compare(o, want, got, kname + "/packed/threads=" + std::to_string(pool->size())))
+        return false;
+    }
+  }
+  got = o.C0;
+  fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
+                o.beta, got.data(), o.ldc, pools.back());
+  return compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name());
+}
+
+// --- the sweep ----------------------------------------------------------------------
+
+template <class T>
+bool test_shapes(const std::vector<ThreadPool*>& pools) {
+  constexpr std::size_t KC = fastmlp::gemm_detail::KC<T>;
+  std::vector<Shape> small, large;
+  // Every mix of tiny sizes, including empty ones.
+  for (std::size_t m : {0, 1, 2, 7, 13})
+    for (std::size_t n : {0, 1, 3, 13, 31})
+      for (std::size_t k : {0, 1, 5, 13}) small.push_back({m, n, k});
+  // Primes and edges around the register tiles, k on both sides of KC.
+  for (std::size_t m : {11, 31, 127})
+    for (std::size_t n : {17, 33, 127})
+      for (std::size_t k : {std::size_t(31), KC - 1, KC, KC + 1}) small.push_back({m, n, k});
+  // The network's shapes: Iris, single-row predict, MNIST-like layers.
+  for (Shape s : {Shape{120, 5, 4}, Shape{120, 3, 5}, Shape{5, 3, 120}, Shape{4, 5, 120},
+                  Shape{120, 5, 3}, Shape{1, 37, 2 * KC + 3}, Shape{3, 64, 300}})
+    small.push_back(s);
+  // Several MC and NC blocks, several k-blocks, and enough work for many chunks.
+  large = {{397, 61, 2 * KC + 45}, {29, 4099, 263}, {128, 256, 784}, {784, 67, 128},
+           {263, 250, KC + 7}};
+
+  Gen g{sizeof(T)};
+  const Trans both[] = {Trans::No, Trans::Yes};
+  std::size_t cases = 0;
+  for (const Shape& s : small)
+    for (Trans ta : both)
+      for (Trans tb : both)
+        for (T alpha : {T(1), T(-0.75)})
+          for (T beta : {T(0), T(1), T(0.5)}) {
+            const std::size_t pad = (cases % 3) * 3;  // ld = row length, +3, +6
+            if (!check_case(make_operands<T>(g, ta, tb, s, alpha, beta, pad), pools))
+              return false;
+            ++cases;
+          }
+  for (const Shape& s : large)
+    for (Trans ta : both)
+      for (Trans tb : both) {
+        const bool first = cases % 2 == 0;
+        if (!check_case(make_operands<T>(g, ta, tb, s, first ? T(1) : T(1.25),
+                                         first ? T(0) : T(1), 5),
+                        pools))
+          return false;
+        ++cases;
+      }
+  std::printf("%s: %zu cases match the oracle bit for bit\n", type_name<T>(), cases);
+  return true;
+}
+
+// --- thread pool --------------------------------------------------------------------
+
+bool test_pool() {
+  for (int threads : {1, 2, 3, 4}) {
+    ThreadPool pool(threads);
+    CHECK(pool.size() == threads, "size() = %d, want %d", pool.size(), threads);
+    for (std::size_t n : {std::size_t(0), std::size_t(1), std::size_t(5), std::size_t(1000)}) {
+      std::vector<int> hits(n, 0);
+      pool.parallel_for(n, [&](std::size_t i) { ++hits[i]; });
+      for (std::size_t i = 0; i < n; ++i)
+        CHECK(hits[i] == 1, "threads=%d n=%zu: chunk %zu ran %d times", threads, n, i, hits[i]);
+    }
+    // A throwing chunk: the exception reaches the caller and the pool still works.
+    bool caught = false;
+    try {
+      pool.parallel_for(64, [](std::size_t i) {
+        if (i == 17) throw std::runtime_error("chunk 17");
+      });
+    } catch (const std::runtime_error& e) {
+      caught = std::string(e.what()) == "chunk 17";
+    }
+    CHECK(caught, "threads=%d: exception not rethrown", threads);
+    // Nested calls run inline instead of deadlocking.
+    std::vector<int> inner(16, 0);
+    pool.parallel_for(4, [&](std::size_t i) {
+      pool.parallel_for(4, [&](std::size_t j) { ++inner[i * 4 + j]; });
+    });
+    for (std::size_t i = 0; i < inner.size(); ++i)
+      CHECK(inner[i] == 1, "threads=%d: nested chunk %zu ran %d times", threads, i, inner[i]);
+  }
+  bool threw = false;
+  try {
+    ThreadPool bad(0);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "ThreadPool(0) did not throw");
+  CHECK(fastmlp::default_thread_count() >= 1, "default_thread_count() < 1");
+  std::printf("thread pool: ok\n");
+  return true;
+}
+
+// --- the rest of the contract -----------------------------------------------------
+
+bool test_misc() {
+  // The kernel gemm uses is supported, and is the forced one when forced.
+  const std::string name = fastmlp::gemm_kernel_name();
+  CHECK(name == "ref" || name == "avx2" || name == "avx512", "kernel name %s", name.c_str());
+  if (const char* forced = std::getenv("FASTMLP_GEMM_KERNEL"))
+    if (*forced != '\0')
+      CHECK(name == forced, "FASTMLP_GEMM_KERNEL=%s but gemm uses %s", forced, name.c_str());
+  // A leading dimension shorter than the row is refused.
+  float a[4] = {}, b[4] = {}, c[4] = {};
+  bool threw = false;
+  try {
+    fastmlp::gemm(Trans::No, Trans::No, 2, 2, 2, 1.0f, a, 1, b, 2, 0.0f, c, 2);
+  } catch (const std::invalid_argument&) {
+    threw = true;
+  }
+  CHECK(threw, "lda < k was accepted");
+  std::printf("kernels supported:");
+  for (Kernel k : supported_kernels())
+    std::printf(" %s", fastmlp::gemm_detail::kernel_name(k));
+  std::printf("; gemm uses %s\n", name.c_str());
+  return true;
+}
+
+}  // namespace
+
+int main() {
+  try {
+    if (!test_pool() || !test_misc()) return 1;
+    std::vector<std::unique_ptr<ThreadPool>> owned;
+    std::vector<ThreadPool*> pools;
+    for (int t = 1; t <= 4; ++t) {
+      owned.push_back(std::make_unique<ThreadPool>(t));
+      pools.push_back(owned.back().get());
+    }
+    if (!test_shapes<float>(pools) || !test_shapes<double>(pools)) return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());
+    return 1;
+  }
+  std::printf("all gemm tests passed\n");
+  return 0;
+}

@@ -1,0 +1,94 @@
+"""A plain NumPy multilayer perceptron: the oracle the C++ core is tested against.
+
+It implements the article's update rule directly, with no code shared with
+fastmlp: sigmoid layers, Z = X W + b, error Y - A, deltas through
+sigma'(Z) = A (1 - A), and W += lr * X^T delta with the gradient summed over
+the rows. It also carries an independent implementation of the project's RNG
+(SplitMix64 seeding xoshiro256**), to check the initialisation bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+MASK = (1 << 64) - 1
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def forward(weights, biases, X):
+    """Every layer's activation, input first: [X, A_1, ..., A_L]."""
+    acts = [X]
+    for W, b in zip(weights, biases):
+        acts.append(sigmoid(acts[-1] @ W + b))
+    return acts
+
+
+def loss(weights, biases, X, Y) -> float:
+    """1/2 * sum((Y - A)^2), the loss whose negative gradient the article follows."""
+    return 0.5 * float(np.sum((Y - forward(weights, biases, X)[-1]) ** 2))
+
+
+def adjustments(weights, biases, X, Y):
+    """The article's adjustments (minus the gradient): per layer X^T delta and sum(delta)."""
+    acts = forward(weights, biases, X)
+    delta = (Y - acts[-1]) * (acts[-1] * (1.0 - acts[-1]))
+    adj_w, adj_b = [None] * len(weights), [None] * len(weights)
+    for layer in reversed(range(len(weights))):
+        adj_w[layer] = acts[layer].T @ delta
+        adj_b[layer] = delta.sum(axis=0)
+        if layer > 0:
+            delta = (delta @ weights[layer].T) * (acts[layer] * (1.0 - acts[layer]))
+    return adj_w, adj_b
+
+
+def epoch(weights, biases, X, Y, learning_rate):
+    """One full-batch epoch of the article: new (weights, biases)."""
+    adj_w, adj_b = adjustments(weights, biases, X, Y)
+    return ([W + learning_rate * a for W, a in zip(weights, adj_w)],
+            [b + learning_rate * a for b, a in zip(biases, adj_b)])
+
+
+# --- the project's RNG, written again from its definition ---------------------------
+
+
+def xoshiro256ss(seed: int):
+    """Yield xoshiro256** outputs for a state seeded by SplitMix64(seed)."""
+    state, x = [], seed
+    for _ in range(4):
+        x = (x + 0x9E3779B97F4A7C15) & MASK
+        z = x
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
+        state.append(z ^ (z >> 31))
+
+    def rotl(v, k):
+        return ((v << k) | (v >> (64 - k))) & MASK
+
+    s0, s1, s2, s3 = state
+    while True:
+        result = (rotl((s1 * 5) & MASK, 7) * 9) & MASK
+        t = (s1 << 17) & MASK
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = rotl(s3, 45)
+        yield result
+
+
+def uniform_init(sizes, seed, dtype=np.float64):
+    """The article's initialisation: layer by layer, W then b, uniform [0, 1)."""
+    gen = xoshiro256ss(seed)
+    if np.dtype(dtype) == np.float32:
+        draw = lambda: np.float32((next(gen) >> 40) * 2.0**-24)  # noqa: E731
+    else:
+        draw = lambda: (next(gen) >> 11) * 2.0**-53  # noqa: E731
+    weights, biases = [], []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        weights.append(np.array([[draw() for _ in range(n_out)] for _ in range(n_in)], dtype=dtype))
+        biases.append(np.array([draw() for _ in range(n_out)], dtype=dtype))
+    return weights, biases

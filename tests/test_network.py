@@ -1,0 +1,149 @@
+"""Network behaviour: seeds, zero-copy views, continued training, dtypes, threads."""
+
+from __future__ import annotations
+
+import _thread
+import threading
+import time
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+
+def _params(net):
+    return [p.copy() for p in (*net.weights, *net.biases)]
+
+
+def test_same_seed_same_network_different_seed_different(iris):
+    X, Y, _, _ = iris
+    a = fastmlp.train(X, Y, epochs=200, seed=11)
+    b = fastmlp.train(X, Y, epochs=200, seed=11)
+    c = fastmlp.train(X, Y, epochs=200, seed=12)
+    assert all(np.array_equal(p, q) for p, q in zip(_params(a), _params(b)))
+    assert not any(np.array_equal(p, q) for p, q in zip(_params(a), _params(c)))
+
+
+def test_fit_continues_from_current_weights(iris):
+    X, Y, _, _ = iris
+    once = fastmlp.train(X, Y, epochs=300, seed=4)
+    twice = fastmlp.train(X, Y, epochs=100, seed=4).fit(X, Y, epochs=200)
+    assert all(np.array_equal(p, q) for p, q in zip(_params(once), _params(twice)))
+    np.testing.assert_array_equal(once.history["loss"], twice.history["loss"])
+    assert fastmlp.Network([4, 5, 3], seed=4).fit(X, Y, epochs=0).history["loss"].size == 0
+
+
+def test_weights_are_views_of_the_network(iris):
+    X, _, _, _ = iris
+    net = fastmlp.Network([4, 5, 3], seed=1)
+    W0, b1 = net.weights[0], net.biases[1]
+    assert W0.shape == (4, 5) and b1.shape == (3,)
+    assert np.shares_memory(W0, net.weights[0]) and np.shares_memory(b1, net.biases[1])
+    before = net.predict(X)
+    W0[...] = 0.0
+    b1[...] = 10.0
+    after = net.predict(X)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after, 1 / (1 + np.exp(-(1 / (1 + np.exp(-net.biases[0])) @ net.weights[1] + 10))) *
+                               np.ones((X.shape[0], 1)), rtol=1e-15)
+    del net  # the views keep the storage alive
+    assert W0.sum() == 0.0 and b1.sum() == 30.0
+
+
+def test_predict_writes_into_out(iris):
+    _, _, Xt, _ = iris
+    net = fastmlp.Network([4, 5, 3], seed=1)
+    buf = np.empty((Xt.shape[0], 3))
+    res = net.predict(Xt, out=buf)
+    assert res is buf
+    np.testing.assert_array_equal(buf, net.predict(Xt))
+    assert np.array_equal(fastmlp.predict(net, Xt), buf)
+
+
+def test_predict_reads_input_in_place():
+    net = fastmlp.Network([64, 8, 2], seed=1)
+    X = np.random.default_rng(0).random((20000, 64))  # 10 MB
+    out = np.empty((20000, 2))
+    net.predict(X, out=out)  # warm-up (scratch buffers)
+    tracemalloc.start()
+    net.predict(X, out=out)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < X.nbytes // 100, f"predict allocated {peak} bytes through NumPy for a {X.nbytes}-byte input"
+
+
+def test_other_layouts_and_dtypes_are_converted(iris):
+    X, _, Xt, _ = iris
+    net = fastmlp.Network([4, 5, 3], seed=1)
+    want = net.predict(Xt)
+    np.testing.assert_array_equal(net.predict(np.asfortranarray(Xt)), want)
+    np.testing.assert_array_equal(net.predict(Xt.tolist()), want)
+    wide = np.zeros((Xt.shape[0], 8))
+    wide[:, ::2] = Xt
+    np.testing.assert_array_equal(net.predict(wide[:, ::2]), want)
+    np.testing.assert_array_equal(net.predict((Xt > 0.5).astype(np.int32)), net.predict((Xt > 0.5) * 1.0))
+
+
+def test_predict_rows_are_independent_of_batch():
+    net = fastmlp.Network([5, 7, 3], seed=9)
+    X = np.random.default_rng(1).random((1000, 5))
+    whole = net.predict(X)
+    rows = np.vstack([net.predict(X[i : i + 1]) for i in range(0, 1000, 37)])
+    np.testing.assert_array_equal(rows, whole[::37])
+
+
+def test_float32_end_to_end(iris):
+    X, Y, Xt, Yt = iris
+    net = fastmlp.train(X, Y, epochs=2000, seed=1, dtype="float32")
+    assert net.dtype == np.float32 and net.weights[0].dtype == np.float32
+    P = net.predict(Xt)
+    assert P.dtype == np.float32
+    net64 = fastmlp.train(X, Y, epochs=2000, seed=1)
+    # the two precisions follow the same path; after 2000 epochs the float32
+    # run has accumulated rounding of order 1e-4 relative, not more
+    np.testing.assert_allclose(P, net64.predict(Xt), atol=5e-3)
+    assert fastmlp.accuracy(P, Yt) >= 0.9
+
+
+def test_fit_releases_the_gil(iris):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 64, 3], seed=1)
+    worker = threading.Thread(target=net.fit, args=(X, Y), kwargs={"epochs": 3000})
+    ticks = 0
+    worker.start()
+    while worker.is_alive():
+        ticks += 1
+        time.sleep(0.001)
+    worker.join()
+    assert ticks > 20, "the main thread could not run while the network trained"
+
+
+def test_second_fit_on_a_busy_network_is_refused(iris):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 64, 3], seed=1)
+    worker = threading.Thread(target=net.fit, args=(X, Y), kwargs={"epochs": 20000})
+    worker.start()
+    time.sleep(0.05)
+    with pytest.raises(RuntimeError, match="another thread"):
+        net.fit(X, Y, epochs=1)
+    worker.join()
+
+
+def test_ctrl_c_interrupts_fit_promptly(iris):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 5, 3], seed=1)
+    timer = threading.Timer(0.2, _thread.interrupt_main)
+    start = time.perf_counter()
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        net.fit(X, Y, epochs=10**12)
+    assert time.perf_counter() - start < 2.0
+    assert np.all(np.isfinite(net.predict(X)))  # usable, at the last completed epoch
+
+
+def test_repr_names_the_configuration():
+    assert repr(fastmlp.Network([4, 5, 3], seed=2)) == (
+        "Network([4, 5, 3], activation='sigmoid', output='sigmoid', seed=2, dtype='float64')"
+    )
