@@ -56,7 +56,7 @@ double seconds_now() {
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
 }
 
-// Best of 3 batches, each long enough (>= 0.1 s) to time reliably.
+// Best of 5 batches, each long enough (>= 0.1 s) to time reliably.
 template <class T>
 double gflops(Kernel kernel, const Shape& s, ThreadPool* pool) {
   const std::size_t a_size = s.m * s.k, b_size = s.k * s.n;
@@ -75,7 +75,7 @@ double gflops(Kernel kernel, const Shape& s, ThreadPool* pool) {
   const double once = seconds_now() - t0;
   const std::size_t reps = once > 0.1 ? 1 : std::size_t(0.1 / (once + 1e-9)) + 1;
   double best = 1e30;
-  for (int batch = 0; batch < 3; ++batch) {
+  for (int batch = 0; batch < 5; ++batch) {
     const double start = seconds_now();
     for (std::size_t r = 0; r < reps; ++r) call();
     best = std::min(best, (seconds_now() - start) / double(reps));

@@ -15,7 +15,8 @@ MASK = (1 << 64) - 1
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    with np.errstate(over="ignore"):  # exp(-z) = inf gives the right limit, 0
+        return 1.0 / (1.0 + np.exp(-z))
 
 
 def forward(weights, biases, X):
@@ -80,6 +81,25 @@ def xoshiro256ss(seed: int):
         yield result
 
 
+def below(gen, n: int) -> int:
+    """Uniform in [0, n): masked draws, rejecting those >= n (the project's method)."""
+    mask = (1 << max(n - 1, 1).bit_length()) - 1 if n > 1 else 0
+    while True:
+        x = next(gen) & mask
+        if x < n:
+            return x
+
+
+def epoch_order(n: int, seed: int, epoch: int) -> list[int]:
+    """The project's row order for an epoch: Fisher-Yates from (seed, epoch)."""
+    gen = xoshiro256ss(seed ^ ((0x9E3779B97F4A7C15 * (epoch + 1)) & MASK))
+    order = list(range(n))
+    for i in range(n, 1, -1):
+        j = below(gen, i)
+        order[i - 1], order[j] = order[j], order[i - 1]
+    return order
+
+
 def uniform_init(sizes, seed, dtype=np.float64):
     """The article's initialisation: layer by layer, W then b, uniform [0, 1)."""
     gen = xoshiro256ss(seed)
@@ -92,3 +112,53 @@ def uniform_init(sizes, seed, dtype=np.float64):
         weights.append(np.array([[draw() for _ in range(n_out)] for _ in range(n_in)], dtype=dtype))
         biases.append(np.array([draw() for _ in range(n_out)], dtype=dtype))
     return weights, biases
+
+
+# --- general networks: other activations, softmax, cross-entropy, mean reduction --------
+
+ACTIVATIONS = {
+    "sigmoid": (sigmoid, lambda a: a * (1.0 - a)),
+    "tanh": (np.tanh, lambda a: 1.0 - a * a),
+    "relu": (lambda z: np.maximum(z, 0.0), lambda a: (a > 0).astype(a.dtype)),
+    "identity": (lambda z: z, lambda a: np.ones_like(a)),
+}
+
+
+def softmax(z):
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, reduction):
+    """Loss and (dW, db) by plain backpropagation, for any supported configuration."""
+    acts, z = [X], None
+    for i, (W, b) in enumerate(zip(weights, biases)):
+        z = acts[-1] @ W + b
+        if i + 1 < len(weights):
+            acts.append(ACTIVATIONS[activation][0](z))
+        else:
+            acts.append(softmax(z) if output == "softmax" else ACTIVATIONS[output][0](z))
+    A = acts[-1]
+    if loss == "mse":
+        value = 0.5 * np.sum((A - Y) ** 2)
+        dA = A - Y
+        if output == "softmax":
+            dZ = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
+        else:
+            dZ = dA * ACTIVATIONS[output][1](A)
+    elif output == "softmax":
+        lse = z.max(axis=1, keepdims=True) + np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
+        value = np.sum(Y * (lse - z))
+        dZ = A * Y.sum(axis=1, keepdims=True) - Y
+    else:  # sigmoid cross-entropy, from the logits
+        value = np.sum(np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z))))
+        dZ = A - Y
+    scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
+    dZ = dZ * scale
+    dW, db = [None] * len(weights), [None] * len(weights)
+    for layer in reversed(range(len(weights))):
+        dW[layer] = acts[layer].T @ dZ
+        db[layer] = dZ.sum(axis=0)
+        if layer > 0:
+            dZ = (dZ @ weights[layer].T) * ACTIVATIONS[activation][1](acts[layer])
+    return float(value) * scale, dW, db

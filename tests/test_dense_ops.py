@@ -56,7 +56,7 @@ def test_dense_forward_matches_numpy(dtype, n, n_in, n_out):
     W = rng.standard_normal((n_in, n_out)).astype(dtype)
     b = rng.standard_normal(n_out).astype(dtype)
     want = 1.0 / (1.0 + np.exp(-(X.astype(np.float64) @ W + b)))
-    np.testing.assert_allclose(_core.dense_forward(X, W, b), want, rtol=TOL[dtype] * 10, atol=TOL[dtype])
+    np.testing.assert_allclose(_core.dense_forward(X, W, b, "sigmoid"), want, rtol=TOL[dtype] * 10, atol=TOL[dtype])
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])

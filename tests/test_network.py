@@ -145,5 +145,6 @@ def test_ctrl_c_interrupts_fit_promptly(iris):
 
 def test_repr_names_the_configuration():
     assert repr(fastmlp.Network([4, 5, 3], seed=2)) == (
-        "Network([4, 5, 3], activation='sigmoid', output='sigmoid', seed=2, dtype='float64')"
+        "Network([4, 5, 3], activation='sigmoid', output='sigmoid', loss='mse', reduction='sum', "
+        "init='uniform', seed=2, dtype='float64')"
     )

@@ -163,7 +163,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(kLabels);
   Network<double> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
-  net.init_uniform(seed);
+  net.initialize(Init::Uniform, seed);
   const FitResult result = fit(net, train.X.view(), train.Y.view(), fit_options, env.should_stop);
   if (result.stopped) {
     err << "fastmlp: interrupted after " << result.epochs << " epochs\n";

@@ -1,31 +1,101 @@
-// Loss functions: each returns the loss and writes its gradient with respect to
-// the network's output A in one pass.
+// Loss functions: each returns the loss over a batch and writes its gradient
+// with respect to the output layer's pre-activation Z in the same pass.
 //
-// mse is the article's: L = 1/2 * sum over samples and outputs of (A - Y)^2,
-// summed, not averaged, so that its gradient A - Y is exactly the article's
-// error Y - A with the sign that makes "W -= lr * dW" its "W += lr * adj".
+// mse is the article's: 1/2 * sum (A - Y)^2, whose gradient through the output
+// activation is the article's delta with the sign that makes "W -= lr * dW" its
+// "W += lr * adj". cross_entropy pairs with softmax (multi-class: -sum Y log A)
+// or sigmoid (binary / multi-label: -sum Y log A + (1 - Y) log(1 - A)), and is
+// computed from the logits Z with log-sum-exp, so no log(0) ever happens.
+// The reduction is explicit: sum over the batch, or mean (divided by its rows).
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstddef>
+#include <stdexcept>
+#include <string>
 
+#include <fastmlp/activations.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
 
-// dA = A - Y; returns 1/2 * sum((A - Y)^2). A, Y, dA are (n, k).
+enum class Loss { Mse, CrossEntropy };
+enum class Reduction { Sum, Mean };
+
+// --- names ----------------------------------------------------------------------
+
+inline const char* loss_name(Loss l) { return l == Loss::Mse ? "mse" : "cross_entropy"; }
+inline const char* reduction_name(Reduction r) { return r == Reduction::Sum ? "sum" : "mean"; }
+
+inline Loss loss_from_name(const std::string& name) {
+  if (name == "mse") return Loss::Mse;
+  if (name == "cross_entropy") return Loss::CrossEntropy;
+  throw std::invalid_argument("loss must be one of 'mse', 'cross_entropy'; got '" + name + "'");
+}
+
+inline Reduction reduction_from_name(const std::string& name) {
+  if (name == "sum") return Reduction::Sum;
+  if (name == "mean") return Reduction::Mean;
+  throw std::invalid_argument("reduction must be one of 'sum', 'mean'; got '" + name + "'");
+}
+
+// std::invalid_argument unless `loss` can follow an output layer `output`.
+inline void check_loss_output(Loss loss, Activation output) {
+  if (loss == Loss::CrossEntropy && output != Activation::Softmax && output != Activation::Sigmoid)
+    throw std::invalid_argument(std::string("loss 'cross_entropy' needs output 'softmax' or "
+                                            "'sigmoid'; got '") + activation_name(output) + "'");
+}
+
+// Whether the loss needs the output layer's logits Z besides A = f(Z).
+inline bool loss_needs_logits(Loss loss) { return loss == Loss::CrossEntropy; }
+
+// --- loss and output delta --------------------------------------------------------------
+
+// Returns the loss of the batch (scaled by `scale`: 1 for sum, 1/n for mean)
+// and writes dZ (n, k) = scale * dLoss/dZ. A = f(Z), Y and dZ are (n, k); Z is
+// read only when loss_needs_logits(loss).
 template <class T>
-double mse_forward_backward(MatrixView<T> dA, ConstMatrixView<T> A, ConstMatrixView<T> Y) {
-  double loss = 0;
+double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, ConstMatrixView<T> Z,
+                             ConstMatrixView<T> A, ConstMatrixView<T> Y, T scale) {
+  double total = 0;
   for (std::size_t i = 0; i < A.rows; ++i) {
     const T* a = A.row(i);
     const T* y = Y.row(i);
-    T* d = dA.row(i);
-    for (std::size_t j = 0; j < A.cols; ++j) {
-      d[j] = a[j] - y[j];
-      loss += static_cast<double>(d[j]) * static_cast<double>(d[j]);
+    T* d = dZ.row(i);
+    const std::size_t k = A.cols;
+    if (loss == Loss::Mse) {
+      for (std::size_t j = 0; j < k; ++j) {
+        d[j] = a[j] - y[j];
+        total += 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
+      }
+    } else if (output == Activation::Softmax) {
+      // -sum_j y_j log a_j = sum_j y_j (lse(z) - z_j); dZ = a * sum(y) - y
+      const T* z = Z.row(i);
+      T top = z[0];
+      for (std::size_t j = 1; j < k; ++j) top = std::max(top, z[j]);
+      double sum_exp = 0, sum_y = 0, sum_yz = 0;
+      for (std::size_t j = 0; j < k; ++j) {
+        sum_exp += std::exp(static_cast<double>(z[j] - top));
+        sum_y += y[j];
+        sum_yz += static_cast<double>(y[j]) * static_cast<double>(z[j] - top);
+      }
+      total += sum_y * std::log(sum_exp) - sum_yz;
+      for (std::size_t j = 0; j < k; ++j) d[j] = a[j] * static_cast<T>(sum_y) - y[j];
+    } else {  // sigmoid: per element, log(1 + e^z) - y z, written stably
+      const T* z = Z.row(i);
+      for (std::size_t j = 0; j < k; ++j) {
+        const double zj = z[j];
+        total += std::max(zj, 0.0) - y[j] * zj + std::log1p(std::exp(-std::abs(zj)));
+        d[j] = a[j] - y[j];
+      }
     }
   }
-  return 0.5 * loss;
+  if (loss == Loss::Mse) activation_backward(output, dZ, A);
+  if (scale != T(1))
+    for (std::size_t i = 0; i < dZ.rows; ++i)
+      for (std::size_t j = 0; j < dZ.cols; ++j) dZ(i, j) *= scale;
+  return total * static_cast<double>(scale);
 }
 
 }  // namespace fastmlp

@@ -7,6 +7,7 @@
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/rng.hpp>
+#include <fastmlp/threads.hpp>
 
 #if defined(__unix__) || defined(__APPLE__)
 #include <unistd.h>
@@ -32,18 +33,18 @@ std::size_t physical_memory() {
 
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f) {
+                   Activation f, ThreadPool* pool) {
   gemm(Trans::No, Trans::No, X.rows, W.cols, X.cols, T(1), X.data, X.stride, W.data, W.stride,
-       T(0), A.data, A.stride);
+       T(0), A.data, A.stride, pool);
   bias_activation_forward(f, A, b);
 }
 
 template <class T>
 void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
-                    ConstMatrixView<T> X, ConstMatrixView<T> W) {
+                    ConstMatrixView<T> X, ConstMatrixView<T> W, ThreadPool* pool) {
   // dW (in, out) = X^T (in, n) dZ (n, out)
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
-       dZ.stride, T(0), dW.data, dW.stride);
+       dZ.stride, T(0), dW.data, dW.stride, pool);
   // db = sum over the n rows of dZ, in row order
   for (std::size_t j = 0; j < dZ.cols; ++j) db[j] = T(0);
   for (std::size_t i = 0; i < dZ.rows; ++i) {
@@ -53,14 +54,35 @@ void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T
   // dX (n, in) = dZ (n, out) W^T (out, in)
   if (dX.data != nullptr)
     gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-         W.stride, T(0), dX.data, dX.stride);
+         W.stride, T(0), dX.data, dX.stride, pool);
+}
+
+// --- initialisation ---------------------------------------------------------------
+
+Init init_from_name(const std::string& name) {
+  for (Init i : {Init::Uniform, Init::Glorot, Init::He})
+    if (name == init_name(i)) return i;
+  throw std::invalid_argument("init must be one of 'uniform', 'glorot', 'he'; got '" + name + "'");
+}
+
+const char* init_name(Init init) {
+  switch (init) {
+    case Init::Uniform: return "uniform";
+    case Init::Glorot: return "glorot";
+    case Init::He: return "he";
+  }
+  return "?";
 }
 
 // --- the network ------------------------------------------------------------------
 
 template <class T>
-Network<T>::Network(std::vector<std::size_t> sizes, Activation hidden, Activation output)
-    : sizes_(std::move(sizes)) {
+Network<T>::Network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
+                    Loss loss, Reduction reduction)
+    : sizes_(std::move(sizes)), loss_(loss), reduction_(reduction) {
+  if (hidden == Activation::Softmax)
+    throw std::invalid_argument("activation 'softmax' is for output layers only");
+  check_loss_output(loss, output);
   if (sizes_.size() < 2)
     throw std::invalid_argument("sizes must list at least an input and an output layer");
   for (std::size_t s : sizes_)
@@ -91,45 +113,62 @@ ConstMatrixView<T> Network<T>::weight(std::size_t l) const noexcept {
 }
 
 template <class T>
-void Network<T>::init_uniform(std::uint64_t seed) {
+void Network<T>::initialize(Init init, std::uint64_t seed) {
   Rng rng(seed);
-  T* p = params_.data();
-  for (std::size_t i = 0; i < params_.size(); ++i) {
+  auto draw = [&rng] {  // uniform in [0, 1)
     if constexpr (std::is_same_v<T, float>)
-      p[i] = rng.uniform_float();
+      return rng.uniform_float();
     else
-      p[i] = static_cast<T>(rng.uniform());
+      return static_cast<T>(rng.uniform());
+  };
+  for (std::size_t l = 0; l < n_layers(); ++l) {
+    MatrixView<T> W = weight(l);
+    T* b = bias(l);
+    if (init == Init::Uniform) {
+      for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = draw();
+      for (std::size_t j = 0; j < W.cols; ++j) b[j] = draw();
+      continue;
+    }
+    const double fan = init == Init::Glorot ? double(W.rows + W.cols) : double(W.rows);
+    const T limit = static_cast<T>(std::sqrt(6.0 / fan));
+    for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = limit * (T(2) * draw() - T(1));
+    for (std::size_t j = 0; j < W.cols; ++j) b[j] = T(0);
   }
 }
 
 template <class T>
-void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out) const {
+void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool) const {
   check_input(*this, X, "X");
   if (out.rows != X.rows || out.cols != n_outputs())
     throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
                                 std::to_string(n_outputs()) + "); got (" +
                                 std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
-  // Rows go through in blocks so that the scratch for hidden layers stays
-  // small whatever n is; each row's result does not depend on the blocking.
+  // Rows go through in fixed blocks, so the scratch for hidden layers stays
+  // small whatever n is, and blocks can go to different threads. A row's
+  // result does not depend on the block it is in.
   constexpr std::size_t kBlock = 256;
   std::size_t widest = 0;
   for (std::size_t l = 1; l + 1 < sizes_.size(); ++l) widest = std::max(widest, sizes_[l]);
-  thread_local std::vector<T> scratch;
-  const std::size_t block = std::min(kBlock, X.rows);
-  if (scratch.size() < 2 * block * widest) scratch.resize(2 * block * widest);
+  const std::size_t n_blocks = (X.rows + kBlock - 1) / kBlock;
 
-  for (std::size_t r = 0; r < X.rows; r += block) {
-    const std::size_t rows = std::min(block, X.rows - r);
-    ConstMatrixView<T> in = X.rows_range(r, rows);
+  auto run_block = [&](std::size_t block) {
+    thread_local std::vector<T> scratch;
+    const std::size_t first = block * kBlock, rows = std::min(kBlock, X.rows - first);
+    if (scratch.size() < 2 * rows * widest) scratch.resize(2 * rows * widest);
+    ConstMatrixView<T> in = X.rows_range(first, rows);
     for (std::size_t l = 0; l < n_layers(); ++l) {
       MatrixView<T> a = l + 1 == n_layers()
-                            ? out.rows_range(r, rows)
-                            : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
+                            ? out.rows_range(first, rows)
+                            : MatrixView<T>(scratch.data() + (l % 2) * rows * widest, rows,
                                             sizes_[l + 1]);
       dense_forward(a, in, weight(l), bias(l), activations_[l]);
       in = a;
     }
-  }
+  };
+  if (pool != nullptr && pool->size() > 1 && n_blocks > 1)
+    pool->parallel_for(n_blocks, run_block);
+  else
+    for (std::size_t block = 0; block < n_blocks; ++block) run_block(block);
 }
 
 // --- input checks -------------------------------------------------------------------
@@ -160,9 +199,9 @@ void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name) 
 
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
-                                 const T*, Activation);                                     \
+                                 const T*, Activation, ThreadPool*);                        \
   template void dense_backward<T>(MatrixView<T>, MatrixView<T>, T*, ConstMatrixView<T>,     \
-                                  ConstMatrixView<T>, ConstMatrixView<T>);                  \
+                                  ConstMatrixView<T>, ConstMatrixView<T>, ThreadPool*);     \
   template class Network<T>;                                                                 \
   template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
   template void check_input<T>(const Network<T>&, ConstMatrixView<T>, const char*);

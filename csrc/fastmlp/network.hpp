@@ -9,26 +9,40 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <fastmlp/activations.hpp>
+#include <fastmlp/losses.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
+
+class ThreadPool;
 
 // --- one dense layer ------------------------------------------------------------
 
 // A = f(X W + b). A is (n, out), X (n, in), W (in, out), b (out).
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f);
+                   Activation f, ThreadPool* pool = nullptr);
 
 // From dZ (n, out), the gradient at Z = X W + b: dW = X^T dZ (in, out) and
 // db = column sums of dZ (out), both overwritten; and, unless dX.data is null,
 // dX = dZ W^T (n, in), the gradient flowing to the layer below.
 template <class T>
 void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
-                    ConstMatrixView<T> X, ConstMatrixView<T> W);
+                    ConstMatrixView<T> X, ConstMatrixView<T> W, ThreadPool* pool = nullptr);
+
+// --- initialisation ---------------------------------------------------------------
+
+// uniform: every weight and bias uniform in [0, 1) (the article's).
+// glorot: W uniform in +-sqrt(6 / (in + out)), b = 0 (for sigmoid, tanh).
+// he: W uniform in +-sqrt(6 / in), b = 0 (for relu).
+enum class Init { Uniform, Glorot, He };
+
+Init init_from_name(const std::string& name);
+const char* init_name(Init init);
 
 // --- the network ------------------------------------------------------------------
 
@@ -36,38 +50,46 @@ template <class T>
 class Network {
  public:
   // sizes: units per layer, input first ({4, 5, 3} is the article's network);
-  // `hidden` is every hidden layer's activation, `output` the last layer's.
-  // Parameters start at zero; see init_uniform.
-  Network(std::vector<std::size_t> sizes, Activation hidden, Activation output);
+  // `hidden` is every hidden layer's activation, `output` the last layer's;
+  // `loss` and `reduction` what training minimises. Parameters start at zero;
+  // see initialize.
+  Network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
+          Loss loss = Loss::Mse, Reduction reduction = Reduction::Sum);
 
   std::size_t n_layers() const noexcept { return sizes_.size() - 1; }  // dense layers
   const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
   std::size_t n_inputs() const noexcept { return sizes_.front(); }
   std::size_t n_outputs() const noexcept { return sizes_.back(); }
   Activation activation(std::size_t layer) const noexcept { return activations_[layer]; }
+  Loss loss() const noexcept { return loss_; }
+  Reduction reduction() const noexcept { return reduction_; }
 
   // Layer `l`'s weights W (in, out) and bias b (out), views into params().
   MatrixView<T> weight(std::size_t l) noexcept;
   ConstMatrixView<T> weight(std::size_t l) const noexcept;
   T* bias(std::size_t l) noexcept { return params_.data() + b_offset_[l]; }
   const T* bias(std::size_t l) const noexcept { return params_.data() + b_offset_[l]; }
+  std::size_t weight_offset(std::size_t l) const noexcept { return w_offset_[l]; }
+  std::size_t bias_offset(std::size_t l) const noexcept { return b_offset_[l]; }
 
   // Every parameter, layer by layer, W (row-major) then b.
   T* params() noexcept { return params_.data(); }
   const T* params() const noexcept { return params_.data(); }
   std::size_t n_params() const noexcept { return params_.size(); }
 
-  // The article's initialisation: every weight and bias uniform in [0, 1),
-  // drawn from Rng(seed) in parameter order.
-  void init_uniform(std::uint64_t seed);
+  // Draw every parameter afresh from Rng(seed), in parameter order.
+  void initialize(Init init, std::uint64_t seed);
 
   // out (n, outputs) = the network's output for X (n, inputs), n >= 1, X
-  // finite. Thread-safe: concurrent predicts on one network are fine.
-  void predict(ConstMatrixView<T> X, MatrixView<T> out) const;
+  // finite. Rows are split over `pool` in fixed blocks; the result does not
+  // depend on the pool. Concurrent predicts on one network are safe.
+  void predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool = nullptr) const;
 
  private:
   std::vector<std::size_t> sizes_;
   std::vector<Activation> activations_;
+  Loss loss_;
+  Reduction reduction_;
   std::vector<std::size_t> w_offset_, b_offset_;
   AlignedBuffer<T> params_;
 };

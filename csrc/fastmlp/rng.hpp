@@ -43,6 +43,17 @@ class Rng {
   // could round up to 1).
   float uniform_float() noexcept { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
 
+  // Uniform in [0, n) for n > 0, without bias: draws masked to the next power
+  // of two, rejecting those >= n (fewer than two draws on average).
+  std::uint64_t below(std::uint64_t n) noexcept {
+    std::uint64_t mask = n - 1;
+    for (int shift = 1; shift < 64; shift <<= 1) mask |= mask >> shift;
+    for (;;) {
+      const std::uint64_t x = next() & mask;
+      if (x < n) return x;
+    }
+  }
+
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) noexcept { return (x << k) | (x >> (64 - k)); }
   std::uint64_t s_[4];

@@ -9,6 +9,9 @@
 #include <cstdlib>
 #include <stdexcept>
 #include <string>
+#include <map>
+#include <memory>
+#include <mutex>
 
 #if defined(__linux__)
 #include <sched.h>
@@ -167,6 +170,21 @@ int default_thread_count() {
   if (n == 0) return 1;
   return n > static_cast<unsigned>(ThreadPool::kMaxThreads) ? ThreadPool::kMaxThreads
                                                             : static_cast<int>(n);
+}
+
+}  // namespace fastmlp
+
+// --- shared pools ---------------------------------------------------------------------
+
+namespace fastmlp {
+
+ThreadPool& shared_thread_pool(int threads) {
+  static std::mutex mu;
+  static std::map<int, std::unique_ptr<ThreadPool>> pools;
+  std::lock_guard<std::mutex> lock(mu);
+  std::unique_ptr<ThreadPool>& pool = pools[threads];
+  if (!pool) pool = std::make_unique<ThreadPool>(threads);
+  return *pool;
 }
 
 }  // namespace fastmlp

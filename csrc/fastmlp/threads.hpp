@@ -75,3 +75,11 @@ class ThreadPool {
 int default_thread_count();
 
 }  // namespace fastmlp
+
+namespace fastmlp {
+
+// The process-wide pool of `threads` threads, created on first use and kept:
+// fits and predicts share pools instead of starting threads per call.
+ThreadPool& shared_thread_pool(int threads);
+
+}  // namespace fastmlp

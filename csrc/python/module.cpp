@@ -16,6 +16,7 @@
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
 #include "cli.hpp"
@@ -90,16 +91,21 @@ void bind_network(py::module_& m, const char* name) {
   using Net = PyNetwork<T>;
   py::class_<Net>(m, name, "A dense network's C++ storage; use fastmlp.Network.")
       .def(py::init([](std::vector<std::size_t> sizes, const std::string& hidden,
-                       const std::string& output) {
-             return new Net{Network<T>(std::move(sizes), activation_from_name(hidden, "activation"),
-                                       activation_from_name(output, "output")), {}};
+                       const std::string& output, const std::string& loss,
+                       const std::string& reduction) {
+             return new Net{Network<T>(std::move(sizes),
+                                       activation_from_name(hidden, "activation", false),
+                                       activation_from_name(output, "output", true),
+                                       loss_from_name(loss), reduction_from_name(reduction)),
+                            {}};
            }),
-           py::arg("sizes"), py::arg("activation"), py::arg("output"))
+           py::arg("sizes"), py::arg("activation"), py::arg("output"), py::arg("loss"),
+           py::arg("reduction"))
       .def_property_readonly("sizes", [](const Net& self) { return self.net.sizes(); })
-      .def("init_uniform", [](Net& self, std::uint64_t seed) {
+      .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
-             self.net.init_uniform(seed);
-           }, py::arg("seed"))
+             self.net.initialize(init_from_name(init), seed);
+           }, py::arg("init"), py::arg("seed"))
       .def("weight", [](py::object self_obj, std::size_t l) {
              Net& self = self_obj.cast<Net&>();
              if (l >= self.net.n_layers()) throw py::index_error("layer index out of range");
@@ -113,11 +119,17 @@ void bind_network(py::module_& m, const char* name) {
                                    self_obj);
            }, py::arg("layer"))
       .def("fit", [](Net& self, const Array<T>& X, const Array<T>& Y, std::uint64_t epochs,
-                     double learning_rate) {
+                     double learning_rate, std::size_t batch_size, bool shuffle,
+                     std::uint64_t seed, std::uint64_t first_epoch, int threads) {
              const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
              FitOptions options;
              options.epochs = epochs;
              options.learning_rate = learning_rate;
+             options.batch_size = batch_size;
+             options.shuffle = shuffle;
+             options.seed = seed;
+             options.first_epoch = first_epoch;
+             options.threads = threads;
              FitResult result;
              {
                py::gil_scoped_release release;
@@ -127,19 +139,20 @@ void bind_network(py::module_& m, const char* name) {
              if (result.stopped) throw py::error_already_set();
              return py::array_t<double>(result.loss.size(), result.loss.data());
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("epochs"),
-           py::arg("learning_rate"),
+           py::arg("learning_rate"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
+           py::arg("first_epoch"), py::arg("threads"),
            "Train in place; returns the loss of every epoch (before its update).")
-      .def("predict", [](const Net& self, const Array<T>& X, Array<T>& out) {
+      .def("predict", [](const Net& self, const Array<T>& X, Array<T>& out, int threads) {
              const ConstMatrixView<T> x = view_of(X, "X");
              const MatrixView<T> o = mutable_view_of(out, "out");
              py::gil_scoped_release release;
              auto lock = self.lock_for_predict();
-             self.net.predict(x, o);
-           }, py::arg("X").noconvert(), py::arg("out").noconvert())
+             self.net.predict(x, o, threads > 1 ? &shared_thread_pool(threads) : nullptr);
+           }, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("threads"))
       .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y) {
              const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
              check_fit_inputs(self.net, x, y);
-             Workspace<T> ws(self.net, x.rows);
+             Workspace<T> ws(self.net, x.rows, false);
              const double loss = loss_and_gradient(self.net, x, y, ws);
              return py::make_tuple(loss, py::array_t<T>(ws.grads.size(), ws.grads.data()));
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(),
@@ -164,15 +177,17 @@ void bind_dense_ops(py::module_& m) {
         }, py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("A").noconvert(),
         py::arg("B").noconvert(), py::arg("beta"), py::arg("C").noconvert(),
         "C = alpha * op(A) @ op(B) + beta * C, in place.");
-  m.def("dense_forward", [](const Array<T>& X, const Array<T>& W, const Array<T>& b) {
+  m.def("dense_forward", [](const Array<T>& X, const Array<T>& W, const Array<T>& b,
+                            const std::string& activation) {
           const ConstMatrixView<T> x = view_of(X, "X"), w = view_of(W, "W");
           if (x.cols != w.rows || b.ndim() != 1 || std::size_t(b.shape(0)) != w.cols)
             throw std::invalid_argument("dense_forward: shapes do not match");
           Array<T> A({x.rows, w.cols});
-          dense_forward(mutable_view_of(A, "A"), x, w, b.data(), Activation::Sigmoid);
+          dense_forward(mutable_view_of(A, "A"), x, w, b.data(),
+                        activation_from_name(activation, "activation", true));
           return A;
         }, py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("b").noconvert(),
-        "sigmoid(X @ W + b).");
+        py::arg("activation"), "activation(X @ W + b).");
   m.def("dense_backward", [](const Array<T>& dZ, const Array<T>& X, const Array<T>& W) {
           const ConstMatrixView<T> dz = view_of(dZ, "dZ"), x = view_of(X, "X"),
                                    w = view_of(W, "W");
@@ -202,6 +217,8 @@ PYBIND11_MODULE(_core, m) {
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
   m.def("gemm_kernel", &gemm_kernel_name, "The GEMM micro-kernel in use.");
+  m.def("default_threads", &default_thread_count,
+        "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
   m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir) {
           cli::Environment env;
           env.data_dir = data_dir;

@@ -20,8 +20,11 @@ __all__ = ["Network", "predict", "train"]
 
 _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
-_ACTIVATIONS = ("sigmoid",)
-_INITS = ("uniform",)
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+_OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu")
+_LOSSES = ("mse", "cross_entropy")
+_REDUCTIONS = ("sum", "mean")
+_INITS = ("uniform", "glorot", "he")
 
 
 class Network:
@@ -33,13 +36,23 @@ class Network:
         Units per layer, input first: ``[4, 5, 3]`` is the article's network
         (4 inputs, one hidden layer of 5, 3 outputs). At least two entries,
         all positive.
-    activation : {"sigmoid"}
+    activation : {"sigmoid", "tanh", "relu", "identity"}
         The hidden layers' activation.
-    output : {"sigmoid"}
+    output : {"sigmoid", "softmax", "identity", "tanh", "relu"}
         The output layer's activation.
-    init : {"uniform"}
-        Weight initialisation; "uniform" draws every weight and bias uniform
-        in [0, 1), as the article does.
+    loss : {"mse", "cross_entropy"}
+        What training minimises. "mse" is 1/2 * sum((A - Y)**2) (the
+        article's). "cross_entropy" needs output "softmax" (multi-class:
+        -sum(Y * log A)) or "sigmoid" (binary or multi-label); it is computed
+        from the logits, stable for any finite values.
+    reduction : {"sum", "mean"}
+        How the loss combines rows: "sum" (the article's: the gradient is
+        summed over a batch) or "mean" (divided by the batch's rows, as
+        PyTorch and scikit-learn do).
+    init : {"uniform", "glorot", "he"}
+        Weight initialisation. "uniform" draws every weight and bias uniform
+        in [0, 1), as the article does; "glorot" draws W uniform in
+        +-sqrt(6 / (in + out)) and "he" in +-sqrt(6 / in), with zero biases.
     seed : int, default 0
         Seed of the initialisation (0 <= seed < 2**64). The same seed gives
         bit-identical networks.
@@ -63,18 +76,23 @@ class Network:
         *,
         activation: str = "sigmoid",
         output: str = "sigmoid",
+        loss: str = "mse",
+        reduction: str = "sum",
         init: str = "uniform",
         seed: int = 0,
         dtype: str | np.dtype[Any] | type = "float64",
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.activation = _check_choice(activation, "activation", _ACTIVATIONS)
-        self.output = _check_choice(output, "output", _ACTIVATIONS)
+        self.output = _check_choice(output, "output", _OUTPUTS)
+        self.loss_name = _check_choice(loss, "loss", _LOSSES)
+        self.reduction = _check_choice(reduction, "reduction", _REDUCTIONS)
         self.init = _check_choice(init, "init", _INITS)
         self.seed = _check_int(seed, "seed", low=0, high=2**64 - 1)
         self.dtype = _check_dtype(dtype)
-        self._core = _CORE[self.dtype.name](list(self.sizes), self.activation, self.output)
-        self._core.init_uniform(self.seed)
+        self._core = _CORE[self.dtype.name](list(self.sizes), self.activation, self.output,
+                                            self.loss_name, self.reduction)
+        self._core.initialize(self.init, self.seed)
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0)}
 
     # --- parameters ------------------------------------------------------------
@@ -96,13 +114,23 @@ class Network:
 
     # --- training -------------------------------------------------------------
 
-    def fit(self, X: ArrayLike, Y: ArrayLike, *, epochs: int = 8000, learning_rate: float = 0.2) -> Network:
+    def fit(
+        self,
+        X: ArrayLike,
+        Y: ArrayLike,
+        *,
+        epochs: int = 8000,
+        learning_rate: float = 0.2,
+        batch_size: int | None = None,
+        shuffle: bool = True,
+        threads: int | None = None,
+    ) -> Network:
         """Train on (X, Y), continuing from the current parameters; returns self.
 
-        The article's algorithm: every epoch, a forward pass over all of X,
-        the error Y - A, deltas through the activations' derivatives, and
-        ``W += learning_rate * X.T @ delta`` with the gradient summed (not
-        averaged) over the rows. The loss is 1/2 * sum((Y - A)**2).
+        By default the article's algorithm: every epoch, a forward pass over
+        all of X, the error, deltas through the activations' derivatives, and
+        ``W -= learning_rate * dW`` with the network's loss and reduction
+        (``mse`` summed: ``W += learning_rate * X.T @ delta``).
 
         Parameters
         ----------
@@ -113,6 +141,17 @@ class Network:
             Passes over the data (0 trains nothing).
         learning_rate : float, default 0.2
             Step size; must be finite.
+        batch_size : int or None, default None
+            Rows per gradient step (mini-batch gradient descent); None is the
+            whole data set per step. The last batch of an epoch may be smaller.
+        shuffle : bool, default True
+            With batches, reshuffle the rows every epoch, from the network's
+            seed and the epoch's number (so a resumed fit continues the
+            sequence of shuffles).
+        threads : int or None
+            Threads for the matrix products; None is ``fastmlp``'s default
+            (``FASTMLP_NUM_THREADS``, else the CPUs this process may use).
+            The result is bit-identical for any number of threads.
 
         Raises
         ------
@@ -128,12 +167,17 @@ class Network:
         Y = _as_matrix(Y, "Y", self.dtype)
         epochs = _check_int(epochs, "epochs", low=0, high=2**64 - 1)
         learning_rate = _check_real(learning_rate, "learning_rate")
-        loss = self._core.fit(X, Y, epochs, learning_rate)
+        batch = 0 if batch_size is None else _check_int(batch_size, "batch_size", low=1, high=2**63 - 1)
+        if not isinstance(shuffle, (bool, np.bool_)):
+            raise TypeError(f"shuffle must be a bool; got {type(shuffle).__name__}")
+        done = self.history["loss"].size
+        loss = self._core.fit(X, Y, epochs, learning_rate, batch, bool(shuffle), self.seed, done,
+                              _check_threads(threads))
         self.history = {"loss": np.concatenate([self.history["loss"], loss])}
         return self
 
     def loss(self, X: ArrayLike, Y: ArrayLike) -> float:
-        """The loss 1/2 * sum((Y - A)**2) of the network's outputs A on X."""
+        """The network's loss (under its reduction) for outputs on X against Y."""
         return self._loss_and_gradient(X, Y)[0]
 
     def gradient(self, X: ArrayLike, Y: ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -152,13 +196,13 @@ class Network:
 
     # --- inference ------------------------------------------------------------
 
-    def predict(self, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
+    def predict(self, X: ArrayLike, *, out: np.ndarray | None = None, threads: int | None = None) -> np.ndarray:
         """The network's outputs for X, shape (n, outputs).
 
         X is read in place when it is a C-contiguous array of the network's
         dtype (else converted once). With ``out``, a C-contiguous writable
         array of shape (n, outputs) and the network's dtype, the result is
-        written there and ``out`` is returned.
+        written there and ``out`` is returned. ``threads`` as in ``fit``.
         """
         X = _as_matrix(X, "X", self.dtype)
         if out is None:
@@ -170,11 +214,12 @@ class Network:
                              f"{'' if out.flags.c_contiguous else ', not C-contiguous'}")
         elif out.shape != (X.shape[0], self.sizes[-1]):
             raise ValueError(f"out must have shape {(X.shape[0], self.sizes[-1])}; got {out.shape}")
-        self._core.predict(X, out)
+        self._core.predict(X, out, _check_threads(threads))
         return out
 
     def __repr__(self) -> str:
         return (f"Network({list(self.sizes)}, activation={self.activation!r}, output={self.output!r}, "
+                f"loss={self.loss_name!r}, reduction={self.reduction!r}, init={self.init!r}, "
                 f"seed={self.seed}, dtype={self.dtype.name!r})")
 
 
@@ -188,14 +233,20 @@ def train(
     seed: int = 0,
     activation: str = "sigmoid",
     output: str = "sigmoid",
+    loss: str = "mse",
+    reduction: str = "sum",
     init: str = "uniform",
     dtype: str | np.dtype[Any] | type = "float64",
+    batch_size: int | None = None,
+    shuffle: bool = True,
+    threads: int | None = None,
 ) -> Network:
     """Build a network for (X, Y) and train it: the article in one call.
 
     ``hidden`` is the width of the hidden layer, or a sequence of widths for
-    several. The defaults are the article's algorithm (see ``Network.fit``).
-    Equivalent to ``Network([X.shape[1], *hidden, Y.shape[1]], ...).fit(...)``.
+    several. The defaults are the article's algorithm; the options are those
+    of ``Network`` and ``Network.fit``. Equivalent to
+    ``Network([X.shape[1], *hidden, Y.shape[1]], ...).fit(X, Y, ...)``.
     """
     dtype = _check_dtype(dtype)
     X = _as_matrix(X, "X", dtype)
@@ -203,9 +254,10 @@ def train(
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
-    net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, init=init,
-                  seed=seed, dtype=dtype)
-    return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate)
+    net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
+                  reduction=reduction, init=init, seed=seed, dtype=dtype)
+    return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
+                   threads=threads)
 
 
 def predict(net: Network, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
@@ -244,6 +296,15 @@ def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
     if not low <= value <= high:
         raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
     return int(value)
+
+
+def _check_threads(threads: int | None) -> int:
+    if threads is None:
+        return _DEFAULT_THREADS
+    return _check_int(threads, "threads", low=1, high=1024)
+
+
+_DEFAULT_THREADS = _core.default_threads()
 
 
 def _check_real(value: Any, name: str) -> float:

@@ -134,7 +134,7 @@ void test_fit_learns_and_resumes() {
   ConstMatrixView<double> x(X, 4, 2), y(Y, 4, 2);
   auto make = [] {
     Network<double> net({2, 6, 2}, Activation::Sigmoid, Activation::Sigmoid);
-    net.init_uniform(7);
+    net.initialize(Init::Uniform, 7);
     return net;
   };
   Network<double> once = make(), twice = make();
