@@ -43,92 +43,71 @@ inline Activation activation_from_name(const std::string& name, const char* what
                               (allow_softmax ? ", 'softmax'" : "") + "; got '" + name + "'");
 }
 
-// --- scalar functions -----------------------------------------------------------------
+// --- the vectorised sweeps (elementwise.hpp; declared here to avoid a cycle) ---------
 
 template <class T>
-inline T sigmoid(T z) {
-  return T(1) / (T(1) + std::exp(-z));
-}
+void activate(Activation f, T* x, std::size_t count);
+template <class T>
+void activate_backward(Activation f, T* d, const T* a, std::size_t count);
+template <class T>
+void exp_inplace(T* x, std::size_t count);
+
+// --- forward / backward over matrices --------------------------------------------------
 
 // Row-wise softmax in place, stable for any finite logits: exp(z - max) / sum.
 template <class T>
 inline void softmax_row(T* z, std::size_t k) {
   T top = z[0];
   for (std::size_t j = 1; j < k; ++j) top = std::max(top, z[j]);
+  for (std::size_t j = 0; j < k; ++j) z[j] -= top;
+  exp_inplace(z, k);
   T sum = 0;
-  for (std::size_t j = 0; j < k; ++j) sum += (z[j] = std::exp(z[j] - top));
+  for (std::size_t j = 0; j < k; ++j) sum += z[j];
   const T inv = T(1) / sum;
   for (std::size_t j = 0; j < k; ++j) z[j] *= inv;
 }
 
-// --- forward / backward ---------------------------------------------------------------
-
-// One row: out = f(in + b) (b may be null: no bias); out may alias in.
+// A = f(Z + b), in place: Z is (n, k) on entry and holds A on return; b is (k)
+// and is added to every row (b may be null: no bias).
 template <class T>
-inline void activation_row(Activation a, T* out, const T* in, const T* b, std::size_t k) {
-  auto x = [&](std::size_t j) { return b ? in[j] + b[j] : in[j]; };
-  switch (a) {
-    case Activation::Sigmoid:
-      for (std::size_t j = 0; j < k; ++j) out[j] = sigmoid(x(j));
-      return;
-    case Activation::Tanh:
-      for (std::size_t j = 0; j < k; ++j) out[j] = std::tanh(x(j));
-      return;
-    case Activation::Relu:
-      for (std::size_t j = 0; j < k; ++j) out[j] = std::max(x(j), T(0));
-      return;
-    case Activation::Identity:
-      for (std::size_t j = 0; j < k; ++j) out[j] = x(j);
-      return;
-    case Activation::Softmax:
-      for (std::size_t j = 0; j < k; ++j) out[j] = x(j);
-      softmax_row(out, k);
-      return;
-  }
-}
-
-// A = f(Z + b), in place, in one sweep: Z is (n, k) on entry and holds A on
-// return; b is (k) and is added to every row.
-template <class T>
-void bias_activation_forward(Activation a, MatrixView<T> Z, const T* b) {
-  for (std::size_t i = 0; i < Z.rows; ++i) activation_row(a, Z.row(i), Z.row(i), b, Z.cols);
+void bias_activation_forward(Activation f, MatrixView<T> Z, const T* b) {
+  if (b != nullptr)
+    for (std::size_t i = 0; i < Z.rows; ++i) {
+      T* z = Z.row(i);
+      for (std::size_t j = 0; j < Z.cols; ++j) z[j] += b[j];
+    }
+  if (f == Activation::Softmax)
+    for (std::size_t i = 0; i < Z.rows; ++i) softmax_row(Z.row(i), Z.cols);
+  else if (Z.stride == Z.cols)
+    activate(f, Z.data, Z.rows * Z.cols);  // one sweep over the whole block
+  else
+    for (std::size_t i = 0; i < Z.rows; ++i) activate(f, Z.row(i), Z.cols);
 }
 
 // A = f(Z), out of place; A and Z are (n, k).
 template <class T>
-void activation_forward(Activation a, MatrixView<T> A, ConstMatrixView<T> Z) {
-  for (std::size_t i = 0; i < Z.rows; ++i)
-    activation_row(a, A.row(i), Z.row(i), static_cast<const T*>(nullptr), Z.cols);
+void activation_forward(Activation f, MatrixView<T> A, ConstMatrixView<T> Z) {
+  for (std::size_t i = 0; i < Z.rows; ++i) std::copy(Z.row(i), Z.row(i) + Z.cols, A.row(i));
+  bias_activation_forward<T>(f, A, nullptr);
 }
 
 // dZ = dA * f'(Z), in place, with f'(Z) computed from A = f(Z): dA is (n, k) on
 // entry and holds dZ on return; A is (n, k). For softmax, the Jacobian's
 // product: dZ = A * (dA - sum(dA * A)) row by row.
 template <class T>
-void activation_backward(Activation a, MatrixView<T> dA, ConstMatrixView<T> A) {
-  for (std::size_t i = 0; i < dA.rows; ++i) {
-    T* d = dA.row(i);
-    const T* y = A.row(i);
-    const std::size_t k = dA.cols;
-    switch (a) {
-      case Activation::Sigmoid:
-        for (std::size_t j = 0; j < k; ++j) d[j] *= y[j] * (T(1) - y[j]);
-        break;
-      case Activation::Tanh:
-        for (std::size_t j = 0; j < k; ++j) d[j] *= T(1) - y[j] * y[j];
-        break;
-      case Activation::Relu:
-        for (std::size_t j = 0; j < k; ++j) d[j] = y[j] > T(0) ? d[j] : T(0);
-        break;
-      case Activation::Identity:
-        break;
-      case Activation::Softmax: {
-        T dot = 0;
-        for (std::size_t j = 0; j < k; ++j) dot += d[j] * y[j];
-        for (std::size_t j = 0; j < k; ++j) d[j] = y[j] * (d[j] - dot);
-        break;
-      }
+void activation_backward(Activation f, MatrixView<T> dA, ConstMatrixView<T> A) {
+  if (f == Activation::Softmax) {
+    for (std::size_t i = 0; i < dA.rows; ++i) {
+      T* d = dA.row(i);
+      const T* y = A.row(i);
+      T dot = 0;
+      for (std::size_t j = 0; j < dA.cols; ++j) dot += d[j] * y[j];
+      for (std::size_t j = 0; j < dA.cols; ++j) d[j] = y[j] * (d[j] - dot);
     }
+  } else if (dA.stride == dA.cols && A.stride == A.cols) {
+    activate_backward(f, dA.data, A.data, dA.rows * dA.cols);
+  } else {
+    for (std::size_t i = 0; i < dA.rows; ++i) activate_backward(f, dA.row(i), A.row(i), dA.cols);
   }
 }
 

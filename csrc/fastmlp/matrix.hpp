@@ -47,7 +47,7 @@ inline std::size_t checked_add(std::size_t a, std::size_t b, const char* what) {
 // --- aligned storage ------------------------------------------------------------
 
 struct AlignedFree {
-  void operator()(void* p) const noexcept { std::free(p); }
+  void operator()(void* p) const noexcept { ::operator delete(p, std::align_val_t{64}); }
 };
 
 // An owning, zero-initialised, 64-byte aligned array of n T's.
@@ -59,7 +59,7 @@ class AlignedBuffer {
     if (n == 0) return;
     const std::size_t bytes = checked_mul(n, sizeof(T), "buffer");
     const std::size_t rounded = checked_add(bytes, 63, "buffer") / 64 * 64;
-    void* p = std::aligned_alloc(64, rounded);
+    void* p = ::operator new(rounded, std::align_val_t{64}, std::nothrow);
     if (p == nullptr)
       throw OutOfMemory("cannot allocate " + std::to_string(rounded) + " bytes");
     ptr_.reset(p);

@@ -142,13 +142,55 @@ void bind_network(py::module_& m, const char* name) {
            py::arg("learning_rate"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
            py::arg("first_epoch"), py::arg("threads"),
            "Train in place; returns the loss of every epoch (before its update).")
-      .def("predict", [](const Net& self, const Array<T>& X, Array<T>& out, int threads) {
-             const ConstMatrixView<T> x = view_of(X, "X");
-             const MatrixView<T> o = mutable_view_of(out, "out");
-             py::gil_scoped_release release;
-             auto lock = self.lock_for_predict();
-             self.net.predict(x, o, threads > 1 ? &shared_thread_pool(threads) : nullptr);
-           }, py::arg("X").noconvert(), py::arg("out").noconvert(), py::arg("threads"))
+      .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads)
+               -> py::object {
+             // The common case, checked here without a detour through Python:
+             // X a C-contiguous non-empty 2-D array of the dtype, out None or
+             // such an array of the right shape, threads None or an int. Any
+             // other case returns None and the Python layer converts or explains.
+             if (!py::isinstance<Array<T>>(X) || (!out.is_none() && !py::isinstance<Array<T>>(out)) ||
+                 (!threads.is_none() && !PyLong_CheckExact(threads.ptr())))
+               return py::none();
+             const auto x_array = py::reinterpret_borrow<Array<T>>(X);
+             if (x_array.ndim() != 2 || x_array.shape(0) == 0 || x_array.shape(1) == 0)
+               return py::none();
+             const ConstMatrixView<T> x = view_of(x_array, "X");
+             const py::ssize_t rows = x_array.shape(0);
+             const auto cols = static_cast<py::ssize_t>(self.net.n_outputs());
+             Array<T> result;
+             if (out.is_none()) {
+               result = Array<T>({rows, cols});
+             } else {
+               result = py::reinterpret_borrow<Array<T>>(out);
+               if (result.ndim() != 2 || result.shape(0) != rows || result.shape(1) != cols ||
+                   !result.writeable())
+                 return py::none();
+             }
+             static const int default_threads = default_thread_count();
+             long n_threads = default_threads;
+             if (!threads.is_none()) {
+               n_threads = PyLong_AsLong(threads.ptr());
+               if (n_threads < 1 || n_threads > ThreadPool::kMaxThreads) {
+                 PyErr_Clear();  // an overflow leaves an error set
+                 return py::none();
+               }
+             }
+             ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(int(n_threads)) : nullptr;
+             const MatrixView<T> o(result.mutable_data(), x.rows, self.net.n_outputs());
+             auto run = [&] {
+               auto lock = self.lock_for_predict();
+               self.net.predict(x, o, pool);
+             };
+             // Releasing the GIL costs more than a small prediction takes.
+             if (x.rows * self.net.n_params() < (std::size_t(1) << 16)) {
+               run();
+             } else {
+               py::gil_scoped_release release;
+               run();
+             }
+             return std::move(result);
+           }, py::arg("X"), py::arg("out"), py::arg("threads"),
+           "The outputs for X, or None when the arguments need converting or checking.")
       .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y) {
              const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
              check_fit_inputs(self.net, x, y);

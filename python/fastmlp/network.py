@@ -204,18 +204,22 @@ class Network:
         array of shape (n, outputs) and the network's dtype, the result is
         written there and ``out`` is returned. ``threads`` as in ``fit``.
         """
-        X = _as_matrix(X, "X", self.dtype)
-        if out is None:
-            out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-        elif not isinstance(out, np.ndarray):
-            raise TypeError(f"out must be a NumPy array; got {type(out).__name__}")
-        elif out.dtype != self.dtype or not out.flags.c_contiguous:
-            raise ValueError(f"out must be a C-contiguous {self.dtype.name} array; got {out.dtype}"
-                             f"{'' if out.flags.c_contiguous else ', not C-contiguous'}")
-        elif out.shape != (X.shape[0], self.sizes[-1]):
-            raise ValueError(f"out must have shape {(X.shape[0], self.sizes[-1])}; got {out.shape}")
-        self._core.predict(X, out, _check_threads(threads))
-        return out
+        result = self._core.predict(X, out, threads)  # None unless the arguments were ready to use
+        if result is None:
+            X = _as_matrix(X, "X", self.dtype)
+            if out is None:
+                out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
+            elif not isinstance(out, np.ndarray):
+                raise TypeError(f"out must be a NumPy array; got {type(out).__name__}")
+            elif out.dtype != self.dtype or not out.flags.c_contiguous:
+                raise ValueError(f"out must be a C-contiguous {self.dtype.name} array; got {out.dtype}"
+                                 f"{'' if out.flags.c_contiguous else ', not C-contiguous'}")
+            elif out.shape != (X.shape[0], self.sizes[-1]):
+                raise ValueError(f"out must have shape {(X.shape[0], self.sizes[-1])}; got {out.shape}")
+            elif not out.flags.writeable:
+                raise ValueError("out is read-only")
+            result = self._core.predict(X, out, _check_threads(threads))
+        return result
 
     def __repr__(self) -> str:
         return (f"Network({list(self.sizes)}, activation={self.activation!r}, output={self.output!r}, "

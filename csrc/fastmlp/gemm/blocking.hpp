@@ -51,6 +51,6 @@ inline constexpr Blocking kAvx2Blocking = {6, 64 / sizeof(T), 192, 4096};
 // batch sizes the network sees (32..256 rows: 89-97% of the tile used).
 // A block: 384 * 256 * sizeof(T) = 384 or 768 KiB, half the L2 at most.
 template <class T>
-inline constexpr Blocking kAvx512Blocking = {12, 128 / sizeof(T), 384, 4096};
+inline constexpr Blocking kAvx512Blocking = {12, 128 / sizeof(T), 384, 2048};
 
 }  // namespace fastmlp::gemm_detail

@@ -39,14 +39,17 @@ constexpr std::size_t kTinyRows = 4;
 // copy when B arrives transposed; beyond it the packed path does that work.
 constexpr std::size_t kTinyTransposeB = 64 * 1024;
 
-// Products below this many multiply-adds stay on the calling thread: waking the
-// pool costs a few microseconds, about what this much work takes.
+// Products below this many multiply-adds stay on the calling thread: each hand-
+// off to the pool costs about a microsecond, and there are two per k-block.
 constexpr std::size_t kParallelWork = 1 << 20;
 
-// Work per chunk handed to the pool: at least this many multiply-adds, at most
-// kMaxChunks chunks. A power-of-two count divides evenly over 2, 4 or 8 threads.
-constexpr std::size_t kChunkWork = 1 << 19;
-constexpr std::size_t kMaxChunks = 8;
+// How the packed path cuts one step into tasks (see run_packed). The cut
+// depends on the shape and the kernel only, never on the thread count.
+constexpr std::size_t kRowBlocksPerStep = 4;  // MC-row blocks of A packed at once
+constexpr std::size_t kPackPanelsA = 8;       // MR-panels of A per packing task
+constexpr std::size_t kPackPanelsB = 4;       // NR-panels of B per packing task
+constexpr std::size_t kTaskPanelsB = 4;       // NR-panels of C per compute task, at most
+constexpr std::size_t kMinTasks = 8;          // narrower tasks until there are this many
 
 // --- small helpers ----------------------------------------------------------------
 
@@ -196,92 +199,102 @@ void run_tiny(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t 
 
 // --- the packed path: five loops --------------------------------------------------
 
-// One rectangle of C (m x n, k deep, with A, B and C pointing at its corner as
-// op(A) row 0 / op(B) column 0 / C element (0, 0)), computed by one thread with
-// its own packing buffers. The loops, outermost first (BLIS numbering):
-template <class T>
-void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t m,
-                std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
-                std::size_t ldb, T beta, T* C, std::size_t ldc) {
-  const Blocking& bl = ks.blocking;
-  const std::size_t kc_max = min(KC<T>, k);
-  ThreadScratch<T>& scratch = thread_scratch<T>();
-  T* a_packed = scratch.a.get(round_up(min(bl.mc, m), bl.mr) * kc_max);
-  T* b_packed = scratch.b.get(round_up(min(bl.nc, n), bl.nr) * kc_max);
-
-  // Loop 5 (jc): NC-wide column panels of C and op(B).
-  for (std::size_t jc = 0; jc < n; jc += bl.nc) {
-    const std::size_t nc = min(bl.nc, n - jc);
-
-    // Loop 4 (pc): the k-blocks, in ascending order; the first one applies
-    // beta, the later ones add to C (beta = 1). KC is the numeric contract.
-    for (std::size_t pc = 0; pc < k; pc += KC<T>) {
-      const std::size_t kc = min(KC<T>, k - pc);
-      const T block_beta = pc == 0 ? beta : T(1);
-      ks.pack_b(trans_b, kc, nc, at(trans_b, B, ldb, pc, jc), ldb, b_packed);
-
-      // Loop 3 (ic): MC-tall row blocks of C and op(A).
-      for (std::size_t ic = 0; ic < m; ic += bl.mc) {
-        const std::size_t mc = min(bl.mc, m - ic);
-        ks.pack_a(trans_a, mc, kc, at(trans_a, A, lda, ic, pc), lda, a_packed);
-
-        // Loop 2 (jr): NR-wide micro-panels of the packed B (one stays in L1).
-        for (std::size_t jr = 0; jr < nc; jr += bl.nr) {
-          const std::size_t n_r = min(bl.nr, nc - jr);
-
-          // Loop 1 (ir): MR-tall micro-panels of the packed A: one micro-kernel each.
-          for (std::size_t ir = 0; ir < mc; ir += bl.mr) {
-            const std::size_t m_r = min(bl.mr, mc - ir);
-            ks.micro(kc, a_packed + ir * kc, b_packed + jr * kc, alpha, block_beta,
-                     C + (ic + ir) * ldc + jc + jr, ldc, m_r, n_r);
-          }
-        }
-      }
-    }
+// Runs task(0) ... task(n - 1): on the pool when there is one, else in order.
+template <class F>
+void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
+  if (pool != nullptr) {
+    pool->parallel_for(n, task);
+  } else {
+    for (std::size_t t = 0; t < n; ++t) task(t);
   }
 }
 
-// --- threads ----------------------------------------------------------------------
-
-// How C is cut into chunks for the pool: rows x cols rectangles, a power-of-two
-// count. The cut depends on the shape and the kernel, never on the thread count;
-// each element of C is computed by one chunk, start to finish.
-struct Grid {
-  std::size_t rows, cols;
+// The compute tasks of one step: rectangles of `rows` x `cols` (multiples of MR
+// and NR), at most MC x kTaskPanelsB * NR, made narrower, then shorter, until
+// there are kMinTasks of them (or they are one tile).
+struct TaskGrid {
+  std::size_t rows, cols, n_rows, n_cols;
 };
 
-Grid choose_grid(std::size_t m, std::size_t n, std::size_t k, const Blocking& bl) {
-  const std::size_t work = m * n * k;
-  std::size_t chunks = 1;
-  while (chunks < kMaxChunks && work / (2 * chunks) >= kChunkWork) chunks *= 2;
-  // Halve the longer side each time (while it holds more than one tile).
-  std::size_t rows = m, cols = n;
-  for (std::size_t c = 1; c < chunks; c *= 2) {
-    if (rows >= cols && rows > bl.mr)
-      rows = round_up((rows + 1) / 2, bl.mr);
-    else if (cols > bl.nr)
-      cols = round_up((cols + 1) / 2, bl.nr);
+TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
+  std::size_t rows = min(bl.mc, round_up(m, bl.mr));
+  std::size_t cols = min(kTaskPanelsB * bl.nr, round_up(n, bl.nr));
+  auto count = [&] { return ((m + rows - 1) / rows) * ((n + cols - 1) / cols); };
+  while (count() < kMinTasks) {
+    if (cols > bl.nr)
+      cols = round_up(cols / 2, bl.nr);
+    else if (rows > bl.mr)
+      rows = round_up(rows / 2, bl.mr);
     else
       break;
   }
-  return {rows, cols};
+  return {rows, cols, (m + rows - 1) / rows, (n + cols - 1) / cols};
 }
 
+// C = alpha * op(A) op(B) + beta * C through packed panels and the micro-kernel.
+// The loops, outermost first (BLIS numbering; loop 3 is folded into the tasks):
+//   5 (jc)  NC-wide column panels of C and op(B)
+//     (ig)  up to kRowBlocksPerStep * MC rows of C and op(A)
+//   4 (pc)  the k-blocks, ascending; the first applies beta, the rest add (beta = 1)
+//           -> pack this k-block of op(B) and op(A): tasks, shared by all threads
+//           -> compute: tasks, each a rectangle of C, each running
+//   3         its MC-or-fewer rows (one block of packed A, kept in L2)
+//   2         its NR-wide micro-panels of packed B (one at a time in L1)
+//   1         its MR-tall micro-panels of packed A: one micro-kernel call each
+// Each element of C gets its k-blocks in order, each from one task, so neither
+// the task cut nor the thread that runs a task can change a result.
 template <class T>
-void run_packed_parallel(const KernelSet<T>& ks, Trans trans_a, Trans trans_b,
-                         std::size_t m, std::size_t n, std::size_t k, T alpha, const T* A,
-                         std::size_t lda, const T* B, std::size_t ldb, T beta, T* C,
-                         std::size_t ldc, ThreadPool& pool) {
-  const Grid g = choose_grid(m, n, k, ks.blocking);
-  const std::size_t grid_rows = (m + g.rows - 1) / g.rows;
-  const std::size_t grid_cols = (n + g.cols - 1) / g.cols;
-  pool.parallel_for(grid_rows * grid_cols, [&](std::size_t chunk) {
-    const std::size_t i0 = chunk / grid_cols * g.rows;
-    const std::size_t j0 = chunk % grid_cols * g.cols;
-    run_packed(ks, trans_a, trans_b, min(g.rows, m - i0), min(g.cols, n - j0), k, alpha,
-               at(trans_a, A, lda, i0, 0), lda, at(trans_b, B, ldb, 0, j0), ldb, beta,
-               C + i0 * ldc + j0, ldc);
-  });
+void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t m,
+                std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
+                std::size_t ldb, T beta, T* C, std::size_t ldc, ThreadPool* pool) {
+  const Blocking& bl = ks.blocking;
+  const std::size_t mg_max = min(m, kRowBlocksPerStep * bl.mc);
+  const std::size_t nc_max = min(n, bl.nc);
+  // The calling thread's buffers, read by every task (packing is shared).
+  ThreadScratch<T>& scratch = thread_scratch<T>();
+  T* a_packed = scratch.a.get(round_up(mg_max, bl.mr) * min(KC<T>, k));
+  T* b_packed = scratch.b.get(round_up(nc_max, bl.nr) * min(KC<T>, k));
+
+  for (std::size_t jc = 0; jc < n; jc += bl.nc) {                 // loop 5
+    const std::size_t nc = min(bl.nc, n - jc);
+    for (std::size_t ig = 0; ig < m; ig += mg_max) {
+      const std::size_t mg = min(mg_max, m - ig);
+      const TaskGrid grid = task_grid(mg, nc, bl);
+      const std::size_t b_rows = kPackPanelsB * bl.nr, a_rows = kPackPanelsA * bl.mr;
+      const std::size_t b_tasks = (nc + b_rows - 1) / b_rows;
+      const std::size_t a_tasks = (mg + a_rows - 1) / a_rows;
+
+      for (std::size_t pc = 0; pc < k; pc += KC<T>) {               // loop 4
+        const std::size_t kc = min(KC<T>, k - pc);
+        const T block_beta = pc == 0 ? beta : T(1);
+
+        run_tasks(pool, b_tasks + a_tasks, [&](std::size_t t) {
+          if (t < b_tasks) {
+            const std::size_t j = t * b_rows;
+            ks.pack_b(trans_b, kc, min(b_rows, nc - j), at(trans_b, B, ldb, pc, jc + j), ldb,
+                      b_packed + j * kc);
+          } else {
+            const std::size_t i = (t - b_tasks) * a_rows;
+            ks.pack_a(trans_a, min(a_rows, mg - i), kc, at(trans_a, A, lda, ig + i, pc), lda,
+                      a_packed + i * kc);
+          }
+        });
+
+        run_tasks(pool, grid.n_rows * grid.n_cols, [&](std::size_t t) {
+          const std::size_t i0 = t / grid.n_cols * grid.rows;       // loop 3
+          const std::size_t j0 = t % grid.n_cols * grid.cols;
+          const std::size_t i1 = min(mg, i0 + grid.rows), j1 = min(nc, j0 + grid.cols);
+          for (std::size_t jr = j0; jr < j1; jr += bl.nr) {         // loop 2
+            const std::size_t n_r = min(bl.nr, j1 - jr);
+            for (std::size_t ir = i0; ir < i1; ir += bl.mr) {       // loop 1
+              ks.micro(kc, a_packed + ir * kc, b_packed + jr * kc, alpha, block_beta,
+                       C + (ig + ir) * ldc + jc + jr, ldc, min(bl.mr, i1 - ir), n_r);
+            }
+          }
+        });
+      }
+    }
+  }
 }
 
 // --- argument checks --------------------------------------------------------------
@@ -344,12 +357,11 @@ void gemm_with(Kernel kernel, Path path, Trans trans_a, Trans trans_b, std::size
   // k == 0 still scales C by beta; only the tiny path's block loop does that.
   if (path == Path::Tiny || k == 0) {
     run_tiny(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else if (pool != nullptr && pool->size() > 1 &&
-             (requested == Path::Packed || m * n * k >= kParallelWork)) {
-    run_packed_parallel(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
-                        *pool);
   } else {
-    run_packed(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
+    const bool parallel = pool != nullptr && pool->size() > 1 &&
+                          (requested == Path::Packed || m * n * k >= kParallelWork);
+    run_packed(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
+               parallel ? pool : nullptr);
   }
 }
 

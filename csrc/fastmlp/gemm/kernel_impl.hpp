@@ -60,14 +60,23 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
   constexpr std::size_t NV = NR / L;
   static_assert(NR % L == 0, "NR must be a whole number of vectors");
 
+  // The tile's rows are written at the end; fetching them now hides the miss.
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r) {
+    if (r < m_r) {
+      Tr::prefetch(C + r * ldc);
+      Tr::prefetch(C + r * ldc + n_r - 1);
+    }
+  }
+
   V acc[MR][NV];
 #pragma GCC unroll 32
   for (std::size_t r = 0; r < MR; ++r)
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
 
-  // One k step: NV loads of B, MR broadcasts of A, MR * NV FMAs.
-  auto step = [&] {
+#pragma GCC unroll 4
+  for (std::size_t p = 0; p < kc; ++p) {
     V bv[NV];
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * L);
@@ -79,18 +88,7 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
     }
     a += MR;
     b += NR;
-  };
-
-  // The C tile is read at the end; its rows are fetched during the first
-  // steps, one row per step (all at once would stall on the fill buffers).
-  std::size_t p = 0;
-  for (; p < kc && p < m_r; ++p) {
-    Tr::prefetch(C + p * ldc);
-    Tr::prefetch(C + p * ldc + n_r - 1);
-    step();
   }
-#pragma GCC unroll 4
-  for (; p < kc; ++p) step();
 
   const V valpha = Tr::set1(alpha);
   if (m_r == MR && n_r == NR) {
