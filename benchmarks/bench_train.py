@@ -32,8 +32,9 @@ def make_data(seed=0):
     return X, labels
 
 
-def new_network(dtype):
-    return fastmlp.Network(SIZES, activation="relu", output="softmax", loss="cross_entropy",
+def new_network(dtype, sizes=SIZES):
+    """Workload B's network (or another shape), He-initialised, seed 0."""
+    return fastmlp.Network(sizes, activation="relu", output="softmax", loss="cross_entropy",
                            reduction="mean", init="he", seed=0, dtype=dtype)
 
 
@@ -89,12 +90,12 @@ def torch_model(torch, net):
     return torch.nn.Sequential(*layers[:-1])  # logits out; CrossEntropyLoss applies the softmax
 
 
-def torch_epoch(torch, model, X, labels, order):
+def torch_epoch(torch, model, X, labels, order, batch=BATCH):
     """One epoch as in every PyTorch tutorial: CrossEntropyLoss (mean) and optim.SGD."""
     opt = torch.optim.SGD(model.parameters(), lr=LR)
     loss_fn = torch.nn.CrossEntropyLoss()
-    for start in range(0, len(order), BATCH):
-        idx = order[start:start + BATCH]
+    for start in range(0, len(order), batch):
+        idx = order[start:start + batch]
         opt.zero_grad()
         loss_fn(model(X[idx]), labels[idx]).backward()
         opt.step()

@@ -1,0 +1,53 @@
+"""fastmlp's C++ core (the pybind11 module); the public API is the fastmlp package."""
+
+from __future__ import annotations
+
+import numpy as np
+
+class _Network:
+    """A dense network's C++ storage; use fastmlp.Network."""
+
+    def __init__(self, sizes: list[int], activation: str, output: str, loss: str, reduction: str) -> None: ...
+    @property
+    def sizes(self) -> list[int]: ...
+    def initialize(self, init: str, seed: int) -> None: ...
+    def weight(self, layer: int) -> np.ndarray: ...
+    def bias(self, layer: int) -> np.ndarray: ...
+    def fit(
+        self,
+        X: np.ndarray,
+        Y: np.ndarray,
+        epochs: int,
+        learning_rate: float,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        first_epoch: int,
+        threads: int,
+    ) -> np.ndarray:
+        """Train in place; returns the loss of every epoch."""
+    def predict(self, X: object, out: object, threads: object) -> np.ndarray | None:
+        """The outputs for X, or None when the arguments need converting or checking."""
+    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+        """The loss on (X, Y) and its gradient, laid out as the flat parameters."""
+
+class Network64(_Network): ...
+class Network32(_Network): ...
+
+def gemm(trans_a: bool, trans_b: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
+    """C = alpha * op(A) @ op(B) + beta * C, in place."""
+
+def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str) -> np.ndarray:
+    """activation(X @ W + b)."""
+
+def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0))."""
+
+def gemm_kernel() -> str:
+    """The GEMM micro-kernel in use."""
+
+def default_threads() -> int:
+    """FASTMLP_NUM_THREADS if set, else the CPUs this process may use."""
+
+def cli_main(args: list[str], data_dir: str) -> int:
+    """Run the fastmlp command line; returns its exit status."""
