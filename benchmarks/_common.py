@@ -138,7 +138,7 @@ def interleave(systems: dict[str, Setup], rounds: int, repeat: dict[str, int] | 
 
 
 def calls_for(call: Callable[[], object], seconds: float = 0.2) -> int:
-    """How many calls of a fast function take about ``seconds`` (after a warm-up)."""
+    """How many calls of a fast function take about ``seconds``; also warms it up."""
     n = 1
     while True:
         start = time.perf_counter()
@@ -185,6 +185,7 @@ def check_close(name: str, got: Any, want: Any, tol: float) -> None:
     """
     import numpy as np
 
+    assert len(got) == len(want), (len(got), len(want))
     diff = max(float(np.max(np.abs(np.asarray(g, dtype=np.float64) - np.asarray(w, dtype=np.float64))))
                for g, w in zip(got, want))
     print(f"check: {name:<22} max |diff| vs fastmlp = {diff:.2e} (tolerance {tol:.0e})")
@@ -216,7 +217,7 @@ def onnx_session(net: Any, threads: int) -> Any:
         return None
     from onnx import helper, numpy_helper
 
-    act = {"sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh", "softmax": "Softmax"}
+    act = {"sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh", "softmax": "Softmax", "identity": "Identity"}
     elem = helper.np_dtype_to_tensor_dtype(net.dtype)
     nodes, inits, x = [], [], "X"
     for i, (W, b) in enumerate(zip(net.weights, net.biases)):

@@ -41,9 +41,17 @@ def test_train_options(cmd, tmp_path):
     # two features, three one-hot labels, no header
     train_csv.write_text("0,0,1,0,0\n0,1,0,1,0\n1,0,0,0,1\n1,1,1,0,0\n")
     res = run(cmd, "train", "--train", str(train_csv), "--test", str(train_csv), "--hidden", "4,3",
-              "--epochs", "50", "--lr=0.5", "--seed", "3")
+              "--epochs", "50", "--lr=0.5", "--seed", "3", "--threads", "2")
     assert res.returncode == 0, res.stderr
     assert re.fullmatch(r"Accuracy: \d+\.\d\d%\n", res.stdout)
+
+
+def test_float32_gives_the_article_accuracy_too(cmd, iris):
+    X, Y, Xt, Yt = iris
+    net = fastmlp.train(X, Y, dtype="float32")
+    res = run(cmd, "train", "--dtype", "float32")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout == f"Accuracy: {100 * fastmlp.accuracy(net.predict(Xt), Yt):.2f}%\n"
 
 
 @pytest.mark.parametrize("args,status,message", [
@@ -54,6 +62,8 @@ def test_train_options(cmd, tmp_path):
     (("train", "--hidden", "5,0"), 2, "layer widths must be positive"),
     (("train", "--hidden"), 2, "--hidden: missing value"),
     (("train", "--bogus", "1"), 2, "unknown option '--bogus'"),
+    (("train", "--dtype", "float16"), 2, "--dtype: expected float64 or float32"),
+    (("train", "--threads", "0"), 2, "--threads: expected 1 to 1024"),
     (("train", "--train", "/nonexistent/x.csv"), 1, "/nonexistent/x.csv: cannot open"),
 ])
 def test_errors_are_one_line_with_the_right_status(cmd, args, status, message):

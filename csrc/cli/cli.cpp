@@ -10,6 +10,7 @@
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/threads.hpp>
 
 #ifndef FASTMLP_VERSION
 #define FASTMLP_VERSION "unknown"
@@ -32,7 +33,7 @@ constexpr const char* kUsage =
 
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--hidden N[,N...]]\n"
-    "                     [--epochs N] [--lr X] [--seed N]\n"
+    "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
     "\n"
     "Train a sigmoid network by full-batch gradient descent and print its\n"
     "accuracy on the test file. With no options: the article's experiment on\n"
@@ -47,6 +48,9 @@ constexpr const char* kTrainUsage =
     "  --epochs N       passes over the training data (default: 8000)\n"
     "  --lr X           learning rate on the summed gradient (default: 0.2)\n"
     "  --seed N         seed of the weight initialisation (default: 0)\n"
+    "  --dtype T        float64 (default) or float32\n"
+    "  --threads N      threads for the matrix products (default: the CPUs this\n"
+    "                   process may use, or FASTMLP_NUM_THREADS)\n"
     "  -h, --help       show this text\n";
 
 // --- argument parsing ----------------------------------------------------------------
@@ -131,6 +135,31 @@ class Options {
 
 // --- train ---------------------------------------------------------------------------
 
+// A copy of M in precision T.
+template <class T>
+Matrix<T> converted(const Matrix<double>& M) {
+  Matrix<T> result(M.rows(), M.cols());
+  for (std::size_t i = 0; i < M.rows(); ++i)
+    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = static_cast<T>(M(i, j));
+  return result;
+}
+
+// Train the article's network in precision T; its test accuracy, or -1 when
+// interrupted.
+template <class T>
+double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
+                          const FitOptions& options, const CsvData& train, const CsvData& test,
+                          const Environment& env) {
+  const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
+  const Matrix<T> X_test = converted<T>(test.X);
+  Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
+  net.initialize(Init::Uniform, seed);
+  if (fit(net, X.view(), Y.view(), options, env.should_stop).stopped) return -1;
+  Matrix<T> predictions(X_test.rows(), sizes.back());
+  net.predict(X_test.view(), predictions.view());
+  return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
+}
+
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
               const Environment& env) {
   Options opts(args, 1);
@@ -142,6 +171,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string test_path = env.data_dir + "/test.csv";
   std::vector<std::size_t> hidden = {5};
   FitOptions fit_options;
+  fit_options.threads = default_thread_count();
   std::uint64_t seed = 0;
   if (auto v = opts.take("--train")) train_path = *v;
   if (auto v = opts.take("--test")) test_path = *v;
@@ -149,6 +179,15 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (auto v = opts.take("--epochs")) fit_options.epochs = parse_uint("--epochs", *v);
   if (auto v = opts.take("--lr")) fit_options.learning_rate = parse_real("--lr", *v);
   if (auto v = opts.take("--seed")) seed = parse_uint("--seed", *v);
+  if (auto v = opts.take("--threads")) {
+    const std::uint64_t threads = parse_uint("--threads", *v);
+    if (threads < 1 || threads > 1024) throw UsageError("--threads: expected 1 to 1024");
+    fit_options.threads = static_cast<int>(threads);
+  }
+  std::string dtype = "float64";
+  if (auto v = opts.take("--dtype")) dtype = *v;
+  if (dtype != "float64" && dtype != "float32")
+    throw UsageError("--dtype: expected float64 or float32, got '" + dtype + "'");
   opts.reject_unknown();
 
   constexpr std::size_t kLabels = 3;  // the article's one-hot layout
@@ -162,19 +201,15 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::vector<std::size_t> sizes = {train.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(kLabels);
-  Network<double> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
-  net.initialize(Init::Uniform, seed);
-  const FitResult result = fit(net, train.X.view(), train.Y.view(), fit_options, env.should_stop);
-  if (result.stopped) {
-    err << "fastmlp: interrupted after " << result.epochs << " epochs\n";
+  const double acc = dtype == "float32"
+                         ? train_and_evaluate<float>(sizes, seed, fit_options, train, test, env)
+                         : train_and_evaluate<double>(sizes, seed, fit_options, train, test, env);
+  if (acc < 0) {
+    err << "fastmlp: interrupted\n";
     return 130;
   }
-
-  Matrix<double> predictions(test.X.rows(), kLabels);
-  net.predict(test.X.view(), predictions.view());
   char line[64];
-  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n",
-                100.0 * accuracy(ConstMatrixView<double>(predictions.view()), test.Y.view()));
+  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;
   return 0;
 }
