@@ -48,6 +48,25 @@ struct ExpConstants<float> {
   static constexpr int mantissa = 23, bias = 127, terms = 7;
 };
 
+// sum r^k / k! for k = 0 .. N (N = 7 or 13) in Estrin's scheme: pairs, then
+// pairs of pairs, so the dependency chain is 4 steps deep instead of N (the
+// loops vectorise across elements; latency, not arithmetic, bounded Horner's).
+template <class T, int N>
+inline T taylor(T r) {
+  auto c = [](int k) { return T(kInverseFactorial[k]); };
+  const T r2 = r * r, r4 = r2 * r2;
+  const T q0 = c(0) + c(1) * r, q1 = c(2) + c(3) * r, q2 = c(4) + c(5) * r, q3 = c(6) + c(7) * r;
+  const T low = (q0 + q1 * r2) + (q2 + q3 * r2) * r4;  // degrees 0 .. 7
+  if constexpr (N == 7) {
+    return low;
+  } else {
+    static_assert(N == 13, "taylor<T, N> is written out for N = 7 and 13");
+    const T q4 = c(8) + c(9) * r, q5 = c(10) + c(11) * r, q6 = c(12) + c(13) * r;
+    const T high = (q4 + q5 * r2) + q6 * r4;  // degrees 8 .. 13, over r^8
+    return low + high * (r4 * r4);
+  }
+}
+
 // e^x, to about 2 ulp, for finite x (clamped to [lo, hi]: below, a tiny normal
 // number instead of 0; above, a huge finite one instead of inf).
 template <class T>
@@ -58,8 +77,7 @@ inline T exp(T x) {
   const T shifted = x * C::log2e + C::round;  // the nearest integer n, in the low bits
   const T n = shifted - C::round;
   const T r = (x - n * C::ln2_hi) - n * C::ln2_lo;
-  T p = T(kInverseFactorial[C::terms]);  // Horner form of sum r^k / k!, k = 0 .. terms
-  for (int k = C::terms - 1; k >= 0; --k) p = p * r + T(kInverseFactorial[k]);
+  const T p = taylor<T, C::terms>(r);
   Bits bits_shifted, bits_round;
   const T round = C::round;
   std::memcpy(&bits_shifted, &shifted, sizeof(T));
