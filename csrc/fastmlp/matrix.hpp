@@ -103,6 +103,16 @@ struct MatrixView {
 template <class T>
 using ConstMatrixView = MatrixView<const T>;
 
+// T, in a form template deduction skips: functions taking a Network<T> and
+// views of its data deduce T from the network alone, so mutable views and
+// matrices convert to const views at the call.
+template <class T>
+struct NonDeduced {
+  using type = T;
+};
+template <class T>
+using InputView = ConstMatrixView<typename NonDeduced<T>::type>;
+
 // --- owning matrix ------------------------------------------------------------------
 
 // An owning, contiguous (stride == cols), zero-initialised matrix.

@@ -201,7 +201,7 @@ void check_finite(ConstMatrixView<T> M, const char* name) {
 }
 
 template <class T>
-void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name) {
+void check_input(const Network<T>& net, InputView<T> X, const char* name) {
   if (X.rows == 0) throw std::invalid_argument(std::string(name) + " has no rows");
   if (X.cols != net.n_inputs())
     throw std::invalid_argument(std::string(name) + " has " + std::to_string(X.cols) +
@@ -219,7 +219,7 @@ void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name) 
                                   ConstMatrixView<T>, ConstMatrixView<T>, ThreadPool*);     \
   template class Network<T>;                                                                 \
   template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
-  template void check_input<T>(const Network<T>&, ConstMatrixView<T>, const char*);
+  template void check_input<T>(const Network<T>&, InputView<T>, const char*);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -102,6 +102,6 @@ void check_finite(ConstMatrixView<T> M, const char* name);
 
 // std::invalid_argument unless X (n, inputs) can be fed to `net`: named `name`.
 template <class T>
-void check_input(const Network<T>& net, ConstMatrixView<T> X, const char* name);
+void check_input(const Network<T>& net, InputView<T> X, const char* name);
 
 }  // namespace fastmlp

@@ -36,7 +36,7 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather) {
 // --- the gradient -----------------------------------------------------------------
 
 template <class T>
-double loss_and_gradient(const Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y,
+double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool) {
   const std::size_t n = X.rows, L = net.n_layers();
   const auto& sizes = net.sizes();
@@ -80,7 +80,7 @@ double loss_and_gradient(const Network<T>& net, ConstMatrixView<T> X, ConstMatri
 // --- checks ---------------------------------------------------------------------------
 
 template <class T>
-void check_fit_inputs(const Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y) {
+void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y) {
   check_input(net, X, "X");
   if (Y.rows != X.rows)
     throw std::invalid_argument("X and Y must have the same number of rows; got " +
@@ -114,8 +114,8 @@ void shuffle_rows(std::vector<std::size_t>& order, std::uint64_t seed, std::uint
 }  // namespace
 
 template <class T>
-FitResult fit(Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y,
-              const FitOptions& options, const StopCheck& should_stop) {
+FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions& options,
+              const StopCheck& should_stop) {
   check_fit_inputs(net, X, Y);
   if (!std::isfinite(options.learning_rate))
     throw std::invalid_argument("learning_rate must be finite");
@@ -173,11 +173,11 @@ FitResult fit(Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y,
 
 #define FASTMLP_INSTANTIATE(T)                                                                 \
   template class Workspace<T>;                                                                 \
-  template double loss_and_gradient<T>(const Network<T>&, ConstMatrixView<T>,                 \
-                                       ConstMatrixView<T>, Workspace<T>&, ThreadPool*);        \
-  template void check_fit_inputs<T>(const Network<T>&, ConstMatrixView<T>, ConstMatrixView<T>); \
-  template FitResult fit<T>(Network<T>&, ConstMatrixView<T>, ConstMatrixView<T>,               \
-                            const FitOptions&, const StopCheck&);
+  template double loss_and_gradient<T>(const Network<T>&, InputView<T>, InputView<T>,         \
+                                       Workspace<T>&, ThreadPool*);                            \
+  template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>);           \
+  template FitResult fit<T>(Network<T>&, InputView<T>, InputView<T>, const FitOptions&,        \
+                            const StopCheck&);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -58,16 +58,16 @@ class Workspace {
 // X is (n, inputs), Y is (n, outputs), n no more than the workspace's rows;
 // both assumed checked (check_fit_inputs).
 template <class T>
-double loss_and_gradient(const Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y,
+double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool = nullptr);
 
 // std::invalid_argument naming X or Y unless they can train `net`.
 template <class T>
-void check_fit_inputs(const Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y);
+void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y);
 
 // Train `net` in place on (X, Y) from its current parameters.
 template <class T>
-FitResult fit(Network<T>& net, ConstMatrixView<T> X, ConstMatrixView<T> Y,
-              const FitOptions& options, const StopCheck& should_stop = nullptr);
+FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions& options,
+              const StopCheck& should_stop = nullptr);
 
 }  // namespace fastmlp
