@@ -2,18 +2,22 @@
 // float and double, each kernel this CPU supports, on 1 and 2 threads.
 //
 // A measuring tool, not a test: it asserts nothing. Compare with NumPy's
-// OpenBLAS on the same machine, e.g.
-//   OPENBLAS_NUM_THREADS=1 python3 -c "import numpy as np, timeit; \
-//     a = np.random.rand(2048, 2048).astype(np.float32); \
-//     print(2 * 2048**3 / min(timeit.repeat(lambda: a @ a, number=5, repeat=3)) * 5 / 1e9)"
+// OpenBLAS on the same machine, e.g. for 2048^3 float on one thread:
+//   OPENBLAS_NUM_THREADS=1 python3 -c "import numpy as np, timeit;
+//     a = np.random.rand(2048, 2048).astype(np.float32);
+//     print(2 * 2048**3 * 5 / min(timeit.repeat(lambda: a @ a, number=5, repeat=3)) / 1e9)"
 //
-// Usage: gemm_bench [--type float|double] [--kernel ref|avx2|avx512] [--threads N]
-//                   [--shape MxNxK[:TA][:TB]] ...   (TA/TB: t to transpose)
+// Usage: gemm_bench [--type float|double|all] [--kernel ref|avx2|avx512] [--threads N]
+//                   [--path auto|tiny|packed] [--shape MxNxK[:TA[:TB]]] ...
+// (--kernel, --threads and --shape may repeat; TA/TB are n or t.)
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -51,6 +55,12 @@ std::vector<Shape> default_shapes() {
   };
 }
 
+struct Free {
+  void operator()(void* p) const { std::free(p); }
+};
+
+std::size_t round64(std::size_t bytes) { return bytes == 0 ? 64 : (bytes + 63) / 64 * 64; }
+
 double seconds_now() {
   using clock = std::chrono::steady_clock;
   return std::chrono::duration<double>(clock::now().time_since_epoch()).count();
@@ -58,16 +68,22 @@ double seconds_now() {
 
 // Best of 5 batches, each long enough (>= 0.1 s) to time reliably.
 template <class T>
-double gflops(Kernel kernel, const Shape& s, ThreadPool* pool) {
+double gflops(Kernel kernel, Path path, const Shape& s, ThreadPool* pool) {
   const std::size_t a_size = s.m * s.k, b_size = s.k * s.n;
-  std::vector<T> A(a_size), B(b_size), C(s.m * s.n);
+  // 64-byte aligned, like fastmlp's own matrices.
+  auto alloc = [](std::size_t n) {
+    void* p = std::aligned_alloc(64, round64(n * sizeof(T)));
+    if (p == nullptr) throw std::bad_alloc();
+    return std::unique_ptr<T[], Free>(static_cast<T*>(p));
+  };
+  auto A = alloc(a_size), B = alloc(b_size), C = alloc(s.m * s.n);
   for (std::size_t i = 0; i < a_size; ++i) A[i] = T(i % 17) / T(16) - T(0.5);
   for (std::size_t i = 0; i < b_size; ++i) B[i] = T(i % 13) / T(12) - T(0.5);
   const std::size_t lda = s.ta == Trans::No ? s.k : s.m;
   const std::size_t ldb = s.tb == Trans::No ? s.n : s.k;
   auto call = [&] {
-    fastmlp::gemm_detail::gemm_with(kernel, Path::Auto, s.ta, s.tb, s.m, s.n, s.k, T(1),
-                                    A.data(), lda, B.data(), ldb, T(0), C.data(), s.n, pool);
+    fastmlp::gemm_detail::gemm_with(kernel, path, s.ta, s.tb, s.m, s.n, s.k, T(1),
+                                    A.get(), lda, B.get(), ldb, T(0), C.get(), s.n, pool);
   };
   call();
   const double t0 = seconds_now();
@@ -95,7 +111,7 @@ bool parse_shape(const char* text, Shape& s) {
 
 template <class T>
 void run(const std::vector<Shape>& shapes, const std::vector<Kernel>& kernels,
-         const std::vector<int>& thread_counts) {
+         const std::vector<int>& thread_counts, Path path) {
   const char* type = sizeof(T) == 4 ? "float" : "double";
   for (const Shape& s : shapes) {
     for (Kernel kernel : kernels) {
@@ -103,7 +119,7 @@ void run(const std::vector<Shape>& shapes, const std::vector<Kernel>& kernels,
       if (kernel == Kernel::Ref && s.m * s.n * s.k > (std::size_t(1) << 27)) continue;
       for (int threads : thread_counts) {
         ThreadPool pool(threads);
-        const double g = gflops<T>(kernel, s, &pool);
+        const double g = gflops<T>(kernel, path, s, &pool);
         std::printf("%-6s %5zu x %5zu x %5zu  %s%s  %-6s  %d thr  %8.1f GFLOP/s  %s\n", type,
                     s.m, s.n, s.k, s.ta == Trans::Yes ? "T" : "N",
                     s.tb == Trans::Yes ? "T" : "N", fastmlp::gemm_detail::kernel_name(kernel),
@@ -121,6 +137,7 @@ int main(int argc, char** argv) {
   std::vector<Kernel> kernels;
   std::vector<int> thread_counts;
   std::string type = "all";
+  Path path = Path::Auto;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     const char* value = i + 1 < argc ? argv[i + 1] : nullptr;
@@ -131,6 +148,10 @@ int main(int argc, char** argv) {
     ++i;
     if (arg == "--type") {
       type = value;
+      if (type != "float" && type != "double" && type != "all") {
+        std::fprintf(stderr, "unknown type %s (want float, double or all)\n", value);
+        return 2;
+      }
     } else if (arg == "--threads") {
       thread_counts.push_back(std::atoi(value));
     } else if (arg == "--kernel") {
@@ -144,6 +165,13 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "unknown kernel %s\n", value);
         return 2;
       }
+    } else if (arg == "--path") {
+      const std::string p = value;
+      if (p != "auto" && p != "tiny" && p != "packed") {
+        std::fprintf(stderr, "unknown path %s (want auto, tiny or packed)\n", value);
+        return 2;
+      }
+      path = p == "tiny" ? Path::Tiny : p == "packed" ? Path::Packed : Path::Auto;
     } else if (arg == "--shape") {
       Shape s{};
       if (!parse_shape(value, s)) {
@@ -168,7 +196,12 @@ int main(int argc, char** argv) {
       return 2;
     }
 
-  if (type == "all" || type == "float") run<float>(shapes, kernels, thread_counts);
-  if (type == "all" || type == "double") run<double>(shapes, kernels, thread_counts);
+  try {
+    if (type == "all" || type == "float") run<float>(shapes, kernels, thread_counts, path);
+    if (type == "all" || type == "double") run<double>(shapes, kernels, thread_counts, path);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "gemm_bench: %s\n", e.what());
+    return 1;
+  }
   return 0;
 }

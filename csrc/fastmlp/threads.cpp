@@ -1,4 +1,4 @@
-// ThreadPool and default_thread_count(): see threads.hpp.
+// ThreadPool, default_thread_count() and shared_thread_pool(): see threads.hpp.
 //
 // One job at a time: parallel_for publishes it, bumps a generation counter and
 // wakes the workers; everyone (the caller too) takes chunk numbers from one
@@ -6,15 +6,20 @@
 // returns, so the job (and what it captures) outlives every use of it.
 #include <fastmlp/threads.hpp>
 
+#include <chrono>
 #include <cstdlib>
-#include <stdexcept>
-#include <string>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(__x86_64__) || defined(_M_X64)
+#include <emmintrin.h>
+#define FASTMLP_HAVE_MM_PAUSE 1
 #endif
 
 namespace fastmlp {
@@ -25,16 +30,34 @@ namespace {
 // from there must not wait for threads that are busy running its own caller.
 thread_local bool t_inside_pool = false;
 
-// How many times a waiting thread polls before it sleeps: about 50-100
-// microseconds, long enough to catch the next gemm of a training step.
-constexpr int kSpinPolls = 2000;
+// How long a waiting thread polls before it sleeps: long enough to catch the
+// next gemm of a training step (a sleeping thread takes tens of microseconds
+// to wake), short enough not to burn a core for long after the last one.
+constexpr std::chrono::microseconds kSpinTime{50};
 
+// Tells the core we are spinning (frees resources for its sibling thread).
 void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
+#if defined(FASTMLP_HAVE_MM_PAUSE)
+  _mm_pause();
+#elif defined(__aarch64__) && defined(__GNUC__)
   __asm__ __volatile__("yield");
 #endif
+}
+
+// Polls done() for up to kSpinTime; returns its last answer. Yields the CPU
+// now and then, so that spinning costs little when threads outnumber cores.
+template <class Done>
+bool spin_until(const Done& done) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpinTime;
+  for (unsigned i = 1;; ++i) {
+    if (done()) return true;
+    if (i % 64 != 0) {
+      cpu_relax();
+    } else {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::yield();
+    }
+  }
 }
 
 // Sets t_inside_pool for a scope and restores it.
@@ -104,9 +127,7 @@ void ThreadPool::parallel_for(std::size_t n_chunks,
     run_chunks();
   }
 
-  for (int i = 0; i < kSpinPolls && busy_workers_.load(std::memory_order_acquire) != 0; ++i)
-    cpu_relax();
-  if (busy_workers_.load(std::memory_order_acquire) != 0) {
+  if (!spin_until([this] { return busy_workers_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mu_);
     done_.wait(lock, [this] { return busy_workers_.load(std::memory_order_acquire) == 0; });
   }
@@ -132,8 +153,7 @@ void ThreadPool::worker_loop() {
   t_inside_pool = true;
   std::uint64_t seen = 0;
   for (;;) {
-    for (int i = 0; i < kSpinPolls && generation_.load(std::memory_order_acquire) == seen; ++i)
-      cpu_relax();
+    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
       wake_.wait(lock, [&] {
@@ -172,11 +192,7 @@ int default_thread_count() {
                                                             : static_cast<int>(n);
 }
 
-}  // namespace fastmlp
-
-// --- shared pools ---------------------------------------------------------------------
-
-namespace fastmlp {
+// --- shared pools -----------------------------------------------------------------
 
 ThreadPool& shared_thread_pool(int threads) {
   static std::mutex mu;

@@ -1,5 +1,5 @@
-// A fixed pool of worker threads that runs numbered chunks of work, and the
-// default thread count.
+// A fixed pool of worker threads that runs numbered chunks of work, the
+// default thread count, and the process-wide pools the library shares.
 //
 // The threads are created once and reused; a call hands out chunk numbers, the
 // calling thread works too, and the call returns when every chunk is done. It
@@ -73,10 +73,6 @@ class ThreadPool {
 // FASTMLP_NUM_THREADS when it holds a positive integer (capped at
 // ThreadPool::kMaxThreads), else the number of CPUs this process may run on.
 int default_thread_count();
-
-}  // namespace fastmlp
-
-namespace fastmlp {
 
 // The process-wide pool of `threads` threads, created on first use and kept:
 // fits and predicts share pools instead of starting threads per call.

@@ -5,15 +5,18 @@
 // above KC, all transpose pairs, alpha 1 and other, beta 0 (C full of NaN, so a
 // read would show) and 1, and leading dimensions past the row length (whose
 // padding must stay untouched). A plain program: exits 1 on the first failure.
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
-#include <memory>
+#include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fastmlp/gemm.hpp>
@@ -22,6 +25,28 @@
 #include <fastmlp/gemm/naive.hpp>
 #include <fastmlp/threads.hpp>
 
+// --- allocation counting ---------------------------------------------------------
+
+// Every allocation in the program goes through these, so a test can check that
+// gemm allocates nothing once warmed up.
+static std::atomic<long> g_allocations{0};
+
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n != 0 ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, std::align_val_t align) {
+  ++g_allocations;
+  const std::size_t a = static_cast<std::size_t>(align);
+  if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0))) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
+
 using fastmlp::ThreadPool;
 using fastmlp::Trans;
 using fastmlp::gemm_detail::Kernel;
@@ -29,16 +54,17 @@ using fastmlp::gemm_detail::Path;
 
 namespace {
 
-// --- helpers ------------------------------------------------------------------------
+// --- helpers ----------------------------------------------------------------------
 
-#define CHECK(cond, ...)                                              \
-  do {                                                                \
-    if (!(cond)) {                                                    \
+// On failure: print where, what and the printf-style details; return false.
+#define CHECK(cond, ...)                                                     \
+  do {                                                                       \
+    if (!(cond)) {                                                           \
       std::fprintf(stderr, "FAIL %s:%d: %s\n  ", __FILE__, __LINE__, #cond); \
-      std::fprintf(stderr, __VA_ARGS__);                              \
-      std::fprintf(stderr, "\n");                                     \
-      return false;                                                   \
-    }                                                                 \
+      std::fprintf(stderr, __VA_ARGS__);                                     \
+      std::fprintf(stderr, "\n");                                            \
+      return false;                                                          \
+    }                                                                        \
   } while (0)
 
 // A small deterministic generator (SplitMix64) for test data.
@@ -80,7 +106,7 @@ std::vector<Kernel> supported_kernels() {
   return ks;
 }
 
-// --- one product, every way -----------------------------------------------------------
+// --- one product, every way -------------------------------------------------------
 
 struct Shape {
   std::size_t m, n, k;
@@ -103,7 +129,7 @@ Operands<T> make_operands(Gen& g, Trans ta, Trans tb, Shape s, T alpha, T beta,
   const std::size_t b_rows = tb == Trans::No ? s.k : s.n, b_cols = tb == Trans::No ? s.n : s.k;
   o.lda = a_cols + pad;
   o.ldb = b_cols + pad + 1;
-  o.ldc = s.n + pad;
+  o.ldc = std::max<std::size_t>(1, s.n + pad);
   o.A.resize(a_rows * o.lda + 1);
   o.B.resize(b_rows * o.ldb + 1);
   o.C0.resize(s.m * o.ldc + 1);
@@ -134,7 +160,9 @@ bool compare(const Operands<T>& o, const std::vector<T>& want, const std::vector
 }
 
 // Runs one case through the oracle, then through every kernel x path x pool,
-// and the public gemm(); all must match the oracle exactly.
+// and the public gemm(); all must match the oracle exactly. `pools` starts
+// with nullptr (no pool). Auto runs without a pool (with one it is Tiny or
+// Packed again); the portable kernel, slow on x86, runs fewer combinations.
 template <class T>
 bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   std::vector<T> want = o.C0;
@@ -146,22 +174,23 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   }
 
   std::vector<T> got;
-  auto run = [&](Kernel kernel, Path path, ThreadPool* pool) {
-    got = o.C0;
-    fastmlp::gemm_detail::gemm_with(kernel, path, o.ta, o.tb, o.m, o.n, o.k, o.alpha,
-                                    o.A.data(), o.lda, o.B.data(), o.ldb, o.beta, got.data(),
-                                    o.ldc, pool);
-  };
   for (Kernel kernel : supported_kernels()) {
-    const std::string kname = fastmlp::gemm_detail::kernel_name(kernel);
-    run(kernel, Path::Tiny, nullptr);
-    if (!compare(o, want, got, kname + "/tiny")) return false;
-    run(kernel, Path::Auto, nullptr);
-    if (!compare(o, want, got, kname + "/auto")) return false;
-    for (ThreadPool* pool : pools) {
-      run(kernel, Path::Packed, pool);
-      if (!compare(o, want, got, kname + "/packed/threads=" + std::to_string(pool->size())))
-        return false;
+    const std::size_t n_pools = kernel == Kernel::Ref ? std::min<std::size_t>(2, pools.size())
+                                                      : pools.size();
+    for (std::size_t pi = 0; pi < n_pools; ++pi) {
+      ThreadPool* const pool = pools[pi];
+      for (Path path : {Path::Tiny, Path::Packed, Path::Auto}) {
+        if (path == Path::Auto && (pool != nullptr || kernel == Kernel::Ref)) continue;
+        if (path == Path::Tiny && pool != nullptr && kernel == Kernel::Ref) continue;
+        got = o.C0;
+        fastmlp::gemm_detail::gemm_with(kernel, path, o.ta, o.tb, o.m, o.n, o.k, o.alpha,
+                                        o.A.data(), o.lda, o.B.data(), o.ldb, o.beta,
+                                        got.data(), o.ldc, pool);
+        const std::string label = std::string(fastmlp::gemm_detail::kernel_name(kernel)) + "/" +
+                                  pname(path) + "/threads=" +
+                                  std::to_string(pool != nullptr ? pool->size() : 0);
+        if (!compare(o, want, got, label)) return false;
+      }
     }
   }
   got = o.C0;
@@ -170,12 +199,15 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   return compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name());
 }
 
-// --- the sweep ----------------------------------------------------------------------
+// --- the sweep --------------------------------------------------------------------
 
+// `pools`: no pool, then pools of 3, 1, 2 and 4 threads; the many small cases
+// use the first two (the large ones, all).
 template <class T>
 bool test_shapes(const std::vector<ThreadPool*>& pools) {
+  const std::vector<ThreadPool*> few(pools.begin(), pools.begin() + 2);
   constexpr std::size_t KC = fastmlp::gemm_detail::KC<T>;
-  std::vector<Shape> small, large;
+  std::vector<Shape> small;
   // Every mix of tiny sizes, including empty ones.
   for (std::size_t m : {0, 1, 2, 7, 13})
     for (std::size_t n : {0, 1, 3, 13, 31})
@@ -188,23 +220,22 @@ bool test_shapes(const std::vector<ThreadPool*>& pools) {
   for (Shape s : {Shape{120, 5, 4}, Shape{120, 3, 5}, Shape{5, 3, 120}, Shape{4, 5, 120},
                   Shape{120, 5, 3}, Shape{1, 37, 2 * KC + 3}, Shape{3, 64, 300}})
     small.push_back(s);
-  // Several MC and NC blocks, several k-blocks, and enough work for many chunks.
-  large = {{397, 61, 2 * KC + 45}, {29, 4099, 263}, {128, 256, 784}, {784, 67, 128},
-           {263, 250, KC + 7}};
-
+  // Several k-blocks; several MC blocks and row groups (m > 4 * MC); several NC
+  // panels (n > NC); enough work for many tasks on every pool.
+  const std::vector<Shape> large = {{397, 37, 2 * KC + 45}, {1550, 9, KC + 3}, {7, 2100, 300},
+                                    {128, 256, 300},        {300, 67, 128},   {70, 130, 90}};
   Gen g{sizeof(T)};
   const Trans both[] = {Trans::No, Trans::Yes};
   std::size_t cases = 0;
   for (const Shape& s : small)
     for (Trans ta : both)
       for (Trans tb : both)
-        for (T alpha : {T(1), T(-0.75)})
-          for (T beta : {T(0), T(1), T(0.5)}) {
-            const std::size_t pad = (cases % 3) * 3;  // ld = row length, +3, +6
-            if (!check_case(make_operands<T>(g, ta, tb, s, alpha, beta, pad), pools))
-              return false;
-            ++cases;
-          }
+        for (auto [alpha, beta] : {std::pair{T(1), T(0)}, std::pair{T(1), T(1)},
+                                   std::pair{T(-0.75), T(0)}, std::pair{T(-0.75), T(0.5)}}) {
+          const std::size_t pad = (cases % 3) * 3;  // ld = row length, +3, +6
+          if (!check_case(make_operands<T>(g, ta, tb, s, alpha, beta, pad), few)) return false;
+          ++cases;
+        }
   for (const Shape& s : large)
     for (Trans ta : both)
       for (Trans tb : both) {
@@ -219,7 +250,7 @@ bool test_shapes(const std::vector<ThreadPool*>& pools) {
   return true;
 }
 
-// --- thread pool --------------------------------------------------------------------
+// --- thread pool ------------------------------------------------------------------
 
 bool test_pool() {
   for (int threads : {1, 2, 3, 4}) {
@@ -261,6 +292,40 @@ bool test_pool() {
   return true;
 }
 
+// --- no allocation in steady state -----------------------------------------------
+
+// Each path once to warm up (scratch buffers grow), then again: no allocation.
+template <class T>
+bool test_no_allocation(ThreadPool* pool) {
+  struct Call {
+    Trans ta, tb;
+    Shape s;
+  };
+  // Iris's three products, single-row predict, a narrow output layer (tiny path
+  // on the pool), and an MNIST-like layer's three (packed path on the pool).
+  const Call calls[] = {
+      {Trans::No, Trans::No, {120, 5, 4}},      {Trans::Yes, Trans::No, {4, 5, 120}},
+      {Trans::No, Trans::Yes, {120, 5, 3}},     {Trans::No, Trans::No, {1, 256, 784}},
+      {Trans::No, Trans::No, {2048, 10, 100}},  {Trans::No, Trans::No, {128, 256, 784}},
+      {Trans::Yes, Trans::No, {784, 256, 128}}, {Trans::No, Trans::Yes, {128, 784, 256}}};
+  std::vector<Operands<T>> ops;
+  Gen g{7};
+  for (const Call& c : calls) ops.push_back(make_operands<T>(g, c.ta, c.tb, c.s, T(1), T(1), 0));
+  auto run_all = [&] {
+    for (Operands<T>& o : ops)
+      fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
+                    o.beta, o.C0.data(), o.ldc, pool);
+  };
+  run_all();
+  const long before = g_allocations.load();
+  run_all();
+  const long after = g_allocations.load();
+  CHECK(after == before, "%s: gemm allocated %ld times after warming up", type_name<T>(),
+        after - before);
+  std::printf("%s: no allocation in steady state\n", type_name<T>());
+  return true;
+}
+
 // --- the rest of the contract -----------------------------------------------------
 
 bool test_misc() {
@@ -291,12 +356,9 @@ bool test_misc() {
 int main() {
   try {
     if (!test_pool() || !test_misc()) return 1;
-    std::vector<std::unique_ptr<ThreadPool>> owned;
-    std::vector<ThreadPool*> pools;
-    for (int t = 1; t <= 4; ++t) {
-      owned.push_back(std::make_unique<ThreadPool>(t));
-      pools.push_back(owned.back().get());
-    }
+    ThreadPool pool1(1), pool2(2), pool3(3), pool4(4);
+    const std::vector<ThreadPool*> pools = {nullptr, &pool3, &pool1, &pool2, &pool4};
+    if (!test_no_allocation<float>(&pool2) || !test_no_allocation<double>(&pool2)) return 1;
     if (!test_shapes<float>(pools) || !test_shapes<double>(pools)) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());

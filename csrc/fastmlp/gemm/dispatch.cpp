@@ -10,6 +10,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -26,28 +27,37 @@ namespace {
 
 // --- size thresholds --------------------------------------------------------------
 
-// Below this many multiply-adds (m * n * k) the tiny path wins: packing and the
-// tile loops cost more than they save. Iris (120 x 5 x 4) is far below it.
-constexpr std::size_t kTinyWork = 16 * 1024;
-
-// With at most this many rows of C, the tiny path wins at any size while B is
-// read in place (Trans::No): packing B would cost as much as the product.
-// That is single-row predict and other matrix-vector-like products.
-constexpr std::size_t kTinyRows = 4;
-
-// The largest op(B) (k * n values) the tiny path transposes into a scratch
-// copy when B arrives transposed; beyond it the packed path does that work.
-constexpr std::size_t kTinyTransposeB = 64 * 1024;
+// When the tiny path wins (measured, AVX-512, float and double, 1 and 2
+// threads): the packed path's fixed costs (packing, MR x NR tiles, a hand-off
+// to the pool per k-block) pay off only when all three sides are large. Below
+// kTinyWork multiply-adds (m * n * k; Iris is far below), or with few rows
+// (single-row predict, batches of up to 32) or few columns (a classifier's
+// output layer), the tiny path's 4-row register blocks, straight from A and B,
+// are faster; and split over threads it scales without further hand-offs, so
+// with a pool it also takes up to 128 x 256 (a 128-row batch through a 256-unit
+// layer: 245 against 220 GFLOP/s on 2 threads). It wants B in place
+// (Trans::No), and A too unless A is small: a transposed A is read a few
+// values per row, once per block of 4 rows.
+constexpr std::size_t kTinyWork = 64 * 64 * 64;
+constexpr std::size_t kTinyRows = 32;
+constexpr std::size_t kTinyCols = 48;
+constexpr std::size_t kTinyRowsThreaded = 128;
+constexpr std::size_t kTinyColsThreaded = 256;
+constexpr std::size_t kTinyTransposedA = 256 * 1024;  // values of A (m * k), at most
 
 // Products below this many multiply-adds stay on the calling thread: each hand-
 // off to the pool costs about a microsecond, and there are two per k-block.
 constexpr std::size_t kParallelWork = 1 << 20;
 
-// How the packed path cuts one step into tasks (see run_packed). The cut
-// depends on the shape and the kernel only, never on the thread count.
+// How the tiny path is cut into tasks for the pool: blocks of rows, then
+// column strips if that leaves too few. Multiples of every kernel's strips.
+constexpr std::size_t kTinyTaskRows = 64;
+constexpr std::size_t kTinyTaskCols = 64;
+
+// How the packed path cuts one step into tasks (see run_packed). Both cuts
+// depend on the shape and the kernel only, never on the thread count.
 constexpr std::size_t kRowBlocksPerStep = 4;  // MC-row blocks of A packed at once
-constexpr std::size_t kPackPanelsA = 8;       // MR-panels of A per packing task
-constexpr std::size_t kPackPanelsB = 4;       // NR-panels of B per packing task
+constexpr std::size_t kPackTaskValues = 16 * 1024;  // values per packing task, about
 constexpr std::size_t kTaskPanelsB = 4;       // NR-panels of C per compute task, at most
 constexpr std::size_t kMinTasks = 8;          // narrower tasks until there are this many
 
@@ -55,6 +65,15 @@ constexpr std::size_t kMinTasks = 8;          // narrower tasks until there are 
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
+
+// m * n * k, saturating: only compared with thresholds.
+std::size_t work_of(std::size_t m, std::size_t n, std::size_t k) {
+  const std::size_t most = static_cast<std::size_t>(-1);
+  if (n != 0 && m > most / n) return most;
+  const std::size_t mn = m * n;
+  if (k != 0 && mn > most / k) return most;
+  return mn * k;
+}
 
 // Element (i, p) of op(X) for a row-major X with leading dimension ld.
 template <class T>
@@ -93,11 +112,12 @@ class Scratch {
   std::size_t capacity_ = 0;
 };
 
-// Each thread packs into its own buffers, so chunks never share scratch space.
+// The scratch of the thread that calls gemm; the pool's threads read it (they
+// pack into it and compute from it) only while that call waits for them.
 template <class T>
 struct ThreadScratch {
-  Scratch<T> a;  // a packed block of A, or the tiny path's copy of op(B)
-  Scratch<T> b;  // a packed panel of B
+  Scratch<T> a;  // packed blocks of op(A), or the tiny path's copy of op(B)
+  Scratch<T> b;  // packed panels of op(B)
 };
 
 template <class T>
@@ -142,21 +162,22 @@ KernelSet<T> kernel_set(Kernel kernel) {
 // GCC's and Clang's __builtin_cpu_supports report AVX2 and AVX-512 only when
 // the OS also saves their registers (they check XCR0 through xgetbv). Other
 // compilers get the portable kernel.
-bool cpu_has_avx2() noexcept {
-#if defined(FASTMLP_GEMM_X86) && defined(__GNUC__)
-  __builtin_cpu_init();
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-#else
-  return false;
-#endif
-}
+struct CpuFeatures {
+  bool avx2_fma = false;
+  bool avx512f = false;
+};
 
-bool cpu_has_avx512() noexcept {
+const CpuFeatures& cpu_features() noexcept {
+  static const CpuFeatures features = [] {
+    CpuFeatures f;
 #if defined(FASTMLP_GEMM_X86) && defined(__GNUC__)
-  return cpu_has_avx2() && __builtin_cpu_supports("avx512f");
-#else
-  return false;
+    __builtin_cpu_init();
+    f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    f.avx512f = f.avx2_fma && __builtin_cpu_supports("avx512f");
 #endif
+    return f;
+  }();
+  return features;
 }
 
 Kernel choose_kernel() {
@@ -179,12 +200,24 @@ Kernel choose_kernel() {
 
 // --- the tiny path ----------------------------------------------------------------
 
-// No packing, no threads: the kernel's tiny routine reads A in place. B is read
-// in place too unless it arrives transposed, when a copy of op(B) is made first.
+// Runs task(0) ... task(n - 1): on the pool when there is one, else in order.
+// The pool gets a std::function wrapping a reference, which never allocates.
+template <class F>
+void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
+  if (pool != nullptr) {
+    pool->parallel_for(n, std::cref(task));
+  } else {
+    for (std::size_t t = 0; t < n; ++t) task(t);
+  }
+}
+
+// No packing: the kernel's tiny routine reads A and B in place, unless B
+// arrives transposed, when op(B) is copied first (the path takes that case only
+// for small products). With a pool, rectangles of C become tasks.
 template <class T>
 void run_tiny(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t m,
               std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
-              std::size_t ldb, T beta, T* C, std::size_t ldc) {
+              std::size_t ldb, T beta, T* C, std::size_t ldc, ThreadPool* pool) {
   if (trans_b == Trans::Yes && k > 0) {
     T* copy = thread_scratch<T>().a.get(k * n);
     for (std::size_t p = 0; p < k; ++p)
@@ -194,20 +227,21 @@ void run_tiny(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t 
   }
   const std::size_t a_rs = trans_a == Trans::No ? lda : 1;
   const std::size_t a_cs = trans_a == Trans::No ? 1 : lda;
-  ks.tiny(m, n, k, alpha, A, a_rs, a_cs, B, ldb, beta, C, ldc);
+  if (pool == nullptr) {
+    ks.tiny(m, n, k, alpha, A, a_rs, a_cs, B, ldb, beta, C, ldc);
+    return;
+  }
+  const std::size_t row_tasks = (m + kTinyTaskRows - 1) / kTinyTaskRows;
+  const std::size_t cols = row_tasks >= kMinTasks ? n : kTinyTaskCols;
+  const std::size_t col_tasks = (n + cols - 1) / cols;
+  run_tasks(pool, row_tasks * col_tasks, [&](std::size_t t) {
+    const std::size_t i = t / col_tasks * kTinyTaskRows, j = t % col_tasks * cols;
+    ks.tiny(min(kTinyTaskRows, m - i), min(cols, n - j), k, alpha, A + i * a_rs, a_rs, a_cs,
+            B + j, ldb, beta, C + i * ldc + j, ldc);
+  });
 }
 
 // --- the packed path: five loops --------------------------------------------------
-
-// Runs task(0) ... task(n - 1): on the pool when there is one, else in order.
-template <class F>
-void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
-  if (pool != nullptr) {
-    pool->parallel_for(n, task);
-  } else {
-    for (std::size_t t = 0; t < n; ++t) task(t);
-  }
-}
 
 // The compute tasks of one step: rectangles of `rows` x `cols` (multiples of MR
 // and NR), at most MC x kTaskPanelsB * NR, made narrower, then shorter, until
@@ -221,10 +255,10 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
   std::size_t cols = min(kTaskPanelsB * bl.nr, round_up(n, bl.nr));
   auto count = [&] { return ((m + rows - 1) / rows) * ((n + cols - 1) / cols); };
   while (count() < kMinTasks) {
-    if (cols > bl.nr)
-      cols = round_up(cols / 2, bl.nr);
-    else if (rows > bl.mr)
+    if (rows > bl.mr)
       rows = round_up(rows / 2, bl.mr);
+    else if (cols > bl.nr)
+      cols = round_up(cols / 2, bl.nr);
     else
       break;
   }
@@ -232,68 +266,110 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
 }
 
 // C = alpha * op(A) op(B) + beta * C through packed panels and the micro-kernel.
-// The loops, outermost first (BLIS numbering; loop 3 is folded into the tasks):
+// The loops, outermost first (numbered as in BLIS):
 //   5 (jc)  NC-wide column panels of C and op(B)
 //     (ig)  up to kRowBlocksPerStep * MC rows of C and op(A)
 //   4 (pc)  the k-blocks, ascending; the first applies beta, the rest add (beta = 1)
-//           -> pack this k-block of op(B) and op(A): tasks, shared by all threads
-//           -> compute: tasks, each a rectangle of C, each running
-//   3         its MC-or-fewer rows (one block of packed A, kept in L2)
-//   2         its NR-wide micro-panels of packed B (one at a time in L1)
-//   1         its MR-tall micro-panels of packed A: one micro-kernel call each
-// Each element of C gets its k-blocks in order, each from one task, so neither
-// the task cut nor the thread that runs a task can change a result.
+//           A "step" is one (jc, ig, pc). Its blocks of op(A) and op(B) are
+//           packed once, by tasks, into buffers every thread reads; then its
+//           C is cut into compute tasks (rectangles), each running
+//   3         over its rows: at most MC, one block of packed A (in L2)
+//   2           over its MR-tall micro-panels of packed A (one at a time in L1)
+//   1             over its NR-wide micro-panels of packed B (streamed from L2):
+//                 one micro-kernel call each
+// Loops 2 and 1 are swapped from BLIS's order (which keeps the B micro-panel in
+// L1 and streams A): with KC = 256 the B micro-panel takes 32 KiB of the 48
+// KiB L1, and keeping the smaller A micro-panel there measured ~5% faster.
+//
+// Loops 5, ig and 4 are walked as a flat sequence of steps so that step s + 1
+// can be packed (into a second pair of buffers) in the same hand-off to the
+// pool that computes step s: one hand-off per step, and the packing tasks fill
+// the gaps at its end. Each element of C gets its k-blocks in order, each from
+// one task, so neither the task cut nor the thread running a task changes a bit.
 template <class T>
 void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t m,
                 std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
                 std::size_t ldb, T beta, T* C, std::size_t ldc, ThreadPool* pool) {
   const Blocking& bl = ks.blocking;
   const std::size_t mg_max = min(m, kRowBlocksPerStep * bl.mc);
-  const std::size_t nc_max = min(n, bl.nc);
-  // The calling thread's buffers, read by every task (packing is shared).
+  const std::size_t n_pc = (k + KC<T> - 1) / KC<T>;
+  const std::size_t n_ig = (m + mg_max - 1) / mg_max;
+  const std::size_t n_steps = (n + bl.nc - 1) / bl.nc * n_ig * n_pc;
+
+  // Two buffer pairs in the calling thread's scratch: step s is computed from
+  // pair s % 2 while step s + 1 is packed into the other.
+  const std::size_t a_size = round_up(mg_max, bl.mr) * min(KC<T>, k);
+  const std::size_t b_size = round_up(min(n, bl.nc), bl.nr) * min(KC<T>, k);
   ThreadScratch<T>& scratch = thread_scratch<T>();
-  T* a_packed = scratch.a.get(round_up(mg_max, bl.mr) * min(KC<T>, k));
-  T* b_packed = scratch.b.get(round_up(nc_max, bl.nr) * min(KC<T>, k));
+  T* const a_buffers = scratch.a.get(2 * a_size);
+  T* const b_buffers = scratch.b.get(2 * b_size);
 
-  for (std::size_t jc = 0; jc < n; jc += bl.nc) {                 // loop 5
-    const std::size_t nc = min(bl.nc, n - jc);
-    for (std::size_t ig = 0; ig < m; ig += mg_max) {
-      const std::size_t mg = min(mg_max, m - ig);
-      const TaskGrid grid = task_grid(mg, nc, bl);
-      const std::size_t b_rows = kPackPanelsB * bl.nr, a_rows = kPackPanelsA * bl.mr;
-      const std::size_t b_tasks = (nc + b_rows - 1) / b_rows;
-      const std::size_t a_tasks = (mg + a_rows - 1) / a_rows;
+  struct Step {
+    std::size_t jc, nc, ig, mg, pc, kc;
+    T* a_packed;
+    T* b_packed;
+    std::size_t a_parts, b_parts;  // packing tasks
+    TaskGrid grid;                 // compute tasks
+  };
+  auto parts = [](std::size_t values) {
+    return (values + kPackTaskValues - 1) / kPackTaskValues;
+  };
+  auto step = [&](std::size_t s) {
+    Step st;
+    st.pc = s % n_pc * KC<T>;            // loop 4
+    st.ig = s / n_pc % n_ig * mg_max;
+    st.jc = s / (n_pc * n_ig) * bl.nc;   // loop 5
+    st.kc = min(KC<T>, k - st.pc);
+    st.mg = min(mg_max, m - st.ig);
+    st.nc = min(bl.nc, n - st.jc);
+    st.a_packed = a_buffers + s % 2 * a_size;
+    st.b_packed = b_buffers + s % 2 * b_size;
+    st.a_parts = parts(st.mg * st.kc);
+    st.b_parts = parts(st.nc * st.kc);
+    st.grid = task_grid(st.mg, st.nc, bl);
+    return st;
+  };
 
-      for (std::size_t pc = 0; pc < k; pc += KC<T>) {               // loop 4
-        const std::size_t kc = min(KC<T>, k - pc);
-        const T block_beta = pc == 0 ? beta : T(1);
+  // Packing task t of a step: one part of its block of op(B), or of op(A).
+  auto pack = [&](const Step& st, std::size_t t) {
+    if (t < st.b_parts)
+      ks.pack_b(trans_b, st.kc, st.nc, at(trans_b, B, ldb, st.pc, st.jc), ldb, st.b_packed, t,
+                st.b_parts);
+    else
+      ks.pack_a(trans_a, st.mg, st.kc, at(trans_a, A, lda, st.ig, st.pc), lda, st.a_packed,
+                t - st.b_parts, st.a_parts);
+  };
 
-        run_tasks(pool, b_tasks + a_tasks, [&](std::size_t t) {
-          if (t < b_tasks) {
-            const std::size_t j = t * b_rows;
-            ks.pack_b(trans_b, kc, min(b_rows, nc - j), at(trans_b, B, ldb, pc, jc + j), ldb,
-                      b_packed + j * kc);
-          } else {
-            const std::size_t i = (t - b_tasks) * a_rows;
-            ks.pack_a(trans_a, min(a_rows, mg - i), kc, at(trans_a, A, lda, ig + i, pc), lda,
-                      a_packed + i * kc);
-          }
-        });
-
-        run_tasks(pool, grid.n_rows * grid.n_cols, [&](std::size_t t) {
-          const std::size_t i0 = t / grid.n_cols * grid.rows;       // loop 3
-          const std::size_t j0 = t % grid.n_cols * grid.cols;
-          const std::size_t i1 = min(mg, i0 + grid.rows), j1 = min(nc, j0 + grid.cols);
-          for (std::size_t jr = j0; jr < j1; jr += bl.nr) {         // loop 2
-            const std::size_t n_r = min(bl.nr, j1 - jr);
-            for (std::size_t ir = i0; ir < i1; ir += bl.mr) {       // loop 1
-              ks.micro(kc, a_packed + ir * kc, b_packed + jr * kc, alpha, block_beta,
-                       C + (ig + ir) * ldc + jc + jr, ldc, min(bl.mr, i1 - ir), n_r);
-            }
-          }
-        });
+  // Compute task t of a step: loops 3, 2 and 1 over one rectangle of its C.
+  auto compute = [&](const Step& st, std::size_t t) {
+    const TaskGrid& g = st.grid;
+    const std::size_t i0 = t / g.n_cols * g.rows, i1 = min(st.mg, i0 + g.rows);  // loop 3
+    const std::size_t j0 = t % g.n_cols * g.cols, j1 = min(st.nc, j0 + g.cols);
+    const T block_beta = st.pc == 0 ? beta : T(1);
+    for (std::size_t ir = i0; ir < i1; ir += bl.mr) {      // loop 2
+      for (std::size_t jr = j0; jr < j1; jr += bl.nr) {    // loop 1
+        ks.micro(st.kc, st.a_packed + ir * st.kc, st.b_packed + jr * st.kc, alpha, block_beta,
+                 C + (st.ig + ir) * ldc + st.jc + jr, ldc, min(bl.mr, i1 - ir),
+                 min(bl.nr, j1 - jr));
       }
     }
+  };
+
+  Step current = step(0);
+  run_tasks(pool, current.b_parts + current.a_parts,
+            [&](std::size_t t) { pack(current, t); });
+  for (std::size_t s = 0; s < n_steps; ++s) {
+    const bool last = s + 1 == n_steps;
+    const Step next = last ? current : step(s + 1);
+    const std::size_t n_compute = current.grid.n_rows * current.grid.n_cols;
+    const std::size_t n_pack = last ? 0 : next.b_parts + next.a_parts;
+    run_tasks(pool, n_compute + n_pack, [&](std::size_t t) {
+      if (t < n_compute)
+        compute(current, t);
+      else
+        pack(next, t - n_compute);
+    });
+    current = next;
   }
 }
 
@@ -313,8 +389,8 @@ void check_ld(const char* name, std::size_t ld, std::size_t rows, std::size_t co
 bool kernel_supported(Kernel kernel) noexcept {
   switch (kernel) {
     case Kernel::Ref: return true;
-    case Kernel::Avx2: return cpu_has_avx2();
-    case Kernel::Avx512: return cpu_has_avx512();
+    case Kernel::Avx2: return cpu_features().avx2_fma;
+    case Kernel::Avx512: return cpu_features().avx512f;
   }
   return false;
 }
@@ -347,22 +423,25 @@ void gemm_with(Kernel kernel, Path path, Trans trans_a, Trans trans_b, std::size
   check_ld("ldc", ldc, m, n);
   if (m == 0 || n == 0) return;
 
-  const Path requested = path;
+  // Auto takes the pool for large products only; a forced path (tests) always.
+  const std::size_t work = work_of(m, n, k);
+  ThreadPool* const threads =
+      pool != nullptr && pool->size() > 1 && (path != Path::Auto || work >= kParallelWork)
+          ? pool
+          : nullptr;
   if (path == Path::Auto) {
-    const bool b_in_place = trans_b == Trans::No || k * n <= kTinyTransposeB;
-    const bool tiny = m * n * k <= kTinyWork || (m <= kTinyRows && b_in_place);
-    path = tiny ? Path::Tiny : Path::Packed;
+    const bool operands_suit = trans_b == Trans::No &&
+                               (trans_a == Trans::No || work_of(m, k, 1) <= kTinyTransposedA);
+    const bool narrow = m <= kTinyRows || n <= kTinyCols ||
+                        (threads != nullptr && m <= kTinyRowsThreaded && n <= kTinyColsThreaded);
+    path = work <= kTinyWork || (operands_suit && narrow) ? Path::Tiny : Path::Packed;
   }
   const KernelSet<T> ks = kernel_set<T>(kernel);
   // k == 0 still scales C by beta; only the tiny path's block loop does that.
-  if (path == Path::Tiny || k == 0) {
-    run_tiny(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc);
-  } else {
-    const bool parallel = pool != nullptr && pool->size() > 1 &&
-                          (requested == Path::Packed || m * n * k >= kParallelWork);
-    run_packed(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc,
-               parallel ? pool : nullptr);
-  }
+  if (path == Path::Tiny || k == 0)
+    run_tiny(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, threads);
+  else
+    run_packed(ks, trans_a, trans_b, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, threads);
 }
 
 template void gemm_with<float>(Kernel, Path, Trans, Trans, std::size_t, std::size_t,

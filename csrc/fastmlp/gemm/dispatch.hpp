@@ -16,7 +16,7 @@ enum class Kernel { Ref, Avx2, Avx512 };
 
 // The two ways through gemm: unpacked loops for small products, or the packed,
 // blocked loops. Auto picks by size, as gemm does, and uses the pool only for
-// large products; Packed uses the pool (if any) whatever the size.
+// large products; Tiny and Packed use the pool (if any) whatever the size.
 enum class Path { Auto, Tiny, Packed };
 
 // Whether this build and this CPU (and OS) can run `kernel`.

@@ -11,7 +11,7 @@
 
 namespace fastmlp::gemm_detail {
 
-// --- the shared arithmetic -----------------------------------------------------------
+// --- the shared arithmetic --------------------------------------------------------
 //
 // Every kernel computes each element of C the same way, which is what makes them
 // interchangeable bit for bit:
@@ -19,12 +19,12 @@ namespace fastmlp::gemm_detail {
 //   C   = beta == 0 ? alpha * acc : fma(alpha, acc, beta * C)
 // A later k-block of the same product passes beta = 1 (1 * C is exact).
 
-// --- signatures ------------------------------------------------------------------
+// --- signatures -------------------------------------------------------------------
 
-// One C tile from packed panels: `a` holds kc steps of mr values (one MR-tall
-// micro-panel, see pack.hpp), `b` kc steps of nr values; both are 64-byte
-// aligned. Only the top-left m_r x n_r corner of the tile is in C (edge tiles);
-// the rest of the registers are computed and dropped.
+// One C tile from packed panels: `a` holds kc steps of MR values (one MR-tall
+// micro-panel, see pack.hpp), `b` kc steps of NR values, aligned to the
+// kernel's vectors. Only the top-left m_r x n_r corner of the tile is in C
+// (edge tiles); the rest is computed from the zero padding and dropped.
 template <class T>
 using MicroKernel = void (*)(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* C,
                              std::size_t ldc, std::size_t m_r, std::size_t n_r);
@@ -39,7 +39,7 @@ using TinyGemm = void (*)(std::size_t m, std::size_t n, std::size_t k, T alpha, 
                           std::size_t a_rs, std::size_t a_cs, const T* B, std::size_t ldb,
                           T beta, T* C, std::size_t ldc);
 
-// --- the kernels -------------------------------------------------------------------
+// --- the kernels ------------------------------------------------------------------
 
 // Portable C++ (std::fma); always available.
 void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, float beta,

@@ -17,10 +17,14 @@ namespace {
 
 // A traits class Tr provides, for one element type and vector width:
 //   using T (element), V (vector of L elements), M (lane mask); L
-//   zero(), set1(x), load(p) (64-byte aligned), loadu(p), storeu(p, v),
+//   zero(), set1(x), load(p) (p aligned to the vector), loadu(p), storeu(p, v),
 //   mask(n) (first min(n, L) lanes), load_mask(p, m) (other lanes 0),
 //   store_mask(p, m, v), fmadd(a, b, c) (= a * b + c, one rounding), mul(a, b),
 //   prefetch(p) (may do nothing).
+//
+// `#pragma GCC unroll` (GCC and Clang) turns the loops over registers into
+// straight-line code, which is what lets the accumulator arrays live in
+// registers; without it the compiler may keep them in memory.
 
 // C = beta == 0 ? alpha * acc : fma(alpha, acc, beta * C), on the lanes of m.
 template <class Tr>
@@ -112,67 +116,92 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
   }
 }
 
-// --- tiny path --------------------------------------------------------------------
+// --- tiny path ------------------------------------------------------------------
 
-// One row of C, columns [0, width) with width <= NV * L, over all k-blocks.
-// NV accumulators run side by side, each a chain over ascending k.
-template <class Tr, std::size_t NV>
-void tiny_row(std::size_t width, std::size_t k, typename Tr::T alpha, const typename Tr::T* a,
-              std::size_t a_cs, const typename Tr::T* B, std::size_t ldb,
-              typename Tr::T beta, typename Tr::T* c) {
-  using T = typename Tr::T;
+// R rows of C by `width` <= NV * L columns, one k-block [p0, p1), straight
+// from A (strides a_rs, a_cs) and row-major B: R * NV independent FMA chains,
+// each vector of B loaded once for the R rows.
+template <class Tr, std::size_t R, std::size_t NV>
+void tiny_block(std::size_t width, std::size_t p0, std::size_t p1, typename Tr::T alpha,
+                const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
+                const typename Tr::T* B, std::size_t ldb, typename Tr::T beta,
+                typename Tr::T* C, std::size_t ldc) {
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
-  constexpr std::size_t kc = KC<T>;
 
   typename Tr::M mask[NV];
 #pragma GCC unroll 8
   for (std::size_t v = 0; v < NV; ++v) mask[v] = Tr::mask(width > v * L ? width - v * L : 0);
-  const V valpha = Tr::set1(alpha);
 
-  const std::size_t blocks = k == 0 ? 1 : (k + kc - 1) / kc;  // k == 0: one empty block
-  for (std::size_t blk = 0; blk < blocks; ++blk) {
-    const std::size_t p0 = blk * kc;
-    const std::size_t p1 = p0 + kc < k ? p0 + kc : k;
-    V acc[NV];
+  V acc[R][NV];
 #pragma GCC unroll 8
-    for (std::size_t v = 0; v < NV; ++v) acc[v] = Tr::zero();
-    for (std::size_t p = p0; p < p1; ++p) {
-      const V ap = Tr::set1(a[p * a_cs]);
-      const T* bp = B + p * ldb;
+  for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 8
-      for (std::size_t v = 0; v < NV; ++v)
-        acc[v] = Tr::fmadd(ap, Tr::load_mask(bp + v * L, mask[v]), acc[v]);
+    for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
+  for (std::size_t p = p0; p < p1; ++p) {
+    V b[NV];
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) b[v] = Tr::load_mask(B + p * ldb + v * L, mask[v]);
+#pragma GCC unroll 8
+    for (std::size_t r = 0; r < R; ++r) {
+      const V a = Tr::set1(A[r * a_rs + p * a_cs]);
+#pragma GCC unroll 8
+      for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::fmadd(a, b[v], acc[r][v]);
     }
-    const T blk_beta = blk == 0 ? beta : T(1);
+  }
+  const V valpha = Tr::set1(alpha);
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r)
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < NV; ++v)
-      combine_masked<Tr>(c + v * L, mask[v], acc[v], valpha, blk_beta);
+      combine_masked<Tr>(C + r * ldc + v * L, mask[v], acc[r][v], valpha, beta);
+}
+
+// R rows of C, all n columns in strips of up to NV_MAX vectors, one k-block.
+template <class Tr, std::size_t R, std::size_t NV_MAX>
+void tiny_rows(std::size_t n, std::size_t p0, std::size_t p1, typename Tr::T alpha,
+               const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
+               const typename Tr::T* B, std::size_t ldb, typename Tr::T beta,
+               typename Tr::T* C, std::size_t ldc) {
+  constexpr std::size_t L = Tr::L;
+  for (std::size_t j = 0; j < n; j += NV_MAX * L) {
+    const std::size_t width = n - j < NV_MAX * L ? n - j : NV_MAX * L;
+    const std::size_t nv = (width + L - 1) / L;
+    if (nv == 1)
+      tiny_block<Tr, R, 1>(width, p0, p1, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    else if (nv == 2 || NV_MAX == 2)
+      tiny_block<Tr, R, 2>(width, p0, p1, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    else if (nv == 3)
+      tiny_block<Tr, R, 3>(width, p0, p1, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j, ldc);
+    else
+      tiny_block<Tr, R, NV_MAX>(width, p0, p1, alpha, A, a_rs, a_cs, B + j, ldb, beta, C + j,
+                                ldc);
   }
 }
 
-// The TinyGemm contract of kernel.hpp: rows one at a time, each in column strips
-// of up to 4 vectors (4 independent FMA chains keep the FMA units busy when m is
-// 1, as in single-row predict).
+// The TinyGemm contract of kernel.hpp. The k-blocks are the outer loop, so a
+// block of A and B is read from memory once and then from cache, however A is
+// laid out. Within a block: four rows at a time (strips of 2 vectors: 8
+// chains, few enough registers for AVX2), then single rows (strips of 4
+// vectors: 4 chains, for single-row predict).
 template <class Tr>
 void tiny_gemm(std::size_t m, std::size_t n, std::size_t k, typename Tr::T alpha,
                const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
                const typename Tr::T* B, std::size_t ldb, typename Tr::T beta,
                typename Tr::T* C, std::size_t ldc) {
-  constexpr std::size_t L = Tr::L;
-  constexpr std::size_t strip = 4 * L;
-  for (std::size_t i = 0; i < m; ++i) {
-    const typename Tr::T* a = A + i * a_rs;
-    for (std::size_t j = 0; j < n; j += strip) {
-      const std::size_t width = n - j < strip ? n - j : strip;
-      typename Tr::T* c = C + i * ldc + j;
-      switch ((width + L - 1) / L) {
-        case 1: tiny_row<Tr, 1>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
-        case 2: tiny_row<Tr, 2>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
-        case 3: tiny_row<Tr, 3>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
-        default: tiny_row<Tr, 4>(width, k, alpha, a, a_cs, B + j, ldb, beta, c); break;
-      }
-    }
+  using T = typename Tr::T;
+  constexpr std::size_t kc = KC<T>;
+  const std::size_t blocks = k == 0 ? 1 : (k + kc - 1) / kc;  // k == 0: one empty block
+  for (std::size_t blk = 0; blk < blocks; ++blk) {
+    const std::size_t p0 = blk * kc, p1 = p0 + kc < k ? p0 + kc : k;
+    const T block_beta = blk == 0 ? beta : T(1);  // later blocks add to C
+    std::size_t i = 0;
+    for (; i + 4 <= m; i += 4)
+      tiny_rows<Tr, 4, 2>(n, p0, p1, alpha, A + i * a_rs, a_rs, a_cs, B, ldb, block_beta,
+                          C + i * ldc, ldc);
+    for (; i < m; ++i)
+      tiny_rows<Tr, 1, 4>(n, p0, p1, alpha, A + i * a_rs, a_rs, a_cs, B, ldb, block_beta,
+                          C + i * ldc, ldc);
   }
 }
 

@@ -1,7 +1,8 @@
 // The portable kernels (float and double): plain C++, one element per "vector",
-// std::fma for every multiply-add. No ISA flags; this is the path on CPUs
-// without AVX2 and on other architectures, and the one FASTMLP_GEMM_KERNEL=ref
-// forces. It is written for clarity and correctness, not for speed.
+// std::fma for every multiply-add. No ISA flags; this is the path on other
+// architectures and on x86 CPUs without AVX2, and the one FASTMLP_GEMM_KERNEL=ref
+// forces. Written for clarity and exactness: on x86 without -mfma, std::fma is
+// a call into the C library (exact, and slow without FMA hardware).
 #include <fastmlp/gemm/kernel.hpp>
 
 #include <cmath>

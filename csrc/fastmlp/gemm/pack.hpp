@@ -22,54 +22,68 @@ namespace fastmlp::gemm_detail {
 // --- layout -----------------------------------------------------------------------
 //
 // A packed block is a row of micro-panels, W lanes wide (W = MR for A, NR for
-// B). Panel q holds `steps` (= kc) groups of W values, lane l of step p being
-// op(X)'s element at lane q*W + l and step p; lanes past the end are zero:
+// B). Panel q holds `kc` steps of W values, lane l of step p being op(X)'s
+// element at lane q*W + l and step p; lanes past the end are zero:
 //   panel q = [p=0: lanes 0..W-1][p=1: lanes 0..W-1] ... [p=kc-1: ...]
 // Panel q starts at q * W * kc; the whole block takes ceil(lanes / W) * W * kc.
+//
+// A block can be packed in parts (by several threads): part i of n covers a
+// share of the panels or of the steps, whichever keeps each part reading whole
+// runs of contiguous source memory.
 
-// Packs `lanes` x `steps` values whose lane l of step p is at src[p * ld + l]
-// (lanes contiguous: op(A) with Trans::Yes, op(B) with Trans::No): a copy, one
-// panel at a time, in fixed-size pieces that compilers turn into vector moves.
+// --- lanes contiguous: a copy -----------------------------------------------------
+
+// Steps [p0, p1) of all `lanes`, whose lane l of step p is at src[p * ld + l]
+// (op(A) with Trans::Yes, op(B) with Trans::No). A few steps at a time, each
+// source row is copied into every panel, W values per fixed-size memcpy (which
+// compilers turn into vector moves): reads run along whole rows, writes along
+// short stretches of each panel.
 template <class T, std::size_t W>
-void pack_lanes_contiguous(std::size_t lanes, std::size_t steps, const T* src, std::size_t ld,
-                           T* dst) {
-  for (std::size_t q = 0; q < lanes; q += W, dst += W * steps) {
-    const std::size_t w = lanes - q < W ? lanes - q : W;
-    const T* s = src + q;
-    if (w == W) {
-      for (std::size_t p = 0; p < steps; ++p) std::memcpy(dst + p * W, s + p * ld, sizeof(T) * W);
-    } else {
-      for (std::size_t p = 0; p < steps; ++p) {
-        for (std::size_t l = 0; l < w; ++l) dst[p * W + l] = s[p * ld + l];
-        for (std::size_t l = w; l < W; ++l) dst[p * W + l] = T(0);
+void pack_lanes_contiguous(std::size_t lanes, std::size_t kc, std::size_t p0, std::size_t p1,
+                           const T* src, std::size_t ld, T* dst) {
+  constexpr std::size_t kStepsAtOnce = 8;
+  const std::size_t full = lanes / W, rest = lanes % W;
+  for (std::size_t pb = p0; pb < p1; pb += kStepsAtOnce) {
+    const std::size_t pe = pb + kStepsAtOnce < p1 ? pb + kStepsAtOnce : p1;
+    for (std::size_t q = 0; q < full; ++q) {
+      T* d = dst + q * W * kc;
+      for (std::size_t p = pb; p < pe; ++p)
+        std::memcpy(d + p * W, src + p * ld + q * W, sizeof(T) * W);
+    }
+    if (rest != 0) {
+      T* d = dst + full * W * kc;
+      for (std::size_t p = pb; p < pe; ++p) {
+        for (std::size_t l = 0; l < rest; ++l) d[p * W + l] = src[p * ld + full * W + l];
+        for (std::size_t l = rest; l < W; ++l) d[p * W + l] = T(0);
       }
     }
   }
 }
 
-// One panel of W lanes, w <= W of them real, whose lane l of step p is at
+// --- steps contiguous: a transpose ------------------------------------------------
+
+// One panel, w <= W lanes real, steps [p0, kc), lane l of step p at
 // src[l * ld + p]: element by element (the portable way, and the edges).
 template <class T, std::size_t W>
-void pack_transpose_scalar(std::size_t w, std::size_t p0, std::size_t steps, const T* src,
+void pack_transpose_scalar(std::size_t w, std::size_t p0, std::size_t kc, const T* src,
                            std::size_t ld, T* dst) {
   for (std::size_t l = 0; l < w; ++l) {
     const T* s = src + l * ld;
-    for (std::size_t p = p0; p < steps; ++p) dst[p * W + l] = s[p];
+    for (std::size_t p = p0; p < kc; ++p) dst[p * W + l] = s[p];
   }
   for (std::size_t l = w; l < W; ++l)
-    for (std::size_t p = p0; p < steps; ++p) dst[p * W + l] = T(0);
+    for (std::size_t p = p0; p < kc; ++p) dst[p * W + l] = T(0);
 }
 
 #if defined(__x86_64__) || defined(_M_X64)
 // The same for a full panel, 4 x 4 (float) or 2 x 2 (double) blocks at a time
-// through SSE2 registers, part of every x86-64 CPU (so no ISA flags). Returns
-// the number of steps done; the caller finishes the rest.
+// through SSE2 registers. Returns how many steps it did; the caller does the rest.
 template <std::size_t W>
-std::size_t pack_transpose_sse2(std::size_t steps, const float* src, std::size_t ld,
+std::size_t pack_transpose_sse2(std::size_t kc, const float* src, std::size_t ld,
                                 float* dst) {
   static_assert(W % 4 == 0, "4 x 4 blocks");
   std::size_t p = 0;
-  for (; p + 4 <= steps; p += 4) {
+  for (; p + 4 <= kc; p += 4) {
     for (std::size_t l = 0; l < W; l += 4) {
       const float* s = src + l * ld + p;
       __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + ld);
@@ -86,11 +100,11 @@ std::size_t pack_transpose_sse2(std::size_t steps, const float* src, std::size_t
 }
 
 template <std::size_t W>
-std::size_t pack_transpose_sse2(std::size_t steps, const double* src, std::size_t ld,
+std::size_t pack_transpose_sse2(std::size_t kc, const double* src, std::size_t ld,
                                 double* dst) {
   static_assert(W % 2 == 0, "2 x 2 blocks");
   std::size_t p = 0;
-  for (; p + 2 <= steps; p += 2) {
+  for (; p + 2 <= kc; p += 2) {
     for (std::size_t l = 0; l < W; l += 2) {
       const double* s = src + l * ld + p;
       const __m128d r0 = _mm_loadu_pd(s), r1 = _mm_loadu_pd(s + ld);
@@ -103,51 +117,64 @@ std::size_t pack_transpose_sse2(std::size_t steps, const double* src, std::size_
 }
 #endif
 
-// Packs `lanes` x `steps` values whose lane l of step p is at src[l * ld + p]
-// (steps contiguous: op(A) with Trans::No, op(B) with Trans::Yes): a transpose,
-// in small register blocks where the panel width allows.
+// Panels [q0, q1) of `lanes` x kc values whose lane l of step p is at
+// src[l * ld + p] (op(A) with Trans::No, op(B) with Trans::Yes): each source
+// row runs along the steps, so a part takes whole panels.
 template <class T, std::size_t W>
-void pack_steps_contiguous(std::size_t lanes, std::size_t steps, const T* src, std::size_t ld,
-                           T* dst) {
-  for (std::size_t q = 0; q < lanes; q += W, dst += W * steps) {
-    const std::size_t w = lanes - q < W ? lanes - q : W;
+void pack_steps_contiguous(std::size_t lanes, std::size_t kc, std::size_t q0, std::size_t q1,
+                           const T* src, std::size_t ld, T* dst) {
+  for (std::size_t q = q0; q < q1; ++q) {
+    const std::size_t w = lanes - q * W < W ? lanes - q * W : W;
+    const T* s = src + q * W * ld;
+    T* d = dst + q * W * kc;
     std::size_t done = 0;
 #if defined(__x86_64__) || defined(_M_X64)
     if constexpr (W % (16 / sizeof(T)) == 0)
-      if (w == W) done = pack_transpose_sse2<W>(steps, src + q * ld, ld, dst);
+      if (w == W) done = pack_transpose_sse2<W>(kc, s, ld, d);
 #endif
-    pack_transpose_scalar<T, W>(w, done, steps, src + q * ld, ld, dst);
+    pack_transpose_scalar<T, W>(w, done, kc, s, ld, d);
   }
 }
 
 // --- the packers ------------------------------------------------------------------
 
+// Part `part` of `parts` of a packed block of `lanes` x kc values (see layout),
+// lanes along a row of the source (`lanes_contiguous`) or along a column.
+template <class T, std::size_t W>
+void pack_block(bool lanes_contiguous, std::size_t lanes, std::size_t kc, const T* src,
+                std::size_t ld, T* dst, std::size_t part, std::size_t parts) {
+  if (lanes_contiguous) {
+    pack_lanes_contiguous<T, W>(lanes, kc, kc * part / parts, kc * (part + 1) / parts, src, ld,
+                                dst);
+  } else {
+    const std::size_t panels = (lanes + W - 1) / W;
+    pack_steps_contiguous<T, W>(lanes, kc, panels * part / parts, panels * (part + 1) / parts,
+                                src, ld, dst);
+  }
+}
+
 // A block of op(A): mc rows (lanes) by kc columns (steps), MR-wide panels. `A`
 // points at the block's first element as stored: row i0, column p0 of op(A) is
-// A[i0 * lda + p0] (Trans::No) or A[p0 * lda + i0] (Trans::Yes).
+// A[i0 * lda + p0] (Trans::No) or A[p0 * lda + i0] (Trans::Yes). Packs part
+// `part` of `parts` (all of it by default).
 template <class T, std::size_t MR>
-void pack_a(Trans trans_a, std::size_t mc, std::size_t kc, const T* A, std::size_t lda,
-            T* dst) {
-  if (trans_a == Trans::No)
-    pack_steps_contiguous<T, MR>(mc, kc, A, lda, dst);
-  else
-    pack_lanes_contiguous<T, MR>(mc, kc, A, lda, dst);
+void pack_a(Trans trans_a, std::size_t mc, std::size_t kc, const T* A, std::size_t lda, T* dst,
+            std::size_t part = 0, std::size_t parts = 1) {
+  pack_block<T, MR>(trans_a == Trans::Yes, mc, kc, A, lda, dst, part, parts);
 }
 
 // A block of op(B): kc rows (steps) by nc columns (lanes), NR-wide panels. `B`
 // points at the block's first element as stored, as for pack_a.
 template <class T, std::size_t NR>
-void pack_b(Trans trans_b, std::size_t kc, std::size_t nc, const T* B, std::size_t ldb,
-            T* dst) {
-  if (trans_b == Trans::No)
-    pack_lanes_contiguous<T, NR>(nc, kc, B, ldb, dst);
-  else
-    pack_steps_contiguous<T, NR>(nc, kc, B, ldb, dst);
+void pack_b(Trans trans_b, std::size_t kc, std::size_t nc, const T* B, std::size_t ldb, T* dst,
+            std::size_t part = 0, std::size_t parts = 1) {
+  pack_block<T, NR>(trans_b == Trans::No, nc, kc, B, ldb, dst, part, parts);
 }
 
 // What dispatch keeps per kernel: pack_a<T, MR> or pack_b<T, NR> with the
-// kernel's widths (the arguments are pack_a's or pack_b's, in order).
+// kernel's widths, called as packer(trans, rows, cols, src, ld, dst, part, parts).
 template <class T>
-using Packer = void (*)(Trans, std::size_t, std::size_t, const T*, std::size_t, T*);
+using Packer = void (*)(Trans, std::size_t, std::size_t, const T*, std::size_t, T*,
+                        std::size_t, std::size_t);
 
 }  // namespace fastmlp::gemm_detail
