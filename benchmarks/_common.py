@@ -8,6 +8,7 @@ not a benchmark framework: a script lists its systems and calls `interleave`.
 
 from __future__ import annotations
 
+import atexit
 import gc
 import importlib
 import importlib.metadata
@@ -60,6 +61,19 @@ def version(package: str) -> str | None:
         return None
 
 
+def source_commit() -> str:
+    """The commit of the source tree these scripts sit in (install fastmlp from it before a run)."""
+    def git(*args: str) -> str:
+        here = os.path.dirname(os.path.abspath(__file__))
+        return subprocess.run(["git", *args], cwd=here, capture_output=True, text=True).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "source tree not under git"
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":(top,exclude)benchmarks")
+    return f"tree {commit}" + (" + uncommitted changes" if dirty else "")
+
+
 def optional(module: str) -> Any:
     """The module, or None with a printed note, so a missing reference is skipped."""
     try:
@@ -83,7 +97,7 @@ def print_header(title: str, threads: int) -> None:
     print(f"- threads: {threads} for every system")
     names = ["numpy", "torch", "scikit-learn", "onnxruntime", "onnx", "threadpoolctl"]
     found = ", ".join(f"{n} {version(n)}" for n in names if version(n))
-    print(f"- Python {platform.python_version()}, fastmlp {version('fastmlp')}, {found}")
+    print(f"- Python {platform.python_version()}, fastmlp {version('fastmlp')} ({source_commit()}), {found}")
     print(f"- fastmlp GEMM kernel: {fastmlp._core.gemm_kernel()}")
     for lib in threadpool_info():
         if lib["user_api"] == "blas":
@@ -91,6 +105,31 @@ def print_header(title: str, threads: int) -> None:
             print(f"- BLAS in {owner}: {lib['internal_api']} {lib['version']}, "
                   f"kernel {lib.get('architecture')}, num_threads {lib['num_threads']}")
     print()
+    atexit.register(_print_other_load, _cpu_seconds(), time.perf_counter())
+
+
+def _cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds the whole machine was busy, this process and its children's)."""
+    try:
+        with open("/proc/stat") as f:
+            ticks = [int(x) for x in f.readline().split()[1:]]
+    except OSError:
+        return float("nan"), 0.0
+    # user nice system idle iowait irq softirq steal (guest time is inside user already);
+    # busy is all but idle and iowait, and steal counts: the hypervisor ran something else
+    busy = sum(ticks[:8]) - ticks[3] - ticks[4]
+    t = os.times()
+    return busy / os.sysconf("SC_CLK_TCK"), t.user + t.system + t.children_user + t.children_system
+
+
+def _print_other_load(start: tuple[float, float], start_wall: float) -> None:
+    """At exit: how much CPU others took during the run (they skew the timings)."""
+    end = _cpu_seconds()
+    wall = (time.perf_counter() - start_wall) * len(os.sched_getaffinity(0))
+    other = (end[0] - start[0]) - (end[1] - start[1])
+    if other != other:  # NaN: no /proc/stat here
+        return
+    print(f"(other processes and the hypervisor took {max(0.0, other) / wall:.0%} of the CPUs during this run)")
 
 
 # --- threads ---------------------------------------------------------------------
@@ -105,8 +144,9 @@ def limit_threads(n: int) -> Any:
     """
     from threadpoolctl import threadpool_limits
 
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(n)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(n)
     return threadpool_limits(limits=n, user_api="blas")
 
 
