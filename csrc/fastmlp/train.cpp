@@ -111,6 +111,22 @@ void shuffle_rows(std::vector<std::size_t>& order, std::uint64_t seed, std::uint
   for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
 }
 
+// params -= lr * grads, in fixed chunks spread over the pool (each element's
+// arithmetic is the same whichever thread does it).
+template <class T>
+void update(T* params, const T* grads, T lr, std::size_t count, ThreadPool* pool) {
+  constexpr std::size_t kChunk = std::size_t(1) << 14;
+  auto run = [&](std::size_t chunk) {
+    const std::size_t end = std::min(count, (chunk + 1) * kChunk);
+    for (std::size_t i = chunk * kChunk; i < end; ++i) params[i] -= lr * grads[i];
+  };
+  const std::size_t chunks = (count + kChunk - 1) / kChunk;
+  if (pool != nullptr && chunks > 1)
+    pool->parallel_for(chunks, run);
+  else
+    for (std::size_t c = 0; c < chunks; ++c) run(c);
+}
+
 }  // namespace
 
 template <class T>
@@ -157,7 +173,7 @@ FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions&
       }
       const double loss = loss_and_gradient<T>(net, xb, yb, ws, pool);
       epoch_loss += mean && rows != n ? loss * static_cast<double>(rows) / static_cast<double>(n) : loss;
-      for (std::size_t i = 0; i < net.n_params(); ++i) params[i] -= lr * grads[i];
+      update(params, grads, lr, net.n_params(), pool);
     }
     result.loss.push_back(epoch_loss);
     result.epochs = epoch + 1;
