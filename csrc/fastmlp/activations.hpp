@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <fastmlp/elementwise.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -42,15 +43,6 @@ inline Activation activation_from_name(const std::string& name, const char* what
   throw std::invalid_argument(std::string(what) + " must be one of 'sigmoid', 'tanh', 'relu', 'identity'" +
                               (allow_softmax ? ", 'softmax'" : "") + "; got '" + name + "'");
 }
-
-// --- the vectorised sweeps (elementwise.hpp; declared here to avoid a cycle) ---------
-
-template <class T>
-void activate(Activation f, T* x, std::size_t count);
-template <class T>
-void activate_backward(Activation f, T* d, const T* a, std::size_t count);
-template <class T>
-void exp_inplace(T* x, std::size_t count);
 
 // --- forward / backward over matrices --------------------------------------------------
 

@@ -9,9 +9,9 @@
 
 #include <cstddef>
 
-#include <fastmlp/activations.hpp>
-
 namespace fastmlp {
+
+enum class Activation;  // activations.hpp
 
 // x[i] = f(x[i]) for i < count; f is not softmax (that works on rows).
 template <class T>
