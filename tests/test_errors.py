@@ -52,6 +52,15 @@ TRAIN_CASES = {
     "activation": (dict(activation="relu6"), ValueError, "activation must be one of"),
     "output": (dict(output="softmaxx"), ValueError, "output must be one of"),
     "init": (dict(init="zeros"), ValueError, "init must be one of"),
+    "loss": (dict(loss="hinge"), ValueError, "loss must be one of"),
+    "loss without probabilities": (dict(loss="cross_entropy", output="identity"), ValueError, "needs output 'softmax'"),
+    "reduction": (dict(reduction="max"), ValueError, "reduction must be one of"),
+    "batch_size 0": (dict(batch_size=0), ValueError, "batch_size must be in"),
+    "batch_size float": (dict(batch_size=32.0), TypeError, "batch_size must be an int"),
+    "shuffle string": (dict(batch_size=4, shuffle="yes"), TypeError, "shuffle must be a bool"),
+    "threads 0": (dict(threads=0), ValueError, "threads must be in"),
+    "threads huge": (dict(threads=10**6), ValueError, "threads must be in"),
+    "threads float": (dict(threads=2.0), TypeError, "threads must be an int"),
     "size overflows": (dict(hidden=2**62), ValueError, "too large"),
     "more than memory": (dict(hidden=10**12), MemoryError, "more memory than this machine has"),
 }
@@ -79,6 +88,8 @@ PREDICT_CASES = {
     "out Fortran": (dict(out=np.empty((3, 10)).T), ValueError, "not C-contiguous"),
     "out list": (dict(out=[[0.0] * 3] * 10), TypeError, "out must be a NumPy array"),
     "out read-only": (dict(out=np.broadcast_to(np.empty((1, 3)), (10, 3))), ValueError, "out"),
+    "threads 0": (dict(threads=0), ValueError, "threads must be in"),
+    "threads string": (dict(threads="2"), TypeError, "threads must be an int"),
 }
 
 
