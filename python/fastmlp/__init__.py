@@ -16,11 +16,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastmlp import datasets
 from fastmlp.metrics import accuracy
-from fastmlp.network import Network, predict, train
+from fastmlp.network import Network, load, predict, train
 
 try:
     __version__ = version("fastmlp")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "datasets", "predict", "train"]
+__all__ = ["Network", "__version__", "accuracy", "datasets", "load", "predict", "train"]

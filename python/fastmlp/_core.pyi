@@ -10,6 +10,17 @@ class _Network:
     def __init__(self, sizes: list[int], activation: str, output: str, loss: str, reduction: str) -> None: ...
     @property
     def sizes(self) -> list[int]: ...
+    @property
+    def activations(self) -> list[str]:
+        """Each dense layer's activation, by name."""
+    @property
+    def loss(self) -> str: ...
+    @property
+    def reduction(self) -> str: ...
+    def to_bytes(self, extra: dict[str, str]) -> bytes:
+        """The model file's bytes, with `extra` in its metadata."""
+    def save(self, path: str | bytes, extra: dict[str, str]) -> None:
+        """Write the model file at `path` atomically, with `extra` in its metadata."""
     def initialize(self, init: str, seed: int) -> None: ...
     def weight(self, layer: int) -> np.ndarray: ...
     def bias(self, layer: int) -> np.ndarray: ...
@@ -33,6 +44,12 @@ class _Network:
 
 class Network64(_Network): ...
 class Network32(_Network): ...
+
+def from_bytes(data: bytes | bytearray | memoryview) -> tuple[Network64 | Network32, str, dict[str, str]]:
+    """(core network, dtype name, extra metadata) from a model file's bytes."""
+
+def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, str]]:
+    """(core network, dtype name, extra metadata) from a model file."""
 
 def gemm(trans_a: bool, trans_b: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
     """C = alpha * op(A) @ op(B) + beta * C, in place."""
