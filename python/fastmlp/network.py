@@ -100,8 +100,8 @@ class Network:
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0)}
         self._extra: dict[str, str] = {}
 
-    def _restore(self, core: Any, dtype: str, extra: dict[str, str]) -> None:
-        """Become the network of a loaded ``core``; ``extra`` is its file's metadata."""
+    def _restore(self, core: Any, dtype: str, extra: dict[str, str], source: str) -> None:
+        """Become the network of a loaded ``core``; ``extra`` is the metadata of ``source``."""
         activations = core.activations
         self.sizes = tuple(core.sizes)
         # A network without hidden layers has no hidden activation to record.
@@ -111,11 +111,11 @@ class Network:
         self.reduction = core.reduction
         self.init = extra.pop("init", "uniform")
         if self.init not in _INITS:
-            raise ValueError(f"model file: metadata 'init' must be one of {', '.join(map(repr, _INITS))}; "
+            raise ValueError(f"{source}: metadata 'init' must be one of {', '.join(map(repr, _INITS))}; "
                              f"got {self.init!r}")
         seed = extra.pop("seed", "0")
         if not (seed.isascii() and seed.isdigit() and len(seed) <= 20 and int(seed) < 2**64):
-            raise ValueError(f"model file: metadata 'seed' must be an integer in [0, 2**64); got {seed!r}")
+            raise ValueError(f"{source}: metadata 'seed' must be an integer in [0, 2**64); got {seed!r}")
         self.seed = int(seed)
         self.dtype = _DTYPES[dtype]
         self._core = core
@@ -145,7 +145,7 @@ class Network:
         return {"model": self._core.to_bytes(self._metadata()), "history": self.history}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self._restore(*_core.from_bytes(state["model"]))
+        self._restore(*_core.from_bytes(state["model"]), source="pickled network")
         self.history = dict(state["history"])
 
     # --- parameters ------------------------------------------------------------
@@ -327,8 +327,9 @@ def load(path: str | os.PathLike[str]) -> Network:
     file (truncated, corrupted, an unknown format version), naming what is
     wrong, and ``OSError`` when it cannot be read.
     """
+    name = _file_path(path)
     net = Network.__new__(Network)
-    net._restore(*_core.load(_file_path(path)))
+    net._restore(*_core.load(name), source=os.fsdecode(name))
     return net
 
 
