@@ -38,6 +38,8 @@ ARCHITECTURES = [
     dict(sizes=[3, 16, 1], activation="relu", output="identity", init="he", seed=2**64 - 1),
     dict(sizes=[2, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 5], activation="identity", output="sigmoid",
          loss="cross_entropy", seed=5),
+    dict(sizes=[5, 6, 4, 3], activation=("leaky_relu", "tanh"), output="leaky_relu", leaky_slope=1 / 3,
+         init="he_normal", seed=4),
 ]
 
 

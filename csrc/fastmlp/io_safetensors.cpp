@@ -359,19 +359,19 @@ class JsonReader {
 struct Description {
   std::vector<std::size_t> sizes;
   std::vector<Activation> activations;  // one per dense layer
-  double leaky_slope = 0.01;
+  double leaky_slope = Activation::kDefaultSlope;
   Loss loss = Loss::Mse;
   Reduction reduction = Reduction::Sum;
 };
 
 // The network <-> description mapping: the one place that knows Network's
-// constructor. Today's Network takes one activation for every hidden layer and
-// has no leaky slope; a file that needs more is refused.
+// constructor.
 template <class T>
 Description describe(const Network<T>& net) {
   Description d;
   d.sizes = net.sizes();
   for (std::size_t l = 0; l < net.n_layers(); ++l) d.activations.push_back(net.activation(l));
+  d.leaky_slope = net.leaky_slope();
   d.loss = net.loss();
   d.reduction = net.reduction();
   return d;
@@ -379,13 +379,7 @@ Description describe(const Network<T>& net) {
 
 template <class T>
 Network<T> build(const Description& d) {
-  const Activation output = d.activations.back();
-  const Activation hidden = d.activations.size() > 1 ? d.activations.front() : Activation::Sigmoid;
-  for (std::size_t l = 0; l + 1 < d.activations.size(); ++l)
-    if (d.activations[l] != hidden)
-      fail("metadata 'activations': this version of fastmlp needs one activation for all "
-           "hidden layers");
-  return Network<T>(d.sizes, hidden, output, d.loss, d.reduction);
+  return Network<T>(d.sizes, d.activations, d.loss, d.reduction, d.leaky_slope);
 }
 
 constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
@@ -474,8 +468,8 @@ Description parse_description(const Metadata& meta) {
   const std::string& slope = required(meta, "leaky_slope");
   const auto [end, ec] = std::from_chars(slope.data(), slope.data() + slope.size(), d.leaky_slope);
   if (slope.empty() || ec != std::errc() || end != slope.data() + slope.size() ||
-      !std::isfinite(d.leaky_slope))
-    fail("metadata 'leaky_slope' must be a finite number; got '" + slope + "'");
+      !std::isfinite(d.leaky_slope) || d.leaky_slope < 0)
+    fail("metadata 'leaky_slope' must be a finite number >= 0; got '" + slope + "'");
 
   d.loss = loss_from_name(required(meta, "loss"));
   d.reduction = reduction_from_name(required(meta, "reduction"));

@@ -7,7 +7,9 @@ import numpy as np
 class _Network:
     """A dense network's C++ storage; use fastmlp.Network."""
 
-    def __init__(self, sizes: list[int], activation: str, output: str, loss: str, reduction: str) -> None: ...
+    def __init__(
+        self, sizes: list[int], activations: list[str], loss: str, reduction: str, leaky_slope: float
+    ) -> None: ...
     @property
     def sizes(self) -> list[int]: ...
     @property
@@ -17,6 +19,8 @@ class _Network:
     def loss(self) -> str: ...
     @property
     def reduction(self) -> str: ...
+    @property
+    def leaky_slope(self) -> float: ...
     def to_bytes(self, extra: dict[str, str]) -> bytes:
         """The model file's bytes, with `extra` in its metadata."""
     def save(self, path: str | bytes, extra: dict[str, str]) -> None:
@@ -54,8 +58,8 @@ def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, str]]
 def gemm(trans_a: bool, trans_b: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
     """C = alpha * op(A) @ op(B) + beta * C, in place."""
 
-def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str) -> np.ndarray:
-    """activation(X @ W + b)."""
+def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str, leaky_slope: float = 0.01) -> np.ndarray:
+    """activation(X @ W + b); leaky_relu's slope is leaky_slope."""
 
 def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0))."""

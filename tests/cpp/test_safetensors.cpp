@@ -51,9 +51,7 @@ bool throws(F&& f, const std::string& text) {
 // A network with every parameter drawn at random (signs, tiny and huge
 // magnitudes), so a round trip that loses a bit shows.
 template <class T>
-Network<T> random_network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
-                          Loss loss, Reduction reduction, std::uint64_t seed) {
-  Network<T> net(std::move(sizes), hidden, output, loss, reduction);
+Network<T> randomised(Network<T> net, std::uint64_t seed) {
   Rng rng(seed);
   for (std::size_t i = 0; i < net.n_params(); ++i)
     net.params()[i] = static_cast<T>((rng.uniform() - 0.5) * std::ldexp(1.0, int(rng.next() % 80) - 40));
@@ -61,10 +59,18 @@ Network<T> random_network(std::vector<std::size_t> sizes, Activation hidden, Act
 }
 
 template <class T>
+Network<T> random_network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
+                          Loss loss, Reduction reduction, std::uint64_t seed) {
+  return randomised(Network<T>(std::move(sizes), hidden, output, loss, reduction), seed);
+}
+
+template <class T>
 bool same(const Network<T>& a, const Network<T>& b) {
-  if (a.sizes() != b.sizes() || a.loss() != b.loss() || a.reduction() != b.reduction()) return false;
+  if (a.sizes() != b.sizes() || a.loss() != b.loss() || a.reduction() != b.reduction() ||
+      a.leaky_slope() != b.leaky_slope())
+    return false;
   for (std::size_t l = 0; l < a.n_layers(); ++l)
-    if (a.activation(l) != b.activation(l)) return false;
+    if (a.activation(l).kind != b.activation(l).kind) return false;
   return std::memcmp(a.params(), b.params(), a.n_params() * sizeof(T)) == 0;
 }
 
@@ -96,7 +102,12 @@ void test_round_trip() {
                                          Loss::Mse, Reduction::Sum, 8);
   const Network<T> c = random_network<T>({6, 7, 2, 9, 1}, Activation::Relu, Activation::Sigmoid,
                                          Loss::CrossEntropy, Reduction::Sum, 9);
-  for (const Network<T>* net : {&a, &b, &c}) {
+  // one activation per layer, and a leaky slope that is no short decimal
+  const Network<T> d = randomised(
+      Network<T>({5, 4, 3, 3, 2}, {Activation::LeakyRelu, Activation::Tanh, Activation::Relu, Activation::Softmax},
+                 Loss::CrossEntropy, Reduction::Mean, 1.0 / 3.0),
+      10);
+  for (const Network<T>* net : {&a, &b, &c, &d}) {
     const Metadata extra = {{"classes", "[\"setosa\", \"v\\u00e9\"]"}, {"note", "caf\xc3\xa9\n\t\"q\""}, {"", ""}};
     const std::string bytes = to_safetensors(*net, extra);
     Model m = parse(bytes);
@@ -230,6 +241,7 @@ void test_hostile_headers() {
             "format_version '2' is not supported"));
   CHECK(bad(with_meta(",\"leaky_slope\":\"0.01\"", ""), "metadata has no 'leaky_slope'"));
   CHECK(bad(with_meta("0.01", "nan"), "'leaky_slope' must be a finite number"));
+  CHECK(bad(with_meta("0.01", "-0.5"), "'leaky_slope' must be a finite number >= 0"));
   CHECK(bad(with_meta("\"2,1\"", "\"2,0\""), "layer widths"));
   CHECK(bad(with_meta("\"2,1\"", "\"2, 1\""), "layer widths"));
   CHECK(bad(with_meta("\"2,1\"", "\"2\""), "at least an input and an output"));
