@@ -37,14 +37,6 @@
 
 namespace fastmlp {
 
-FileError::FileError(std::string path, std::string action, int error_code)
-    : std::runtime_error(path + ": " + action +
-                         (error_code != 0 ? ": " + std::generic_category().message(error_code)
-                                          : std::string())),
-      path_(std::move(path)),
-      action_(std::move(action)),
-      error_code_(error_code) {}
-
 namespace {
 
 [[noreturn]] void fail(const std::string& what) { throw ModelFileError(what); }
@@ -249,7 +241,7 @@ class JsonReader {
     std::vector<std::string_view> sorted(j.keys.begin(), j.keys.end());
     std::sort(sorted.begin(), sorted.end());
     const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
-    if (dup != sorted.end()) error("duplicate key '" + std::string(*dup) + "'");
+    if (dup != sorted.end()) error("duplicate key " + in_quotes(*dup));
     return j;
   }
 
@@ -340,7 +332,7 @@ class JsonReader {
           append_utf8(out, cp);
           break;
         }
-        default: error(std::string("bad escape '\\") + e + "'");
+        default: error("bad escape " + in_quotes(std::string("\\") + e));
       }
     }
     // Escapes always produce whole sequences, so checking the result checks the raw bytes.
@@ -422,6 +414,13 @@ const std::string& required(const Metadata& meta, const char* key) {
   return it->second;
 }
 
+// `value` of metadata `key` when it is short enough to be a name (the name
+// tables echo what they refuse).
+std::string_view short_value(std::string_view value, const char* key) {
+  if (value.size() > 64) fail(std::string("metadata '") + key + "' has no such value: " + in_quotes(value));
+  return value;
+}
+
 std::vector<std::string_view> split_commas(std::string_view text) {
   std::vector<std::string_view> parts;
   for (std::size_t start = 0;;) {
@@ -436,10 +435,11 @@ std::vector<std::string_view> split_commas(std::string_view text) {
 Description parse_description(const Metadata& meta) {
   const std::string& format = required(meta, "format");
   if (format != kFormatName)
-    fail("metadata 'format' is '" + format + "', not '" + kFormatName + "' (not a fastmlp model)");
+    fail("metadata 'format' is " + in_quotes(format) + ", not '" + kFormatName +
+         "' (not a fastmlp model)");
   const std::string& version = required(meta, "format_version");
   if (version != kFormatVersion)
-    fail("format_version '" + version + "' is not supported: this version of fastmlp reads "
+    fail("format_version " + in_quotes(version) + " is not supported: this version of fastmlp reads "
          "version " + kFormatVersion + " (a newer fastmlp may read it)");
 
   Description d;
@@ -450,29 +450,33 @@ Description parse_description(const Metadata& meta) {
   for (std::string_view part : split_commas(sizes)) {
     std::uint64_t units;
     if (!parse_count(part, std::uint64_t(1) << 32, units))
-      fail("metadata 'sizes' must be comma-separated layer widths in [1, 2^32]; got '" + sizes + "'");
+      fail("metadata 'sizes' must be comma-separated layer widths in [1, 2^32]; got " +
+           in_quotes(sizes));
     d.sizes.push_back(static_cast<std::size_t>(units));
   }
   if (d.sizes.size() < 2)
-    fail("metadata 'sizes' must list at least an input and an output layer; got '" + sizes + "'");
+    fail("metadata 'sizes' must list at least an input and an output layer; got " +
+         in_quotes(sizes));
   const std::size_t n_layers = d.sizes.size() - 1;
 
   const std::string& activations = required(meta, "activations");
   if (static_cast<std::size_t>(std::count(activations.begin(), activations.end(), ',')) + 1 != n_layers)
     fail("metadata 'activations' must name " + std::to_string(n_layers) +
-         " activation(s), one per layer; got '" + activations + "'");
+         " activation(s), one per layer; got " + in_quotes(activations));
   for (std::string_view name : split_commas(activations))
-    d.activations.push_back(activation_from_name(std::string(name), "metadata 'activations'",
+    d.activations.push_back(activation_from_name(std::string(short_value(name, "activations")),
+                                                 "metadata 'activations'",
                                                  d.activations.size() + 1 == n_layers));
 
   const std::string& slope = required(meta, "leaky_slope");
   const auto [end, ec] = std::from_chars(slope.data(), slope.data() + slope.size(), d.leaky_slope);
   if (slope.empty() || ec != std::errc() || end != slope.data() + slope.size() ||
       !std::isfinite(d.leaky_slope) || d.leaky_slope < 0)
-    fail("metadata 'leaky_slope' must be a finite number >= 0; got '" + slope + "'");
+    fail("metadata 'leaky_slope' must be a finite number >= 0; got " + in_quotes(slope));
 
-  d.loss = loss_from_name(required(meta, "loss"));
-  d.reduction = reduction_from_name(required(meta, "reduction"));
+  d.loss = loss_from_name(std::string(short_value(required(meta, "loss"), "loss")));
+  d.reduction =
+      reduction_from_name(std::string(short_value(required(meta, "reduction"), "reduction")));
   check_loss_output(d.loss, d.activations.back());
   return d;
 }
@@ -546,7 +550,7 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
   Metadata all;
   for (std::size_t i = 0; i < meta->keys.size(); ++i) {
     if (meta->items[i].kind != Json::Kind::String)
-      fail("metadata '" + meta->keys[i] + "' must be a string");
+      fail("metadata " + in_quotes(meta->keys[i]) + " must be a string");
     all.emplace(meta->keys[i], meta->items[i].string);
   }
   layout.description = parse_description(all);
@@ -561,7 +565,7 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
     if (root.keys[i] == "__metadata__") continue;
     std::size_t slot;
     if (!parse_slot(root.keys[i], sizes.size() - 1, slot))
-      fail("unexpected tensor '" + root.keys[i] + "' (the metadata's sizes make " +
+      fail("unexpected tensor " + in_quotes(root.keys[i]) + " (the metadata's sizes make " +
            std::to_string(n_slots) + " tensors, layers.{0.." + std::to_string(sizes.size() - 2) +
            "}.weight and .bias)");
     tensors[slot] = &root.items[i];
@@ -576,11 +580,11 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
     if (t.kind != Json::Kind::Object) fail("tensor '" + name + "' must be a JSON object");
     for (const std::string& key : t.keys)
       if (key != "dtype" && key != "shape" && key != "data_offsets")
-        fail("tensor '" + name + "' has an unexpected entry '" + key + "'");
+        fail("tensor '" + name + "' has an unexpected entry " + in_quotes(key));
 
     const std::string& dtype = member(t, name, "dtype", Json::Kind::String).string;
     if (dtype != "F64" && dtype != "F32")
-      fail("tensor '" + name + "' has dtype '" + dtype + "'; fastmlp reads F64 and F32");
+      fail("tensor '" + name + "' has dtype " + in_quotes(dtype) + "; fastmlp reads F64 and F32");
     const Dtype type = dtype == "F64" ? Dtype::F64 : Dtype::F32;
     if (slot == 0) layout.dtype = type;
     if (type != layout.dtype)

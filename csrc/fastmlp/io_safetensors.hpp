@@ -17,6 +17,7 @@
 #include <string>
 #include <variant>
 
+#include <fastmlp/errors.hpp>
 #include <fastmlp/network.hpp>
 
 namespace fastmlp {
@@ -31,20 +32,6 @@ using Metadata = std::map<std::string, std::string>;
 class ModelFileError : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
-};
-
-// A file that cannot be opened, read or written: its path, what failed, and
-// the system's error code (errno); what() is "PATH: ACTION: REASON".
-class FileError : public std::runtime_error {
- public:
-  FileError(std::string path, std::string action, int error_code);
-  const std::string& path() const noexcept { return path_; }
-  const std::string& action() const noexcept { return action_; }
-  int error_code() const noexcept { return error_code_; }
-
- private:
-  std::string path_, action_;
-  int error_code_;
 };
 
 // --- limits -------------------------------------------------------------------------
