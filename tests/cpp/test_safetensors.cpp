@@ -2,6 +2,7 @@
 // out independently here, hostile input of every kind, and the atomic save.
 // A plain program: each failed check prints its line and the run exits 1.
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -9,6 +10,7 @@
 #include <iterator>
 #include <sstream>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include <fastmlp/io_safetensors.hpp>
@@ -147,6 +149,38 @@ void test_layout() {
   const unsigned char expected[24] = {0, 0, 0, 0, 0, 0, 0xf8, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0xc0,
                                       0, 0, 0, 0, 0, 0, 0xd0, 0x3f};
   CHECK(std::memcmp(bytes.data() + 8 + n, expected, 24) == 0);
+}
+
+// The golden files the safetensors package wrote (tests/data/make_golden.py):
+// a 4-5-3 network whose every parameter is ((k * 37) % 101 - 50) / 7, k
+// counting from 10 * layer through each layer's W then b.
+void test_golden_files() {
+#ifdef FASTMLP_TEST_DATA_DIR
+  for (const char* name : {"golden_iris.safetensors", "golden_iris_f32.safetensors"}) {
+    Model m = load(std::string(FASTMLP_TEST_DATA_DIR) + "/" + name);
+    CHECK(m.extra.at("classes") == "[\"setosa\", \"virginica\", \"versicolor\"]");
+    auto check = [](const auto& net) {
+      using T = std::remove_const_t<std::remove_pointer_t<decltype(net.params())>>;
+      CHECK(net.sizes() == std::vector<std::size_t>({4, 5, 3}));
+      CHECK(net.activation(0) == Activation::Sigmoid && net.activation(1) == Activation::Sigmoid);
+      bool all_equal = true;
+      for (std::size_t l = 0; l < 2; ++l) {
+        const std::size_t in = net.sizes()[l], out = net.sizes()[l + 1];
+        for (std::size_t k = 0; k < in * out + out; ++k) {
+          const double kk = double(k + 10 * l);
+          const T expected = static_cast<T>((std::fmod(kk * 37, 101) - 50) / 7.0);
+          const T got = k < in * out ? net.weight(l).data[k] : net.bias(l)[k - in * out];
+          all_equal = all_equal && got == expected;
+        }
+      }
+      CHECK(all_equal);
+    };
+    std::visit(check, m.network);
+    CHECK(std::string(name).find("f32") == std::string::npos
+              ? std::holds_alternative<Network<double>>(m.network)
+              : std::holds_alternative<Network<float>>(m.network));
+  }
+#endif
 }
 
 // --- headers written by hand ---------------------------------------------------------------
@@ -413,6 +447,7 @@ int main() {
   test_round_trip<double>();
   test_round_trip<float>();
   test_layout();
+  test_golden_files();
   test_hand_written();
   test_hostile_headers();
   test_truncation_and_flips();
