@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -217,10 +218,19 @@ Flag labels_flag(std::optional<std::size_t>& labels) {
           }};
 }
 
-// The MODEL and DATA.csv arguments of predict and eval.
-void expect_model_and_data(const std::vector<std::string>& positional) {
-  if (positional.size() < 2) throw UsageError("expected MODEL and DATA.csv");
-  if (positional.size() > 2) throw UsageError("unexpected argument " + in_quotes(positional[2]));
+// The MODEL and DATA.csv arguments of predict and eval, after the options in
+// `flags`; nullopt when help was asked for (and `usage` printed).
+std::optional<std::array<std::string, 2>> model_and_data(const std::vector<std::string>& args,
+                                                         const std::vector<Flag>& flags,
+                                                         const char* usage, std::ostream& out) {
+  const auto positional = parse(args, flags);
+  if (!positional) {
+    out << usage;
+    return std::nullopt;
+  }
+  if (positional->size() < 2) throw UsageError("expected MODEL and DATA.csv");
+  if (positional->size() > 2) throw UsageError("unexpected argument " + in_quotes((*positional)[2]));
+  return std::array<std::string, 2>{(*positional)[0], (*positional)[1]};
 }
 
 ThreadPool* pool_for(int threads) { return threads > 1 ? &shared_thread_pool(threads) : nullptr; }
@@ -460,14 +470,10 @@ int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::os
       labels_flag(labels),
       threads_flag(threads),
   };
-  const auto positional = parse(args, flags);
-  if (!positional) {
-    out << kPredictUsage;
-    return 0;
-  }
-  expect_model_and_data(*positional);
-  const std::string& data = (*positional)[1];
-  with_model((*positional)[0], [&](const auto& net) {
+  const auto files = model_and_data(args, flags, kPredictUsage, out);
+  if (!files) return 0;
+  const std::string &model = (*files)[0], &data = (*files)[1];
+  with_model(model, [&](const auto& net) {
     predict_csv(net, data, labels, classes, threads, out);
     return 0;
   });
@@ -570,14 +576,10 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
   const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads)};
-  const auto positional = parse(args, flags);
-  if (!positional) {
-    out << kEvalUsage;
-    return 0;
-  }
-  expect_model_and_data(*positional);
-  const std::string& data = (*positional)[1];
-  const Evaluation e = with_model((*positional)[0], [&](const auto& net) {
+  const auto files = model_and_data(args, flags, kEvalUsage, out);
+  if (!files) return 0;
+  const std::string &model = (*files)[0], &data = (*files)[1];
+  const Evaluation e = with_model(model, [&](const auto& net) {
     return evaluate_csv(net, data, labels, threads);
   });
   write_out(out, report(e));

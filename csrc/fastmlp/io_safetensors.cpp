@@ -213,31 +213,39 @@ class JsonReader {
     error("unsupported value (a header holds objects, arrays, strings and non-negative integers)");
   }
 
+  // The comma-separated items up to `close`, each read by `item`.
+  template <class F>
+  void items(char close, F&& item) {
+    skip_space();
+    if (peek() == close && !at_end()) {
+      ++pos_;
+      return;
+    }
+    for (;;) {
+      skip_space();
+      item();
+      skip_space();
+      if (peek() == ',' && !at_end()) {
+        ++pos_;
+        continue;
+      }
+      expect(close);
+      return;
+    }
+  }
+
   Json object(int depth) {
     Json j;
     j.kind = Json::Kind::Object;
     expect('{');
-    skip_space();
-    if (peek() == '}' && !at_end()) {
-      ++pos_;
-      return j;
-    }
-    for (;;) {
-      skip_space();
+    items('}', [&] {
       if (peek() != '"' || at_end()) error("expected a string key");
       j.keys.push_back(string());
       skip_space();
       expect(':');
       skip_space();
       j.items.push_back(value(depth + 1));
-      skip_space();
-      if (peek() == ',' && !at_end()) {
-        ++pos_;
-        continue;
-      }
-      expect('}');
-      break;
-    }
+    });
     std::vector<std::string_view> sorted(j.keys.begin(), j.keys.end());
     std::sort(sorted.begin(), sorted.end());
     const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
@@ -249,22 +257,8 @@ class JsonReader {
     Json j;
     j.kind = Json::Kind::Array;
     expect('[');
-    skip_space();
-    if (peek() == ']' && !at_end()) {
-      ++pos_;
-      return j;
-    }
-    for (;;) {
-      skip_space();
-      j.items.push_back(value(depth + 1));
-      skip_space();
-      if (peek() == ',' && !at_end()) {
-        ++pos_;
-        continue;
-      }
-      expect(']');
-      return j;
-    }
+    items(']', [&] { j.items.push_back(value(depth + 1)); });
+    return j;
   }
 
   Json integer() {

@@ -14,32 +14,13 @@
 #include <fastmlp/rng.hpp>
 #include <fastmlp/train.hpp>
 
+#include "check.hpp"
+
 using namespace fastmlp;
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                    \
-    }                                                                \
-  } while (0)
-
-// True when `f` throws E whose message contains `text`.
-template <class E, class F>
-bool throws(F&& f, const std::string& text) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (std::string(e.what()).find(text) != std::string::npos) return true;
-    std::fprintf(stderr, "  unexpected message: %s\n", e.what());
-  } catch (...) {
-  }
-  return false;
-}
+using check::throws;
 
 double sigmoid_d(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
@@ -224,10 +205,5 @@ int main() {
   test_network_forward();
   test_network_sizes();
   test_fit_learns_and_resumes();
-  if (failures) {
-    std::fprintf(stderr, "test_core: %d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_core: all checks passed\n");
-  return 0;
+  return check::finish("test_core");
 }

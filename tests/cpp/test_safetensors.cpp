@@ -16,6 +16,8 @@
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/rng.hpp>
 
+#include "check.hpp"
+
 #if defined(__linux__)
 #include <csignal>
 #include <sys/resource.h>
@@ -26,29 +28,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                                \
-  do {                                                                             \
-    if (!(cond)) {                                                                 \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                                  \
-    }                                                                              \
-  } while (0)
-
-// True when `f` throws E whose message contains `text`.
-template <class E, class F>
-bool throws(F&& f, const std::string& text) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (std::string(e.what()).find(text) != std::string::npos) return true;
-    std::fprintf(stderr, "  unexpected message: %s\n", e.what());
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "  unexpected exception: %s\n", e.what());
-  }
-  return false;
-}
+using check::throws;
 
 // A network with every parameter drawn at random (signs, tiny and huge
 // magnitudes), so a round trip that loses a bit shows.
@@ -452,10 +432,5 @@ int main() {
   test_hostile_headers();
   test_truncation_and_flips();
   test_files();
-  if (failures) {
-    std::fprintf(stderr, "test_safetensors: %d check(s) failed\n", failures);
-    return 1;
-  }
-  std::puts("test_safetensors: all checks passed");
-  return 0;
+  return check::finish("test_safetensors");
 }
