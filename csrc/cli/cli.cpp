@@ -120,6 +120,9 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The user interrupted a command (Ctrl-C): exit status 130.
+struct Interrupted {};
+
 std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -250,7 +253,8 @@ Matrix<T> converted(const Matrix<double>& M) {
 // in precision T, and its rows as read.
 class CsvBlocks {
  public:
-  explicit CsvBlocks(const std::string& path) : path_(path) {
+  // `stop` is polled before each block: true ends the command (Interrupted).
+  CsvBlocks(const std::string& path, StopCheck stop) : path_(path), stop_(std::move(stop)) {
     errno = 0;
     in_.open(path, std::ios::binary);
     if (!in_) throw FileError(path, "cannot open for reading", errno);
@@ -267,6 +271,7 @@ class CsvBlocks {
 
   // The next block's rows (0 at the end); its values are row(i).
   std::size_t next() {
+    if (stop_ && stop_()) throw Interrupted{};
     rows_done_ += rows_;
     rows_ = columns() == 0 ? 0 : reader_->read(raw_.data(), block_rows_);
     if (rows_done_ + rows_ == 0) throw std::invalid_argument(path_ + ": no data rows");
@@ -292,6 +297,7 @@ class CsvBlocks {
 
  private:
   std::string path_;
+  StopCheck stop_;
   std::ifstream in_;
   std::optional<CsvReader> reader_;
   Matrix<double> raw_;
@@ -327,7 +333,7 @@ bool same_file(const std::string& a, const std::string& b) {
 }
 
 // Train the article's network in precision T, save it to `output` unless that
-// is empty; its test accuracy, or -1 when interrupted.
+// is empty; its test accuracy.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
                           const FitOptions& options, const CsvData& train, const CsvData& test,
@@ -336,7 +342,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
   const Matrix<T> X_test = converted<T>(test.X);
   Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
   net.initialize(Init::Uniform, seed);
-  if (fit(net, X.view(), Y.view(), options, env.should_stop).stopped) return -1;
+  if (fit(net, X.view(), Y.view(), options, env.should_stop).stopped) throw Interrupted{};
   // The entries the Python package records beside the network's own.
   if (!output.empty()) save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
   Matrix<T> predictions(X_test.rows(), sizes.back());
@@ -344,7 +350,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
 }
 
-int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
               const Environment& env) {
   std::string train_path = env.data_dir + "/train.csv";
   std::string test_path = env.data_dir + "/test.csv";
@@ -407,10 +413,6 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       dtype == "float32"
           ? train_and_evaluate<float>(sizes, seed, fit_options, train, test, output, env)
           : train_and_evaluate<double>(sizes, seed, fit_options, train, test, output, env);
-  if (acc < 0) {
-    err << "fastmlp: interrupted\n";
-    return 130;
-  }
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;
@@ -434,8 +436,8 @@ std::size_t label_columns(const Network<T>& net, const CsvBlocks& data, const st
 
 template <class T>
 void predict_csv(const Network<T>& net, const std::string& path, std::optional<std::size_t> labels,
-                 bool classes, int threads, std::ostream& out) {
-  CsvBlocks data(path);
+                 bool classes, int threads, std::ostream& out, const Environment& env) {
+  CsvBlocks data(path, env.should_stop);
   if (data.columns() != 0) label_columns(net, data, path, labels.value_or(net.n_outputs()));
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), net.n_outputs());
   const Activation output = net.activation(net.n_layers() - 1);
@@ -461,7 +463,7 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
 }
 
 int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
-                const Environment&) {
+                const Environment& env) {
   bool classes = false;
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
@@ -474,7 +476,7 @@ int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::os
   if (!files) return 0;
   const std::string &model = (*files)[0], &data = (*files)[1];
   with_model(model, [&](const auto& net) {
-    predict_csv(net, data, labels, classes, threads, out);
+    predict_csv(net, data, labels, classes, threads, out, env);
     return 0;
   });
   return 0;
@@ -494,13 +496,14 @@ struct Evaluation {
 
 template <class T>
 Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
-                        std::optional<std::size_t> labels_option, int threads) {
+                        std::optional<std::size_t> labels_option, int threads,
+                        const Environment& env) {
   const std::size_t k = net.n_outputs();
   const std::size_t labels = labels_option.value_or(k);
   if (labels != k && labels != 1)
     throw UsageError("--labels: expected " + std::to_string(k) +
                      " (one-hot, a column per output) or 1 (class indices)");
-  CsvBlocks data(path);
+  CsvBlocks data(path, env.should_stop);
   if (data.columns() != 0 && data.columns() != net.n_inputs() + labels)
     throw std::invalid_argument(path + ": " + std::to_string(data.columns()) +
                                 " columns, but the network's " + std::to_string(net.n_inputs()) +
@@ -572,7 +575,7 @@ std::string report(const Evaluation& e) {
 }
 
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
-             const Environment&) {
+             const Environment& env) {
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
   const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads)};
@@ -580,7 +583,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!files) return 0;
   const std::string &model = (*files)[0], &data = (*files)[1];
   const Evaluation e = with_model(model, [&](const auto& net) {
-    return evaluate_csv(net, data, labels, threads);
+    return evaluate_csv(net, data, labels, threads, env);
   });
   write_out(out, report(e));
   return 0;
@@ -621,6 +624,9 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
     for (const CommandEntry& c : kCommands)
       if (command == c.name) return c.run(args, out, err, env);
     throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+  } catch (const Interrupted&) {
+    err << "fastmlp: interrupted\n";
+    return 130;
   } catch (const UsageError& e) {
     err << "fastmlp " << (command.rfind('-', 0) == 0 || command.empty() ? "" : printable(command) + ": ")
         << printable(e.what()) << "\n";
