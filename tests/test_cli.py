@@ -218,7 +218,7 @@ def test_train_never_overwrites_its_input(door, tmp_path):
     (("eval", "--classes", "{model}", "{csv}"), 2, "unknown option '--classes'"),
     (("eval", "--labels", "2", "{model}", "{csv}"), 2, "--labels: expected 3 (one-hot"),
     (("train", "--labels", "0"), 2, "--labels: a network needs at least 1"),
-    (("train", "-o"), 2, "--output: missing value"),
+    (("train", "-o"), 2, "-o: missing value"),
     (("eval", "{tmp}/missing.st", "{csv}"), 1, "missing.st: cannot open for reading"),
     (("eval", "{model}", "{tmp}/missing.csv"), 1, "missing.csv: cannot open for reading"),
     (("eval", "{truncated}", "{csv}"), 1, "truncated.st: tensor 'layers.2.bias': data_offsets"),

@@ -194,7 +194,7 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
     if (flag == flags.end()) throw UsageError("unknown option " + in_quotes(name));
     if (!seen.insert(&*flag).second) throw UsageError(std::string(flag->name) + ": given twice");
     if (flag->takes_value && !inline_value) {
-      if (i + 1 >= args.size()) throw UsageError(std::string(flag->name) + ": missing value");
+      if (i + 1 >= args.size()) throw UsageError(name + ": missing value");
       value = args[++i];
     } else if (!flag->takes_value && inline_value) {
       throw UsageError(std::string(flag->name) + ": takes no value");
