@@ -70,8 +70,7 @@ std::uint64_t parse_uint(const std::string& option, const std::string& text) {
 
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+  if (!parse_number(text, value) || !std::isfinite(value))
     throw UsageError(option + ": expected a finite number, got '" + text + "'");
   return value;
 }
