@@ -88,6 +88,7 @@ int main() {
     }
   if (comma_locale) {
     check_all();
+    std::printf("checked in the C locale and in %s\n", comma_locale);
     std::setlocale(LC_ALL, "C");
   } else {
     std::printf("no locale with a decimal comma here: checked in the C locale only\n");
