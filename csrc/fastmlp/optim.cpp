@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <functional>
 #include <stdexcept>
 
@@ -33,9 +34,10 @@ constexpr ScheduleKind kSchedules[] = {ScheduleKind::Constant, ScheduleKind::Ste
 
 // std::invalid_argument "`name` must be `range`; got `value`" unless `ok`.
 void require(bool ok, const char* name, const char* range, double value) {
-  if (!ok)
-    throw std::invalid_argument(std::string(name) + " must be " + range + "; got " +
-                                std::to_string(value));
+  if (ok) return;
+  char shown[32];
+  std::snprintf(shown, sizeof shown, "%.10g", value);
+  throw std::invalid_argument(std::string(name) + " must be " + range + "; got " + shown);
 }
 
 }  // namespace
