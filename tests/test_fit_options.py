@@ -277,8 +277,11 @@ def test_callback_exception_propagates():
     def fail(epoch, logs):
         raise RuntimeError(f"stop at {epoch}")
 
-    with pytest.raises(RuntimeError, match="stop at 1"):
-        fastmlp.Network([4, 5, 3]).fit(X, Y, epochs=5, callback=fail)
+    net = fastmlp.Network([4, 5, 3])
+    with pytest.raises(RuntimeError, match="stop at 2") as info:
+        net.fit(X, Y, epochs=5, callback=fail, callback_every=2)
+    assert info.traceback[-1].name == "fail"  # raised from the callback itself
+    assert net.history["loss"].size == 2  # the epochs completed are recorded
 
 
 def test_progress_plain_line_on_stderr(monkeypatch, capsys):
@@ -331,6 +334,9 @@ def test_ctrl_c_interrupts_an_adam_fit(iris):
                 validation=(X, Y), early_stopping=10**9)
     assert time.perf_counter() - start < 2.0
     assert np.all(np.isfinite(net.predict(X)))
+    completed = net.history["loss"].size
+    assert completed > 0 and net.history["val_loss"].size == completed
+    assert net._core.optimizer_steps == completed
 
 
 # --- accuracy --------------------------------------------------------------------------------

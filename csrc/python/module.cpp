@@ -266,15 +266,24 @@ void bind_network(py::module_& m, const char* name) {
                  diverged = e.what();
                }
              }
-             if (result.stopped || failed) throw py::error_already_set();
              py::dict out;
+             // Ctrl-C or a callback's exception: handed back, raised by the
+             // Python layer once the completed epochs are in the history
+             out["exception"] = py::none();
+             if (result.stopped || failed) {
+               const py::error_already_set error;
+               if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
+               out["exception"] = error.value();
+             }
              out["loss"] = to_numpy(result.loss);
              out["learning_rate"] = to_numpy(result.learning_rate);
              if (validating) {
                out["val_loss"] = to_numpy(result.val_loss);
                out[py::str(score_key)] = to_numpy(result.val_score);
              }
-             out["best_epoch"] = options.early_stopping > 0 && result.epochs > 0 && diverged.empty()
+             const bool restored = options.early_stopping > 0 && result.epochs > 0 && diverged.empty() &&
+                                   !result.stopped;
+             out["best_epoch"] = restored
                                      ? py::object(py::int_(result.best_epoch)) : py::object(py::none());
              out["early_stopped"] = result.early_stopped;
              out["stopped_by_callback"] = result.stopped_by_callback;

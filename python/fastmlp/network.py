@@ -262,7 +262,7 @@ class Network:
             over the classes present in the training rows; a dict maps class
             indices to weights (classes not in it weigh 1).
         validation : (X_val, Y_val) or None
-            Data evaluated after every epoch (not trained on).
+            Data evaluated after every epoch (not trained on; unweighted).
         validation_fraction : float or None
             Instead of ``validation``: hold out ``round(fraction * n)`` rows
             (at least one), drawn from the network's seed (the same rows in
@@ -310,7 +310,9 @@ class Network:
         FloatingPointError
             The training diverged (see on_divergence).
         KeyboardInterrupt
-            On Ctrl-C; the network keeps the last completed epoch.
+            On Ctrl-C; the network keeps the last completed epoch, and
+            ``history`` the epochs completed (so after an exception of the
+            callback).
         """
         X = _as_matrix(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
@@ -367,6 +369,8 @@ class Network:
                 bar.close()
         self._extend_history(result)
         self.best_epoch = result["best_epoch"]
+        if result["exception"] is not None:  # Ctrl-C, or the callback's
+            raise result["exception"]
         if result["diverged"] is not None:
             raise FloatingPointError(result["diverged"])
         return self
