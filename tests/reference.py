@@ -11,6 +11,8 @@ optimisers written from PyTorch's documented formulas.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 MASK = (1 << 64) - 1
@@ -126,23 +128,34 @@ ACTIVATIONS = {
 }
 
 
+def activation_pair(name: str, slope: float = 0.01):
+    """(f, f' written in terms of A = f(Z)) for an activation name."""
+    if name == "leaky_relu":
+        return (lambda z: np.where(z > 0, z, slope * z), lambda a: np.where(a > 0, 1.0, slope))
+    return ACTIVATIONS[name]
+
+
 def softmax(z):
     e = np.exp(z - z.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
-def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, reduction, sample_weight=None):
+def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, reduction, leaky_slope=0.01,
+                           sample_weight=None):
     """Loss and (dW, db) by plain backpropagation, for any supported configuration.
 
+    ``activation`` names every hidden layer's activation, or is a list of one per hidden layer.
     With sample_weight, row i's loss counts w_i times and "mean" divides by sum(w).
     """
+    hidden = [activation] * (len(weights) - 1) if isinstance(activation, str) else list(activation)
+    pairs = [activation_pair(name, leaky_slope) for name in hidden]
     acts, z = [X], None
     for i, (W, b) in enumerate(zip(weights, biases)):
         z = acts[-1] @ W + b
         if i + 1 < len(weights):
-            acts.append(ACTIVATIONS[activation][0](z))
+            acts.append(pairs[i][0](z))
         else:
-            acts.append(softmax(z) if output == "softmax" else ACTIVATIONS[output][0](z))
+            acts.append(softmax(z) if output == "softmax" else activation_pair(output, leaky_slope)[0](z))
     A = acts[-1]
     if loss == "mse":
         row_loss = 0.5 * np.sum((A - Y) ** 2, axis=1)
@@ -150,7 +163,7 @@ def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, redu
         if output == "softmax":
             dZ = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
         else:
-            dZ = dA * ACTIVATIONS[output][1](A)
+            dZ = dA * activation_pair(output, leaky_slope)[1](A)
     elif output == "softmax":
         lse = z.max(axis=1, keepdims=True) + np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
         row_loss = np.sum(Y * (lse - z), axis=1)
@@ -166,8 +179,21 @@ def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, redu
         dW[layer] = acts[layer].T @ dZ
         db[layer] = dZ.sum(axis=0)
         if layer > 0:
-            dZ = (dZ @ weights[layer].T) * ACTIVATIONS[activation][1](acts[layer])
+            dZ = (dZ @ weights[layer].T) * pairs[layer - 1][1](acts[layer])
     return float(np.sum(w * row_loss)) * scale, dW, db
+
+
+def normal_draws(gen, count: int):
+    """Standard normal draws by Marsaglia's polar method (the project's method):
+    the first of each accepted pair, from uniform [0, 1) doubles."""
+    out = []
+    while len(out) < count:
+        u = 2 * ((next(gen) >> 11) * 2.0**-53) - 1
+        v = 2 * ((next(gen) >> 11) * 2.0**-53) - 1
+        s = u * u + v * v
+        if 0 < s < 1:
+            out.append(u * math.sqrt(-2 * math.log(s) / s))
+    return out
 
 
 # --- optimisers, from the formulas PyTorch documents for torch.optim ----------------------

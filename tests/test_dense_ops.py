@@ -75,20 +75,21 @@ def test_dense_backward_matches_numpy(dtype, n, n_in, n_out):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity", "softmax"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"])
 def test_activations_match_numpy_over_a_wide_range(dtype, activation):
     """The core's own exp (not libm's) behind sigmoid, tanh and softmax: within
     a few ulps of NumPy's, finite and in range even at +-1000."""
     z = np.concatenate([np.linspace(-40, 40, 4001), [-1000.0, -750.0, -100.0, -1e-300, 0.0, 1e-300, 100.0, 750.0, 1000.0]])
     Z = z.reshape(-1, 1).astype(dtype) if activation != "softmax" else z[: 4008].reshape(-1, 8).astype(dtype)
     k = Z.shape[1]
-    got = _core.dense_forward(Z, np.eye(k, dtype=dtype), np.zeros(k, dtype=dtype), activation)
+    got = _core.dense_forward(Z, np.eye(k, dtype=dtype), np.zeros(k, dtype=dtype), activation, 0.125)
     z64 = Z.astype(np.float64)
     with np.errstate(over="ignore"):
         want = {
             "sigmoid": lambda: 1 / (1 + np.exp(-z64)),
             "tanh": lambda: np.tanh(z64),
             "relu": lambda: np.maximum(z64, 0),
+            "leaky_relu": lambda: np.where(z64 > 0, z64, 0.125 * z64),
             "identity": lambda: z64,
             "softmax": lambda: np.exp(z64 - z64.max(1, keepdims=True)) / np.exp(z64 - z64.max(1, keepdims=True)).sum(1, keepdims=True),
         }[activation]()

@@ -15,7 +15,7 @@ import reference
 
 COMBOS = [
     (act, out, loss)
-    for act in ("sigmoid", "tanh", "relu", "identity")
+    for act in ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
     for out, loss in [("sigmoid", "mse"), ("identity", "mse"), ("softmax", "mse"), ("tanh", "mse"),
                       ("softmax", "cross_entropy"), ("sigmoid", "cross_entropy")]
 ]
@@ -100,6 +100,54 @@ def test_scaled_initialisations(init, limit):
         want = np.array([bound * (2 * ((next(gen) >> 11) * 2.0**-53) - 1) for _ in range(W.size)]).reshape(W.shape)
         np.testing.assert_allclose(W, want, rtol=1e-15)
         assert np.abs(W).max() < bound and not b.any()
+
+
+@pytest.mark.parametrize("init,sd", [("glorot_normal", lambda i, o: np.sqrt(2 / (i + o))),
+                                     ("he_normal", lambda i, o: np.sqrt(2 / i))])
+def test_normal_initialisations(init, sd):
+    """Draws follow Marsaglia's polar method on the project's RNG (the reference
+    uses math.log, the core its own log: equal to a few ulps), and their
+    spread is the documented standard deviation."""
+    sizes = [200, 150, 10]
+    net = fastmlp.Network(sizes, init=init, seed=9)
+    gen = reference.xoshiro256ss(9)
+    for W, b in zip(net.weights, net.biases):
+        want = sd(*W.shape) * np.array(reference.normal_draws(gen, W.size)).reshape(W.shape)
+        np.testing.assert_allclose(W, want, rtol=1e-14, atol=1e-300)
+        assert not b.any()
+    W = net.weights[0]
+    assert abs(W.mean()) < 4 * sd(*W.shape) / np.sqrt(W.size)
+    assert W.std() == pytest.approx(sd(*W.shape), rel=0.02)
+    again = fastmlp.Network(sizes, init=init, seed=9, dtype="float32")
+    np.testing.assert_array_equal(again.weights[0], W.astype(np.float32))
+
+
+def test_leaky_relu_slope_is_respected():
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((50, 4))
+    for slope in (0.0, 0.01, 0.3):
+        net = fastmlp.Network([4, 6, 2], activation="leaky_relu", output="leaky_relu", leaky_slope=slope, init="he")
+        (W0, W1), (b0, b1) = net.weights, net.biases
+        leaky = reference.activation_pair("leaky_relu", slope)[0]
+        np.testing.assert_allclose(net.predict(X), leaky(leaky(X @ W0 + b0) @ W1 + b1), rtol=1e-13, atol=1e-15)
+    assert np.any(X @ W0 + b0 < 0), "some inputs must fall on the negative side"
+
+
+def test_one_activation_per_hidden_layer():
+    rng = np.random.default_rng(12)
+    hidden = ("relu", "tanh", "leaky_relu")
+    X, Y = rng.standard_normal((9, 3)), rng.random((9, 2))
+    net = _random_net([3, 7, 6, 5, 2], rng, activation=hidden, output="sigmoid", leaky_slope=0.2)
+    assert net.activations == hidden
+    value, ref_dW, ref_db = reference.general_loss_and_grads(
+        [w.copy() for w in net.weights], [b.copy() for b in net.biases], X, Y, hidden, "sigmoid", "mse", "sum",
+        leaky_slope=0.2)
+    dW, db = net.gradient(X, Y)
+    assert net.loss(X, Y) == pytest.approx(value, rel=1e-12)
+    for got, want in zip(dW + db, ref_dW + ref_db):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="one activation per hidden layer"):
+        fastmlp.Network([3, 7, 2], activation=("relu", "tanh"))
 
 
 def _sgd_reference(net, X, Y, epochs, lr, batch_size, shuffle, options):

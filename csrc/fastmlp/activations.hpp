@@ -1,9 +1,9 @@
 // Activation functions: each a forward/backward pair over a matrix, and the
-// name <-> enum table the Python layer, the CLI and model files share.
+// name table the Python layer, the CLI and model files share.
 //
 // Backward passes take the activation's *output* A, not its input Z: every
 // activation here has a derivative expressible in A (sigmoid: A (1 - A); tanh:
-// 1 - A^2; relu: A > 0), so the network keeps one buffer per layer, not two.
+// 1 - A^2; relu and leaky_relu: the sign of A), so the network keeps one buffer per layer, not two.
 // Softmax works on whole rows and belongs to output layers only.
 #pragma once
 
@@ -18,30 +18,52 @@
 
 namespace fastmlp {
 
-enum class Activation { Sigmoid, Tanh, Relu, Identity, Softmax };
+// An activation: which function, and leaky_relu's slope for negative inputs
+// (ignored by the others). `Activation::Relu` and friends convert to one, so
+// call sites name the function alone; compare kinds with ==.
+struct Activation {
+  enum Kind { Sigmoid, Tanh, Relu, LeakyRelu, Identity, Softmax };
+  static constexpr double kDefaultSlope = 0.01;
+
+  constexpr Activation(Kind k = Sigmoid, double leaky_slope = kDefaultSlope) noexcept
+      : kind(k), slope(leaky_slope) {}
+  friend constexpr bool operator==(Activation a, Kind k) noexcept { return a.kind == k; }
+  friend constexpr bool operator!=(Activation a, Kind k) noexcept { return a.kind != k; }
+
+  Kind kind;
+  double slope;
+};
 
 // --- names ----------------------------------------------------------------------
 
+constexpr Activation::Kind kActivationKinds[] = {Activation::Sigmoid, Activation::Tanh,
+                                                 Activation::Relu,    Activation::LeakyRelu,
+                                                 Activation::Identity, Activation::Softmax};
+
 inline const char* activation_name(Activation a) {
-  switch (a) {
+  switch (a.kind) {
     case Activation::Sigmoid: return "sigmoid";
     case Activation::Tanh: return "tanh";
     case Activation::Relu: return "relu";
+    case Activation::LeakyRelu: return "leaky_relu";
     case Activation::Identity: return "identity";
     case Activation::Softmax: return "softmax";
   }
   return "?";
 }
 
-// The activation called `name`, or std::invalid_argument naming `what`.
-// Softmax is accepted only where `allow_softmax` (output layers).
+// The activation called `name` (with the default leaky slope), or
+// std::invalid_argument naming `what`. Softmax is accepted only where
+// `allow_softmax` (output layers).
 inline Activation activation_from_name(const std::string& name, const char* what,
                                        bool allow_softmax) {
-  for (Activation a : {Activation::Sigmoid, Activation::Tanh, Activation::Relu,
-                       Activation::Identity, Activation::Softmax})
-    if (name == activation_name(a) && (a != Activation::Softmax || allow_softmax)) return a;
-  throw std::invalid_argument(std::string(what) + " must be one of 'sigmoid', 'tanh', 'relu', 'identity'" +
-                              (allow_softmax ? ", 'softmax'" : "") + "; got '" + name + "'");
+  std::string names;
+  for (Activation::Kind k : kActivationKinds) {
+    if (k == Activation::Softmax && !allow_softmax) continue;
+    if (name == activation_name(k)) return k;
+    names += std::string(names.empty() ? "'" : ", '") + activation_name(k) + "'";
+  }
+  throw std::invalid_argument(std::string(what) + " must be one of " + names + "; got '" + name + "'");
 }
 
 // --- forward / backward over matrices --------------------------------------------------

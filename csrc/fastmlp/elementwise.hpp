@@ -11,7 +11,7 @@
 
 namespace fastmlp {
 
-enum class Activation;  // activations.hpp
+struct Activation;  // activations.hpp
 
 // x[i] = f(x[i]) for i < count; f is not softmax (that works on rows).
 template <class T>

@@ -61,10 +61,16 @@ void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T
 
 // --- initialisation ---------------------------------------------------------------
 
+constexpr Init kInits[] = {Init::Uniform, Init::Glorot, Init::He, Init::GlorotNormal,
+                           Init::HeNormal};
+
 Init init_from_name(const std::string& name) {
-  for (Init i : {Init::Uniform, Init::Glorot, Init::He})
+  std::string names;
+  for (Init i : kInits) {
     if (name == init_name(i)) return i;
-  throw std::invalid_argument("init must be one of 'uniform', 'glorot', 'he'; got '" + name + "'");
+    names += std::string(names.empty() ? "'" : ", '") + init_name(i) + "'";
+  }
+  throw std::invalid_argument("init must be one of " + names + "; got '" + name + "'");
 }
 
 const char* init_name(Init init) {
@@ -72,30 +78,62 @@ const char* init_name(Init init) {
     case Init::Uniform: return "uniform";
     case Init::Glorot: return "glorot";
     case Init::He: return "he";
+    case Init::GlorotNormal: return "glorot_normal";
+    case Init::HeNormal: return "he_normal";
   }
   return "?";
 }
 
 // --- the network ------------------------------------------------------------------
 
+namespace {
+
+// One activation per dense layer: `hidden` for all but the last.
+std::vector<Activation> layer_activations(std::size_t n_sizes, Activation hidden,
+                                          Activation output) {
+  std::vector<Activation> all(n_sizes > 1 ? n_sizes - 1 : 0, hidden);
+  if (!all.empty()) all.back() = output;
+  return all;
+}
+
+}  // namespace
+
 template <class T>
 Network<T>::Network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
-                    Loss loss, Reduction reduction)
-    : sizes_(std::move(sizes)), loss_(loss), reduction_(reduction) {
-  if (hidden == Activation::Softmax)
-    throw std::invalid_argument("activation 'softmax' is for output layers only");
-  check_loss_output(loss, output);
+                    Loss loss, Reduction reduction, double leaky_slope)
+    : Network(sizes, layer_activations(sizes.size(), hidden, output), loss, reduction,
+              leaky_slope) {}
+
+template <class T>
+Network<T>::Network(std::vector<std::size_t> sizes, std::vector<Activation> activations,
+                    Loss loss, Reduction reduction, double leaky_slope)
+    : sizes_(std::move(sizes)),
+      activations_(std::move(activations)),
+      loss_(loss),
+      reduction_(reduction),
+      leaky_slope_(leaky_slope) {
   if (sizes_.size() < 2)
     throw std::invalid_argument("sizes must list at least an input and an output layer");
   for (std::size_t s : sizes_)
     if (s == 0) throw std::invalid_argument("every layer must have at least one unit");
+  if (activations_.size() != sizes_.size() - 1)
+    throw std::invalid_argument("a network of " + std::to_string(sizes_.size() - 1) +
+                                " layers needs as many activations; got " +
+                                std::to_string(activations_.size()));
+  if (!(std::isfinite(leaky_slope) && leaky_slope >= 0))
+    throw std::invalid_argument("leaky_slope must be finite and >= 0; got " +
+                                std::to_string(leaky_slope));
+  for (std::size_t l = 0; l + 1 < activations_.size(); ++l)
+    if (activations_[l] == Activation::Softmax)
+      throw std::invalid_argument("activation 'softmax' is for output layers only");
+  for (Activation& a : activations_) a.slope = leaky_slope;
+  check_loss_output(loss, activations_.back());
   std::size_t total = 0;
   for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
     w_offset_.push_back(total);
     total = checked_add(total, checked_mul(sizes_[l], sizes_[l + 1], "network"), "network");
     b_offset_.push_back(total);
     total = checked_add(total, sizes_[l + 1], "network");
-    activations_.push_back(l + 2 == sizes_.size() ? output : hidden);
   }
   const std::size_t bytes = checked_mul(total, sizeof(T), "network");
   if (const std::size_t memory = physical_memory(); memory != 0 && bytes > memory)
@@ -131,9 +169,16 @@ void Network<T>::initialize(Init init, std::uint64_t seed) {
       for (std::size_t j = 0; j < W.cols; ++j) b[j] = draw();
       continue;
     }
-    const double fan = init == Init::Glorot ? double(W.rows + W.cols) : double(W.rows);
-    const T limit = static_cast<T>(std::sqrt(6.0 / fan));
-    for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = limit * (T(2) * draw() - T(1));
+    const bool glorot = init == Init::Glorot || init == Init::GlorotNormal;
+    const double fan = glorot ? double(W.rows + W.cols) : double(W.rows);
+    if (init == Init::Glorot || init == Init::He) {
+      const T limit = static_cast<T>(std::sqrt(6.0 / fan));
+      for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = limit * (T(2) * draw() - T(1));
+    } else {
+      const double sd = std::sqrt(2.0 / fan);
+      for (std::size_t i = 0; i < W.rows * W.cols; ++i)
+        W.data[i] = static_cast<T>(sd * rng.normal());
+    }
     for (std::size_t j = 0; j < W.cols; ++j) b[j] = T(0);
   }
 }

@@ -39,7 +39,9 @@ void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T
 // uniform: every weight and bias uniform in [0, 1) (the article's).
 // glorot: W uniform in +-sqrt(6 / (in + out)), b = 0 (for sigmoid, tanh).
 // he: W uniform in +-sqrt(6 / in), b = 0 (for relu).
-enum class Init { Uniform, Glorot, He };
+// glorot_normal, he_normal: W normal with mean 0 and standard deviation
+// sqrt(2 / (in + out)) and sqrt(2 / in) (not truncated), b = 0.
+enum class Init { Uniform, Glorot, He, GlorotNormal, HeNormal };
 
 Init init_from_name(const std::string& name);
 const char* init_name(Init init);
@@ -50,11 +52,17 @@ template <class T>
 class Network {
  public:
   // sizes: units per layer, input first ({4, 5, 3} is the article's network);
-  // `hidden` is every hidden layer's activation, `output` the last layer's;
-  // `loss` and `reduction` what training minimises. Parameters start at zero;
-  // see initialize.
+  // `activations` one per dense layer (softmax only last); `loss` and
+  // `reduction` what training minimises; `leaky_slope` the slope of every
+  // leaky_relu layer. Parameters start at zero; see initialize.
+  Network(std::vector<std::size_t> sizes, std::vector<Activation> activations,
+          Loss loss = Loss::Mse, Reduction reduction = Reduction::Sum,
+          double leaky_slope = Activation::kDefaultSlope);
+
+  // Every hidden layer `hidden`, the last `output`.
   Network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
-          Loss loss = Loss::Mse, Reduction reduction = Reduction::Sum);
+          Loss loss = Loss::Mse, Reduction reduction = Reduction::Sum,
+          double leaky_slope = Activation::kDefaultSlope);
 
   std::size_t n_layers() const noexcept { return sizes_.size() - 1; }  // dense layers
   const std::vector<std::size_t>& sizes() const noexcept { return sizes_; }
@@ -63,6 +71,7 @@ class Network {
   Activation activation(std::size_t layer) const noexcept { return activations_[layer]; }
   Loss loss() const noexcept { return loss_; }
   Reduction reduction() const noexcept { return reduction_; }
+  double leaky_slope() const noexcept { return leaky_slope_; }
 
   // Layer `l`'s weights W (in, out) and bias b (out), views into params().
   MatrixView<T> weight(std::size_t l) noexcept;
@@ -90,6 +99,7 @@ class Network {
   std::vector<Activation> activations_;
   Loss loss_;
   Reduction reduction_;
+  double leaky_slope_;
   std::vector<std::size_t> w_offset_, b_offset_;
   AlignedBuffer<T> params_;
 };

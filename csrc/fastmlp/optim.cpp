@@ -19,6 +19,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
 namespace fastmlp {
@@ -278,8 +279,9 @@ void Optimizer<T>::step(T* p, T* g, const std::vector<ParamSegment>& segments,
 namespace {
 
 // std::cos and std::pow differ in their last bits between C libraries; these
-// use + - * / only (and frexp/ldexp, which are exact), so a rate is the same
-// number everywhere. Accurate to a few ulp over the ranges used here.
+// (with rng.hpp's portable_log) use + - * / only (and frexp/ldexp, which are
+// exact), so a rate is the same number everywhere. Accurate to a few ulp over
+// the ranges used here.
 
 constexpr double kPi = 3.141592653589793;
 constexpr double kLn2Hi = 0.693145751953125;  // few bits: k * kLn2Hi is exact
@@ -293,21 +295,6 @@ double cos_pi(double x) {
   double sum = 1;  // 1 - t^2/(1*2) (1 - t^2/(3*4) (1 - ...)), innermost first
   for (int k = 12; k >= 1; --k) sum = 1 - sum * t2 / ((2.0 * k - 1) * (2.0 * k));
   return sum;
-}
-
-// ln x for finite x > 0: x = m 2^k with m in [sqrt(1/2), sqrt(2)), and ln m =
-// 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.18, by its series (12 terms).
-double log_portable(double x) {
-  int k = 0;
-  double m = std::frexp(x, &k);
-  if (m < 0.7071067811865476) {
-    m *= 2;
-    --k;
-  }
-  const double s = (m - 1) / (m + 1), s2 = s * s;
-  double sum = 1.0 / 23;  // sum s^(j-1) / j over odd j
-  for (int j = 21; j >= 1; j -= 2) sum = sum * s2 + 1.0 / j;
-  return k * kLn2Hi + (k * kLn2Lo + 2 * s * sum);
 }
 
 // e^y for |y| < 700: y = n ln 2 + r, |r| <= 0.35, Taylor's series in r (17
@@ -342,7 +329,7 @@ double scheduled_rate(const Schedule& s, double lr, std::uint64_t epoch, std::ui
       // scikit-learn's MLP: t_ += n_samples after each epoch, then
       // learning_rate = learning_rate_init / (t_ + 1) ** power_t
       const double t = static_cast<double>(epoch) * static_cast<double>(rows);
-      return lr / exp_portable(s.power_t * log_portable(t + 1));
+      return lr / exp_portable(s.power_t * portable_log(t + 1));
     }
     case ScheduleKind::Cosine: {
       // torch.optim.lr_scheduler.CosineAnnealingLR with T_max = the fit's epochs

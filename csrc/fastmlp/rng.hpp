@@ -6,9 +6,27 @@
 // implementation-defined. Not cryptographic.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace fastmlp {
+
+// log(x) for finite x > 0 from frexp and plain adds, multiplies and divides,
+// so every C library gives the same bits (std::log may not): x = m 2^e with
+// m in [sqrt(1/2), sqrt(2)), and log m = 2 atanh(s), s = (m - 1) / (m + 1),
+// |s| < 0.172, summed to s^23 (the next term is below 1e-19).
+inline double portable_log(double x) noexcept {
+  int e = 0;
+  double m = std::frexp(x, &e);  // m in [1/2, 1)
+  if (m < 0.70710678118654752) {
+    m *= 2;
+    --e;
+  }
+  const double s = (m - 1) / (m + 1), s2 = s * s;
+  double series = 0;  // atanh(s) / s = sum of s^(2j) / (2j + 1)
+  for (int j = 11; j >= 0; --j) series = series * s2 + 1.0 / (2 * j + 1);
+  return e * 0.69314718055994531 + 2 * s * series;
+}
 
 class Rng {
  public:
@@ -42,6 +60,16 @@ class Rng {
   // Uniform in [0, 1) as a float: the top 24 bits (a double rounded to float
   // could round up to 1).
   float uniform_float() noexcept { return static_cast<float>(next() >> 40) * 0x1.0p-24f; }
+
+  // Standard normal (mean 0, variance 1), by Marsaglia's polar method: a
+  // point uniform in the unit disc gives u * sqrt(-2 log(s) / s). The pair's
+  // second value is dropped, so each draw depends only on the stream.
+  double normal() noexcept {
+    for (;;) {
+      const double u = 2 * uniform() - 1, v = 2 * uniform() - 1, s = u * u + v * v;
+      if (s < 1 && s > 0) return u * std::sqrt(-2 * portable_log(s) / s);
+    }
+  }
 
   // Uniform in [0, n) for n > 0, without bias: draws masked to the next power
   // of two, rejecting those >= n (fewer than two draws on average).

@@ -191,18 +191,31 @@ template <class T>
 void bind_network(py::module_& m, const char* name) {
   using Net = PyNetwork<T>;
   py::class_<Net>(m, name, "A dense network's C++ storage; use fastmlp.Network.")
-      .def(py::init([](std::vector<std::size_t> sizes, const std::string& hidden,
-                       const std::string& output, const std::string& loss,
-                       const std::string& reduction) {
-             return new Net{Network<T>(std::move(sizes),
-                                       activation_from_name(hidden, "activation", false),
-                                       activation_from_name(output, "output", true),
-                                       loss_from_name(loss), reduction_from_name(reduction)),
+      .def(py::init([](std::vector<std::size_t> sizes, const std::vector<std::string>& activations,
+                       const std::string& loss, const std::string& reduction, double leaky_slope) {
+             std::vector<Activation> layers;
+             for (std::size_t l = 0; l < activations.size(); ++l) {
+               const bool last = l + 1 == activations.size();
+               layers.push_back(activation_from_name(activations[l], last ? "output" : "activation",
+                                                     last));
+             }
+             return new Net{Network<T>(std::move(sizes), std::move(layers), loss_from_name(loss),
+                                       reduction_from_name(reduction), leaky_slope),
                             {}};
            }),
-           py::arg("sizes"), py::arg("activation"), py::arg("output"), py::arg("loss"),
-           py::arg("reduction"))
+           py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("reduction"),
+           py::arg("leaky_slope"))
       .def_property_readonly("sizes", [](const Net& self) { return self.net.sizes(); })
+      .def_property_readonly("activations", [](const Net& self) {
+             std::vector<std::string> names;
+             for (std::size_t l = 0; l < self.net.n_layers(); ++l)
+               names.emplace_back(activation_name(self.net.activation(l)));
+             return names;
+           })
+      .def_property_readonly("loss", [](const Net& self) { return loss_name(self.net.loss()); })
+      .def_property_readonly("reduction",
+                             [](const Net& self) { return reduction_name(self.net.reduction()); })
+      .def_property_readonly("leaky_slope", [](const Net& self) { return self.net.leaky_slope(); })
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
@@ -385,16 +398,18 @@ void bind_dense_ops(py::module_& m) {
         py::arg("B").noconvert(), py::arg("beta"), py::arg("C").noconvert(),
         "C = alpha * op(A) @ op(B) + beta * C, in place.");
   m.def("dense_forward", [](const Array<T>& X, const Array<T>& W, const Array<T>& b,
-                            const std::string& activation) {
+                            const std::string& activation, double leaky_slope) {
           const ConstMatrixView<T> x = view_of(X, "X"), w = view_of(W, "W");
           if (x.cols != w.rows || b.ndim() != 1 || std::size_t(b.shape(0)) != w.cols)
             throw std::invalid_argument("dense_forward: shapes do not match");
           Array<T> A({x.rows, w.cols});
-          dense_forward(mutable_view_of(A, "A"), x, w, b.data(),
-                        activation_from_name(activation, "activation", true));
+          Activation f = activation_from_name(activation, "activation", true);
+          f.slope = leaky_slope;
+          dense_forward(mutable_view_of(A, "A"), x, w, b.data(), f);
           return A;
         }, py::arg("X").noconvert(), py::arg("W").noconvert(), py::arg("b").noconvert(),
-        py::arg("activation"), "activation(X @ W + b).");
+        py::arg("activation"), py::arg("leaky_slope") = Activation::kDefaultSlope,
+        "activation(X @ W + b); leaky_relu's slope is leaky_slope.");
   m.def("dense_backward", [](const Array<T>& dZ, const Array<T>& X, const Array<T>& W) {
           const ConstMatrixView<T> dz = view_of(dZ, "dZ"), x = view_of(X, "X"),
                                    w = view_of(W, "W");

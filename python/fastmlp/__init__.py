@@ -15,7 +15,7 @@ from __future__ import annotations
 from importlib.metadata import PackageNotFoundError, version
 
 from fastmlp import datasets
-from fastmlp.metrics import accuracy
+from fastmlp.metrics import accuracy, confusion_matrix
 from fastmlp.network import Network, predict, train
 
 try:
@@ -23,4 +23,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "datasets", "predict", "train"]
+__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "predict", "train"]

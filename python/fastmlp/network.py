@@ -21,11 +21,11 @@ __all__ = ["Network", "predict", "train"]
 
 _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
-_OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu")
+_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
+_OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
 _LOSSES = ("mse", "cross_entropy")
 _REDUCTIONS = ("sum", "mean")
-_INITS = ("uniform", "glorot", "he")
+_INITS = ("uniform", "glorot", "he", "glorot_normal", "he_normal")
 _OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
 _SCHEDULES = ("constant", "step", "invscaling", "cosine")
 _ON_DIVERGENCE = ("raise", "continue")
@@ -40,10 +40,14 @@ class Network:
         Units per layer, input first: ``[4, 5, 3]`` is the article's network
         (4 inputs, one hidden layer of 5, 3 outputs). At least two entries,
         all positive.
-    activation : {"sigmoid", "tanh", "relu", "identity"}
-        The hidden layers' activation.
-    output : {"sigmoid", "softmax", "identity", "tanh", "relu"}
+    activation : {"sigmoid", "tanh", "relu", "leaky_relu", "identity"} or sequence of them
+        The hidden layers' activation: one name for all, or one per hidden
+        layer (``("relu", "tanh")`` for ``sizes=[4, 16, 8, 3]``).
+    output : {"sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"}
         The output layer's activation.
+    leaky_slope : float, default 0.01
+        leaky_relu's slope for negative inputs, ``max(z, 0) + slope * min(z,
+        0)``; finite and >= 0.
     loss : {"mse", "cross_entropy"}
         What training minimises. "mse" is 1/2 * sum((A - Y)**2) (the
         article's). "cross_entropy" needs output "softmax" (multi-class:
@@ -53,10 +57,13 @@ class Network:
         How the loss combines rows: "sum" (the article's: the gradient is
         summed over a batch) or "mean" (divided by the batch's rows, as
         PyTorch and scikit-learn do).
-    init : {"uniform", "glorot", "he"}
+    init : {"uniform", "glorot", "he", "glorot_normal", "he_normal"}
         Weight initialisation. "uniform" draws every weight and bias uniform
-        in [0, 1), as the article does; "glorot" draws W uniform in
-        +-sqrt(6 / (in + out)) and "he" in +-sqrt(6 / in), with zero biases.
+        in [0, 1), as the article does. The others set biases to zero and
+        draw W: "glorot" (Xavier) uniform in +-sqrt(6 / (in + out)), "he"
+        uniform in +-sqrt(6 / in), "glorot_normal" and "he_normal" normal with
+        mean 0 and standard deviation sqrt(2 / (in + out)) and sqrt(2 / in)
+        (not truncated; Marsaglia's polar method on the project's RNG).
     seed : int, default 0
         Seed of the initialisation (0 <= seed < 2**64). The same seed gives
         bit-identical networks.
@@ -87,24 +94,28 @@ class Network:
         self,
         sizes: Sequence[int],
         *,
-        activation: str = "sigmoid",
+        activation: str | Sequence[str] = "sigmoid",
         output: str = "sigmoid",
         loss: str = "mse",
         reduction: str = "sum",
         init: str = "uniform",
         seed: int = 0,
         dtype: str | np.dtype[Any] | type = "float64",
+        leaky_slope: float = 0.01,
     ) -> None:
         self.sizes = _check_sizes(sizes)
-        self.activation = _check_choice(activation, "activation", _ACTIVATIONS)
+        self.activation = _check_activations(activation, len(self.sizes) - 2)
         self.output = _check_choice(output, "output", _OUTPUTS)
+        self.leaky_slope = _check_real(leaky_slope, "leaky_slope")
+        if self.leaky_slope < 0:
+            raise ValueError(f"leaky_slope must be >= 0; got {self.leaky_slope}")
         self.loss_name = _check_choice(loss, "loss", _LOSSES)
         self.reduction = _check_choice(reduction, "reduction", _REDUCTIONS)
         self.init = _check_choice(init, "init", _INITS)
         self.seed = _check_int(seed, "seed", low=0, high=2**64 - 1)
         self.dtype = _check_dtype(dtype)
-        self._core = _CORE[self.dtype.name](list(self.sizes), self.activation, self.output,
-                                            self.loss_name, self.reduction)
+        self._core = _CORE[self.dtype.name](list(self.sizes), [*self.activations, self.output],
+                                            self.loss_name, self.reduction, self.leaky_slope)
         self._core.initialize(self.init, self.seed)
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch: int | None = None
@@ -115,6 +126,13 @@ class Network:
     def n_layers(self) -> int:
         """The number of dense layers (hidden layers + 1)."""
         return len(self.sizes) - 1
+
+    @property
+    def activations(self) -> tuple[str, ...]:
+        """Each hidden layer's activation, first to last."""
+        if isinstance(self.activation, str):
+            return (self.activation,) * (len(self.sizes) - 2)
+        return self.activation
 
     @property
     def weights(self) -> tuple[np.ndarray, ...]:
@@ -441,10 +459,27 @@ class Network:
             result = self._core.predict(X, out, _check_threads(threads))
         return result
 
+    def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
+        """Class probabilities for X, shape (n, outputs): the outputs of a
+        softmax or sigmoid output layer (ValueError for any other output)."""
+        if self.output not in ("softmax", "sigmoid"):
+            raise ValueError(f"predict_proba needs a 'softmax' or 'sigmoid' output; this network's is {self.output!r}")
+        return self.predict(X, threads=threads)
+
+    def predict_classes(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
+        """The predicted class index of each row of X, shape (n,), int64: the
+        argmax of the outputs (the first on ties); with a single output, 1
+        where it exceeds 0.5 (sigmoid) or 0 (other outputs), else 0."""
+        P = self.predict(X, threads=threads)
+        if P.shape[1] == 1:
+            return (P[:, 0] > (0.5 if self.output == "sigmoid" else 0.0)).astype(np.int64)
+        return P.argmax(axis=1)
+
     def __repr__(self) -> str:
+        slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
         return (f"Network({list(self.sizes)}, activation={self.activation!r}, output={self.output!r}, "
                 f"loss={self.loss_name!r}, reduction={self.reduction!r}, init={self.init!r}, "
-                f"seed={self.seed}, dtype={self.dtype.name!r})")
+                f"seed={self.seed}, dtype={self.dtype.name!r}{slope})")
 
 
 def train(
@@ -455,12 +490,13 @@ def train(
     epochs: int = 8000,
     learning_rate: float = 0.2,
     seed: int = 0,
-    activation: str = "sigmoid",
+    activation: str | Sequence[str] = "sigmoid",
     output: str = "sigmoid",
     loss: str = "mse",
     reduction: str = "sum",
     init: str = "uniform",
     dtype: str | np.dtype[Any] | type = "float64",
+    leaky_slope: float = 0.01,
     batch_size: int | None = None,
     shuffle: bool = True,
     threads: int | None = None,
@@ -493,7 +529,7 @@ def train(
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
     net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
-                  reduction=reduction, init=init, seed=seed, dtype=dtype)
+                  reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
     return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
                    threads=threads, **fit_options)
 
@@ -635,6 +671,17 @@ def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
     return str(value)
+
+
+def _check_activations(value: Any, n_hidden: int) -> str | tuple[str, ...]:
+    """One hidden activation name, or a sequence of one per hidden layer."""
+    if isinstance(value, str):
+        return _check_choice(value, "activation", _ACTIVATIONS)
+    if not isinstance(value, Sequence):
+        raise TypeError(f"activation must be a name or a sequence of names; got {type(value).__name__}")
+    if len(value) != n_hidden:
+        raise ValueError(f"activation must name one activation per hidden layer ({n_hidden}); got {len(value)}")
+    return tuple(_check_choice(a, "activation", _ACTIVATIONS) for a in value)
 
 
 def _check_dtype(dtype: Any) -> np.dtype[Any]:

@@ -92,7 +92,7 @@ inline T exp(T x) {
 
 template <class T>
 void activate(Activation f, T* x, std::size_t count) {
-  switch (f) {
+  switch (f.kind) {
     case Activation::Sigmoid:
       for (std::size_t i = 0; i < count; ++i) x[i] = T(1) / (T(1) + exp(-x[i]));
       return;
@@ -102,6 +102,11 @@ void activate(Activation f, T* x, std::size_t count) {
     case Activation::Relu:
       for (std::size_t i = 0; i < count; ++i) x[i] = x[i] > T(0) ? x[i] : T(0);
       return;
+    case Activation::LeakyRelu: {
+      const T slope = static_cast<T>(f.slope);
+      for (std::size_t i = 0; i < count; ++i) x[i] = x[i] > T(0) ? x[i] : slope * x[i];
+      return;
+    }
     case Activation::Identity:
     case Activation::Softmax:
       return;
@@ -110,7 +115,7 @@ void activate(Activation f, T* x, std::size_t count) {
 
 template <class T>
 void activate_backward(Activation f, T* d, const T* a, std::size_t count) {
-  switch (f) {
+  switch (f.kind) {
     case Activation::Sigmoid:
       for (std::size_t i = 0; i < count; ++i) d[i] *= a[i] * (T(1) - a[i]);
       return;
@@ -120,6 +125,11 @@ void activate_backward(Activation f, T* d, const T* a, std::size_t count) {
     case Activation::Relu:
       for (std::size_t i = 0; i < count; ++i) d[i] = a[i] > T(0) ? d[i] : T(0);
       return;
+    case Activation::LeakyRelu: {
+      const T slope = static_cast<T>(f.slope);
+      for (std::size_t i = 0; i < count; ++i) d[i] = a[i] > T(0) ? d[i] : slope * d[i];
+      return;
+    }
     case Activation::Identity:
     case Activation::Softmax:
       return;
