@@ -330,10 +330,14 @@ def test_a_write_failing_half_way_leaves_the_old_file(tmp_path):
 def test_pickle_and_deepcopy_keep_everything(iris, dtype):
     X, Y, X_test, _ = iris
     net = fastmlp.train(X, Y, hidden=[5, 4], epochs=30, batch_size=16, seed=7, activation="tanh",
-                        output="softmax", loss="cross_entropy", reduction="mean", init="glorot", dtype=dtype)
+                        output="softmax", loss="cross_entropy", reduction="mean", init="glorot", dtype=dtype,
+                        validation_fraction=0.25, early_stopping=50)
+    assert net.best_epoch is not None and set(net.history) > {"loss", "val_loss"}
     for twin in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net), copy.copy(net)):
         _same_network(net, twin)
-        np.testing.assert_array_equal(twin.history["loss"], net.history["loss"])
+        assert twin.history.keys() == net.history.keys() and twin.best_epoch == net.best_epoch
+        for key in net.history:
+            np.testing.assert_array_equal(twin.history[key], net.history[key])
         np.testing.assert_array_equal(twin.predict(X_test), net.predict(X_test))
         twin.weights[0][0, 0] += 1  # an independent copy
         assert twin.weights[0][0, 0] != net.weights[0][0, 0]

@@ -6,12 +6,14 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -21,7 +23,9 @@
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/optim.hpp>
 #include <fastmlp/threads.hpp>
+#include <fastmlp/train.hpp>
 
 #ifndef FASTMLP_VERSION
 #define FASTMLP_VERSION "unknown"
@@ -47,12 +51,13 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
     "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
-    "                     [-o FILE]\n"
+    "                     [training options] [--quiet] [-o FILE]\n"
     "\n"
     "Train a sigmoid network by full-batch gradient descent, print its accuracy\n"
     "on the test file, and save it with -o. With no options: the article's\n"
     "experiment on the bundled Iris data (4-5-3 network, 8000 epochs, learning\n"
-    "rate 0.2).\n"
+    "rate 0.2). A run expected to take more than 2 seconds shows its progress\n"
+    "on stderr.\n"
     "\n"
     "CSV files: numbers, comma-separated, an optional header row; the label\n"
     "columns last, one-hot (one column per class).\n"
@@ -71,7 +76,30 @@ constexpr const char* kTrainUsage =
     "  -o, --output FILE\n"
     "                   save the trained network in FILE (a model file, safetensors\n"
     "                   layout; written atomically, never over an input file)\n"
-    "  -h, --help       show this text\n";
+    "  -h, --help       show this text\n"
+    "\n"
+    "training options (defaults: the article's plain gradient descent):\n"
+    "  --optimizer NAME       sgd (default), momentum, adam or adamw\n"
+    "  --momentum X           momentum: mu (default: 0.9)\n"
+    "  --nesterov             momentum: Nesterov's form\n"
+    "  --beta1 X, --beta2 X   adam, adamw: moment decays (default: 0.9, 0.999)\n"
+    "  --eps X                adam, adamw: added to sqrt(v) (default: 1e-8)\n"
+    "  --weight-decay X       adamw: decoupled weight decay (default: 0.01)\n"
+    "  --batch-size N         rows per step, reshuffled every epoch (default: all)\n"
+    "  --l2 X                 l2 * W added to the weights' gradient (default: 0)\n"
+    "  --clip-norm X          clip the gradient's global norm to X (default: off)\n"
+    "  --schedule NAME        constant (default), step, invscaling or cosine\n"
+    "  --step-size N          step: epochs between decays (default: 10)\n"
+    "  --gamma X              step: factor per decay (default: 0.1)\n"
+    "  --power-t X            invscaling: exponent (default: 0.5)\n"
+    "  --lr-min X             cosine: final rate (default: 0)\n"
+    "  --validation-fraction X  hold out this fraction of the training rows\n"
+    "                         (drawn from --seed) and report their figures\n"
+    "  --early-stopping N     stop after N epochs without improvement of the\n"
+    "                         validation loss (or the training loss) by --tol,\n"
+    "                         and keep the best parameters\n"
+    "  --tol X                early stopping's improvement (default: 1e-4)\n"
+    "  --quiet                no progress on stderr\n";
 
 constexpr const char* kPredictUsage =
     "usage: fastmlp predict MODEL DATA.csv [--classes] [--labels N] [--threads N]\n"
@@ -133,8 +161,7 @@ std::uint64_t parse_uint(const std::string& option, const std::string& text) {
 
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+  if (!parse_number(text, value) || !std::isfinite(value))
     throw UsageError(option + ": expected a finite number, got " + in_quotes(text));
   return value;
 }
@@ -199,7 +226,11 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
     } else if (!flag->takes_value && inline_value) {
       throw UsageError(std::string(flag->name) + ": takes no value");
     }
-    flag->apply(value);
+    try {
+      flag->apply(value);
+    } catch (const std::invalid_argument& e) {  // a name the core's tables do not know
+      throw UsageError(e.what());
+    }
   }
   return positional;
 }
@@ -219,6 +250,49 @@ Flag labels_flag(std::optional<std::size_t>& labels) {
             if (n > (std::uint64_t(1) << 32)) throw UsageError("--labels: too many");
             labels = static_cast<std::size_t>(n);
           }};
+}
+
+// The training options' flags, into `o`; check_fit_flags checks them together.
+std::vector<Flag> fit_flags(FitOptions& o) {
+  const auto real = [](const char* name, double& to) {
+    return Flag{name, nullptr, true, [name, &to](const std::string& v) { to = parse_real(name, v); }};
+  };
+  return {
+      {"--optimizer", nullptr, true,
+       [&o](const std::string& v) { o.optimizer.kind = optimizer_from_name(v); }},
+      real("--momentum", o.optimizer.momentum),
+      {"--nesterov", nullptr, false, [&o](const std::string&) { o.optimizer.nesterov = true; }},
+      real("--beta1", o.optimizer.beta1),
+      real("--beta2", o.optimizer.beta2),
+      real("--eps", o.optimizer.eps),
+      real("--weight-decay", o.optimizer.weight_decay),
+      {"--batch-size", nullptr, true,
+       [&o](const std::string& v) {
+         o.batch_size = parse_uint("--batch-size", v);
+         if (o.batch_size == 0) throw UsageError("--batch-size: expected a positive integer");
+       }},
+      real("--l2", o.l2),
+      real("--clip-norm", o.clip_norm),
+      {"--schedule", nullptr, true,
+       [&o](const std::string& v) { o.schedule.kind = schedule_from_name(v); }},
+      {"--step-size", nullptr, true,
+       [&o](const std::string& v) { o.schedule.step_size = parse_uint("--step-size", v); }},
+      real("--gamma", o.schedule.gamma),
+      real("--power-t", o.schedule.power_t),
+      real("--lr-min", o.schedule.lr_min),
+      {"--early-stopping", nullptr, true,
+       [&o](const std::string& v) { o.early_stopping = parse_uint("--early-stopping", v); }},
+      real("--tol", o.tol),
+  };
+}
+
+// UsageError unless the training options fit together.
+void check_fit_flags(const FitOptions& o) {
+  check_optimizer_config(o.optimizer);
+  check_schedule(o.schedule);
+  if (o.l2 < 0) throw UsageError("--l2: expected a non-negative number");
+  if (o.clip_norm < 0) throw UsageError("--clip-norm: expected a non-negative number");
+  if (o.tol < 0) throw UsageError("--tol: expected a non-negative number");
 }
 
 // The MODEL and DATA.csv arguments of predict and eval, after the options in
@@ -314,9 +388,8 @@ auto with_model(const std::string& path, F&& f) {
 // Appends `value` with the fewest digits that read back to it (in T).
 template <class T>
 void append_number(std::string& text, T value) {
-  char digits[32];
-  const auto [end, ec] = std::to_chars(digits, digits + sizeof digits, value);
-  text.append(digits, ec == std::errc() ? end : digits);
+  char digits[kMaxNumberChars];
+  text.append(digits, format_number(value, digits));
 }
 
 void write_out(std::ostream& out, const std::string& text) {
@@ -332,25 +405,91 @@ bool same_file(const std::string& a, const std::string& b) {
   return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
-// Train the article's network in precision T, save it to `output` unless that
-// is empty; its test accuracy.
+// A line on stderr, rewritten in place, for runs expected to take more than
+// two seconds: the fit's progress hook.
+class ProgressLine {
+ public:
+  // `score`: the name of the validation score (validation_score_name).
+  ProgressLine(std::ostream& err, const char* score) : err_(err), score_(score), start_(Clock::now()) {}
+  ~ProgressLine() { finish(); }
+
+  bool operator()(const EpochLog& log) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (!shown_ && !log.last &&
+        elapsed / static_cast<double>(log.epoch) * static_cast<double>(log.epochs) < 2.0)
+      return true;
+    if (!shown_ && log.last) return true;  // it ended before it seemed long
+    shown_ = true;
+    char line[160];
+    int len = std::snprintf(line, sizeof line, "\repoch %zu/%zu  loss %.4g", log.epoch, log.epochs, log.loss);
+    if (!std::isnan(log.val_loss))
+      len += std::snprintf(line + len, sizeof line - static_cast<std::size_t>(len),
+                           "  val_loss %.4g  val_%s %.4g", log.val_loss, score_, log.val_score);
+    err_ << line << std::flush;
+    if (log.last) finish();
+    return true;
+  }
+
+  // Ends the line, if one was shown.
+  void finish() {
+    if (shown_) err_ << "\n" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::ostream& err_;
+  const char* score_;
+  Clock::time_point start_;
+  bool shown_ = false;
+};
+
+// The rows `rows` of M.
+Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_t>& rows) {
+  Matrix<double> result(rows.size(), M.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = M(rows[i], j);
+  return result;
+}
+
+// Train the article's network in precision T on `train` (validating on
+// `validation` when it has rows), save it to `output` unless that is empty;
+// its test accuracy.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
-                          const FitOptions& options, const CsvData& train, const CsvData& test,
-                          const std::string& output, const Environment& env) {
+                          const FitOptions& options, const CsvData& train,
+                          const CsvData& validation, const CsvData& test,
+                          const std::string& output, const Environment& env,
+                          std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
+  const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
   const Matrix<T> X_test = converted<T>(test.X);
   Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
   net.initialize(Init::Uniform, seed);
-  if (fit(net, X.view(), Y.view(), options, env.should_stop).stopped) throw Interrupted{};
+  FitData<T> data;
+  data.X = X.view();
+  data.Y = Y.view();
+  data.X_val = X_val.view();
+  data.Y_val = Y_val.view();
+  FitHooks hooks;
+  hooks.should_stop = env.should_stop;
+  std::unique_ptr<ProgressLine> line;
+  if (progress != nullptr) {
+    line = std::make_unique<ProgressLine>(*progress, validation_score_name(net.activation(net.n_layers() - 1)));
+    hooks.progress = [&line](const EpochLog& log) { return (*line)(log); };
+    hooks.progress_seconds = 0.25;
+  }
+  Optimizer<T> optimizer;
+  if (fit(net, data, options, optimizer, hooks).stopped) throw Interrupted{};
   // The entries the Python package records beside the network's own.
-  if (!output.empty()) save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
+  if (!output.empty())
+    save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
 }
 
-int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
+int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
               const Environment& env) {
   std::string train_path = env.data_dir + "/train.csv";
   std::string test_path = env.data_dir + "/test.csv";
@@ -361,7 +500,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::uint64_t seed = 0;
   std::optional<std::size_t> labels;
   std::string dtype = "float64";
-  const std::vector<Flag> flags = {
+  double validation_fraction = 0;
+  bool quiet = false;
+  std::vector<Flag> flags = {
       {"--train", nullptr, true, [&](const std::string& v) { train_path = v; }},
       {"--test", nullptr, true, [&](const std::string& v) { test_path = v; }},
       labels_flag(labels),
@@ -378,14 +519,27 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
          dtype = v;
        }},
       threads_flag(fit_options.threads),
+      {"--validation-fraction", nullptr, true,
+       [&](const std::string& v) {
+         validation_fraction = parse_real("--validation-fraction", v);
+         if (!(validation_fraction > 0 && validation_fraction < 1))
+           throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
+       }},
+      {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
       {"--output", "-o", true, [&](const std::string& v) { output = v; }},
   };
+  for (Flag& f : fit_flags(fit_options)) flags.push_back(std::move(f));
   const auto positional = parse(args, flags);
   if (!positional) {
     out << kTrainUsage;
     return 0;
   }
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
+  try {
+    check_fit_flags(fit_options);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
   if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
   if (!output.empty()) {
@@ -399,7 +553,15 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       throw FileError(output, "cannot save there", ENOENT);
   }
 
-  const CsvData train = read_csv(train_path, n_labels);
+  CsvData train = read_csv(train_path, n_labels);
+  CsvData validation;
+  if (validation_fraction != 0) {
+    const RowSplit split = validation_split(train.X.rows(), validation_fraction, seed);
+    validation.X = select_rows(train.X, split.validation);
+    validation.Y = select_rows(train.Y, split.validation);
+    train.X = select_rows(train.X, split.train);
+    train.Y = select_rows(train.Y, split.train);
+  }
   const CsvData test = read_csv(test_path, n_labels);
   if (test.X.cols() != train.X.cols())
     throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
@@ -409,10 +571,12 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::vector<std::size_t> sizes = {train.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(n_labels);
+  fit_options.seed = seed;
+  std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, seed, fit_options, train, test, output, env)
-          : train_and_evaluate<double>(sizes, seed, fit_options, train, test, output, env);
+          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, output, env, progress)
+          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, output, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;

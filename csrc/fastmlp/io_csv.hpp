@@ -72,4 +72,20 @@ CsvData read_csv(const std::string& path, std::size_t n_labels);
 // The same from a stream; `name` stands for the file in messages.
 CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels);
 
+// The number that all of `text` spells, as std::from_chars reads it (an
+// optional sign, digits, point, exponent; inf and nan too, which callers
+// refuse), into `value`; false when it is not one number or out of range.
+// The same on every platform and in every locale.
+bool parse_number(std::string_view text, double& value);
+
+// The most characters format_number writes.
+constexpr std::size_t kMaxNumberChars = 32;
+
+// Writes into `out` (kMaxNumberChars long) the shortest text that
+// parse_number reads back to exactly `value` (for a float: once rounded to
+// float), and returns its length. The same on every platform and in every
+// locale. T is float or double.
+template <class T>
+std::size_t format_number(T value, char* out);
+
 }  // namespace fastmlp

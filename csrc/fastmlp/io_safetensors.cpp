@@ -24,6 +24,7 @@
 #include <utility>
 #include <vector>
 
+#include <fastmlp/io_csv.hpp>
 #include <fastmlp/rng.hpp>
 
 #if defined(_WIN32)
@@ -389,14 +390,14 @@ std::string joined(const List& list, Format format) {
 
 // The format's own metadata entries for `d`.
 Metadata format_metadata(const Description& d) {
-  char slope[32];
-  const auto [end, ec] = std::to_chars(slope, slope + sizeof slope, d.leaky_slope);
+  char slope[kMaxNumberChars];
+  const std::size_t slope_length = format_number(d.leaky_slope, slope);
   return {
       {"format", kFormatName},
       {"format_version", kFormatVersion},
       {"sizes", joined(d.sizes, [](std::size_t s) { return std::to_string(s); })},
       {"activations", joined(d.activations, [](Activation a) { return std::string(activation_name(a)); })},
-      {"leaky_slope", std::string(slope, ec == std::errc() ? end : slope)},
+      {"leaky_slope", std::string(slope, slope_length)},
       {"loss", loss_name(d.loss)},
       {"reduction", reduction_name(d.reduction)},
   };
@@ -463,9 +464,7 @@ Description parse_description(const Metadata& meta) {
                                                  d.activations.size() + 1 == n_layers));
 
   const std::string& slope = required(meta, "leaky_slope");
-  const auto [end, ec] = std::from_chars(slope.data(), slope.data() + slope.size(), d.leaky_slope);
-  if (slope.empty() || ec != std::errc() || end != slope.data() + slope.size() ||
-      !std::isfinite(d.leaky_slope) || d.leaky_slope < 0)
+  if (!parse_number(slope, d.leaky_slope) || !std::isfinite(d.leaky_slope) || d.leaky_slope < 0)
     fail("metadata 'leaky_slope' must be a finite number >= 0; got " + in_quotes(slope));
 
   d.loss = loss_from_name(std::string(short_value(required(meta, "loss"), "loss")));
