@@ -7,7 +7,9 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
+#include <fastmlp/elementwise.hpp>
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
@@ -71,6 +73,31 @@ void test_portable_log_and_normal() {
   }
   CHECK(std::abs(sum / n) < 0.01);
   CHECK(std::abs(squares / n - 1) < 0.01);
+}
+
+// --- exp and the activations at the edges ---------------------------------------------
+
+// NaN in, NaN out (a NaN weight in a loaded file reaches exp); infinities and
+// the largest finite values clamp; nothing in between is undefined behaviour
+// (tests/sanitize/run.sh runs this under UBSan, where a fuzzer found exp(NaN)
+// shifting a negative number).
+template <class T>
+void test_exp_edges() {
+  const T nan = std::numeric_limits<T>::quiet_NaN(), inf = std::numeric_limits<T>::infinity();
+  const T big = std::numeric_limits<T>::max();
+  std::vector<T> x = {nan, -nan, inf, -inf, big, -big, T(0), T(-0.0), T(1)};
+  exp_inplace(x.data(), x.size());
+  CHECK(std::isnan(x[0]) && std::isnan(x[1]));
+  CHECK(std::isfinite(x[2]) && x[2] == x[4] && x[2] > T(1e30));
+  CHECK(x[3] > T(0) && x[3] == x[5] && x[3] < T(1e-30));
+  CHECK(x[6] == T(1) && x[7] == T(1) && std::abs(x[8] - T(2.718281828459045)) < T(1e-6));
+  for (const Activation f : {Activation::Sigmoid, Activation::Tanh}) {
+    std::vector<T> y = {nan, -nan, inf, -inf};
+    activate(f, y.data(), y.size());
+    CHECK(std::isnan(y[0]) && std::isnan(y[1]));
+    CHECK(y[2] == T(1));
+    CHECK(f == Activation::Sigmoid ? y[3] >= T(0) && y[3] < T(1e-30) : y[3] == T(-1));
+  }
 }
 
 // --- csv ------------------------------------------------------------------------------
@@ -281,6 +308,8 @@ void test_validation_split() {
 int main() {
   test_rng();
   test_portable_log_and_normal();
+  test_exp_edges<double>();
+  test_exp_edges<float>();
   test_csv();
   test_network_forward();
   test_network_sizes();

@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #include <fastmlp/activations.hpp>
 
@@ -82,11 +83,14 @@ inline T exp(T x) {
   const T n = shifted - C::round;
   const T r = (x - n * C::ln2_hi) - n * C::ln2_lo;
   const T p = taylor<T, C::terms>(r);
-  Bits bits_shifted, bits_round;
+  // Unsigned, so that a NaN x (whose bits are anything) wraps instead of
+  // shifting a negative number; p is NaN then, and so is the result.
+  using UBits = std::make_unsigned_t<Bits>;
+  UBits bits_shifted, bits_round;
   const T round = C::round;
   std::memcpy(&bits_shifted, &shifted, sizeof(T));
   std::memcpy(&bits_round, &round, sizeof(T));
-  const Bits scale_bits = (bits_shifted - bits_round + C::bias) << C::mantissa;
+  const UBits scale_bits = (bits_shifted - bits_round + UBits(C::bias)) << C::mantissa;
   T scale;
   std::memcpy(&scale, &scale_bits, sizeof(T));
   return p * scale;
