@@ -236,6 +236,21 @@ def test_malformed_json_headers_raise(tmp_path, text, message):
         fastmlp.load(_forge(tmp_path, text))
 
 
+def test_messages_with_bytes_that_are_not_utf8_stay_value_errors(tmp_path):
+    """The file's bytes and a path given as bytes show escaped (\\xNN): the
+    error stays a ValueError with its message, not a UnicodeDecodeError."""
+    path = _forge(tmp_path, b'{"__metadata__":{"x":"\\\xa2"}}')
+    with pytest.raises(ValueError, match=r"bad escape '\\\\xa2'") as info:
+        fastmlp.load(path)
+    assert type(info.value) is ValueError
+    odd = os.fsencode(tmp_path) + b"/model-\xff.st"
+    with open(odd, "wb") as f:
+        f.write(path.read_bytes())
+    with pytest.raises(ValueError, match=r"model-\\xff\.st: header is not valid JSON") as info:
+        fastmlp.load(odd)
+    assert type(info.value) is ValueError
+
+
 def test_dtypes_from_the_safetensors_package_are_refused(tmp_path):
     for dtype in (np.float16, np.int64, np.uint8):
         tensors = {k: v.astype(dtype) for k, v in golden.expected_tensors().items()}

@@ -3,6 +3,8 @@
 // a type derived from it), thrown by each format's reader.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -33,18 +35,49 @@ class FileError : public std::runtime_error {
   int error_code_;
 };
 
-// `text` with every control character escaped (\x0a), so that text from a
-// file cannot break a one-line message or drive a terminal.
+// The length (1 to 4) of the well-formed UTF-8 sequence that `s` starts
+// with, or 0 when it starts with none: no overlong forms, surrogates or code
+// points past U+10FFFF, as JSON and Python's str require.
+inline std::size_t utf8_sequence(std::string_view s) {
+  if (s.empty()) return 0;
+  const auto c = static_cast<unsigned char>(s[0]);
+  std::size_t extra;
+  std::uint32_t cp, min;
+  if (c < 0x80) return 1;
+  if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1f; min = 0x80; }
+  else if ((c & 0xf0) == 0xe0) { extra = 2; cp = c & 0x0f; min = 0x800; }
+  else if ((c & 0xf8) == 0xf0) { extra = 3; cp = c & 0x07; min = 0x10000; }
+  else return 0;
+  if (s.size() <= extra) return 0;
+  for (std::size_t k = 1; k <= extra; ++k) {
+    const auto d = static_cast<unsigned char>(s[k]);
+    if ((d & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (d & 0x3f);
+  }
+  if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+  return extra + 1;
+}
+
+// `text` with every control character and every byte outside well-formed
+// UTF-8 escaped (\x0a, \xff), so that text from a file can neither break a
+// one-line message, nor drive a terminal, nor make the message undecodable
+// (Python reads messages as UTF-8).
 inline std::string printable(std::string_view text) {
   std::string out;
-  for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c == 0x7f) {
-      char escape[8];
-      std::snprintf(escape, sizeof escape, "\\x%02x", static_cast<unsigned>(c));
-      out += escape;
+  auto escape = [&out](unsigned char c) {
+    char hex[8];
+    std::snprintf(hex, sizeof hex, "\\x%02x", static_cast<unsigned>(c));
+    out += hex;
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    const std::size_t n = utf8_sequence(text.substr(i));
+    if (c < 0x20 || c == 0x7f || n == 0) {
+      escape(c);
+      ++i;
     } else {
-      out += ch;
+      out.append(text, i, n);
+      i += n;
     }
   }
   return out;

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -483,6 +484,16 @@ void bind_dense_ops(py::module_& m) {
         "(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)).");
 }
 
+// ValueError(message). A message may hold bytes that are not UTF-8 (a path
+// given as bytes): they show as \xNN instead of turning the error into a
+// UnicodeDecodeError, as pybind11's own translation would.
+void set_value_error(const char* message) {
+  py::object text = py::reinterpret_steal<py::object>(
+      PyUnicode_DecodeUTF8(message, static_cast<py::ssize_t>(std::strlen(message)), "backslashreplace"));
+  if (!text) throw py::error_already_set();
+  PyErr_SetObject(PyExc_ValueError, text.ptr());
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -501,6 +512,10 @@ PYBIND11_MODULE(_core, m) {
           PyUnicode_DecodeFSDefaultAndSize(e.path().data(), static_cast<py::ssize_t>(e.path().size())));
       if (!filename) throw py::error_already_set();
       PyErr_SetObject(PyExc_OSError, py::make_tuple(e.error_code(), reason, filename).ptr());
+    } catch (const std::invalid_argument& e) {
+      set_value_error(e.what());
+    } catch (const std::length_error& e) {
+      set_value_error(e.what());
     }
   });
   bind_fit_options(m);

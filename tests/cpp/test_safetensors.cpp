@@ -319,6 +319,20 @@ void test_hostile_headers() {
   CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {{"k", "\xff"}}); }, "UTF-8"));
 }
 
+// Messages quote the file's text: always one line of well-formed UTF-8, any
+// other byte escaped (a fuzzer found a bad escape that echoed a raw 0xa2, which
+// Python could not decode into the ValueError's message).
+void test_messages_are_printable() {
+  CHECK(utf8_sequence("a") == 1 && utf8_sequence("\xc3\xa9") == 2 && utf8_sequence("\xe6\xa8\xa1") == 3 &&
+        utf8_sequence("\xf0\x9f\x98\x80") == 4);
+  for (const char* bad : {"\xa2", "\xc3", "\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xff", ""})
+    CHECK(utf8_sequence(bad) == 0);
+  CHECK(printable("caf\xc3\xa9 \xe6\xa8\xa1") == "caf\xc3\xa9 \xe6\xa8\xa1");
+  CHECK(printable("a\nb\xa2\xc3") == "a\\x0ab\\xa2\\xc3");
+  const std::string bad_escape = "{\"__metadata__\":{\"x\":\"\\\xa2\"}}";
+  CHECK(throws<ModelFileError>([&] { parse(file_of(bad_escape, "")); }, "bad escape '\\\\xa2'"));
+}
+
 // Every prefix of a valid file is refused, and every single-byte change either
 // loads or is refused: never a crash (the sanitizer builds make this sharp).
 void test_truncation_and_flips() {
@@ -430,6 +444,7 @@ int main() {
   test_golden_files();
   test_hand_written();
   test_hostile_headers();
+  test_messages_are_printable();
   test_truncation_and_flips();
   test_files();
   return check::finish("test_safetensors");
