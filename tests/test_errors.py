@@ -141,3 +141,14 @@ def test_predict_rejects_non_network():
 def test_accuracy_rejects(P, Yt, message):
     with pytest.raises(ValueError, match=message):
         fastmlp.accuracy(P, Yt)
+
+
+@pytest.mark.parametrize("path", ["model\0.st", b"model\0.st"])
+def test_save_and_load_refuse_a_path_with_a_nul_byte(tmp_path, monkeypatch, path):
+    """The system would read the path up to the NUL and use another file."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=r"path 'model\\x00\.st' contains a NUL byte"):
+        net.save(path)
+    with pytest.raises(ValueError, match="contains a NUL byte"):
+        fastmlp.load(path)
+    assert list(tmp_path.iterdir()) == []

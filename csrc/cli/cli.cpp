@@ -329,9 +329,7 @@ class CsvBlocks {
  public:
   // `stop` is polled before each block: true ends the command (Interrupted).
   CsvBlocks(const std::string& path, StopCheck stop) : path_(path), stop_(std::move(stop)) {
-    errno = 0;
-    in_.open(path, std::ios::binary);
-    if (!in_) throw FileError(path, "cannot open for reading", errno);
+    open_csv(in_, path);
     reader_.emplace(in_, path);
     // Up to 1024 rows and 8 MiB a block, whatever the width of the rows.
     const std::size_t columns = std::max<std::size_t>(reader_->columns(), 1);
@@ -679,8 +677,9 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
   if (e.classes <= kMaxConfusionClasses) e.confusion.assign(e.classes * e.classes, 0);
   const std::vector<std::string>& header = data.header();
   for (std::size_t c = 0; c < e.classes; ++c)
-    e.names.push_back(one_hot && header.size() == data.columns() ? header[net.n_inputs() + c]
-                                                                 : std::to_string(c));
+    e.names.push_back(one_hot && !header.empty() && header.size() == data.columns()
+                          ? header[net.n_inputs() + c]
+                          : std::to_string(c));  // an empty file has neither header nor columns
 
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), k);
   const Activation output = net.activation(net.n_layers() - 1);

@@ -1,6 +1,7 @@
 // Errors the file readers and writers share: a file that cannot be opened,
 // read or written. Errors in a file's contents are std::invalid_argument (or
-// a type derived from it), thrown by each format's reader.
+// a type derived from it), thrown by each format's reader. Also the helpers
+// that keep a file's text harmless in a message, and the path check.
 #pragma once
 
 #include <cstddef>
@@ -88,6 +89,13 @@ inline std::string printable(std::string_view text) {
 // flood a message nor break it over lines.
 inline std::string in_quotes(std::string_view value, std::size_t max = 64) {
   return "'" + printable(value.substr(0, max)) + (value.size() > max ? "'..." : "'");
+}
+
+// std::invalid_argument when `path` holds a NUL byte: the operating system
+// would read the path only up to it, and so open another file.
+inline void check_path(const std::string& path) {
+  if (path.find('\0') != std::string::npos)
+    throw std::invalid_argument("path " + in_quotes(path) + " contains a NUL byte");
 }
 
 }  // namespace fastmlp

@@ -1,4 +1,4 @@
-// The CSV reader: the input in 64 KiB blocks, one line buffer, one field list,
+// The CSV reader: the input in blocks (64 KiB by default), one line buffer, one field list,
 // each reused from row to row; and the number parser it uses.
 #include <fastmlp/io_csv.hpp>
 
@@ -7,10 +7,12 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
+#include <system_error>
 
 #include <fastmlp/errors.hpp>
 
@@ -187,8 +189,8 @@ template std::size_t format_number<double>(double, char*);
 
 // --- streaming ---------------------------------------------------------------------
 
-CsvReader::CsvReader(std::istream& in, std::string name)
-    : in_(in), name_(std::move(name)), buf_(std::size_t(1) << 16) {
+CsvReader::CsvReader(std::istream& in, std::string name, std::size_t block_bytes)
+    : in_(in), name_(std::move(name)), buf_(std::max<std::size_t>(block_bytes, 1)) {
   while (next_line()) {
     if (trim(line_).empty()) continue;
     split(line_, fields_);
@@ -276,12 +278,14 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
   std::vector<double> values;
   std::size_t rows = 0;
   if (columns > 0) {
-    constexpr std::size_t kBlock = 1024;
+    // Up to 1024 rows and 1 MiB a block: room for rows not yet read must not
+    // multiply a wide file's size.
+    const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 17) / columns, 1, 1024);
     for (;;) {
-      values.resize(checked_mul(rows + kBlock, columns, "CSV data"));
-      const std::size_t got = reader.read(values.data() + rows * columns, kBlock);
+      values.resize(checked_mul(checked_add(rows, block, "CSV data"), columns, "CSV data"));
+      const std::size_t got = reader.read(values.data() + rows * columns, block);
       rows += got;
-      if (got < kBlock) break;
+      if (got < block) break;
     }
   }
   if (rows == 0) throw std::invalid_argument(name + ": no data rows");
@@ -303,10 +307,18 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
   return data;
 }
 
-CsvData read_csv(const std::string& path, std::size_t n_labels) {
+void open_csv(std::ifstream& in, const std::string& path) {
+  check_path(path);
   errno = 0;
-  std::ifstream in(path, std::ios::binary);
+  in.open(path, std::ios::binary);
   if (!in) throw FileError(path, "cannot open for reading", errno);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path, "cannot read", EISDIR);
+}
+
+CsvData read_csv(const std::string& path, std::size_t n_labels) {
+  std::ifstream in;
+  open_csv(in, path);
   return read_csv(in, path, n_labels);
 }
 

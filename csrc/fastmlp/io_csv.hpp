@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <fstream>
 #include <istream>
 #include <string>
 #include <string_view>
@@ -25,10 +26,14 @@ class CsvReader {
  public:
   // The longest line accepted: a guard against a file without line breaks.
   static constexpr std::size_t kMaxLineBytes = std::size_t(64) << 20;
+  // The bytes read from `in` at a time.
+  static constexpr std::size_t kBlockBytes = std::size_t(64) << 10;
 
   // Reads up to the first data row (to find the header and the column count);
   // `name` stands for the file in messages. `in` must outlive the reader.
-  CsvReader(std::istream& in, std::string name);
+  // `block_bytes` (>= 1) changes nothing but how `in` is read: tests and the
+  // fuzzer make it small so that lines and fields straddle blocks.
+  CsvReader(std::istream& in, std::string name, std::size_t block_bytes = kBlockBytes);
 
   const std::vector<std::string>& header() const noexcept { return header_; }  // empty if none
   std::size_t columns() const noexcept { return columns_; }  // 0 when there is no data row
@@ -55,6 +60,10 @@ class CsvReader {
   bool first_pending_ = false;
   std::size_t columns_ = 0, line_no_ = 0;
 };
+
+// Opens `path` into `in` for a CsvReader: FileError if it cannot be opened or
+// is a directory (which a stream would open, then fail to read).
+void open_csv(std::ifstream& in, const std::string& path);
 
 // --- whole files --------------------------------------------------------------------
 

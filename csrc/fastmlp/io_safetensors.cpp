@@ -878,6 +878,7 @@ std::string to_safetensors(const Network<T>& net, const Metadata& extra) {
 
 template <class T>
 void save(const Network<T>& net, const std::string& path, const Metadata& extra) {
+  check_path(path);
   const std::string header = header_bytes(net, extra);  // bad metadata: before any file exists
   AtomicFile file(path);
   file.write(header.data(), header.size());
@@ -911,6 +912,7 @@ Model from_safetensors(const void* data, std::size_t size) {
 }
 
 Model load(const std::string& path) {
+  check_path(path);
   errno = 0;
   FilePtr file(open_file(path, "rb"));
   if (!file) throw FileError(path, "cannot open for reading", errno ? errno : EIO);

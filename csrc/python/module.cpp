@@ -8,6 +8,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <cstring>
@@ -83,9 +84,11 @@ StopCheck python_signal_check() {
 
 // --- the network ------------------------------------------------------------------------
 
-// A network plus the lock that keeps a fit from running beside another fit or
-// a predict on the same network (from another Python thread): that raises
-// RuntimeError instead of racing.
+// A network plus the lock that keeps a fit from running beside anything else
+// on the same network from another Python thread: a second fit, initialize or
+// reset_optimizer (writers), or predict, loss_and_gradient, save and to_bytes
+// (readers, which may run side by side). That raises RuntimeError at once
+// instead of racing or waiting.
 // A fit's callback may predict: its thread is recorded while the callback
 // runs, between epochs, when the parameters hold still.
 template <class T>
@@ -367,22 +370,36 @@ void bind_network(py::module_& m, const char* name) {
              }
              ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(int(n_threads)) : nullptr;
              const MatrixView<T> o(result.mutable_data(), x.rows, self.net.n_outputs());
+             // Rows go in chunks of about 2^24 multiply-adds (a few ms), a
+             // multiple of Network::predict's 256-row blocks so the results
+             // are those of one call, with a check for Ctrl-C between chunks.
+             const std::size_t per_chunk = std::max<std::size_t>(
+                 ((std::size_t(1) << 24) / self.net.n_params()) / 256 * 256, 256 * std::size_t(n_threads));
+             const StopCheck interrupted = python_signal_check();
              auto run = [&] {
                auto lock = self.lock_for_predict();
-               self.net.predict(x, o, pool);
+               for (std::size_t first = 0; first < x.rows; first += per_chunk) {
+                 const std::size_t n = std::min(per_chunk, x.rows - first);
+                 self.net.predict(x.rows_range(first, n), o.rows_range(first, n), pool);
+                 if (first + n < x.rows && interrupted()) return false;
+               }
+               return true;
              };
              // Releasing the GIL costs more than a small prediction takes.
+             bool done;
              if (x.rows * self.net.n_params() < (std::size_t(1) << 16)) {
-               run();
+               done = run();
              } else {
                py::gil_scoped_release release;
-               run();
+               done = run();
              }
+             if (!done) throw py::error_already_set();  // the KeyboardInterrupt
              return std::move(result);
            }, py::arg("X"), py::arg("out"), py::arg("threads"),
            "The outputs for X, or None when the arguments need converting or checking.")
       .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y,
                                    py::handle sample_weight) {
+             auto lock = self.lock_for_predict();
              const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
              check_fit_inputs(self.net, x, y);
              Array<T> w;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <sstream>
 #include <stdexcept>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include <fastmlp/elementwise.hpp>
+#include <fastmlp/errors.hpp>
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
@@ -123,6 +125,9 @@ void test_csv() {
   CHECK(throws<std::invalid_argument>([&] { parse("a,b\n"); }, "no data rows"));
   CHECK(throws<std::invalid_argument>([&] { parse("1\n2\n"); }, "leave no features"));
   CHECK(throws<std::runtime_error>([] { read_csv("/nonexistent.csv", 1); }, "cannot open"));
+  CHECK(throws<FileError>([] { read_csv(std::filesystem::temp_directory_path().string(), 1); },
+                          "cannot read: Is a directory"));
+  CHECK(throws<std::invalid_argument>([] { read_csv(std::string("a\0b", 3), 1); }, "contains a NUL byte"));
 
   // Streaming: rows in blocks into the caller's buffer; blank lines skipped,
   // the last line without its newline.
@@ -133,6 +138,11 @@ void test_csv() {
   CHECK(reader.read(block, 2) == 2 && block[0] == 1 && block[3] == 4);
   CHECK(reader.read(block, 2) == 1 && block[0] == 5 && block[1] == 6);
   CHECK(reader.read(block, 2) == 0);
+  // Read a byte at a time, the same rows: lines and fields straddle the blocks.
+  std::istringstream bytewise("x,y\n1,2\n3,4\n\n5,6");
+  CsvReader slow(bytewise, "s.csv", 1);
+  double rows[6] = {};
+  CHECK(slow.header().size() == 2 && slow.read(rows, 3) == 3 && rows[0] == 1 && rows[3] == 4 && rows[5] == 6);
   // far past the reader's 64 KiB buffer, line numbers stay exact
   std::string many;
   for (int i = 0; i < 30000; ++i) many += "1,2\n";

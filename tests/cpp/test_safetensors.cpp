@@ -406,6 +406,11 @@ void test_files() {
   fs::create_directories(dir / "sub");
   CHECK(throws<FileError>([&] { save(net, (dir / "sub").string()); }, "cannot replace"));
   CHECK(fs::is_directory(dir / "sub") && no_temporaries(dir));
+  // a path with a NUL byte names another file to the system: refused, nothing written
+  const std::string nul_path = (dir / "a").string() + std::string(1, '\0') + "b";
+  CHECK(throws<std::invalid_argument>([&] { save(net, nul_path); }, "contains a NUL byte"));
+  CHECK(throws<std::invalid_argument>([&] { load(nul_path); }, "'" + (dir / "a").string() + "\\x00b'"));
+  CHECK(!fs::exists(dir / "a") && no_temporaries(dir));
 
 #if defined(__linux__)
   // A write that fails half-way (the file-size limit, EFBIG) leaves the previous
