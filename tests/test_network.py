@@ -107,30 +107,6 @@ def test_float32_end_to_end(iris):
     assert fastmlp.accuracy(P, Yt) >= 0.9
 
 
-def test_fit_releases_the_gil(iris):
-    X, Y, _, _ = iris
-    net = fastmlp.Network([4, 64, 3], seed=1)
-    worker = threading.Thread(target=net.fit, args=(X, Y), kwargs={"epochs": 3000})
-    ticks = 0
-    worker.start()
-    while worker.is_alive():
-        ticks += 1
-        time.sleep(0.001)
-    worker.join()
-    assert ticks > 20, "the main thread could not run while the network trained"
-
-
-def test_second_fit_on_a_busy_network_is_refused(iris):
-    X, Y, _, _ = iris
-    net = fastmlp.Network([4, 64, 3], seed=1)
-    worker = threading.Thread(target=net.fit, args=(X, Y), kwargs={"epochs": 20000})
-    worker.start()
-    time.sleep(0.05)
-    with pytest.raises(RuntimeError, match="another thread"):
-        net.fit(X, Y, epochs=1)
-    worker.join()
-
-
 def test_ctrl_c_interrupts_fit_promptly(iris):
     X, Y, _, _ = iris
     net = fastmlp.Network([4, 5, 3], seed=1)
