@@ -14,6 +14,7 @@
 #include <string>
 
 #include <fastmlp/elementwise.hpp>
+#include <fastmlp/errors.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -63,7 +64,7 @@ inline Activation activation_from_name(const std::string& name, const char* what
     if (name == activation_name(k)) return k;
     names += std::string(names.empty() ? "'" : ", '") + activation_name(k) + "'";
   }
-  throw std::invalid_argument(std::string(what) + " must be one of " + names + "; got '" + name + "'");
+  throw std::invalid_argument(std::string(what) + " must be one of " + names + "; got " + in_quotes(name));
 }
 
 // --- forward / backward over matrices --------------------------------------------------

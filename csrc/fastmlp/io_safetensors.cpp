@@ -667,9 +667,9 @@ std::string header_bytes(const Network<T>& net, const Metadata& extra) {
   Metadata meta = format_metadata(describe(net));
   for (const auto& [key, value] : extra) {
     if (is_reserved(key))
-      throw std::invalid_argument("metadata key '" + key + "' is reserved by the file format");
+      throw std::invalid_argument("metadata key " + in_quotes(key) + " is reserved by the file format");
     if (!valid_utf8(key) || !valid_utf8(value))
-      throw std::invalid_argument("metadata '" + key + "' is not valid UTF-8");
+      throw std::invalid_argument("metadata " + in_quotes(key) + " is not valid UTF-8");
     meta.emplace(key, value);
   }
   std::string json = "{\"__metadata__\":{";

@@ -16,6 +16,7 @@
 #include <string>
 
 #include <fastmlp/activations.hpp>
+#include <fastmlp/errors.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -31,13 +32,13 @@ inline const char* reduction_name(Reduction r) { return r == Reduction::Sum ? "s
 inline Loss loss_from_name(const std::string& name) {
   if (name == "mse") return Loss::Mse;
   if (name == "cross_entropy") return Loss::CrossEntropy;
-  throw std::invalid_argument("loss must be one of 'mse', 'cross_entropy'; got '" + name + "'");
+  throw std::invalid_argument("loss must be one of 'mse', 'cross_entropy'; got " + in_quotes(name));
 }
 
 inline Reduction reduction_from_name(const std::string& name) {
   if (name == "sum") return Reduction::Sum;
   if (name == "mean") return Reduction::Mean;
-  throw std::invalid_argument("reduction must be one of 'sum', 'mean'; got '" + name + "'");
+  throw std::invalid_argument("reduction must be one of 'sum', 'mean'; got " + in_quotes(name));
 }
 
 // std::invalid_argument unless `loss` can follow an output layer `output`.

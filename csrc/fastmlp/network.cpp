@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include <fastmlp/errors.hpp>
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
@@ -70,7 +71,7 @@ Init init_from_name(const std::string& name) {
     if (name == init_name(i)) return i;
     names += std::string(names.empty() ? "'" : ", '") + init_name(i) + "'";
   }
-  throw std::invalid_argument("init must be one of " + names + "; got '" + name + "'");
+  throw std::invalid_argument("init must be one of " + names + "; got " + in_quotes(name));
 }
 
 const char* init_name(Init init) {

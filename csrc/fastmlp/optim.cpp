@@ -19,6 +19,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include <fastmlp/errors.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
@@ -57,7 +58,7 @@ OptimizerKind optimizer_from_name(const std::string& name) {
   for (OptimizerKind k : kOptimizers)
     if (name == optimizer_name(k)) return k;
   throw std::invalid_argument(
-      "optimizer must be one of 'sgd', 'momentum', 'adam', 'adamw'; got '" + name + "'");
+      "optimizer must be one of 'sgd', 'momentum', 'adam', 'adamw'; got " + in_quotes(name));
 }
 
 void check_optimizer_config(const OptimizerConfig& c) {
@@ -96,7 +97,7 @@ ScheduleKind schedule_from_name(const std::string& name) {
   for (ScheduleKind k : kSchedules)
     if (name == schedule_name(k)) return k;
   throw std::invalid_argument(
-      "schedule must be one of 'constant', 'step', 'invscaling', 'cosine'; got '" + name + "'");
+      "schedule must be one of 'constant', 'step', 'invscaling', 'cosine'; got " + in_quotes(name));
 }
 
 void check_schedule(const Schedule& s) {

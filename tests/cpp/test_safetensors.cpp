@@ -320,8 +320,8 @@ void test_hostile_headers() {
 }
 
 // Messages quote the file's text: always one line of well-formed UTF-8, any
-// other byte escaped (a fuzzer found a bad escape that echoed a raw 0xa2, which
-// Python could not decode into the ValueError's message).
+// other byte escaped (a mutation test found a bad escape that echoed a raw 0xa2,
+// which Python could not decode into the ValueError's message).
 void test_messages_are_printable() {
   CHECK(utf8_sequence("a") == 1 && utf8_sequence("\xc3\xa9") == 2 && utf8_sequence("\xe6\xa8\xa1") == 3 &&
         utf8_sequence("\xf0\x9f\x98\x80") == 4);
@@ -331,6 +331,10 @@ void test_messages_are_printable() {
   CHECK(printable("a\nb\xa2\xc3") == "a\\x0ab\\xa2\\xc3");
   const std::string bad_escape = "{\"__metadata__\":{\"x\":\"\\\xa2\"}}";
   CHECK(throws<ModelFileError>([&] { parse(file_of(bad_escape, "")); }, "bad escape '\\\\xa2'"));
+  // the name tables quote what they refuse the same way (a fuzzer found a DEL)
+  std::string meta = kMeta;
+  meta.replace(meta.find("\"mse\""), 5, "\"ms\x7f\"");
+  CHECK(throws<ModelFileError>([&] { parse(hand_file(meta)); }, "got 'ms\\x7f'"));
 }
 
 // Every prefix of a valid file is refused, and every single-byte change either
