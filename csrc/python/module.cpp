@@ -396,7 +396,8 @@ void bind_network(py::module_& m, const char* name) {
              if (!done) throw py::error_already_set();  // the KeyboardInterrupt
              return std::move(result);
            }, py::arg("X"), py::arg("out"), py::arg("threads"),
-           "The outputs for X, or None when the arguments need converting or checking.")
+           "The outputs for X, or None when the arguments need converting or checking.\n\n"
+           "Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).")
       .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y,
                                    py::handle sample_weight) {
              auto lock = self.lock_for_predict();

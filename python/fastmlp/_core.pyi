@@ -80,7 +80,10 @@ class _Network:
     def optimizer_steps(self) -> int:
         """Steps the optimiser's state has taken since it began."""
     def predict(self, X: object, out: object, threads: object) -> np.ndarray | None:
-        """The outputs for X, or None when the arguments need converting or checking."""
+        """The outputs for X, or None when the arguments need converting or checking.
+
+        Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).
+        """
     def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[float, np.ndarray]:
         """The loss on (X, Y) and its gradient, laid out as the flat parameters."""
 

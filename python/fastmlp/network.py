@@ -166,7 +166,9 @@ class Network:
         safetensors reader. The write is atomic: a temporary file beside
         ``path`` is renamed over it when complete, so a failure leaves any
         previous file intact. Raises ``OSError`` (naming the path) when the
-        file cannot be written.
+        file cannot be written, ``ValueError`` for a path with a NUL byte,
+        and ``RuntimeError`` while another thread fits this network (see
+        ``fit``).
         """
         self._core.save(_file_path(path), self._metadata())
 
@@ -389,7 +391,14 @@ class Network:
         KeyboardInterrupt
             On Ctrl-C; the network keeps the last completed epoch, and
             ``history`` the epochs completed (so after an exception of the
-            callback).
+            callback). Any ``epochs`` is accepted, up to 2**64 - 1: nothing is
+            sized by it, and Ctrl-C (or a callback returning False) ends it.
+        RuntimeError
+            Another thread is using this network. While a fit runs, every
+            other thread's ``fit``, ``predict``, ``loss``, ``gradient``,
+            ``save``, pickling and ``reset_optimizer`` on the same network
+            raise RuntimeError at once (they neither wait nor race); a
+            callback of the fit itself may predict.
         """
         X = _as_matrix(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
@@ -500,6 +509,10 @@ class Network:
         dtype (else converted once). With ``out``, a C-contiguous writable
         array of shape (n, outputs) and the network's dtype, the result is
         written there and ``out`` is returned. ``threads`` as in ``fit``.
+        Ctrl-C stops a long prediction between chunks of rows
+        (KeyboardInterrupt; ``out`` then holds only some rows). Predictions
+        from several threads run side by side; while another thread fits
+        this network, ``RuntimeError``.
         """
         result = self._core.predict(X, out, threads)  # None unless the arguments were ready to use
         if result is None:

@@ -42,6 +42,9 @@ for target in safetensors csv; do
     exit 1
   fi
   runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$build/fuzz_$target.log")"
-  summary+="fuzz_$target: ${runs:-?} inputs in $seconds s, $(find "$corpus" -type f | wc -l) in its corpus, 0 crashes"$'\n'
+  done_line="$(grep -E '^#[0-9]+[[:space:]]+DONE' "$build/fuzz_$target.log" | tail -n 1)"
+  cov="$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$done_line")"
+  units="$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' <<<"$done_line")"
+  summary+="fuzz_$target: ${runs:-?} inputs in $seconds s, ${cov:-?} edges covered, ${units:-?} corpus inputs, 0 crashes"$'\n'
 done
 printf '%s' "$summary"

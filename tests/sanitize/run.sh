@@ -25,7 +25,7 @@ ctest --test-dir "$build" --output-on-failure
 echo "--- Python smoke run with the sanitized module"
 venv="$build/venv"
 [ -x "$venv/bin/python" ] || uv venv --quiet "$venv"
-uv pip install --quiet --python "$venv/bin/python" numpy
+uv pip install --quiet --python "$venv/bin/python" numpy pytest  # pytest: the smoke imports test tables
 uv pip install --quiet --python "$venv/bin/python" --no-deps --reinstall . \
   -C build-dir="$build/wheel" -C cmake.define.CMAKE_CXX_FLAGS="$flags" \
   -C cmake.define.CMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined"

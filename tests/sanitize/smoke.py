@@ -1,16 +1,22 @@
-"""Every Python entry point once, with good and with bad input: run by
+"""Every Python entry point once, with good and with bad input, then every
+model-file mutant of tests/test_model_file_mutants.py and every hostile file
+of the command-line table in tests/test_hostile_inputs.py: run by
 tests/sanitize/run.sh against the sanitized module (any finding aborts)."""
 
 from __future__ import annotations
 
 import os
 import pickle
+import sys
 import tempfile
 from importlib import resources
+from pathlib import Path
 
 import numpy as np
 
 import fastmlp
+
+sys.path.insert(0, str(Path(__file__).parent.parent))
 
 X, Y, X_test, Y_test = fastmlp.datasets.load_iris()
 for dtype in ("float64", "float32"):
@@ -49,4 +55,28 @@ for dtype in ("float64", "float32"):
         test_csv = str(resources.files("fastmlp").joinpath("data", "test.csv"))
         for args in (["predict", "--classes", path, test_csv], ["eval", path, test_csv]):
             assert main(args) == 0, args
+
+# Every mutant: loads (then round-trips and predicts) or raises ValueError.
+import test_model_file_mutants as mutants  # noqa: E402
+
+loaded = 0
+for _, what, data in mutants.mutants():
+    try:
+        net = mutants._load_bytes(data)
+    except ValueError:
+        continue
+    loaded += 1
+    again = mutants._load_bytes(net.__getstate__()["model"])
+    again.predict(np.ones((2, net.sizes[0])))
+print(f"smoke: {len(mutants.mutants())} model-file mutants, {loaded} loaded")
+
+# The command line on every hostile file of the table: status 1.
+import test_hostile_inputs as hostile  # noqa: E402
+from fastmlp.__main__ import main  # noqa: E402
+
+with tempfile.TemporaryDirectory() as tmp:
+    files = hostile._files(Path(tmp))
+    for command, model, data, _ in hostile.PROGRAM_CASES:
+        assert main([command, str(files[model]), str(files[data])]) == 1, (command, model, data)
+print(f"smoke: {len(hostile.PROGRAM_CASES)} hostile command lines")
 print("smoke: ok")
