@@ -51,10 +51,10 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
     "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
-    "                     [training options] [--quiet] [-o FILE]\n"
+    "                     [network options] [training options] [--quiet] [-o FILE]\n"
     "\n"
-    "Train a sigmoid network by full-batch gradient descent, print its accuracy\n"
-    "on the test file, and save it with -o. With no options: the article's\n"
+    "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
+    "print its accuracy on the test file, and save it with -o. With no options: the article's\n"
     "experiment on the bundled Iris data (4-5-3 network, 8000 epochs, learning\n"
     "rate 0.2). A run expected to take more than 2 seconds shows its progress\n"
     "on stderr.\n"
@@ -73,10 +73,22 @@ constexpr const char* kTrainUsage =
     "  --dtype T        float64 (default) or float32\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
-    "  -o, --output FILE\n"
-    "                   save the trained network in FILE (a model file, safetensors\n"
+    "  -o, --save FILE  save the trained network in FILE (a model file, safetensors\n"
     "                   layout; written atomically, never over an input file)\n"
     "  -h, --help       show this text\n"
+    "\n"
+    "network options (defaults: the article's):\n"
+    "  --activation NAME[,NAME...]\n"
+    "                         hidden layers' activation, one for all or one per\n"
+    "                         layer: sigmoid (default), tanh, relu, leaky_relu,\n"
+    "                         identity\n"
+    "  --output NAME          output layer's activation: sigmoid (default),\n"
+    "                         softmax, identity, tanh, relu, leaky_relu\n"
+    "  --loss NAME            mse (default) or cross_entropy (with softmax or\n"
+    "                         sigmoid outputs)\n"
+    "  --reduction NAME       sum (default) or mean over a batch's rows\n"
+    "  --init NAME            uniform (default), glorot, he, glorot_normal, he_normal\n"
+    "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
     "\n"
     "training options (defaults: the article's plain gradient descent):\n"
     "  --optimizer NAME       sgd (default), momentum, adam or adamw\n"
@@ -251,6 +263,62 @@ Flag labels_flag(std::optional<std::size_t>& labels) {
             labels = static_cast<std::size_t>(n);
           }};
 }
+
+// What `train` builds: each layer's activation, the loss, the initialisation.
+// The defaults are the article's network.
+struct NetworkSpec {
+  std::vector<std::string> hidden = {"sigmoid"};  // one for all hidden layers, or one each
+  std::string output = "sigmoid";
+  Loss loss = Loss::Mse;
+  Reduction reduction = Reduction::Sum;
+  Init init = Init::Uniform;
+  double leaky_slope = Activation::kDefaultSlope;
+
+  // One activation per dense layer of a network with `n_hidden` hidden layers.
+  std::vector<Activation> activations(std::size_t n_hidden) const {
+    if (hidden.size() != 1 && hidden.size() != n_hidden)
+      throw UsageError("--activation: " + std::to_string(hidden.size()) + " names for " +
+                       std::to_string(n_hidden) + " hidden layers (give one, or one per layer)");
+    std::vector<Activation> layers;
+    for (std::size_t l = 0; l < n_hidden; ++l)
+      layers.push_back(activation_from_name(hidden[hidden.size() == 1 ? 0 : l], "--activation", false));
+    layers.push_back(activation_from_name(output, "--output", true));
+    return layers;
+  }
+};
+
+std::vector<std::string> split_names(const std::string& text) {
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    names.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
+
+std::vector<Flag> network_flags(NetworkSpec& spec) {
+  return {
+      {"--activation", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.hidden = split_names(v);
+         for (const std::string& name : spec.hidden) activation_from_name(name, "--activation", false);
+       }},
+      {"--output", nullptr, true,
+       [&spec](const std::string& v) { activation_from_name(spec.output = v, "--output", true); }},
+      {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
+      {"--reduction", nullptr, true,
+       [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
+      {"--init", nullptr, true, [&spec](const std::string& v) { spec.init = init_from_name(v); }},
+      {"--leaky-slope", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.leaky_slope = parse_real("--leaky-slope", v);
+         if (spec.leaky_slope < 0) throw UsageError("--leaky-slope: expected a number >= 0");
+       }},
+  };
+}
+
 
 // The training options' flags, into `o`; check_fit_flags checks them together.
 std::vector<Flag> fit_flags(FitOptions& o) {
@@ -456,16 +524,17 @@ Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_
 // `validation` when it has rows), save it to `output` unless that is empty;
 // its test accuracy.
 template <class T>
-double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
-                          const FitOptions& options, const CsvData& train,
+double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
+                          std::uint64_t seed, const FitOptions& options, const CsvData& train,
                           const CsvData& validation, const CsvData& test,
                           const std::string& output, const Environment& env,
                           std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
   const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
   const Matrix<T> X_test = converted<T>(test.X);
-  Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
-  net.initialize(Init::Uniform, seed);
+  Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
+                 spec.leaky_slope);
+  net.initialize(spec.init, seed);
   FitData<T> data;
   data.X = X.view();
   data.Y = Y.view();
@@ -483,7 +552,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
   if (fit(net, data, options, optimizer, hooks).stopped) throw Interrupted{};
   // The entries the Python package records beside the network's own.
   if (!output.empty())
-    save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
+    save(net, output, {{"init", init_name(spec.init)}, {"seed", std::to_string(seed)}});
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
@@ -526,8 +595,10 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
            throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
        }},
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
-      {"--output", "-o", true, [&](const std::string& v) { output = v; }},
+      {"--save", "-o", true, [&](const std::string& v) { output = v; }},
   };
+  NetworkSpec spec;
+  for (Flag& f : network_flags(spec)) flags.push_back(std::move(f));
   for (Flag& f : fit_flags(fit_options)) flags.push_back(std::move(f));
   const auto positional = parse(args, flags);
   if (!positional) {
@@ -537,6 +608,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
   try {
     check_fit_flags(fit_options);
+    check_loss_output(spec.loss, spec.activations(hidden.size()).back());
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
@@ -575,8 +647,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, output, env, progress)
-          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, output, env, progress);
+          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, train, validation, test, output, env, progress)
+          : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, validation, test, output, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;
