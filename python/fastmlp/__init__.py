@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastmlp import datasets, onnx
+from fastmlp import datasets, onnx, plot
 from fastmlp.metrics import accuracy, confusion_matrix
 from fastmlp.network import Network, predict, train
 
@@ -23,4 +23,4 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "onnx", "predict", "train"]
+__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "onnx", "plot", "predict", "train"]
