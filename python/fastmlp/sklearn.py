@@ -234,7 +234,7 @@ class _BaseMLP(BaseEstimator):
         state = self._solver_state
         X_val = y_val = sw_val = None
         if self.early_stopping:
-            stratify = y_labels if is_single_label(self) else None
+            stratify = y_labels if _is_single_label(self) else None
             parts = train_test_split(X, Y, y_labels, *(() if sw is None else (sw,)), random_state=self._random_state,
                                      test_size=self.validation_fraction, stratify=stratify)
             X, X_val, Y, _, _, y_val = parts[:6]
@@ -441,7 +441,7 @@ class _BaseMLP(BaseEstimator):
         return self._net
 
 
-def is_single_label(est: Any) -> bool:
+def _is_single_label(est: Any) -> bool:
     """Whether a classifier predicts one label per sample (binary or multi-class)."""
     return isinstance(est, MLPClassifier) and est.n_outputs_ == 1
 
