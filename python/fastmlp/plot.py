@@ -49,8 +49,8 @@ def _series(model: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
         return losses, scores
     curve = getattr(model, "loss_curve_", None)
     if curve is not None:
-        scores = getattr(model, "validation_scores_", None)
-        return {"training": np.asarray(curve)}, ({} if scores is None else {"validation score": np.asarray(scores)})
+        validation = getattr(model, "validation_scores_", None)
+        return {"training": np.asarray(curve)}, ({} if validation is None else {"validation score": np.asarray(validation)})
     raise TypeError(f"model must be a fastmlp Network (history) or an estimator with loss_curve_; "
                     f"got {type(model).__name__}")
 
@@ -248,7 +248,7 @@ def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int
     ax = _new_axes(ax)
     # one colour per class: light for the regions, strong for the samples
     few = len(classes) <= 9
-    span = {"vmin": -0.5, "vmax": (8.5 if few else 19.5)}
+    span: dict[str, Any] = {"vmin": -0.5, "vmax": (8.5 if few else 19.5)}
     ax.contourf(gx, gy, regions, levels=np.arange(len(classes) + 1) - 0.5, cmap="Pastel1" if few else "tab20",
                 **span)
     ax.scatter(X[:, i], X[:, j], c=truth, cmap="Set1" if few else "tab20", edgecolors="black", linewidths=0.5,

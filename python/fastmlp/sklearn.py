@@ -232,7 +232,9 @@ class _BaseMLP(BaseEstimator):
         if not incremental or self._solver_state is None:
             self._solver_state = {"learning_rate": float(self.learning_rate_init), "optimizer": None}
         state = self._solver_state
-        X_val = y_val = sw_val = None
+        X_val: Any = None
+        y_val: Any = None
+        sw_val: Any = None
         if self.early_stopping:
             stratify = y_labels if _is_single_label(self) else None
             parts = train_test_split(X, Y, y_labels, *(() if sw is None else (sw,)), random_state=self._random_state,
@@ -674,9 +676,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         single = self._label_binarizer.y_type_ == "multiclass"
         return ("softmax" if single else "sigmoid"), "cross_entropy"
 
-    def _validate_input(self, X: ArrayLike, y: ArrayLike, incremental: bool,
+    def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -866,9 +868,9 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _network_output(self) -> tuple[str, str]:
         return "identity", "mse"
 
-    def _validate_input(self, X: ArrayLike, y: ArrayLike, incremental: bool,
+    def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X, y, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
+        X, y = validate_data(self, X_in, y_in, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
                              reset=reset)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
