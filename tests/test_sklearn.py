@@ -115,7 +115,7 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol if solver == "sgd" else 1e-4)
     np.testing.assert_allclose(ours.predict_proba(X) if kind != "regression2" else ours.predict(X),
                                theirs.predict_proba(X) if kind != "regression2" else theirs.predict(X),
-                               rtol=1e-5, atol=1e-7)
+                               rtol=1e-5, atol=1e-7 if solver == "sgd" else 1e-4)
 
 
 def test_lbfgs_reaches_sklearns_loss():
