@@ -4,7 +4,9 @@ It implements the article's update rule directly, with no code shared with
 fastmlp: sigmoid layers, Z = X W + b, error Y - A, deltas through
 sigma'(Z) = A (1 - A), and W += lr * X^T delta with the gradient summed over
 the rows. It also carries an independent implementation of the project's RNG
-(SplitMix64 seeding xoshiro256**), to check the initialisation bit for bit.
+(SplitMix64 seeding xoshiro256**), to check the initialisation bit for bit,
+and the general case: other activations and losses, sample weights, and the
+optimisers written from PyTorch's documented formulas.
 """
 
 from __future__ import annotations
@@ -138,10 +140,12 @@ def softmax(z):
     return e / e.sum(axis=1, keepdims=True)
 
 
-def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, reduction, leaky_slope=0.01):
+def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, reduction, leaky_slope=0.01,
+                           sample_weight=None):
     """Loss and (dW, db) by plain backpropagation, for any supported configuration.
 
     ``activation`` names every hidden layer's activation, or is a list of one per hidden layer.
+    With sample_weight, row i's loss counts w_i times and "mean" divides by sum(w).
     """
     hidden = [activation] * (len(weights) - 1) if isinstance(activation, str) else list(activation)
     pairs = [activation_pair(name, leaky_slope) for name in hidden]
@@ -154,7 +158,7 @@ def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, redu
             acts.append(softmax(z) if output == "softmax" else activation_pair(output, leaky_slope)[0](z))
     A = acts[-1]
     if loss == "mse":
-        value = 0.5 * np.sum((A - Y) ** 2)
+        row_loss = 0.5 * np.sum((A - Y) ** 2, axis=1)
         dA = A - Y
         if output == "softmax":
             dZ = A * (dA - np.sum(dA * A, axis=1, keepdims=True))
@@ -162,20 +166,21 @@ def general_loss_and_grads(weights, biases, X, Y, activation, output, loss, redu
             dZ = dA * activation_pair(output, leaky_slope)[1](A)
     elif output == "softmax":
         lse = z.max(axis=1, keepdims=True) + np.log(np.exp(z - z.max(axis=1, keepdims=True)).sum(axis=1, keepdims=True))
-        value = np.sum(Y * (lse - z))
+        row_loss = np.sum(Y * (lse - z), axis=1)
         dZ = A * Y.sum(axis=1, keepdims=True) - Y
     else:  # sigmoid cross-entropy, from the logits
-        value = np.sum(np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z))))
+        row_loss = np.sum(np.maximum(z, 0) - Y * z + np.log1p(np.exp(-np.abs(z))), axis=1)
         dZ = A - Y
-    scale = 1.0 / X.shape[0] if reduction == "mean" else 1.0
-    dZ = dZ * scale
+    w = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    scale = 1.0 / w.sum() if reduction == "mean" else 1.0
+    dZ = dZ * (w[:, None] * scale)
     dW, db = [None] * len(weights), [None] * len(weights)
     for layer in reversed(range(len(weights))):
         dW[layer] = acts[layer].T @ dZ
         db[layer] = dZ.sum(axis=0)
         if layer > 0:
             dZ = (dZ @ weights[layer].T) * pairs[layer - 1][1](acts[layer])
-    return float(value) * scale, dW, db
+    return float(np.sum(w * row_loss)) * scale, dW, db
 
 
 def normal_draws(gen, count: int):
@@ -189,3 +194,79 @@ def normal_draws(gen, count: int):
         if 0 < s < 1:
             out.append(u * math.sqrt(-2 * math.log(s) / s))
     return out
+
+
+# --- optimisers, from the formulas PyTorch documents for torch.optim ----------------------
+
+
+class Optimizer:
+    """fastmlp's optimisers over a list of parameter arrays, in PyTorch's documented form.
+
+    ``decays[i]`` says whether l2 and adamw's weight decay apply to params[i]
+    (the weights do, the biases do not).
+    """
+
+    def __init__(self, name, decays, *, momentum=0.9, nesterov=False, beta1=0.9, beta2=0.999,
+                 eps=1e-8, weight_decay=0.01):
+        self.name, self.decays = name, decays
+        self.momentum, self.nesterov = momentum, nesterov
+        self.beta1, self.beta2, self.eps, self.weight_decay = beta1, beta2, eps, weight_decay
+        self.t, self.m, self.v = 0, None, None
+
+    def step(self, params, grads, lr, *, l2=0.0, clip_norm=None):
+        """New parameters after one step on the gradient ``grads``."""
+        grads = [g + l2 * p if d else g for p, g, d in zip(params, grads, self.decays)]
+        if clip_norm is not None:  # torch.nn.utils.clip_grad_norm_
+            coef = clip_norm / (np.sqrt(sum(np.sum(g * g) for g in grads)) + 1e-6)
+            grads = [g * min(coef, 1.0) for g in grads]
+        if self.m is None:
+            self.m = [np.zeros_like(p) for p in params]
+            self.v = [np.zeros_like(p) for p in params]
+        self.t += 1
+        new = []
+        for i, (p, g, d) in enumerate(zip(params, grads, self.decays)):
+            if self.name == "sgd":
+                p = p - lr * g
+            elif self.name == "momentum":  # torch.optim.SGD, dampening 0
+                self.m[i] = self.momentum * self.m[i] + g
+                p = p - lr * (g + self.momentum * self.m[i] if self.nesterov else self.m[i])
+            else:  # torch.optim.Adam; AdamW decays the weights first
+                if self.name == "adamw" and d:
+                    p = p - lr * self.weight_decay * p
+                self.m[i] = self.beta1 * self.m[i] + (1 - self.beta1) * g
+                self.v[i] = self.beta2 * self.v[i] + (1 - self.beta2) * g * g
+                m_hat = self.m[i] / (1 - self.beta1**self.t)
+                v_hat = self.v[i] / (1 - self.beta2**self.t)
+                p = p - lr * m_hat / (np.sqrt(v_hat) + self.eps)
+            new.append(p)
+        return new
+
+
+def train(weights, biases, X, Y, options, optimizer, *, epochs, batch_size, seed, rates,
+          l2=0.0, clip_norm=None, sample_weight=None):
+    """Mini-batch training, shuffled as the project shuffles: new (weights, biases).
+
+    ``rates[e]`` is epoch e's learning rate; ``options`` are the network's
+    activation, output, loss and reduction.
+    """
+    params = [*weights, *biases]
+    n, L = X.shape[0], len(weights)
+    for e in range(epochs):
+        order = epoch_order(n, seed, e) if batch_size < n else list(range(n))
+        for start in range(0, n, batch_size):
+            rows = order[start:start + batch_size]
+            w = None if sample_weight is None else sample_weight[rows]
+            _, dW, db = general_loss_and_grads(params[:L], params[L:], X[rows], Y[rows], sample_weight=w, **options)
+            params = optimizer.step(params, [*dW, *db], rates[e], l2=l2, clip_norm=clip_norm)
+    return params[:L], params[L:]
+
+
+def split_rows(n: int, fraction: float, seed: int):
+    """The project's validation split: (training rows, validation rows), each sorted."""
+    gen = xoshiro256ss(seed ^ 0x5851F42D4C957F2D)
+    order = list(range(n))
+    for i in range(n, 1, -1):
+        j = below(gen, i)
+        order[i - 1], order[j] = order[j], order[i - 1]
+    n_val = max(1, int(np.floor(fraction * n + 0.5)))
+    return sorted(order[n_val:]), sorted(order[:n_val])

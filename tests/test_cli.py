@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -90,3 +93,54 @@ def test_help_and_version(cmd):
     assert "--hidden" in run(cmd, "train", "--help").stdout
     assert "commands:" in run(cmd, "--help").stdout
     assert run(cmd, "--version").stdout == f"fastmlp {fastmlp.__version__}\n"
+
+
+# --- training options (through one front door: both run the same C++) -------------------------
+
+CMD = COMMANDS.get("script", COMMANDS["module"])
+
+
+def test_training_flags_match_the_python_options(iris):
+    cmd = CMD
+    res = run(cmd, "train", "--optimizer", "adam", "--lr", "0.01", "--batch-size", "16", "--epochs", "60",
+              "--seed", "3", "--l2", "1e-4", "--clip-norm", "1", "--schedule", "step", "--step-size", "10",
+              "--gamma", "0.5", "--validation-fraction", "0.2", "--early-stopping", "5", "--quiet")
+    assert res.returncode == 0 and res.stderr == "", res.stderr
+    X, Y, Xt, Yt = iris
+    net = fastmlp.train(X, Y, hidden=5, epochs=60, learning_rate=0.01, seed=3, batch_size=16, optimizer="adam",
+                        l2=1e-4, clip_norm=1.0, schedule="step", step_size=10, gamma=0.5, validation_fraction=0.2,
+                        early_stopping=5)
+    assert res.stdout == f"Accuracy: {100 * fastmlp.accuracy(net.predict(Xt), Yt):.2f}%\n"
+    res = run(cmd, "train", "--optimizer", "momentum", "--nesterov", "--momentum", "0.5", "--lr", "0.05",
+              "--schedule", "cosine", "--lr-min", "0.01", "--epochs", "100")
+    assert res.returncode == 0, res.stderr
+    net = fastmlp.train(X, Y, hidden=5, epochs=100, learning_rate=0.05, optimizer="momentum", nesterov=True,
+                        momentum=0.5, schedule="cosine", lr_min=0.01)
+    assert res.stdout == f"Accuracy: {100 * fastmlp.accuracy(net.predict(Xt), Yt):.2f}%\n"
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--optimizer", "rmsprop"], "optimizer must be one of"),
+    (["--momentum", "1.5"], "momentum must be in [0, 1); got 1.5"),
+    (["--nesterov=yes"], "--nesterov: takes no value"),
+    (["--validation-fraction", "1.5"], "--validation-fraction: expected a number between 0 and 1"),
+])
+def test_bad_training_flags(args, message):
+    res = run(CMD, "train", *args)
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    assert message in res.stderr and res.stderr.count("\n") == 1, res.stderr
+
+
+def test_long_runs_show_progress_and_ctrl_c_exits_130():
+    proc = subprocess.Popen([*CMD, "train", "--epochs", "100000000"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    err = b""
+    deadline = time.monotonic() + 30
+    while b"epoch" not in err and time.monotonic() < deadline:
+        err += os.read(proc.stderr.fileno(), 4096)
+    proc.send_signal(signal.SIGINT)
+    out, rest = proc.communicate(timeout=30)
+    err = (err + rest).decode()
+    assert proc.returncode == 130 and out == b"", err
+    assert re.search(r"\repoch \d+/100000000  loss \d", err), err
+    assert err.endswith("\nfastmlp: interrupted\n"), err

@@ -197,21 +197,28 @@ def test_epoch_loss_under_mean_reduction_is_the_mean_over_rows():
     assert net.history["loss"][1] == pytest.approx(before, rel=1e-13)
 
 
-def _train_b_like(threads, dtype="float32"):
+def _train_b_like(threads, dtype="float32", **fit_options):
     rng = np.random.default_rng(0)
     X = rng.random((700, 300)).astype(dtype)
     Y = np.eye(10, dtype=dtype)[rng.integers(0, 10, 700)]
     net = fastmlp.Network([300, 200, 120, 10], activation="relu", output="softmax", loss="cross_entropy",
                           reduction="mean", init="he", seed=0, dtype=dtype)
-    net.fit(X, Y, epochs=2, learning_rate=0.05, batch_size=256, threads=threads)
+    net.fit(X, Y, epochs=2, learning_rate=fit_options.pop("learning_rate", 0.05), batch_size=256, threads=threads,
+            **fit_options)
     return net, net.predict(X, threads=threads)
 
 
+# the parameter update is spread over the pool in fixed chunks: the optimisers'
+# steps, l2 and the clipping norm too
+ADAM = dict(optimizer="adam", learning_rate=1e-3, l2=1e-3, clip_norm=0.5)
+
+
+@pytest.mark.parametrize("fit_options", [{}, ADAM], ids=["sgd", "adam-l2-clip"])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_results_do_not_depend_on_the_thread_count(dtype):
-    base, P = _train_b_like(1, dtype)
+def test_results_do_not_depend_on_the_thread_count(dtype, fit_options):
+    base, P = _train_b_like(1, dtype, **fit_options)
     for threads in (2, 3, 4):
-        net, Q = _train_b_like(threads, dtype)
+        net, Q = _train_b_like(threads, dtype, **fit_options)
         assert all(np.array_equal(p, q) for p, q in zip(base.weights, net.weights)), f"threads={threads}"
         np.testing.assert_array_equal(P, Q)
         np.testing.assert_array_equal(base.history["loss"], net.history["loss"])

@@ -1,16 +1,21 @@
 // The command line's subcommands: one function and one usage text each.
 #include "cli.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <stdexcept>
 
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/optim.hpp>
 #include <fastmlp/threads.hpp>
+#include <fastmlp/train.hpp>
 
 #ifndef FASTMLP_VERSION
 #define FASTMLP_VERSION "unknown"
@@ -34,10 +39,12 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--hidden N[,N...]]\n"
     "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
+    "                     [training options] [--quiet]\n"
     "\n"
     "Train a sigmoid network by full-batch gradient descent and print its\n"
     "accuracy on the test file. With no options: the article's experiment on\n"
     "the bundled Iris data (4-5-3 network, 8000 epochs, learning rate 0.2).\n"
+    "A run expected to take more than 2 seconds shows its progress on stderr.\n"
     "\n"
     "CSV files: numbers, an optional header row, the last 3 columns one-hot labels.\n"
     "\n"
@@ -51,7 +58,30 @@ constexpr const char* kTrainUsage =
     "  --dtype T        float64 (default) or float32\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
-    "  -h, --help       show this text\n";
+    "  -h, --help       show this text\n"
+    "\n"
+    "training options (defaults: the article's plain gradient descent):\n"
+    "  --optimizer NAME       sgd (default), momentum, adam or adamw\n"
+    "  --momentum X           momentum: mu (default: 0.9)\n"
+    "  --nesterov             momentum: Nesterov's form\n"
+    "  --beta1 X, --beta2 X   adam, adamw: moment decays (default: 0.9, 0.999)\n"
+    "  --eps X                adam, adamw: added to sqrt(v) (default: 1e-8)\n"
+    "  --weight-decay X       adamw: decoupled weight decay (default: 0.01)\n"
+    "  --batch-size N         rows per step, reshuffled every epoch (default: all)\n"
+    "  --l2 X                 l2 * W added to the weights' gradient (default: 0)\n"
+    "  --clip-norm X          clip the gradient's global norm to X (default: off)\n"
+    "  --schedule NAME        constant (default), step, invscaling or cosine\n"
+    "  --step-size N          step: epochs between decays (default: 10)\n"
+    "  --gamma X              step: factor per decay (default: 0.1)\n"
+    "  --power-t X            invscaling: exponent (default: 0.5)\n"
+    "  --lr-min X             cosine: final rate (default: 0)\n"
+    "  --validation-fraction X  hold out this fraction of the training rows\n"
+    "                         (drawn from --seed) and report their figures\n"
+    "  --early-stopping N     stop after N epochs without improvement of the\n"
+    "                         validation loss (or the training loss) by --tol,\n"
+    "                         and keep the best parameters\n"
+    "  --tol X                early stopping's improvement (default: 1e-4)\n"
+    "  --quiet                no progress on stderr\n";
 
 // --- argument parsing ----------------------------------------------------------------
 
@@ -70,8 +100,7 @@ std::uint64_t parse_uint(const std::string& option, const std::string& text) {
 
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || !std::isfinite(value))
+  if (!parse_number(text, value) || !std::isfinite(value))
     throw UsageError(option + ": expected a finite number, got '" + text + "'");
   return value;
 }
@@ -89,10 +118,12 @@ std::vector<std::size_t> parse_sizes(const std::string& option, const std::strin
   }
 }
 
-// Options of the form --name VALUE or --name=VALUE, in order.
+// Options of the form --name VALUE or --name=VALUE, in order, and `flags`
+// of the form --name (no value).
 class Options {
  public:
-  Options(const std::vector<std::string>& args, std::size_t first) {
+  Options(const std::vector<std::string>& args, std::size_t first,
+          const std::vector<std::string>& flags = {}) {
     for (std::size_t i = first; i < args.size(); ++i) {
       const std::string& arg = args[i];
       if (arg == "-h" || arg == "--help") {
@@ -101,7 +132,11 @@ class Options {
       }
       if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "'");
       const std::size_t eq = arg.find('=');
-      if (eq != std::string::npos) {
+      const std::string name = arg.substr(0, eq);
+      if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
+        if (eq != std::string::npos) throw UsageError(name + ": takes no value");
+        pairs_.emplace_back(arg, "");
+      } else if (eq != std::string::npos) {
         pairs_.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
       } else {
         if (i + 1 >= args.size()) throw UsageError(arg + ": missing value");
@@ -122,6 +157,9 @@ class Options {
     return found;
   }
 
+  // Whether the flag `name` was given.
+  bool flag(const std::string& name) { return take(name) != nullptr; }
+
   void reject_unknown() const {
     for (const auto& [key, value] : pairs_)
       if (!key.empty()) throw UsageError("unknown option '" + key + "'");
@@ -135,6 +173,85 @@ class Options {
 
 // --- train ---------------------------------------------------------------------------
 
+// The training options' flags into `o`; UsageError for a bad value.
+void parse_fit_flags(Options& opts, FitOptions& o) {
+  const auto real = [&](const char* flag, double& to) {
+    if (auto v = opts.take(flag)) to = parse_real(flag, *v);
+  };
+  if (auto v = opts.take("--optimizer")) o.optimizer.kind = optimizer_from_name(*v);
+  real("--momentum", o.optimizer.momentum);
+  o.optimizer.nesterov = opts.flag("--nesterov");
+  real("--beta1", o.optimizer.beta1);
+  real("--beta2", o.optimizer.beta2);
+  real("--eps", o.optimizer.eps);
+  real("--weight-decay", o.optimizer.weight_decay);
+  if (auto v = opts.take("--batch-size")) {
+    o.batch_size = parse_uint("--batch-size", *v);
+    if (o.batch_size == 0) throw UsageError("--batch-size: expected a positive integer");
+  }
+  real("--l2", o.l2);
+  real("--clip-norm", o.clip_norm);
+  if (auto v = opts.take("--schedule")) o.schedule.kind = schedule_from_name(*v);
+  if (auto v = opts.take("--step-size")) o.schedule.step_size = parse_uint("--step-size", *v);
+  real("--gamma", o.schedule.gamma);
+  real("--power-t", o.schedule.power_t);
+  real("--lr-min", o.schedule.lr_min);
+  if (auto v = opts.take("--early-stopping")) o.early_stopping = parse_uint("--early-stopping", *v);
+  real("--tol", o.tol);
+  check_optimizer_config(o.optimizer);
+  check_schedule(o.schedule);
+  if (o.l2 < 0) throw UsageError("--l2: expected a non-negative number");
+  if (o.clip_norm < 0) throw UsageError("--clip-norm: expected a non-negative number");
+  if (o.tol < 0) throw UsageError("--tol: expected a non-negative number");
+}
+
+// A line on stderr, rewritten in place, for runs expected to take more than
+// two seconds: the fit's progress hook.
+class ProgressLine {
+ public:
+  // `score`: the name of the validation score (validation_score_name).
+  ProgressLine(std::ostream& err, const char* score) : err_(err), score_(score), start_(Clock::now()) {}
+  ~ProgressLine() { finish(); }
+
+  bool operator()(const EpochLog& log) {
+    const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
+    if (!shown_ && !log.last &&
+        elapsed / static_cast<double>(log.epoch) * static_cast<double>(log.epochs) < 2.0)
+      return true;
+    if (!shown_ && log.last) return true;  // it ended before it seemed long
+    shown_ = true;
+    char line[160];
+    int len = std::snprintf(line, sizeof line, "\repoch %zu/%zu  loss %.4g", log.epoch, log.epochs, log.loss);
+    if (!std::isnan(log.val_loss))
+      len += std::snprintf(line + len, sizeof line - static_cast<std::size_t>(len),
+                           "  val_loss %.4g  val_%s %.4g", log.val_loss, score_, log.val_score);
+    err_ << line << std::flush;
+    if (log.last) finish();
+    return true;
+  }
+
+  // Ends the line, if one was shown.
+  void finish() {
+    if (shown_) err_ << "\n" << std::flush;
+    shown_ = false;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  std::ostream& err_;
+  const char* score_;
+  Clock::time_point start_;
+  bool shown_ = false;
+};
+
+// The rows `rows` of M.
+Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_t>& rows) {
+  Matrix<double> result(rows.size(), M.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = M(rows[i], j);
+  return result;
+}
+
 // A copy of M in precision T.
 template <class T>
 Matrix<T> converted(const Matrix<double>& M) {
@@ -144,17 +261,33 @@ Matrix<T> converted(const Matrix<double>& M) {
   return result;
 }
 
-// Train the article's network in precision T; its test accuracy, or -1 when
-// interrupted.
+// Train the article's network in precision T on `train` (validating on
+// `validation` when it has rows); its test accuracy, or -1 when interrupted.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
-                          const FitOptions& options, const CsvData& train, const CsvData& test,
-                          const Environment& env) {
+                          const FitOptions& options, const CsvData& train,
+                          const CsvData& validation, const CsvData& test, const Environment& env,
+                          std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
+  const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
   const Matrix<T> X_test = converted<T>(test.X);
   Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
   net.initialize(Init::Uniform, seed);
-  if (fit(net, X.view(), Y.view(), options, env.should_stop).stopped) return -1;
+  FitData<T> data;
+  data.X = X.view();
+  data.Y = Y.view();
+  data.X_val = X_val.view();
+  data.Y_val = Y_val.view();
+  FitHooks hooks;
+  hooks.should_stop = env.should_stop;
+  std::unique_ptr<ProgressLine> line;
+  if (progress != nullptr) {
+    line = std::make_unique<ProgressLine>(*progress, validation_score_name(net.activation(net.n_layers() - 1)));
+    hooks.progress = [&line](const EpochLog& log) { return (*line)(log); };
+    hooks.progress_seconds = 0.25;
+  }
+  Optimizer<T> optimizer;
+  if (fit(net, data, options, optimizer, hooks).stopped) return -1;
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
@@ -162,7 +295,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
 
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
               const Environment& env) {
-  Options opts(args, 1);
+  Options opts(args, 1, {"--nesterov", "--quiet"});
   if (opts.help) {
     out << kTrainUsage;
     return 0;
@@ -188,10 +321,30 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (auto v = opts.take("--dtype")) dtype = *v;
   if (dtype != "float64" && dtype != "float32")
     throw UsageError("--dtype: expected float64 or float32, got '" + dtype + "'");
+  double validation_fraction = 0;
+  if (auto v = opts.take("--validation-fraction")) {
+    validation_fraction = parse_real("--validation-fraction", *v);
+    if (!(validation_fraction > 0 && validation_fraction < 1))
+      throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
+  }
+  try {
+    parse_fit_flags(opts, fit_options);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
+  const bool quiet = opts.flag("--quiet");
   opts.reject_unknown();
 
   constexpr std::size_t kLabels = 3;  // the article's one-hot layout
-  const CsvData train = read_csv(train_path, kLabels);
+  CsvData train = read_csv(train_path, kLabels);
+  CsvData validation;
+  if (validation_fraction != 0) {
+    const RowSplit split = validation_split(train.X.rows(), validation_fraction, seed);
+    validation.X = select_rows(train.X, split.validation);
+    validation.Y = select_rows(train.Y, split.validation);
+    train.X = select_rows(train.X, split.train);
+    train.Y = select_rows(train.Y, split.train);
+  }
   const CsvData test = read_csv(test_path, kLabels);
   if (test.X.cols() != train.X.cols())
     throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
@@ -201,9 +354,12 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::vector<std::size_t> sizes = {train.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(kLabels);
-  const double acc = dtype == "float32"
-                         ? train_and_evaluate<float>(sizes, seed, fit_options, train, test, env)
-                         : train_and_evaluate<double>(sizes, seed, fit_options, train, test, env);
+  fit_options.seed = seed;
+  std::ostream* progress = quiet ? nullptr : &err;
+  const double acc =
+      dtype == "float32"
+          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, env, progress)
+          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, env, progress);
   if (acc < 0) {
     err << "fastmlp: interrupted\n";
     return 130;

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <istream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fastmlp/matrix.hpp>
@@ -29,5 +30,11 @@ CsvData read_csv(const std::string& path, std::size_t n_labels);
 
 // The same from a stream; `name` stands for the file in messages.
 CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels);
+
+// The number that all of `text` spells, as std::from_chars reads it (an
+// optional sign, digits, point, exponent; inf and nan too, which callers
+// refuse), into `value`; false when it is not one number or out of range.
+// The same on every platform and in every locale.
+bool parse_number(std::string_view text, double& value);
 
 }  // namespace fastmlp

@@ -54,12 +54,17 @@ inline bool loss_needs_logits(Loss loss) { return loss == Loss::CrossEntropy; }
 
 // Returns the loss of the batch (scaled by `scale`: 1 for sum, 1/n for mean)
 // and writes dZ (n, k) = scale * dLoss/dZ. A = f(Z), Y and dZ are (n, k); Z is
-// read only when loss_needs_logits(loss).
+// read only when loss_needs_logits(loss). With `weight` (n), row i's loss and
+// dZ row count weight[i] times (before `scale`).
 template <class T>
 double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, ConstMatrixView<T> Z,
-                             ConstMatrixView<T> A, ConstMatrixView<T> Y, T scale) {
+                             ConstMatrixView<T> A, ConstMatrixView<T> Y, T scale,
+                             const T* weight = nullptr) {
   double total = 0;
   for (std::size_t i = 0; i < A.rows; ++i) {
+    // A weighted row is summed apart, then added with its weight.
+    double row_total = 0;
+    double& sum = weight != nullptr ? row_total : total;
     const T* a = A.row(i);
     const T* y = Y.row(i);
     T* d = dZ.row(i);
@@ -67,7 +72,7 @@ double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, Con
     if (loss == Loss::Mse) {
       for (std::size_t j = 0; j < k; ++j) {
         d[j] = a[j] - y[j];
-        total += 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
+        sum += 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
       }
     } else if (output == Activation::Softmax) {
       // -sum_j y_j log a_j = sum_j y_j (lse(z) - z_j); dZ = a * sum(y) - y
@@ -80,21 +85,28 @@ double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, Con
         sum_y += y[j];
         sum_yz += static_cast<double>(y[j]) * static_cast<double>(z[j] - top);
       }
-      total += sum_y * std::log(sum_exp) - sum_yz;
+      sum += sum_y * std::log(sum_exp) - sum_yz;
       for (std::size_t j = 0; j < k; ++j) d[j] = a[j] * static_cast<T>(sum_y) - y[j];
     } else {  // sigmoid: per element, log(1 + e^z) - y z, written stably
       const T* z = Z.row(i);
       for (std::size_t j = 0; j < k; ++j) {
         const double zj = z[j];
-        total += std::max(zj, 0.0) - y[j] * zj + std::log1p(std::exp(-std::abs(zj)));
+        sum += std::max(zj, 0.0) - y[j] * zj + std::log1p(std::exp(-std::abs(zj)));
         d[j] = a[j] - y[j];
       }
     }
+    if (weight != nullptr) total += static_cast<double>(weight[i]) * row_total;
   }
   if (loss == Loss::Mse) activation_backward(output, dZ, A);
-  if (scale != T(1))
+  if (weight != nullptr) {
+    for (std::size_t i = 0; i < dZ.rows; ++i) {
+      const T factor = weight[i] * scale;
+      for (std::size_t j = 0; j < dZ.cols; ++j) dZ(i, j) *= factor;
+    }
+  } else if (scale != T(1)) {
     for (std::size_t i = 0; i < dZ.rows; ++i)
       for (std::size_t j = 0; j < dZ.cols; ++j) dZ(i, j) *= scale;
+  }
   return total * static_cast<double>(scale);
 }
 

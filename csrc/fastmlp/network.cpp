@@ -221,10 +221,10 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
 // --- input checks -------------------------------------------------------------------
 
 template <class T>
-void check_finite(ConstMatrixView<T> M, const char* name) {
+bool all_finite(ConstMatrixView<T> M) {
   // A value is NaN or infinite when its exponent bits are all ones. The scan
   // ORs integer tests, which the compiler vectorises (a float reduction it
-  // would not reorder); only a failure pays for finding the place.
+  // would not reorder).
   using Bits = std::conditional_t<sizeof(T) == 8, std::uint64_t, std::uint32_t>;
   constexpr Bits exponent = sizeof(T) == 8 ? Bits(0x7ff) << 52 : Bits(0xff) << 23;
   Bits bad = 0;
@@ -236,7 +236,12 @@ void check_finite(ConstMatrixView<T> M, const char* name) {
       bad |= Bits((bits & exponent) == exponent);
     }
   }
-  if (!bad) return;
+  return !bad;
+}
+
+template <class T>
+void check_finite(ConstMatrixView<T> M, const char* name) {
+  if (all_finite(M)) return;  // only a failure pays for finding the place
   for (std::size_t i = 0; i < M.rows; ++i)
     for (std::size_t j = 0; j < M.cols; ++j)
       if (!std::isfinite(M(i, j)))
@@ -263,6 +268,7 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name) {
   template void dense_backward<T>(MatrixView<T>, MatrixView<T>, T*, ConstMatrixView<T>,     \
                                   ConstMatrixView<T>, ConstMatrixView<T>, ThreadPool*);     \
   template class Network<T>;                                                                 \
+  template bool all_finite<T>(ConstMatrixView<T>);                                           \
   template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
   template void check_input<T>(const Network<T>&, InputView<T>, const char*);
 FASTMLP_INSTANTIATE(float)

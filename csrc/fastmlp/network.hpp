@@ -106,6 +106,10 @@ class Network {
 
 // --- input checks -------------------------------------------------------------------
 
+// Whether every element of M is finite (neither NaN nor infinite).
+template <class T>
+bool all_finite(ConstMatrixView<T> M);
+
 // std::invalid_argument naming `name` unless every element of M is finite.
 template <class T>
 void check_finite(ConstMatrixView<T> M, const char* name);

@@ -8,14 +8,18 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
+#include <cmath>
 #include <iostream>
 #include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/optim.hpp>
 #include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
@@ -53,6 +57,16 @@ py::array_t<T> numpy_view(T* data, std::size_t rows, std::size_t cols, py::handl
   return py::array_t<T>({rows, cols}, {cols * sizeof(T), sizeof(T)}, data, owner);
 }
 
+// `a` as a C-contiguous array of T with `ndim` dimensions, or ValueError: the
+// Python layer has converted it already, so anything else is a mistake there.
+template <class T>
+Array<T> array_arg(py::handle a, const char* name, py::ssize_t ndim) {
+  if (!py::isinstance<Array<T>>(a) || py::reinterpret_borrow<py::array>(a).ndim() != ndim)
+    throw std::invalid_argument(std::string(name) + " must be a C-contiguous " +
+                                std::to_string(ndim) + "-D array of the network's dtype");
+  return py::reinterpret_borrow<Array<T>>(a);
+}
+
 // A StopCheck that takes the GIL and asks Python whether a signal (Ctrl-C)
 // arrived; the error it leaves set is raised when the fit returns.
 StopCheck python_signal_check() {
@@ -67,10 +81,14 @@ StopCheck python_signal_check() {
 // A network plus the lock that keeps a fit from running beside another fit or
 // a predict on the same network (from another Python thread): that raises
 // RuntimeError instead of racing.
+// A fit's callback may predict: its thread is recorded while the callback
+// runs, between epochs, when the parameters hold still.
 template <class T>
 struct PyNetwork {
   Network<T> net;
   mutable std::shared_mutex busy;
+  Optimizer<T> optimizer;  // its state carries over from one fit to the next
+  std::atomic<std::thread::id> callback_thread{};
 
   std::unique_lock<std::shared_mutex> lock_for_fit() {
     std::unique_lock<std::shared_mutex> lock(busy, std::try_to_lock);
@@ -80,11 +98,94 @@ struct PyNetwork {
   }
   std::shared_lock<std::shared_mutex> lock_for_predict() const {
     std::shared_lock<std::shared_mutex> lock(busy, std::try_to_lock);
-    if (!lock.owns_lock())
+    if (!lock.owns_lock() && callback_thread.load() != std::this_thread::get_id())
       throw std::runtime_error("the network is being trained by another thread");
     return lock;
   }
 };
+
+// An EpochCallback that calls the Python callable `fn(epoch, logs)` with the
+// GIL taken only then; a Python exception is left set, `failed` raised, and the
+// fit stopped. Returning False stops the fit too.
+template <class T>
+EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating,
+                              const std::string& score_key, bool& failed) {
+  return [&self, fn, validating, score_key, &failed](const EpochLog& log) {
+    py::gil_scoped_acquire gil;
+    self.callback_thread = std::this_thread::get_id();
+    bool go_on = false;
+    try {
+      py::dict logs;
+      logs["loss"] = log.loss;
+      logs["learning_rate"] = log.learning_rate;
+      if (validating) {
+        logs["val_loss"] = log.val_loss;
+        logs[py::str(score_key)] = log.val_score;
+      }
+      const py::object answer = fn(log.epoch, logs);
+      go_on = !(py::isinstance<py::bool_>(answer) && !answer.cast<bool>());
+    } catch (py::error_already_set& e) {
+      e.restore();
+      failed = true;
+    }
+    self.callback_thread = std::thread::id();
+    return go_on;
+  };
+}
+
+// A new float64 array holding v's values.
+py::array_t<double> to_numpy(const std::vector<double>& v) {
+  return py::array_t<double>(static_cast<py::ssize_t>(v.size()), v.data());
+}
+
+// --- fit options ----------------------------------------------------------------------
+
+void bind_fit_options(py::module_& m) {
+  py::class_<FitOptions>(m, "FitOptions", "fastmlp::FitOptions: every option of a fit.")
+      .def(py::init<>())
+      .def_readwrite("epochs", &FitOptions::epochs)
+      .def_readwrite("learning_rate", &FitOptions::learning_rate)
+      .def_readwrite("batch_size", &FitOptions::batch_size)
+      .def_readwrite("shuffle", &FitOptions::shuffle)
+      .def_readwrite("seed", &FitOptions::seed)
+      .def_readwrite("first_epoch", &FitOptions::first_epoch)
+      .def_readwrite("threads", &FitOptions::threads)
+      .def_property("optimizer",
+                    [](const FitOptions& o) { return optimizer_name(o.optimizer.kind); },
+                    [](FitOptions& o, const std::string& name) {
+                      o.optimizer.kind = optimizer_from_name(name);
+                    })
+      .def_property("momentum", [](const FitOptions& o) { return o.optimizer.momentum; },
+                    [](FitOptions& o, double v) { o.optimizer.momentum = v; })
+      .def_property("nesterov", [](const FitOptions& o) { return o.optimizer.nesterov; },
+                    [](FitOptions& o, bool v) { o.optimizer.nesterov = v; })
+      .def_property("beta1", [](const FitOptions& o) { return o.optimizer.beta1; },
+                    [](FitOptions& o, double v) { o.optimizer.beta1 = v; })
+      .def_property("beta2", [](const FitOptions& o) { return o.optimizer.beta2; },
+                    [](FitOptions& o, double v) { o.optimizer.beta2 = v; })
+      .def_property("eps", [](const FitOptions& o) { return o.optimizer.eps; },
+                    [](FitOptions& o, double v) { o.optimizer.eps = v; })
+      .def_property("weight_decay", [](const FitOptions& o) { return o.optimizer.weight_decay; },
+                    [](FitOptions& o, double v) { o.optimizer.weight_decay = v; })
+      .def_property("schedule",
+                    [](const FitOptions& o) { return schedule_name(o.schedule.kind); },
+                    [](FitOptions& o, const std::string& name) {
+                      o.schedule.kind = schedule_from_name(name);
+                    })
+      .def_property("step_size", [](const FitOptions& o) { return o.schedule.step_size; },
+                    [](FitOptions& o, std::uint64_t v) { o.schedule.step_size = v; })
+      .def_property("gamma", [](const FitOptions& o) { return o.schedule.gamma; },
+                    [](FitOptions& o, double v) { o.schedule.gamma = v; })
+      .def_property("power_t", [](const FitOptions& o) { return o.schedule.power_t; },
+                    [](FitOptions& o, double v) { o.schedule.power_t = v; })
+      .def_property("lr_min", [](const FitOptions& o) { return o.schedule.lr_min; },
+                    [](FitOptions& o, double v) { o.schedule.lr_min = v; })
+      .def_readwrite("l2", &FitOptions::l2)
+      .def_readwrite("clip_norm", &FitOptions::clip_norm)
+      .def_readwrite("early_stopping", &FitOptions::early_stopping)
+      .def_readwrite("tol", &FitOptions::tol)
+      .def_readwrite("stop_on_divergence", &FitOptions::stop_on_divergence);
+}
 
 template <class T>
 void bind_network(py::module_& m, const char* name) {
@@ -118,6 +219,7 @@ void bind_network(py::module_& m, const char* name) {
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
+             self.optimizer.reset();
            }, py::arg("init"), py::arg("seed"))
       .def("weight", [](py::object self_obj, std::size_t l) {
              Net& self = self_obj.cast<Net&>();
@@ -131,30 +233,85 @@ void bind_network(py::module_& m, const char* name) {
              return py::array_t<T>({self.net.sizes()[l + 1]}, {sizeof(T)}, self.net.bias(l),
                                    self_obj);
            }, py::arg("layer"))
-      .def("fit", [](Net& self, const Array<T>& X, const Array<T>& Y, std::uint64_t epochs,
-                     double learning_rate, std::size_t batch_size, bool shuffle,
-                     std::uint64_t seed, std::uint64_t first_epoch, int threads) {
-             const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
-             FitOptions options;
-             options.epochs = epochs;
-             options.learning_rate = learning_rate;
-             options.batch_size = batch_size;
-             options.shuffle = shuffle;
-             options.seed = seed;
-             options.first_epoch = first_epoch;
-             options.threads = threads;
+      .def("fit", [](Net& self, const Array<T>& X, const Array<T>& Y, py::handle sample_weight,
+                     py::handle X_val, py::handle Y_val, const FitOptions& options,
+                     py::handle callback, std::size_t callback_every, py::handle progress,
+                     double progress_seconds) {
+             FitData<T> data;
+             data.X = view_of(X, "X");
+             data.Y = view_of(Y, "Y");
+             Array<T> w, xv, yv;  // hold the optional arrays while C++ reads them
+             if (!sample_weight.is_none()) {
+               w = array_arg<T>(sample_weight, "sample_weight", 1);
+               if (static_cast<std::size_t>(w.shape(0)) != data.X.rows)
+                 throw std::invalid_argument("sample_weight has " + std::to_string(w.shape(0)) +
+                                             " entries but X has " + std::to_string(data.X.rows) +
+                                             " rows");
+               data.sample_weight = w.data();
+             }
+             if (!X_val.is_none()) {
+               xv = array_arg<T>(X_val, "X_val", 2);
+               yv = array_arg<T>(Y_val, "Y_val", 2);
+               data.X_val = view_of(xv, "X_val");
+               data.Y_val = view_of(yv, "Y_val");
+             }
+             const bool validating = !X_val.is_none();
+             const std::string score_key =
+                 std::string("val_") + validation_score_name(self.net.activation(self.net.n_layers() - 1));
+             bool failed = false;
+             FitHooks hooks;
+             hooks.should_stop = python_signal_check();
+             if (!callback.is_none())
+               hooks.callback = python_callback(self, callback, validating, score_key, failed);
+             hooks.callback_every = callback_every;
+             if (!progress.is_none())
+               hooks.progress = python_callback(self, progress, validating, score_key, failed);
+             hooks.progress_seconds = progress_seconds;
              FitResult result;
+             std::string diverged;
              {
                py::gil_scoped_release release;
                auto lock = self.lock_for_fit();
-               result = fit(self.net, x, y, options, python_signal_check());
+               try {
+                 result = fit(self.net, data, options, self.optimizer, hooks);
+               } catch (const Diverged& e) {
+                 result = e.result();
+                 diverged = e.what();
+               }
              }
-             if (result.stopped) throw py::error_already_set();
-             return py::array_t<double>(result.loss.size(), result.loss.data());
-           }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("epochs"),
-           py::arg("learning_rate"), py::arg("batch_size"), py::arg("shuffle"), py::arg("seed"),
-           py::arg("first_epoch"), py::arg("threads"),
-           "Train in place; returns the loss of every epoch (before its update).")
+             py::dict out;
+             // Ctrl-C or a callback's exception: handed back, raised by the
+             // Python layer once the completed epochs are in the history
+             out["exception"] = py::none();
+             if (result.stopped || failed) {
+               const py::error_already_set error;
+               if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
+               out["exception"] = error.value();
+             }
+             out["loss"] = to_numpy(result.loss);
+             out["learning_rate"] = to_numpy(result.learning_rate);
+             if (validating) {
+               out["val_loss"] = to_numpy(result.val_loss);
+               out[py::str(score_key)] = to_numpy(result.val_score);
+             }
+             const bool restored = options.early_stopping > 0 && result.epochs > 0 && diverged.empty() &&
+                                   !result.stopped;
+             out["best_epoch"] = restored
+                                     ? py::object(py::int_(result.best_epoch)) : py::object(py::none());
+             out["early_stopped"] = result.early_stopped;
+             out["stopped_by_callback"] = result.stopped_by_callback;
+             out["diverged"] = diverged.empty() ? py::object(py::none()) : py::object(py::str(diverged));
+             return out;
+           }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
+           py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"),
+           py::arg("callback_every"), py::arg("progress"), py::arg("progress_seconds"),
+           "Train in place; returns the figures of every epoch and how the fit ended.")
+      .def("reset_optimizer", [](Net& self) {
+             auto lock = self.lock_for_fit();
+             self.optimizer.reset();
+           }, "Forget the optimiser's state (velocity, moments, step count).")
+      .def_property_readonly("optimizer_steps", [](const Net& self) { return self.optimizer.steps(); },
+                             "Steps the optimiser's state has taken since it began.")
       .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads)
                -> py::object {
              // The common case, checked here without a detour through Python:
@@ -204,13 +361,21 @@ void bind_network(py::module_& m, const char* name) {
              return std::move(result);
            }, py::arg("X"), py::arg("out"), py::arg("threads"),
            "The outputs for X, or None when the arguments need converting or checking.")
-      .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y) {
+      .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y,
+                                   py::handle sample_weight) {
              const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
              check_fit_inputs(self.net, x, y);
+             Array<T> w;
+             if (!sample_weight.is_none()) {
+               w = array_arg<T>(sample_weight, "sample_weight", 1);
+               if (static_cast<std::size_t>(w.shape(0)) != x.rows)
+                 throw std::invalid_argument("sample_weight must have one entry per row of X");
+             }
              Workspace<T> ws(self.net, x.rows, false);
-             const double loss = loss_and_gradient(self.net, x, y, ws);
+             const double loss = loss_and_gradient(self.net, x, y, ws, nullptr,
+                                                   sample_weight.is_none() ? nullptr : w.data());
              return py::make_tuple(loss, py::array_t<T>(ws.grads.size(), ws.grads.data()));
-           }, py::arg("X").noconvert(), py::arg("Y").noconvert(),
+           }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
            "The loss on (X, Y) and its gradient, laid out as the flat parameters.");
 }
 
@@ -269,10 +434,17 @@ PYBIND11_MODULE(_core, m) {
       PyErr_SetString(PyExc_MemoryError, e.what());
     }
   });
+  bind_fit_options(m);
   bind_network<double>(m, "Network64");
   bind_network<float>(m, "Network32");
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
+  m.def("validation_split", [](std::size_t n, double fraction, std::uint64_t seed) {
+          const RowSplit split = validation_split(n, fraction, seed);
+          return py::make_tuple(py::array_t<std::size_t>(split.train.size(), split.train.data()),
+                                py::array_t<std::size_t>(split.validation.size(), split.validation.data()));
+        }, py::arg("n"), py::arg("fraction"), py::arg("seed"),
+        "The (training, validation) row indices of a seeded split of n rows.");
   m.def("gemm_kernel", &gemm_kernel_name, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
         "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");

@@ -2,7 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+
+class FitOptions:
+    """fastmlp::FitOptions: every option of a fit."""
+
+    epochs: int
+    learning_rate: float
+    batch_size: int
+    shuffle: bool
+    seed: int
+    first_epoch: int
+    threads: int
+    optimizer: str
+    momentum: float
+    nesterov: bool
+    beta1: float
+    beta2: float
+    eps: float
+    weight_decay: float
+    schedule: str
+    step_size: int
+    gamma: float
+    power_t: float
+    lr_min: float
+    l2: float
+    clip_norm: float
+    early_stopping: int
+    tol: float
+    stop_on_divergence: bool
+    def __init__(self) -> None: ...
 
 class _Network:
     """A dense network's C++ storage; use fastmlp.Network."""
@@ -27,18 +59,24 @@ class _Network:
         self,
         X: np.ndarray,
         Y: np.ndarray,
-        epochs: int,
-        learning_rate: float,
-        batch_size: int,
-        shuffle: bool,
-        seed: int,
-        first_epoch: int,
-        threads: int,
-    ) -> np.ndarray:
-        """Train in place; returns the loss of every epoch."""
+        sample_weight: np.ndarray | None,
+        X_val: np.ndarray | None,
+        Y_val: np.ndarray | None,
+        options: FitOptions,
+        callback: Callable[[int, dict[str, float]], object] | None,
+        callback_every: int,
+        progress: Callable[[int, dict[str, float]], object] | None,
+        progress_seconds: float,
+    ) -> dict[str, Any]:
+        """Train in place; returns the figures of every epoch and how the fit ended."""
+    def reset_optimizer(self) -> None:
+        """Forget the optimiser's state (velocity, moments, step count)."""
+    @property
+    def optimizer_steps(self) -> int:
+        """Steps the optimiser's state has taken since it began."""
     def predict(self, X: object, out: object, threads: object) -> np.ndarray | None:
         """The outputs for X, or None when the arguments need converting or checking."""
-    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray) -> tuple[float, np.ndarray]:
+    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[float, np.ndarray]:
         """The loss on (X, Y) and its gradient, laid out as the flat parameters."""
 
 class Network64(_Network): ...
@@ -52,6 +90,9 @@ def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str, 
 
 def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0))."""
+
+def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (training, validation) row indices of a seeded split of n rows."""
 
 def gemm_kernel() -> str:
     """The GEMM micro-kernel in use."""

@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,9 @@ _OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
 _LOSSES = ("mse", "cross_entropy")
 _REDUCTIONS = ("sum", "mean")
 _INITS = ("uniform", "glorot", "he", "glorot_normal", "he_normal")
+_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
+_SCHEDULES = ("constant", "step", "invscaling", "cosine")
+_ON_DIVERGENCE = ("raise", "continue")
 
 
 class Network:
@@ -74,8 +78,17 @@ class Network:
         ``weights[i]`` is layer i's (in, out) matrix and ``biases[i]`` its
         (out,) vector: writable NumPy views of the C++ storage.
     history : dict of str to ndarray
-        ``history["loss"]``: the training loss at every epoch of every ``fit``
-        so far, measured before the epoch's update.
+        One float64 array per figure, one entry per epoch of every ``fit``
+        so far: ``"loss"``, the training loss, accumulated over the epoch's
+        batches as they are met (before the epoch's update, for the full
+        batch), without the l2 penalty; ``"learning_rate"``, the epoch's
+        rate; with validation data, ``"val_loss"`` and ``"val_accuracy"``
+        (softmax or sigmoid outputs) or ``"val_r2"`` (others), measured after
+        the epoch. A figure a fit did not measure is NaN for its epochs.
+    best_epoch : int or None
+        After a fit with ``early_stopping``: the number of that fit's epochs
+        after which the network had the parameters it now holds (see
+        ``fit``); None otherwise.
     """
 
     def __init__(
@@ -105,7 +118,8 @@ class Network:
         self._core = _CORE[self.dtype.name](list(self.sizes), [*self.activations, self.output],
                                             self.loss_name, self.reduction, self.leaky_slope)
         self._core.initialize(self.init, self.seed)
-        self.history: dict[str, np.ndarray] = {"loss": np.empty(0)}
+        self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
+        self.best_epoch: int | None = None
 
     # --- parameters ------------------------------------------------------------
 
@@ -143,13 +157,38 @@ class Network:
         batch_size: int | None = None,
         shuffle: bool = True,
         threads: int | None = None,
+        optimizer: str = "sgd",
+        momentum: float = 0.9,
+        nesterov: bool = False,
+        beta1: float = 0.9,
+        beta2: float = 0.999,
+        eps: float = 1e-8,
+        weight_decay: float = 0.01,
+        schedule: str = "constant",
+        step_size: int = 10,
+        gamma: float = 0.1,
+        power_t: float = 0.5,
+        lr_min: float = 0.0,
+        l2: float = 0.0,
+        clip_norm: float | None = None,
+        sample_weight: ArrayLike | None = None,
+        class_weight: str | Mapping[int, float] | None = None,
+        validation: tuple[ArrayLike, ArrayLike] | None = None,
+        validation_fraction: float | None = None,
+        early_stopping: int | None = None,
+        tol: float = 1e-4,
+        callback: Callable[[int, dict[str, float]], Any] | None = None,
+        callback_every: int = 1,
+        progress: bool = False,
+        on_divergence: str = "raise",
     ) -> Network:
         """Train on (X, Y), continuing from the current parameters; returns self.
 
         By default the article's algorithm: every epoch, a forward pass over
         all of X, the error, deltas through the activations' derivatives, and
         ``W -= learning_rate * dW`` with the network's loss and reduction
-        (``mse`` summed: ``W += learning_rate * X.T @ delta``).
+        (``mse`` summed: ``W += learning_rate * X.T @ delta``). The whole loop,
+        options included, runs in C++.
 
         Parameters
         ----------
@@ -159,7 +198,7 @@ class Network:
         epochs : int, default 8000
             Passes over the data (0 trains nothing).
         learning_rate : float, default 0.2
-            Step size; must be finite.
+            Step size (the schedule's starting rate); must be finite.
         batch_size : int or None, default None
             Rows per gradient step (mini-batch gradient descent); None is the
             whole data set per step. The last batch of an epoch may be smaller.
@@ -168,40 +207,219 @@ class Network:
             seed and the epoch's number (so a resumed fit continues the
             sequence of shuffles).
         threads : int or None
-            Threads for the matrix products; None is ``fastmlp``'s default
-            (``FASTMLP_NUM_THREADS``, else the CPUs this process may use).
-            The result is bit-identical for any number of threads.
+            Threads for the matrix products and the parameter update; None is
+            ``fastmlp``'s default (``FASTMLP_NUM_THREADS``, else the CPUs this
+            process may use). The result is bit-identical for any number.
+        optimizer : {"sgd", "momentum", "adam", "adamw"}, default "sgd"
+            The update, with g the step's gradient (after ``l2`` and
+            clipping) and t the optimiser's step count; PyTorch's formulas
+            (torch.optim.SGD, Adam, AdamW):
+
+            - "sgd": ``W -= lr * g`` (the article's).
+            - "momentum": ``v = momentum * v + g; W -= lr * v``, or with
+              ``nesterov``, ``W -= lr * (g + momentum * v)``. (scikit-learn
+              writes ``v = momentum * v - lr * g; W += v``, the same for a
+              constant rate.)
+            - "adam": ``m = beta1 m + (1 - beta1) g``, ``v = beta2 v +
+              (1 - beta2) g**2``, ``W -= lr * m_hat / (sqrt(v_hat) + eps)``
+              with ``m_hat = m / (1 - beta1**t)``, ``v_hat = v / (1 - beta2**t)``.
+            - "adamw": ``W -= lr * weight_decay * W`` on the weights (not
+              the biases), then the Adam step.
+
+            The state (velocity; moments and step count) lives in the
+            network and carries over to the next ``fit`` while the optimizer
+            and its own settings (momentum and nesterov; beta1, beta2, eps
+            and, for adamw, weight_decay) stay the same; changing any of them
+            starts it afresh, as does ``reset_optimizer()``. The rate, the
+            schedule, l2 and clip_norm may change without a reset.
+        momentum : float, default 0.9
+            "momentum": mu, in [0, 1).
+        nesterov : bool, default False
+            "momentum": Nesterov's form.
+        beta1, beta2, eps : float, default 0.9, 0.999, 1e-8
+            "adam", "adamw": moment decays in [0, 1); eps > 0.
+        weight_decay : float, default 0.01
+            "adamw": the decoupled decay rate, >= 0.
+        schedule : {"constant", "step", "invscaling", "cosine"}, default "constant"
+            The rate of epoch e, counting this fit's epochs from 0:
+            "step": ``lr * gamma ** (e // step_size)``; "invscaling"
+            (scikit-learn's): ``lr / (t + 1) ** power_t`` with t the samples
+            seen before the epoch, ``e * n`` (scikit-learn counts them
+            across partial fits; here each fit starts at 0); "cosine"
+            (PyTorch's CosineAnnealingLR over this fit's epochs):
+            ``lr_min + (lr - lr_min) * (1 + cos(pi * e / epochs)) / 2``.
+            The rate holds for a whole epoch; ``history["learning_rate"]``
+            records it.
+        step_size : int, default 10
+            "step": epochs between decays.
+        gamma : float, default 0.1
+            "step": factor per decay, > 0.
+        power_t : float, default 0.5
+            "invscaling": the exponent, >= 0.
+        lr_min : float, default 0.0
+            "cosine": the rate approached at the end, at most learning_rate.
+        l2 : float, default 0.0
+            L2 regularisation: ``l2 * W`` is added to the weights' gradient
+            (not the biases') at every step, i.e. the step minimises the
+            batch's loss (under the network's reduction) plus
+            ``l2 / 2 * sum(W**2)`` whatever the batch's size or the
+            reduction. (scikit-learn's alpha corresponds to
+            ``l2 = alpha / batch rows`` with the mean reduction.)
+        clip_norm : float or None, default None
+            Rescale the gradient (after l2) when its global norm over every
+            parameter exceeds clip_norm: ``g *= clip_norm / (norm + 1e-6)``
+            (torch.nn.utils.clip_grad_norm_).
+        sample_weight : array of shape (n,) or None
+            Non-negative weights of the rows: row i's loss and gradient count
+            ``sample_weight[i]`` times; the mean reduction divides each
+            batch by the sum of its weights (a weighted mean, so scaling all
+            weights changes nothing, and a weight of 2 is a repeated row).
+        class_weight : "balanced", dict or None
+            Weights per class, multiplied into sample_weight. The class of a
+            row is the argmax of its Y (or ``Y >= 0.5`` for one output).
+            "balanced" is scikit-learn's ``n / (n_classes * count[class])``
+            over the classes present in the training rows; a dict maps class
+            indices to weights (classes not in it weigh 1).
+        validation : (X_val, Y_val) or None
+            Data evaluated after every epoch (not trained on; unweighted).
+        validation_fraction : float or None
+            Instead of ``validation``: hold out ``round(fraction * n)`` rows
+            (at least one), drawn from the network's seed (the same rows in
+            every fit of this network on data of this size;
+            ``fastmlp._core.validation_split`` gives them), and train on
+            the rest. The held-out rows are copied once.
+        early_stopping : int or None
+            Stop when this many epochs in a row fail to improve the
+            validation loss (without validation data, the training loss) by
+            at least ``tol`` on the best so far, as scikit-learn's MLP does;
+            then, or when the epochs run out, the network returns to the
+            parameters with the lowest figure: those after the best epoch
+            for the validation loss (measured after each epoch), those at
+            the best epoch's start for the training loss (measured during
+            it). ``best_epoch`` tells which.
+        tol : float, default 1e-4
+            The improvement early stopping asks for, in the loss's units.
+        callback : callable or None
+            ``callback(epoch, logs)``, called from C++ (with the GIL taken
+            only then) after every ``callback_every``-th epoch and after the
+            last: ``epoch`` counts this fit's epochs from 1, ``logs`` holds
+            "loss", "learning_rate" and, with validation data, "val_loss" and
+            "val_accuracy" or "val_r2". Returning False stops the fit after
+            that epoch (early stopping's restore still applies); an
+            exception stops it and propagates. It may call ``predict``.
+        callback_every : int, default 1
+        progress : bool, default False
+            Show a progress bar on stderr with the epoch, the loss and the
+            validation figures: tqdm when it is installed, else a plain
+            line that updates in place. Built on the callback mechanism,
+            called at most every 0.1 s.
+        on_divergence : {"raise", "continue"}, default "raise"
+            "raise": a NaN or infinite loss or parameter stops the fit with
+            FloatingPointError naming the epoch; the network keeps the
+            parameters from the end of the epoch before (history includes
+            the epochs completed). "continue": no check.
 
         Raises
         ------
         ValueError
             Shapes that do not fit the network or each other, empty or
-            non-finite data, bad epochs or learning_rate.
+            non-finite data, options out of their range.
         TypeError
-            Arrays of a non-numeric dtype.
+            Arrays of a non-numeric dtype, options of the wrong type.
+        FloatingPointError
+            The training diverged (see on_divergence).
         KeyboardInterrupt
-            On Ctrl-C; the network keeps the last completed epoch.
+            On Ctrl-C; the network keeps the last completed epoch, and
+            ``history`` the epochs completed (so after an exception of the
+            callback).
         """
         X = _as_matrix(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
-        epochs = _check_int(epochs, "epochs", low=0, high=2**64 - 1)
-        learning_rate = _check_real(learning_rate, "learning_rate")
-        batch = 0 if batch_size is None else _check_int(batch_size, "batch_size", low=1, high=2**63 - 1)
-        if not isinstance(shuffle, (bool, np.bool_)):
-            raise TypeError(f"shuffle must be a bool; got {type(shuffle).__name__}")
-        done = self.history["loss"].size
-        loss = self._core.fit(X, Y, epochs, learning_rate, batch, bool(shuffle), self.seed, done,
-                              _check_threads(threads))
-        self.history = {"loss": np.concatenate([self.history["loss"], loss])}
+        options = _core.FitOptions()
+        options.epochs = _check_int(epochs, "epochs", low=0, high=2**64 - 1)
+        options.learning_rate = _check_real(learning_rate, "learning_rate")
+        options.batch_size = 0 if batch_size is None else _check_int(batch_size, "batch_size", low=1, high=2**63 - 1)
+        options.shuffle = _check_bool(shuffle, "shuffle")
+        options.threads = _check_threads(threads)
+        options.seed = self.seed
+        options.first_epoch = self.history["loss"].size
+        options.optimizer = _check_choice(optimizer, "optimizer", _OPTIMIZERS)
+        options.nesterov = _check_bool(nesterov, "nesterov")
+        options.schedule = _check_choice(schedule, "schedule", _SCHEDULES)
+        options.step_size = _check_int(step_size, "step_size", low=1, high=2**64 - 1)
+        for name, value in [("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("eps", eps),
+                            ("weight_decay", weight_decay), ("gamma", gamma), ("power_t", power_t),
+                            ("lr_min", lr_min), ("l2", l2), ("tol", tol)]:
+            setattr(options, name, _check_real(value, name))  # ranges: checked in C++
+        if clip_norm is not None:
+            options.clip_norm = _check_real(clip_norm, "clip_norm")
+            if options.clip_norm <= 0:
+                raise ValueError(f"clip_norm must be positive (or None); got {clip_norm}")
+        if early_stopping is not None:
+            options.early_stopping = _check_int(early_stopping, "early_stopping", low=1, high=2**63 - 1)
+        options.stop_on_divergence = _check_choice(on_divergence, "on_divergence", _ON_DIVERGENCE) == "raise"
+        callback_every = _check_int(callback_every, "callback_every", low=1, high=2**63 - 1)
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable; got {type(callback).__name__}")
+
+        weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        X_val = Y_val = None
+        if validation is not None and validation_fraction is not None:
+            raise ValueError("give validation or validation_fraction, not both")
+        if validation is not None:
+            if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+                raise TypeError("validation must be a pair (X_val, Y_val)")
+            X_val = _as_matrix(validation[0], "X_val", self.dtype)
+            Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
+        elif validation_fraction is not None:
+            fraction = _check_real(validation_fraction, "validation_fraction")
+            train_rows, val_rows = _core.validation_split(X.shape[0], fraction, self.seed)
+            X_val, Y_val, X, Y = X[val_rows], Y[val_rows], X[train_rows], Y[train_rows]
+            weights = None if weights is None else weights[train_rows]
+        if class_weight is not None:
+            per_row = _class_weights(Y, class_weight).astype(self.dtype)
+            weights = per_row if weights is None else weights * per_row
+
+        bar = _Progress(options.epochs) if _check_bool(progress, "progress") else None
+        try:
+            result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, callback_every, bar, 0.1)
+        finally:
+            if bar is not None:
+                bar.close()
+        self._extend_history(result)
+        self.best_epoch = result["best_epoch"]
+        if result["exception"] is not None:  # Ctrl-C, or the callback's
+            raise result["exception"]
+        if result["diverged"] is not None:
+            raise FloatingPointError(result["diverged"])
         return self
 
-    def loss(self, X: ArrayLike, Y: ArrayLike) -> float:
-        """The network's loss (under its reduction) for outputs on X against Y."""
-        return self._loss_and_gradient(X, Y)[0]
+    def reset_optimizer(self) -> None:
+        """Forget the optimiser's state, so the next ``fit`` starts it afresh."""
+        self._core.reset_optimizer()
 
-    def gradient(self, X: ArrayLike, Y: ArrayLike) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    def _extend_history(self, result: dict[str, Any]) -> None:
+        """Append a fit's per-epoch figures; NaN where one side did not measure one."""
+        done, new = self.history["loss"].size, result["loss"].size
+        keys = list(self.history) + [k for k, v in result.items() if isinstance(v, np.ndarray) and k not in self.history]
+        self.history = {
+            k: np.concatenate([self.history.get(k, np.full(done, np.nan)), result.get(k, np.full(new, np.nan))])
+            for k in keys
+        }
+
+    def loss(self, X: ArrayLike, Y: ArrayLike, *, sample_weight: ArrayLike | None = None) -> float:
+        """The network's loss (under its reduction) for outputs on X against Y.
+
+        With ``sample_weight``, row i counts ``sample_weight[i]`` times and the
+        mean reduction divides by the sum of the weights, as in ``fit``.
+        """
+        return self._loss_and_gradient(X, Y, sample_weight)[0]
+
+    def gradient(
+        self, X: ArrayLike, Y: ArrayLike, *, sample_weight: ArrayLike | None = None
+    ) -> tuple[list[np.ndarray], list[np.ndarray]]:
         """The loss's gradient on (X, Y): ``(dW, db)``, shaped as weights and biases."""
-        _, flat = self._loss_and_gradient(X, Y)
+        _, flat = self._loss_and_gradient(X, Y, sample_weight)
         dW, db, at = [], [], 0
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             dW.append(flat[at : at + n_in * n_out].reshape(n_in, n_out))
@@ -210,8 +428,10 @@ class Network:
             at += n_out
         return dW, db
 
-    def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike) -> tuple[float, np.ndarray]:
-        return self._core.loss_and_gradient(_as_matrix(X, "X", self.dtype), _as_matrix(Y, "Y", self.dtype))
+    def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
+        X = _as_matrix(X, "X", self.dtype)
+        w = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        return self._core.loss_and_gradient(X, _as_matrix(Y, "Y", self.dtype), w)
 
     # --- inference ------------------------------------------------------------
 
@@ -293,6 +513,7 @@ def train(
     batch_size: int | None = None,
     shuffle: bool = True,
     threads: int | None = None,
+    **fit_options: Any,
 ) -> Network:
     """Build a network for (X, Y) and train it: the article in one call.
 
@@ -300,6 +521,19 @@ def train(
     several. The defaults are the article's algorithm; the options are those
     of ``Network`` and ``Network.fit``. Equivalent to
     ``Network([X.shape[1], *hidden, Y.shape[1]], ...).fit(X, Y, ...)``.
+
+    ``fit_options`` are the rest of ``Network.fit``'s options, with their
+    defaults: optimizer="sgd", momentum=0.9, nesterov=False, beta1=0.9,
+    beta2=0.999, eps=1e-8, weight_decay=0.01, schedule="constant",
+    step_size=10, gamma=0.1, power_t=0.5, lr_min=0.0, l2=0.0,
+    clip_norm=None, sample_weight=None, class_weight=None, validation=None,
+    validation_fraction=None, early_stopping=None, tol=1e-4, callback=None,
+    callback_every=1, progress=False, on_divergence="raise".
+
+    >>> net = train(X, Y, hidden=(128,), activation="relu", output="softmax",
+    ...             loss="cross_entropy", reduction="mean", init="he",
+    ...             optimizer="adam", learning_rate=1e-3, batch_size=32,
+    ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
     X = _as_matrix(X, "X", dtype)
@@ -310,7 +544,7 @@ def train(
     net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
                   reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
     return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
-                   threads=threads)
+                   threads=threads, **fit_options)
 
 
 def predict(net: Network, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
@@ -333,6 +567,84 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
+    """Sample weights as a C-contiguous 1-D array of ``dtype``, checked."""
+    arr = np.asarray(w)
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"sample_weight must hold real numbers; got dtype {arr.dtype}")
+    if arr.shape != (n,):
+        raise ValueError(f"sample_weight must have shape ({n},), one weight per row; got {arr.shape}")
+    arr = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.all(np.isfinite(arr)) or np.any(arr < 0):
+        raise ValueError("sample_weight must be finite and non-negative")
+    return arr
+
+
+def _class_weights(Y: np.ndarray, class_weight: Any) -> np.ndarray:
+    """Each row's weight from its class (argmax of Y; Y >= 0.5 for one output)."""
+    labels = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] >= 0.5).astype(np.intp)
+    n_classes = max(Y.shape[1], 2)
+    table = np.ones(n_classes)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        counts = np.bincount(labels, minlength=n_classes)
+        present = counts > 0
+        table[present] = labels.size / (present.sum() * counts[present])
+    elif isinstance(class_weight, Mapping):
+        for key, value in class_weight.items():
+            index = _check_int(key, "class_weight's keys", low=0, high=n_classes - 1)
+            table[index] = _check_real(value, f"class_weight[{index}]")
+            if table[index] < 0:
+                raise ValueError(f"class_weight[{index}] must be non-negative; got {value}")
+    else:
+        raise ValueError(f"class_weight must be 'balanced', a dict {{class index: weight}} or None; got {class_weight!r}")
+    return table[labels]
+
+
+class _Progress:
+    """``fit(progress=True)``: a tqdm bar when tqdm is installed, else a line on stderr.
+
+    Called as a fit callback (epoch, logs), at most every 0.1 s and after the last epoch.
+    """
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+        self.width = 0
+        self.bar = _tqdm(epochs)
+
+    def __call__(self, epoch: int, logs: dict[str, float]) -> None:
+        figures = "  ".join(f"{k} {v:.4g}" for k, v in logs.items() if k != "learning_rate")
+        if self.bar is not None:
+            self.bar.set_postfix_str(figures, refresh=False)
+            self.bar.update(epoch - self.bar.n)
+        else:
+            line = f"epoch {epoch}/{self.epochs}  {figures}"
+            sys.stderr.write("\r" + line.ljust(self.width))
+            sys.stderr.flush()
+            self.width = len(line)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        elif self.width:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _tqdm(total: int) -> Any:
+    """A tqdm bar on stderr, or None when tqdm is not installed."""
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="epoch", file=sys.stderr)
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be a bool; got {type(value).__name__}")
+    return bool(value)
 
 
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:

@@ -1,7 +1,9 @@
 // Prints a hash of the parameters of networks trained from fixed seeds: the
-// article's (float64, full batch) and a deeper float32 one (tanh, softmax,
-// cross-entropy, mini-batches, 2 threads). Equal output on two machines, or
-// under two GEMM kernels, means bit-identical training. Used by
+// article's (float64, full batch), a deeper float32 one (tanh, softmax,
+// cross-entropy, mini-batches, 2 threads) trained by SGD and again by Adam
+// (l2, clipping, a cosine schedule), and the article's network by Nesterov
+// momentum on the invscaling schedule. Equal output on two machines, or under
+// two GEMM kernels, means bit-identical training. Used by
 // tests/cross/aarch64.sh; not a test by itself.
 #include <cstdint>
 #include <cstdio>
@@ -54,5 +56,28 @@ int main(int argc, char** argv) {
       options);
   std::printf("deep    %016llx\n",
               static_cast<unsigned long long>(fnv1a(deep.params(), deep.n_params())));
+
+  deep.initialize(Init::Glorot, 3);
+  options.optimizer.kind = OptimizerKind::Adam;
+  options.learning_rate = 1e-3;
+  options.l2 = 1e-4;
+  options.clip_norm = 1.0;
+  options.schedule.kind = ScheduleKind::Cosine;
+  fit(deep, ConstMatrixView<float>(X.data(), n, in), ConstMatrixView<float>(Y.data(), n, out),
+      options);
+  std::printf("adam    %016llx\n",
+              static_cast<unsigned long long>(fnv1a(deep.params(), deep.n_params())));
+
+  article.initialize(Init::Uniform, 4);
+  FitOptions momentum;
+  momentum.epochs = 500;
+  momentum.batch_size = 16;
+  momentum.optimizer.kind = OptimizerKind::Momentum;
+  momentum.optimizer.nesterov = true;
+  momentum.schedule.kind = ScheduleKind::InvScaling;
+  momentum.schedule.power_t = 0.3;
+  fit(article, iris.X.view(), iris.Y.view(), momentum);
+  std::printf("nesterov %016llx\n",
+              static_cast<unsigned long long>(fnv1a(article.params(), article.n_params())));
   return 0;
 }

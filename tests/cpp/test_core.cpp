@@ -1,5 +1,6 @@
 // C++ tests of the core outside the GEMM: RNG, CSV reader, network, training.
 // A plain program: each failed check prints its line and the run exits 1.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <limits>
@@ -10,6 +11,7 @@
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/optim.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/train.hpp>
 
@@ -63,6 +65,31 @@ void test_rng() {
   CHECK(any_differs);
   CHECK(in_range);
   CHECK(std::abs(sum / 100000 - 0.5) < 0.01);
+}
+
+// portable_log against the C library's log: within 2 ulp over many magnitudes,
+// subnormals included; and the normal draws it feeds have mean 0, variance 1.
+void test_portable_log_and_normal() {
+  double worst_ulps = 0;
+  Rng r(7);
+  for (int i = 0; i < 200000; ++i) {
+    const double x = std::ldexp(0.5 + r.uniform(), static_cast<int>(r.below(2100)) - 1074);
+    if (!(x > 0) || !std::isfinite(x)) continue;
+    const double want = std::log(x), got = portable_log(x);
+    const double ulp = std::nextafter(std::abs(want), INFINITY) - std::abs(want);
+    worst_ulps = std::max(worst_ulps, std::abs(got - want) / ulp);
+  }
+  CHECK(worst_ulps <= 2);
+  CHECK(portable_log(1.0) == 0.0);
+  double sum = 0, squares = 0;
+  const int n = 200000;
+  for (int i = 0; i < n; ++i) {
+    const double z = r.normal();
+    sum += z;
+    squares += z * z;
+  }
+  CHECK(std::abs(sum / n) < 0.01);
+  CHECK(std::abs(squares / n - 1) < 0.01);
 }
 
 // --- csv ------------------------------------------------------------------------------
@@ -167,14 +194,97 @@ void test_fit_learns_and_resumes() {
       [&] { fit(twice, x, ConstMatrixView<double>(Y, 3, 2), options); }, "same number of rows"));
 }
 
+// The schedules' own cos and pow against the C library's (which may differ
+// from them in the last bits, never more).
+void test_schedules() {
+  Schedule s;
+  const double pi = 3.141592653589793;
+  s.kind = ScheduleKind::Cosine;
+  s.lr_min = 0.1;
+  double worst = 0;
+  for (std::uint64_t e = 0; e <= 1000; ++e) {
+    const double want = 0.1 + 0.9 * (1 + std::cos(pi * double(e) / 1000)) / 2;
+    worst = std::max(worst, std::abs(scheduled_rate(s, 1.0, e, 1000, 5) - want));
+  }
+  CHECK(worst < 4e-16);
+  CHECK(scheduled_rate(s, 1.0, 0, 1000, 5) == 1.0 && scheduled_rate(s, 1.0, 1000, 1000, 5) == 0.1);
+  s.kind = ScheduleKind::InvScaling;
+  worst = 0;
+  for (double power : {0.0, 0.25, 0.5, 1.0, 2.7})
+    for (std::uint64_t e = 0; e < 2000; e += 7) {
+      s.power_t = power;
+      const double want = 0.5 / std::pow(double(e) * 123 + 1, power);
+      worst = std::max(worst, std::abs(scheduled_rate(s, 0.5, e, 2000, 123) / want - 1));
+    }
+  CHECK(worst < 1e-14);
+  s.kind = ScheduleKind::Step;
+  s.step_size = 3;
+  s.gamma = 0.5;
+  CHECK(scheduled_rate(s, 1.0, 2, 9, 1) == 1.0 && scheduled_rate(s, 1.0, 3, 9, 1) == 0.5 &&
+        scheduled_rate(s, 1.0, 7, 9, 1) == 0.25);
+  s.gamma = 0.0;
+  CHECK(throws<std::invalid_argument>([&] { check_schedule(s); }, "gamma"));
+}
+
+// A linear model with a huge rate: the loss overflows; fit throws Diverged and
+// leaves the parameters of the last finite epoch.
+void test_divergence() {
+  const double X[] = {1, 2, -3, 4, 5, -6, 7, 8};
+  const double Y[] = {1, -1, 2, 0};
+  ConstMatrixView<double> x(X, 4, 2), y(Y, 4, 1);
+  auto make = [] {
+    Network<double> net({2, 1}, Activation::Identity, Activation::Identity);
+    net.initialize(Init::Glorot, 1);
+    return net;
+  };
+  Network<double> net = make();
+  FitOptions options;
+  options.epochs = 100000;
+  options.learning_rate = 1.0;
+  std::size_t epoch = 0, completed = 0;
+  try {
+    fit(net, x, y, options);
+  } catch (const Diverged& e) {
+    epoch = e.epoch();
+    completed = e.result().epochs;
+    CHECK(std::string(e.what()).find("epoch " + std::to_string(epoch)) != std::string::npos);
+  }
+  CHECK(epoch > 1 && completed == epoch - 1);
+  Network<double> again = make();
+  options.epochs = completed;
+  fit(again, x, y, options);
+  bool same = true;
+  for (std::size_t i = 0; i < net.n_params(); ++i) same = same && net.params()[i] == again.params()[i];
+  CHECK(same);
+}
+
+void test_validation_split() {
+  const RowSplit split = validation_split(10, 0.25, 3);
+  CHECK(split.validation.size() == 3 && split.train.size() == 7);  // round(2.5) = 3
+  std::vector<std::size_t> all = split.train;
+  all.insert(all.end(), split.validation.begin(), split.validation.end());
+  std::sort(all.begin(), all.end());
+  bool partition = true;
+  for (std::size_t i = 0; i < all.size(); ++i) partition = partition && all[i] == i;
+  CHECK(partition);
+  CHECK(validation_split(10, 0.25, 3).validation == split.validation);
+  CHECK(validation_split(10, 0.25, 4).validation != split.validation);
+  CHECK(throws<std::invalid_argument>([] { validation_split(3, 0.9, 1); }, "leaves no rows"));
+  CHECK(throws<std::invalid_argument>([] { validation_split(3, 0.0, 1); }, "between 0 and 1"));
+}
+
 }  // namespace
 
 int main() {
   test_rng();
+  test_portable_log_and_normal();
   test_csv();
   test_network_forward();
   test_network_sizes();
   test_fit_learns_and_resumes();
+  test_schedules();
+  test_divergence();
+  test_validation_split();
   if (failures) {
     std::fprintf(stderr, "test_core: %d check(s) failed\n", failures);
     return 1;

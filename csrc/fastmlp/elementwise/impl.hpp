@@ -1,6 +1,9 @@
 // The element-wise loops, written once and compiled by ref.cpp, avx2.cpp and
 // avx512.cpp with their own instruction-set flags (the compiler vectorises
 // them); each file wraps them in its own namespace. Include nowhere else.
+// The loops have internal linkage (an unnamed namespace), as in
+// gemm/kernel_impl.hpp: otherwise an unoptimised build emits one weak copy per
+// file and the linker keeps one, possibly the AVX-512 one, for every caller.
 //
 // exp is the project's own: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
 // a Taylor polynomial in r to 2 ulp, and 2^n built from the exponent bits. It
@@ -15,6 +18,7 @@
 #include <fastmlp/activations.hpp>
 
 namespace fastmlp::elementwise_detail {
+namespace {
 
 // --- exp ---------------------------------------------------------------------------
 
@@ -141,4 +145,5 @@ void exp_inplace(T* x, std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) x[i] = exp(x[i]);
 }
 
+}  // namespace
 }  // namespace fastmlp::elementwise_detail

@@ -8,6 +8,7 @@
 // Not here: the arithmetic (kernel_*.cpp) and the packing layout (pack.hpp).
 #include <fastmlp/gemm/dispatch.hpp>
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
@@ -20,6 +21,16 @@
 #include <fastmlp/gemm/kernel.hpp>
 #include <fastmlp/gemm/pack.hpp>
 #include <fastmlp/threads.hpp>
+
+// cpuid and xgetbv: GCC-style (GCC, Clang, clang-cl) or MSVC's intrinsics.
+#if defined(FASTMLP_GEMM_X86) && (defined(__GNUC__) || defined(__clang__))
+#define FASTMLP_CPUID_GNU 1
+#include <cpuid.h>
+#elif defined(FASTMLP_GEMM_X86) && defined(_MSC_VER)
+#define FASTMLP_CPUID_MSVC 1
+#include <immintrin.h>
+#include <intrin.h>
+#endif
 
 namespace fastmlp::gemm_detail {
 
@@ -159,21 +170,61 @@ KernelSet<T> kernel_set(Kernel kernel) {
 
 // --- CPU features -----------------------------------------------------------------
 
-// GCC's and Clang's __builtin_cpu_supports report AVX2 and AVX-512 only when
-// the OS also saves their registers (they check XCR0 through xgetbv). Other
-// compilers get the portable kernel.
+// Read from cpuid and xgetbv directly, not through __builtin_cpu_supports:
+// that needs a runtime symbol (__cpu_model) which Apple's toolchain lacks, and
+// MSVC has no such builtin. A kernel counts only when the CPU has its
+// instructions and the OS saves its registers (XCR0).
 struct CpuFeatures {
   bool avx2_fma = false;
   bool avx512f = false;
 };
 
+#if defined(FASTMLP_CPUID_GNU) || defined(FASTMLP_CPUID_MSVC)
+
+// Registers eax, ebx, ecx, edx of cpuid(leaf, subleaf).
+struct CpuidRegs {
+  std::uint32_t a, b, c, d;
+};
+
+CpuidRegs cpuid(std::uint32_t leaf, std::uint32_t subleaf) noexcept {
+#if defined(FASTMLP_CPUID_MSVC)
+  int r[4];
+  __cpuidex(r, static_cast<int>(leaf), static_cast<int>(subleaf));
+  return {static_cast<std::uint32_t>(r[0]), static_cast<std::uint32_t>(r[1]),
+          static_cast<std::uint32_t>(r[2]), static_cast<std::uint32_t>(r[3])};
+#else
+  CpuidRegs r;
+  __cpuid_count(leaf, subleaf, r.a, r.b, r.c, r.d);
+  return r;
+#endif
+}
+
+// XCR0: which register states the OS saves on a context switch.
+std::uint64_t xcr0() noexcept {
+#if defined(FASTMLP_CPUID_MSVC)
+  return _xgetbv(0);
+#else
+  std::uint32_t lo, hi;
+  __asm__ __volatile__("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+  return (static_cast<std::uint64_t>(hi) << 32) | lo;
+#endif
+}
+#endif
+
 const CpuFeatures& cpu_features() noexcept {
   static const CpuFeatures features = [] {
     CpuFeatures f;
-#if defined(FASTMLP_GEMM_X86) && defined(__GNUC__)
-    __builtin_cpu_init();
-    f.avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    f.avx512f = f.avx2_fma && __builtin_cpu_supports("avx512f");
+#if defined(FASTMLP_CPUID_GNU) || defined(FASTMLP_CPUID_MSVC)
+    const std::uint32_t max_leaf = cpuid(0, 0).a;
+    if (max_leaf < 7) return f;
+    const CpuidRegs l1 = cpuid(1, 0), l7 = cpuid(7, 0);
+    const bool osxsave = (l1.c >> 27) & 1, avx = (l1.c >> 28) & 1, fma = (l1.c >> 12) & 1;
+    if (!osxsave || !avx) return f;
+    const std::uint64_t xcr = xcr0();
+    const bool ymm_saved = (xcr & 0x6) == 0x6;      // SSE and AVX state
+    const bool zmm_saved = (xcr & 0xe6) == 0xe6;    // and opmask, ZMM0-15 upper, ZMM16-31
+    f.avx2_fma = ymm_saved && fma && ((l7.b >> 5) & 1);
+    f.avx512f = f.avx2_fma && zmm_saved && ((l7.b >> 16) & 1);
 #endif
     return f;
   }();

@@ -1,0 +1,27 @@
+"""Every Python entry point once, with good and with bad input: run by
+tests/sanitize/run.sh against the sanitized module (any finding aborts)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import fastmlp
+
+X, Y, X_test, Y_test = fastmlp.datasets.load_iris()
+for dtype in ("float64", "float32"):
+    net = fastmlp.train(X, Y, hidden=(6, 4), epochs=200, dtype=dtype, activation=("relu", "leaky_relu"),
+                        output="softmax", loss="cross_entropy", init="he_normal", batch_size=16, threads=2)
+    P = net.predict(X_test, threads=2)
+    out = np.empty_like(P)
+    net.predict(X_test, out=out)
+    assert np.array_equal(P, out)
+    net.gradient(X, Y)
+    fastmlp.confusion_matrix(Y_test, P)
+    for bad in (X[:, :3], np.full_like(X, np.nan), X[:0]):
+        try:
+            net.predict(bad)
+        except ValueError:
+            pass
+        else:
+            raise AssertionError("bad input accepted")
+print("smoke: ok")
