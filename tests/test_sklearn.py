@@ -99,7 +99,7 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
     Ours, Theirs = (MLPRegressor, SkMLPRegressor) if kind.startswith("regression") else (MLPClassifier,
                                                                                           SkMLPClassifier)
     params = dict(hidden_layer_sizes=(7, 4), activation="tanh", solver=solver, momentum=momentum, alpha=0.01,
-                  learning_rate_init=0.05, shuffle=False, tol=0.0,
+                  learning_rate_init=0.05, shuffle=False, n_iter_no_change=np.inf, random_state=0,
                   # adam's epsilon enters after the bias correction in fastmlp and before it in
                   # scikit-learn (a different effective epsilon): made negligible to compare the rest
                   epsilon=1e-12)

@@ -230,7 +230,8 @@ class _BaseMLP(BaseEstimator):
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, y_labels: np.ndarray, sw: np.ndarray | None,
                         incremental: bool) -> None:
         if not incremental or self._solver_state is None:
-            self._solver_state = {"learning_rate": float(self.learning_rate_init), "optimizer": None}
+            self._solver_state = {"learning_rate": float(self.learning_rate_init)}
+            self._net.reset_optimizer()  # a fit (warm or not) starts its optimiser afresh, as scikit-learn's
         state = self._solver_state
         X_val: Any = None
         y_val: Any = None
@@ -347,14 +348,16 @@ class _BaseMLP(BaseEstimator):
 
     def _run_epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, learning_rate: float, batch: int,
                    l2: float) -> float:
-        """One epoch of mini-batch training; returns fastmlp's loss of the epoch."""
-        assert self._solver_state is not None
-        state = self._solver_state
-        options = self._optimizer_options()
-        if state["optimizer"] is None or state["optimizer"].options != options:
-            state["optimizer"] = _PythonOptimizer(options, self._net)
-        return state["optimizer"].epoch(self._net, X, Y, sw, learning_rate, batch, l2, bool(self.shuffle),
-                                        self.n_threads)
+        """One epoch of mini-batch training in C++; returns fastmlp's loss of the
+        epoch (without the penalty). The optimiser's state carries over from
+        the last epoch (Network.fit keeps it while its settings stay)."""
+        try:
+            self._net.fit(X, Y, epochs=1, learning_rate=learning_rate, batch_size=batch, shuffle=bool(self.shuffle),
+                          threads=self.n_threads, l2=l2, sample_weight=sw, **self._optimizer_options())
+        except FloatingPointError as e:
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                             "values and need to be preprocessed.") from e
+        return float(self._net.history["loss"][-1])
 
     def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None) -> None:
         from scipy.optimize import minimize
@@ -367,7 +370,7 @@ class _BaseMLP(BaseEstimator):
 
         def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
             _unflatten(order, flat)
-            loss, grad = _loss_and_gradient(net, X, Y, sw)
+            loss, grad = net._loss_and_gradient(X, Y, sw)
             w = np.where(decay, flat, 0.0)
             return loss + 0.5 * alpha * float(w @ w), grad.astype(np.float64) + alpha * w
 
@@ -448,77 +451,12 @@ def _is_single_label(est: Any) -> bool:
     return isinstance(est, MLPClassifier) and est.n_outputs_ == 1
 
 
-# --- interim optimiser ---------------------------------------------------------------------
-
-class _PythonOptimizer:
-    """Mini-batch steps of sgd / momentum / adam over the network's parameters,
-    with fastmlp's C++ gradient."""
-
-    def __init__(self, options: dict[str, Any], net: Network) -> None:
-        self.options = options
-        self.params = [p for pair in zip(net.weights, net.biases) for p in pair]
-        self.decay = [i % 2 == 0 for i in range(len(self.params))]
-        self.m = [np.zeros_like(p) for p in self.params]
-        self.v = [np.zeros_like(p) for p in self.params]
-        self.t = 0
-
-    def epoch(self, net: Network, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, lr: float, batch: int,
-              l2: float, shuffle: bool, threads: int | None) -> float:
-        n = X.shape[0]
-        epoch_number = net.history["loss"].size
-        order = (np.random.default_rng([net.seed, epoch_number]).permutation(n) if shuffle and batch < n
-                 else np.arange(n))
-        total = 0.0
-        o = self.options
-        for s in gen_batches(n, batch):
-            rows = order[s]
-            loss, flat = _loss_and_gradient(net, X[rows], Y[rows], None if sw is None else sw[rows])
-            total += loss * (s.stop - s.start) / n
-            at = 0
-            self.t += 1
-            for p, d, m, v in zip(self.params, self.decay, self.m, self.v):
-                g = flat[at : at + p.size].reshape(p.shape)
-                at += p.size
-                if d and l2:
-                    g = g + l2 * p
-                if o["optimizer"] == "sgd":
-                    p -= lr * g
-                elif o["optimizer"] == "momentum":
-                    m *= o["momentum"]
-                    m += g
-                    p -= lr * (g + o["momentum"] * m if o["nesterov"] else m)
-                else:
-                    b1, b2 = o["beta1"], o["beta2"]
-                    m *= b1
-                    m += (1 - b1) * g
-                    v *= b2
-                    v += (1 - b2) * g * g
-                    p -= lr * (m / (1 - b1**self.t)) / (np.sqrt(v / (1 - b2**self.t)) + o["eps"])
-        net.history = {"loss": np.append(net.history["loss"], total)}
-        return total
-
-
 def _unflatten(params: list[np.ndarray], flat: np.ndarray) -> None:
     """Copy the flat vector into the parameter arrays, in order."""
     at = 0
     for p in params:
         p.ravel()[...] = flat[at : at + p.size]
         at += p.size
-
-
-def _loss_and_gradient(net: Network, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None) -> tuple[float, np.ndarray]:
-    """The (weighted) mean loss and its gradient, flat."""
-    if sw is None:
-        return net._loss_and_gradient(X, Y)
-    total_w = float(np.sum(sw))  # interim: weighted row by row
-    loss, grad = 0.0, np.zeros(sum(p.size for p in (*net.weights, *net.biases)))
-    for i in np.flatnonzero(sw):
-        li, gi = net._loss_and_gradient(X[i : i + 1], Y[i : i + 1])
-        loss += sw[i] * li
-        grad += sw[i] * gi
-    if total_w > 0:
-        loss, grad = loss / total_w, grad / total_w
-    return loss, grad.astype(net.dtype)
 
 
 def _check_solver(est: Any) -> bool:
