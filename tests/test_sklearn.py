@@ -81,11 +81,16 @@ def same_start(ours, theirs, X, y):
         theirs.intercepts_[mine] = b + 0.1
     for est in (ours, theirs):
         est.set_params(warm_start=True, max_iter=15)
+        est.best_loss_, est._no_improvement_count = np.inf, 0  # forget the different first epochs
 
 
-@pytest.mark.parametrize("solver,momentum", [("sgd", 0.0), ("sgd", 0.9), ("adam", 0.9)])
+# (momentum is written PyTorch's way in fastmlp, scikit-learn's way there: the
+# same steps for a constant rate only, so the changing rates go without it)
+@pytest.mark.parametrize("solver,momentum,schedule", [("sgd", 0.0, "constant"), ("sgd", 0.9, "constant"),
+                                                     ("adam", 0.9, "constant"), ("sgd", 0.0, "invscaling"),
+                                                     ("sgd", 0.0, "adaptive")])
 @pytest.mark.parametrize("kind", ["multiclass", "binary", "multilabel", "regression2"])
-def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
+def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum, schedule):
     if kind == "multiclass":
         X, y = make_classification(n_samples=60, n_features=5, n_informative=3, n_redundant=1, n_classes=3,
                                    random_state=0)
@@ -98,8 +103,11 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
         y = y / 100
     Ours, Theirs = (MLPRegressor, SkMLPRegressor) if kind.startswith("regression") else (MLPClassifier,
                                                                                           SkMLPClassifier)
+    # adaptive: the rate is divided by 5 whenever 2 epochs in a row fail to improve the loss by tol
+    tol = 0.05 if kind.startswith("regression") else 0.02
+    stopping = dict(n_iter_no_change=2, tol=tol) if schedule == "adaptive" else dict(n_iter_no_change=np.inf)
     params = dict(hidden_layer_sizes=(7, 4), activation="tanh", solver=solver, momentum=momentum, alpha=0.01,
-                  learning_rate_init=0.05, shuffle=False, n_iter_no_change=np.inf, random_state=0,
+                  learning_rate=schedule, learning_rate_init=0.05, shuffle=False, random_state=0, **stopping,
                   # adam's epsilon enters after the bias correction in fastmlp and before it in
                   # scikit-learn (a different effective epsilon): made negligible to compare the rest
                   epsilon=1e-12)
@@ -107,6 +115,8 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
     same_start(ours, theirs, X, y)
     ours.fit(X, y)
     theirs.fit(X, y)
+    if schedule == "adaptive":  # the rate was divided on the way
+        assert theirs._optimizer.learning_rate < 0.05 and ours._solver_state["learning_rate"] < 0.05
     # adam: what is left of the epsilon difference (a weight whose gradient is
     # rounding noise takes a step of the full rate either way)
     tol = 1e-9 if solver == "sgd" else 1e-5
@@ -116,6 +126,25 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum):
     np.testing.assert_allclose(ours.predict_proba(X) if kind != "regression2" else ours.predict(X),
                                theirs.predict_proba(X) if kind != "regression2" else theirs.predict(X),
                                rtol=1e-5, atol=1e-7 if solver == "sgd" else 1e-4)
+
+
+@pytest.mark.parametrize("solver,schedule", [("adam", "constant"), ("sgd", "invscaling")])
+def test_one_call_per_fit_equals_one_call_per_epoch(solver, schedule):
+    # fit trains in one C++ call (its callback keeps scikit-learn's books);
+    # partial_fit in one call per epoch: the same steps, shuffles and rates
+    X, y = make_classification(n_samples=90, n_features=6, n_informative=4, n_classes=3, random_state=0)
+    params = dict(hidden_layer_sizes=(9,), solver=solver, learning_rate=schedule, learning_rate_init=0.02,
+                  batch_size=16, n_iter_no_change=np.inf, random_state=4)
+    whole = MLPClassifier(max_iter=12, **params).fit(X, y)
+    steps = MLPClassifier(**params)
+    for _ in range(12):
+        steps.partial_fit(X, y, classes=[0, 1, 2])
+    assert whole.n_iter_ == 12 and whole.t_ == steps.t_ == 12 * 90
+    # invscaling's rate: fastmlp's own pow in one, Python's in the other (1 ulp apart at most)
+    rtol = 0 if schedule == "constant" else 1e-12
+    np.testing.assert_allclose(whole.loss_curve_, steps.loss_curve_, rtol=rtol)
+    for a, b in zip(whole.coefs_ + whole.intercepts_, steps.coefs_ + steps.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=rtol)
 
 
 def test_lbfgs_reaches_sklearns_loss():
@@ -133,9 +162,8 @@ def test_lbfgs_reaches_sklearns_loss():
 def test_string_labels_multiclass():
     X, y = load_iris(return_X_y=True)
     names = np.array(["setosa", "versicolor", "virginica"])[y]
-    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0).fit(StandardScaler().fit_transform(X),
-                                                                                   names)
     Xs = StandardScaler().fit_transform(X)
+    clf = MLPClassifier(hidden_layer_sizes=(16,), learning_rate_init=0.01, random_state=0).fit(Xs, names)
     assert list(clf.classes_) == ["setosa", "versicolor", "virginica"]
     assert clf.out_activation_ == "softmax" and clf.n_outputs_ == 3
     P = clf.predict_proba(Xs)

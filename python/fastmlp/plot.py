@@ -50,7 +50,8 @@ def _series(model: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     curve = getattr(model, "loss_curve_", None)
     if curve is not None:
         validation = getattr(model, "validation_scores_", None)
-        return {"training": np.asarray(curve)}, ({} if validation is None else {"validation score": np.asarray(validation)})
+        scores = {} if validation is None else {"validation score": np.asarray(validation)}
+        return {"training": np.asarray(curve)}, scores
     raise TypeError(f"model must be a fastmlp Network (history) or an estimator with loss_curve_; "
                     f"got {type(model).__name__}")
 
@@ -146,7 +147,8 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     """
     true, pred = _labels_of(y_true, "y_true"), _labels_of(y_pred, "y_pred")
     if true.shape[0] != pred.shape[0]:
-        raise ValueError(f"y_true and y_pred must have the same number of rows; got {true.shape[0]} and {pred.shape[0]}")
+        raise ValueError(f"y_true and y_pred must have the same number of rows; got {true.shape[0]} and "
+                         f"{pred.shape[0]}")
     two_d = np.ndim(y_true) == 2 or np.ndim(y_pred) == 2
     k = max(np.shape(y)[1] for y in (y_true, y_pred) if np.ndim(y) == 2) if two_d else 0
     if labels is None:

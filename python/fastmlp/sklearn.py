@@ -140,7 +140,8 @@ class _BaseMLP(BaseEstimator):
             ok, expected = _PARAMETERS[name]
             if not ok(value):
                 kind = TypeError if name in ("random_state", "class_weight") else ValueError
-                raise kind(f"The '{name}' parameter of {type(self).__name__} must be {expected}. Got {value!r} instead.")
+                raise kind(f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
+                           f"Got {value!r} instead.")
 
     # --- hooks for the two estimators ---------------------------------------------------
 
@@ -263,51 +264,66 @@ class _BaseMLP(BaseEstimator):
         # (||W|| taken at the epoch's start: exact for one batch per epoch)
         batches = [s.stop - s.start for s in gen_batches(n, batch)]
         penalty_factor = 0.5 * self.alpha * len(batches) / (n * mean_weight)
-        best_params = None
-        self.n_iter_ = 0
-        try:
-            for _ in range(self.max_iter):
-                penalty = penalty_factor * self._penalty_norm() if self.alpha else 0.0  # the weights at the start
-                loss = self._run_epoch(X, Y, sw, state["learning_rate"], batch, l2)
-                self.n_iter_ += 1
-                self.loss_ = loss / scale + penalty
-                self.t_ += n
-                self.loss_curve_.append(self.loss_)
+        best_params: list[np.ndarray] = []
+        penalty = [penalty_factor * self._penalty_norm() if self.alpha else 0.0]  # at the next epoch's start
+        adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+        invscaling = self.solver == "sgd" and self.learning_rate == "invscaling"
+
+        def after_epoch(loss: float) -> bool:
+            """scikit-learn's bookkeeping after an epoch; True when training should stop."""
+            self.n_iter_ += 1
+            self.loss_ = loss / scale + penalty[0]
+            if self.alpha:
+                penalty[0] = penalty_factor * self._penalty_norm()
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            if self.early_stopping:
+                if self._update_validation(X_val, y_val, sw_val):
+                    best_params[:] = [p.copy() for p in (*self._net.weights, *self._net.biases)]
+            else:
+                self._update_training_loss()
+            if invscaling:
+                state["learning_rate"] = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count <= self.n_iter_no_change:
+                return False
+            what = "Validation score" if self.early_stopping else "Training loss"
+            msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+            if adaptive and state["learning_rate"] > 1e-6:
+                state["learning_rate"] /= 5.0
+                self._no_improvement_count = 0
                 if self.verbose:
-                    print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
-                if self.early_stopping:
-                    improved = self._update_validation(X_val, y_val, sw_val)
-                    if improved:
-                        best_params = [p.copy() for p in (*self._net.weights, *self._net.biases)]
-                else:
-                    self._update_training_loss()
-                if self.solver == "sgd" and self.learning_rate == "invscaling":
-                    state["learning_rate"] = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
-                if self._no_improvement_count > self.n_iter_no_change:
-                    what = "Validation score" if self.early_stopping else "Training loss"
-                    msg = (f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} "
-                           "consecutive epochs.")
-                    if self.solver == "sgd" and self.learning_rate == "adaptive":
-                        if state["learning_rate"] <= 1e-6:
-                            if self.verbose:
-                                print(msg + " Learning rate too small. Stopping.")
-                            break
-                        state["learning_rate"] /= 5.0
-                        self._no_improvement_count = 0
-                        if self.verbose:
-                            print(msg + f" Setting learning rate to {state['learning_rate']:f}")
-                    else:
-                        if self.verbose:
-                            print(msg + " Stopping.")
+                    print(msg + f" Setting learning rate to {state['learning_rate']:f}")
+                return False
+            if self.verbose:
+                print(msg + (" Learning rate too small." if adaptive else "") + " Stopping.")
+            return True
+
+        self.n_iter_ = 0
+        stopped = False
+        try:
+            if incremental or adaptive or (invscaling and self.t_ > 0):
+                # one C++ call per epoch: the rate changes in ways fastmlp's schedules do not
+                for _ in range(1 if incremental else self.max_iter):
+                    stopped = after_epoch(self._run_epoch(X, Y, sw, batch, l2, state["learning_rate"]))
+                    if stopped:
                         break
-                if incremental:
-                    break
-                if self.n_iter_ == self.max_iter:
-                    warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
-                                  "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+            else:
+                # one C++ call for the whole fit; the callback keeps the books and stops it
+                def callback(epoch: int, logs: dict[str, float]) -> bool:
+                    nonlocal stopped
+                    stopped = after_epoch(logs["loss"])
+                    return not stopped
+
+                self._run_epoch(X, Y, sw, batch, l2, state["learning_rate"], epochs=self.max_iter,
+                                schedule="invscaling" if invscaling else "constant", callback=callback)
+            if not incremental and not stopped and self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
         except KeyboardInterrupt:
             warnings.warn("Training interrupted by user.", stacklevel=3)
-        if self.early_stopping and best_params is not None:
+        if self.early_stopping and best_params:
             for target, value in zip((*self._net.weights, *self._net.biases), best_params):
                 target[...] = value
 
@@ -346,14 +362,16 @@ class _BaseMLP(BaseEstimator):
                     "nesterov": bool(self.nesterovs_momentum)}
         return {"optimizer": "sgd"}
 
-    def _run_epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, learning_rate: float, batch: int,
-                   l2: float) -> float:
-        """One epoch of mini-batch training in C++; returns fastmlp's loss of the
-        epoch (without the penalty). The optimiser's state carries over from
-        the last epoch (Network.fit keeps it while its settings stay)."""
+    def _run_epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, batch: int, l2: float,
+                   learning_rate: float, *, epochs: int = 1, **options: Any) -> float:
+        """Mini-batch training in C++ (one epoch unless told); returns fastmlp's
+        loss of the last epoch (without the penalty). The optimiser's state
+        carries over from the last call (Network.fit keeps it while its
+        settings stay)."""
         try:
-            self._net.fit(X, Y, epochs=1, learning_rate=learning_rate, batch_size=batch, shuffle=bool(self.shuffle),
-                          threads=self.n_threads, l2=l2, sample_weight=sw, **self._optimizer_options())
+            self._net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch,
+                          shuffle=bool(self.shuffle), threads=self.n_threads, l2=l2, sample_weight=sw,
+                          power_t=float(self.power_t), **self._optimizer_options(), **options)
         except FloatingPointError as e:
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.") from e
