@@ -3,7 +3,10 @@
 Drop-in replacements for ``sklearn.neural_network``'s estimators of the same
 names: the same parameters with the same defaults, the same fitted attributes,
 the same label handling and stopping rules; the numeric work is fastmlp's C++
-core (one call per epoch). scikit-learn (>= 1.6) is an optional dependency,
+core: one ``Network.fit`` call per fit, whose per-epoch callback keeps
+scikit-learn's books (loss curve, stopping rules, validation scores), or one
+call per epoch for the "adaptive" rate, partial_fit and "invscaling" after
+earlier fits. scikit-learn (>= 1.6) is an optional dependency,
 ``pip install "fastmlp[sklearn]"``. This module is glue: the network, its
 training and its inference are ``fastmlp.Network``'s.
 
