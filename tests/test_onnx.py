@@ -106,3 +106,31 @@ def test_file_written_and_versions(tmp_path, iris):
 def test_not_a_network():
     with pytest.raises(TypeError, match="net must be a fastmlp.Network"):
         fastmlp.onnx.to_onnx("model")
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+@pytest.mark.parametrize("kind", ["strings", "binary", "multilabel", "regression", "float32"])
+def test_estimators_export_labels_and_probabilities(kind):
+    pytest.importorskip("sklearn", reason="the sklearn extra is not installed")
+    from fastmlp.sklearn import MLPClassifier, MLPRegressor
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(80, 4))
+    dtype = "float32" if kind == "float32" else "float64"
+    if kind == "regression":
+        est = MLPRegressor(hidden_layer_sizes=(6,), max_iter=30, random_state=0).fit(X, X[:, :2] @ [[1.0, 2], [3, 4]])
+        (Y,) = run(est.to_onnx(), X)
+        assert_close(Y, est.predict(X), "float64")
+        return
+    if kind == "multilabel":
+        y = (X[:, :3] > 0).astype(int)
+    elif kind == "binary":
+        y = np.where(X[:, 0] > 0, 7, 3)
+    else:
+        y = np.array(["ant", "bee", "cat"])[(X[:, 0] > 0).astype(int) + (X[:, 1] > 0)]
+    est = MLPClassifier(hidden_layer_sizes=(6,), max_iter=50, random_state=0, dtype=dtype).fit(X, y)
+    x = X.astype(dtype)
+    label, proba = run(est.to_onnx(), x)
+    np.testing.assert_array_equal(label, est.predict(x))
+    assert proba.dtype == np.dtype(dtype)
+    assert_close(proba, est.predict_proba(x), dtype)

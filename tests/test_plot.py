@@ -56,9 +56,20 @@ def test_loss_curve_with_validation_and_log_scale(tmp_path):
     np.testing.assert_array_equal(twin.lines[0].get_ydata(), est.validation_scores_)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training", "validation score"]
     render(ax, tmp_path / "validation.png")
-    net_like = SimpleNamespace(history={"loss": np.array([3.0, 2.0]), "val_loss": np.array([3.5, 2.5])})
-    ax = plot.loss_curve(net_like)
-    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [3.5, 2.5])
+
+
+def test_loss_curve_of_a_network_with_validation(tmp_path, iris):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 8, 3], activation="tanh", output="softmax", loss="cross_entropy", reduction="mean",
+                          init="glorot", seed=2)
+    net.fit(X, Y, epochs=40, learning_rate=0.1, validation_fraction=0.2)
+    ax = plot.loss_curve(net)
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), net.history["val_loss"])
+    (twin,) = [other for other in ax.figure.axes if other is not ax]
+    np.testing.assert_array_equal(twin.lines[0].get_ydata(), net.history["val_accuracy"])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["training", "validation loss",
+                                                                   "validation accuracy"]
+    render(ax, tmp_path / "network_validation.png")
 
 
 def test_confusion_matrix_with_string_labels(tmp_path):
