@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import shutil
@@ -9,14 +10,25 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 import fastmlp
 
+DATA = Path(__file__).parent.parent / "data"
+
 COMMANDS = {"module": [sys.executable, "-m", "fastmlp"]}
 if shutil.which("fastmlp"):
     COMMANDS["script"] = [shutil.which("fastmlp")]
+# The native program of a CMake build, when FASTMLP_PROGRAM names it (.ci/run does).
+NATIVE = [os.environ["FASTMLP_PROGRAM"]] if os.environ.get("FASTMLP_PROGRAM") else None
+if NATIVE:
+    COMMANDS["native"] = NATIVE
+# The front doors that run different code up to the C++ function: the Python
+# package's (console script, else python -m fastmlp) and the native program.
+DOORS = {"python": COMMANDS.get("script", COMMANDS["module"]), **({"native": NATIVE} if NATIVE else {})}
 
 
 def run(cmd, *args):
@@ -26,6 +38,11 @@ def run(cmd, *args):
 @pytest.fixture(params=list(COMMANDS))
 def cmd(request):
     return COMMANDS[request.param]
+
+
+@pytest.fixture(params=list(DOORS))
+def door(request):
+    return DOORS[request.param]
 
 
 def test_train_with_no_arguments_runs_the_article(cmd, iris):
@@ -91,8 +108,156 @@ def test_bad_csv_names_file_line_and_column(cmd, tmp_path):
 
 def test_help_and_version(cmd):
     assert "--hidden" in run(cmd, "train", "--help").stdout
-    assert "commands:" in run(cmd, "--help").stdout
+    assert "--classes" in run(cmd, "predict", "--help").stdout
+    assert "confusion matrix" in run(cmd, "eval", "-h").stdout
+    top = run(cmd, "--help").stdout
+    assert "commands:" in top and all(f"  {c} " in top for c in ("train", "predict", "eval"))
     assert run(cmd, "--version").stdout == f"fastmlp {fastmlp.__version__}\n"
+
+
+# --- model files: train -o, predict, eval ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory, iris):
+    """Networks saved from Python: float64 and float32, with their paths."""
+    X, Y, _, _ = iris
+    nets = {}
+    for dtype in ("float64", "float32"):
+        net = fastmlp.train(X, Y, hidden=[6, 4], epochs=300, seed=5, dtype=dtype)
+        path = tmp_path_factory.mktemp("models") / f"iris-{dtype}.safetensors"
+        net.save(path)
+        nets[dtype] = (net, path)
+    return nets
+
+
+def _confusion(text):
+    """The confusion matrix printed by eval, as an array (after its two header lines)."""
+    return np.array([[int(v) for v in line.split()[1:]] for line in text.splitlines()[3:]])
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_eval_a_network_saved_from_python(door, saved, iris, dtype):
+    net, path = saved[dtype]
+    _, _, X_test, Y_test = iris
+    res = run(door, "eval", str(path), str(DATA / "test.csv"))
+    assert res.returncode == 0, res.stderr
+    P = net.predict(X_test)
+    lines = res.stdout.splitlines()
+    assert lines[0] == f"Accuracy: {100 * fastmlp.accuracy(P, Y_test):.2f}%"
+    assert lines[1] == "Confusion matrix (rows: true class, columns: predicted class):"
+    assert lines[2].split() == ["setosa", "virginica", "versicolor"]  # the CSV header's label columns
+    np.testing.assert_array_equal(_confusion(res.stdout), fastmlp.confusion_matrix(Y_test, P))
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_predict_prints_every_digit(door, saved, iris, dtype):
+    net, path = saved[dtype]
+    _, _, X_test, _ = iris
+    res = run(door, "predict", str(path), str(DATA / "test.csv"))
+    assert res.returncode == 0, res.stderr
+    printed = np.loadtxt(io.StringIO(res.stdout), delimiter=",", dtype=np.float64, ndmin=2)
+    # the shortest digits that read back to each value: exactly net.predict
+    np.testing.assert_array_equal(printed.astype(dtype), net.predict(X_test))
+    classes = run(door, "predict", "--classes", str(path), str(DATA / "test.csv"))
+    assert classes.stdout == "".join(f"{c}\n" for c in net.predict(X_test).argmax(axis=1))
+
+
+def test_predict_streams_long_files_and_ignores_label_columns(door, saved, tmp_path, rng):
+    net, path = saved["float64"]
+    X = rng.random((2500, 4))  # several blocks of rows
+    features = tmp_path / "features.csv"
+    np.savetxt(features, X, delimiter=",", fmt="%.17g")
+    with_labels = tmp_path / "labelled.csv"
+    np.savetxt(with_labels, np.hstack([X, np.eye(3)[rng.integers(0, 3, 2500)]]), delimiter=",", fmt="%.17g",
+               header="a,b,c,d,x,y,z", comments="")
+    res = run(door, "predict", str(path), str(features), "--threads", "2")
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=","), net.predict(X))
+    assert run(door, "predict", str(path), str(with_labels)).stdout == res.stdout
+    # one label column said so; a class-index column for eval
+    with_index = tmp_path / "index.csv"
+    truth = rng.integers(0, 3, 2500)
+    np.savetxt(with_index, np.hstack([X, truth[:, None]]), delimiter=",", fmt="%.17g")
+    assert run(door, "predict", "--labels", "1", str(path), str(with_index)).stdout == res.stdout
+    ev = run(door, "eval", "--labels=1", str(path), str(with_index))
+    assert ev.returncode == 0, ev.stderr
+    assert ev.stdout.splitlines()[0] == f"Accuracy: {100 * fastmlp.accuracy(net.predict(X), truth):.2f}%"
+    np.testing.assert_array_equal(_confusion(ev.stdout), fastmlp.confusion_matrix(truth, net.predict(X)))
+
+
+def test_train_saves_what_python_trains(door, tmp_path, iris):
+    X, Y, X_test, _ = iris
+    out = tmp_path / "cli.safetensors"
+    res = run(door, "train", "--epochs", "200", "--seed", "3", "--hidden", "5,4", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    loaded = fastmlp.load(out)
+    expected = fastmlp.train(X, Y, hidden=[5, 4], epochs=200, seed=3)
+    assert repr(loaded) == repr(expected)  # seed and init recorded as Python records them
+    for p, q in zip((*loaded.weights, *loaded.biases), (*expected.weights, *expected.biases)):
+        assert p.tobytes() == q.tobytes()
+    np.testing.assert_array_equal(loaded.predict(X_test), expected.predict(X_test))
+    # a second run replaces the file
+    assert run(door, "train", "--epochs", "10", "--output", str(out)).returncode == 0
+    assert fastmlp.load(out).seed == 0
+
+
+def test_train_never_overwrites_its_input(door, tmp_path):
+    data = tmp_path / "train.csv"
+    shutil.copy(DATA / "train.csv", data)
+    before = data.read_bytes()
+    for flag in ("--train", "--test"):
+        res = run(door, "train", flag, str(data), "--epochs", "1", "-o", str(tmp_path / "." / "train.csv"))
+        assert res.returncode == 2
+        assert "refusing to overwrite it" in res.stderr and res.stderr.count("\n") == 1
+    assert data.read_bytes() == before
+
+
+@pytest.mark.parametrize("args,status,message", [
+    (("predict", "{model}"), 2, "expected MODEL and DATA.csv"),
+    (("predict", "{model}", "{csv}", "extra"), 2, "unexpected argument 'extra'"),
+    (("predict", "--classes=1", "{model}", "{csv}"), 2, "--classes: takes no value"),
+    (("eval", "--classes", "{model}", "{csv}"), 2, "unknown option '--classes'"),
+    (("eval", "--labels", "2", "{model}", "{csv}"), 2, "--labels: expected 3 (one-hot"),
+    (("train", "--labels", "0"), 2, "--labels: a network needs at least 1"),
+    (("train", "-o"), 2, "-o: missing value"),
+    (("eval", "{tmp}/missing.st", "{csv}"), 1, "missing.st: cannot open for reading"),
+    (("eval", "{model}", "{tmp}/missing.csv"), 1, "missing.csv: cannot open for reading"),
+    (("eval", "{truncated}", "{csv}"), 1, "truncated.st: tensor 'layers.2.bias': data_offsets"),
+    (("predict", "{csv}", "{csv}"), 1, "test.csv: header length"),
+    (("predict", "{model}", "{model}"), 1, "columns, but the network takes 4 inputs"),
+    (("predict", "{model}", "{narrow}"), 1, "3 columns, but the network takes 4 inputs"),
+    (("eval", "{model}", "{narrow}"), 1, "3 columns, but the network's 4 inputs and 3 label column(s) make 7"),
+    (("train", "-o", "{tmp}/no/such/dir/m.st", "--epochs", "1"), 1, "m.st: cannot save there"),
+])
+@pytest.mark.parametrize("where", ["in-process", *(["native"] if NATIVE else [])])
+def test_model_command_errors(where, capfd, saved, tmp_path, args, status, message):
+    net, model = saved["float64"]
+    truncated = tmp_path / "truncated.st"
+    truncated.write_bytes(model.read_bytes()[:-5])
+    narrow = tmp_path / "narrow.csv"
+    narrow.write_text("1,2,3\n4,5,6\n")
+    fill = dict(model=model, csv=DATA / "test.csv", tmp=tmp_path, truncated=truncated, narrow=narrow)
+    args = [a.format(**fill) for a in args]
+    if where == "native":
+        res = run(NATIVE, *args)
+    else:  # the console script's own function, without the cost of a process per case
+        from fastmlp.__main__ import main
+
+        returncode = main(args)
+        out, err = capfd.readouterr()
+        res = subprocess.CompletedProcess(args, returncode, out, err)
+    assert res.returncode == status, res.stderr
+    assert message in res.stderr
+    assert res.stderr.count("\n") == 1 and res.stdout == ""
+
+
+def test_hostile_text_in_a_file_stays_on_one_line(door, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("1,2,3,4,0,0,1\n1,2,\x1b[31mred\x0b,4,0,0,1\n")
+    res = run(door, "train", "--train", str(bad))
+    assert res.returncode == 1
+    assert "'\\x1b[31mred\\x0b' is not a number" in res.stderr and res.stderr.count("\n") == 1
 
 
 # --- training options (through one front door: both run the same C++) -------------------------

@@ -1,16 +1,26 @@
-// The command line's subcommands: one function and one usage text each.
+// The command line's subcommands: one function and one usage text each, and a
+// table of flags per command that one parser reads (a new option is a row in
+// its command's table and a line in its usage text).
 #include "cli.hpp"
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <memory>
+#include <optional>
+#include <set>
 #include <stdexcept>
+#include <variant>
 
 #include <fastmlp/io_csv.hpp>
+#include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
@@ -32,25 +42,30 @@ constexpr const char* kUsage =
     "Train and run dense neural networks (multilayer perceptrons).\n"
     "\n"
     "commands:\n"
-    "  train    train a network on a CSV file and print its test accuracy\n"
+    "  train    train a network on a CSV file, print its test accuracy, save it\n"
+    "  predict  print a saved network's outputs for the rows of a CSV file\n"
+    "  eval     print a saved network's accuracy and confusion matrix on a CSV file\n"
     "\n"
     "Run 'fastmlp COMMAND --help' for a command's options.\n";
 
 constexpr const char* kTrainUsage =
-    "usage: fastmlp train [--train FILE] [--test FILE] [--hidden N[,N...]]\n"
+    "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
     "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
-    "                     [training options] [--quiet]\n"
+    "                     [training options] [--quiet] [-o FILE]\n"
     "\n"
-    "Train a sigmoid network by full-batch gradient descent and print its\n"
-    "accuracy on the test file. With no options: the article's experiment on\n"
-    "the bundled Iris data (4-5-3 network, 8000 epochs, learning rate 0.2).\n"
-    "A run expected to take more than 2 seconds shows its progress on stderr.\n"
+    "Train a sigmoid network by full-batch gradient descent, print its accuracy\n"
+    "on the test file, and save it with -o. With no options: the article's\n"
+    "experiment on the bundled Iris data (4-5-3 network, 8000 epochs, learning\n"
+    "rate 0.2). A run expected to take more than 2 seconds shows its progress\n"
+    "on stderr.\n"
     "\n"
-    "CSV files: numbers, an optional header row, the last 3 columns one-hot labels.\n"
+    "CSV files: numbers, comma-separated, an optional header row; the label\n"
+    "columns last, one-hot (one column per class).\n"
     "\n"
     "options:\n"
     "  --train FILE     training data (default: the bundled data/train.csv)\n"
     "  --test FILE      test data (default: the bundled data/test.csv)\n"
+    "  --labels N       label columns at the end of each row (default: 3)\n"
     "  --hidden N,...   hidden layer widths, comma-separated (default: 5)\n"
     "  --epochs N       passes over the training data (default: 8000)\n"
     "  --lr X           learning rate on the summed gradient (default: 0.2)\n"
@@ -58,6 +73,9 @@ constexpr const char* kTrainUsage =
     "  --dtype T        float64 (default) or float32\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
+    "  -o, --output FILE\n"
+    "                   save the trained network in FILE (a model file, safetensors\n"
+    "                   layout; written atomically, never over an input file)\n"
     "  -h, --help       show this text\n"
     "\n"
     "training options (defaults: the article's plain gradient descent):\n"
@@ -83,6 +101,46 @@ constexpr const char* kTrainUsage =
     "  --tol X                early stopping's improvement (default: 1e-4)\n"
     "  --quiet                no progress on stderr\n";
 
+constexpr const char* kPredictUsage =
+    "usage: fastmlp predict MODEL DATA.csv [--classes] [--labels N] [--threads N]\n"
+    "\n"
+    "Print the outputs of the network saved in MODEL for every row of DATA.csv,\n"
+    "as CSV on standard output: a row per input row, a column per output, each\n"
+    "value with the shortest digits that read back to the same number in the\n"
+    "network's dtype. Rows stream through: files of any length take little memory.\n"
+    "\n"
+    "DATA.csv holds the network's inputs, optionally followed by label columns,\n"
+    "which are ignored.\n"
+    "\n"
+    "options:\n"
+    "  --classes        print each row's predicted class instead: the index of its\n"
+    "                   largest output (a single output: 1 above 0.5 for a sigmoid\n"
+    "                   output layer, above 0 for others, else 0)\n"
+    "  --labels N       label columns that may follow the inputs (default: as many\n"
+    "                   as the network has outputs)\n"
+    "  --threads N      threads for the matrix products (default: the CPUs this\n"
+    "                   process may use, or FASTMLP_NUM_THREADS)\n"
+    "  -h, --help       show this text\n";
+
+constexpr const char* kEvalUsage =
+    "usage: fastmlp eval MODEL DATA.csv [--labels N] [--threads N]\n"
+    "\n"
+    "Print the accuracy of the network saved in MODEL on DATA.csv as\n"
+    "'Accuracy: NN.NN%', then its confusion matrix: a row per true class, a\n"
+    "column per predicted class, each cell a count of rows.\n"
+    "\n"
+    "DATA.csv holds the network's inputs followed by the labels: one-hot, a\n"
+    "column per output (the class is the largest), or a single column of class\n"
+    "indices 0, 1, ... A network's predicted class is as 'fastmlp predict\n"
+    "--classes' prints it.\n"
+    "\n"
+    "options:\n"
+    "  --labels N       label columns at the end of each row: the network's\n"
+    "                   outputs (default) or 1\n"
+    "  --threads N      threads for the matrix products (default: the CPUs this\n"
+    "                   process may use, or FASTMLP_NUM_THREADS)\n"
+    "  -h, --help       show this text\n";
+
 // --- argument parsing ----------------------------------------------------------------
 
 // A mistake in the command line: exit status 2.
@@ -90,18 +148,21 @@ struct UsageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// The user interrupted a command (Ctrl-C): exit status 130.
+struct Interrupted {};
+
 std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   std::uint64_t value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size())
-    throw UsageError(option + ": expected a non-negative integer, got '" + text + "'");
+    throw UsageError(option + ": expected a non-negative integer, got " + in_quotes(text));
   return value;
 }
 
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
   if (!parse_number(text, value) || !std::isfinite(value))
-    throw UsageError(option + ": expected a finite number, got '" + text + "'");
+    throw UsageError(option + ": expected a finite number, got " + in_quotes(text));
   return value;
 }
 
@@ -118,91 +179,230 @@ std::vector<std::size_t> parse_sizes(const std::string& option, const std::strin
   }
 }
 
-// Options of the form --name VALUE or --name=VALUE, in order, and `flags`
-// of the form --name (no value).
-class Options {
- public:
-  Options(const std::vector<std::string>& args, std::size_t first,
-          const std::vector<std::string>& flags = {}) {
-    for (std::size_t i = first; i < args.size(); ++i) {
-      const std::string& arg = args[i];
-      if (arg == "-h" || arg == "--help") {
-        help = true;
-        continue;
-      }
-      if (arg.rfind("--", 0) != 0) throw UsageError("unexpected argument '" + arg + "'");
-      const std::size_t eq = arg.find('=');
-      const std::string name = arg.substr(0, eq);
-      if (std::find(flags.begin(), flags.end(), name) != flags.end()) {
-        if (eq != std::string::npos) throw UsageError(name + ": takes no value");
-        pairs_.emplace_back(arg, "");
-      } else if (eq != std::string::npos) {
-        pairs_.emplace_back(arg.substr(0, eq), arg.substr(eq + 1));
-      } else {
-        if (i + 1 >= args.size()) throw UsageError(arg + ": missing value");
-        pairs_.emplace_back(arg, args[++i]);
-      }
-    }
-  }
-
-  // The value of `name`, or nullptr; takes it, so leftovers can be reported.
-  const std::string* take(const std::string& name) {
-    const std::string* found = nullptr;
-    for (auto& [key, value] : pairs_)
-      if (key == name) {
-        if (found) throw UsageError(name + ": given twice");
-        found = &value;
-        key.clear();
-      }
-    return found;
-  }
-
-  // Whether the flag `name` was given.
-  bool flag(const std::string& name) { return take(name) != nullptr; }
-
-  void reject_unknown() const {
-    for (const auto& [key, value] : pairs_)
-      if (!key.empty()) throw UsageError("unknown option '" + key + "'");
-  }
-
-  bool help = false;
-
- private:
-  std::vector<std::pair<std::string, std::string>> pairs_;
+// One option of a command: its names, whether a value follows it, and what
+// to do with that value ("" for a switch).
+struct Flag {
+  const char* name;   // "--epochs"
+  const char* alias;  // "-o", or nullptr
+  bool takes_value;
+  std::function<void(const std::string& value)> apply;
 };
 
-// --- train ---------------------------------------------------------------------------
-
-// The training options' flags into `o`; UsageError for a bad value.
-void parse_fit_flags(Options& opts, FitOptions& o) {
-  const auto real = [&](const char* flag, double& to) {
-    if (auto v = opts.take(flag)) to = parse_real(flag, *v);
-  };
-  if (auto v = opts.take("--optimizer")) o.optimizer.kind = optimizer_from_name(*v);
-  real("--momentum", o.optimizer.momentum);
-  o.optimizer.nesterov = opts.flag("--nesterov");
-  real("--beta1", o.optimizer.beta1);
-  real("--beta2", o.optimizer.beta2);
-  real("--eps", o.optimizer.eps);
-  real("--weight-decay", o.optimizer.weight_decay);
-  if (auto v = opts.take("--batch-size")) {
-    o.batch_size = parse_uint("--batch-size", *v);
-    if (o.batch_size == 0) throw UsageError("--batch-size: expected a positive integer");
+// Applies the options in args[1...] (args[0] is the command) as `flags` say:
+// --name VALUE, --name=VALUE, -o VALUE, switches; "--" ends the options.
+// Returns the other arguments, in order, or nullopt when help was asked for.
+std::optional<std::vector<std::string>> parse(const std::vector<std::string>& args,
+                                              const std::vector<Flag>& flags) {
+  for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i)
+    if (args[i] == "-h" || args[i] == "--help") return std::nullopt;
+  std::vector<std::string> positional;
+  std::set<const Flag*> seen;
+  bool options_done = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string& arg = args[i];
+    if (options_done || arg.size() < 2 || arg[0] != '-') {
+      positional.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    std::string name = arg, value;
+    const std::size_t eq = arg.find('=');
+    const bool inline_value = arg.rfind("--", 0) == 0 && eq != std::string::npos;
+    if (inline_value) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    const auto flag = std::find_if(flags.begin(), flags.end(), [&](const Flag& f) {
+      return name == f.name || (f.alias != nullptr && name == f.alias);
+    });
+    if (flag == flags.end()) throw UsageError("unknown option " + in_quotes(name));
+    if (!seen.insert(&*flag).second) throw UsageError(std::string(flag->name) + ": given twice");
+    if (flag->takes_value && !inline_value) {
+      if (i + 1 >= args.size()) throw UsageError(name + ": missing value");
+      value = args[++i];
+    } else if (!flag->takes_value && inline_value) {
+      throw UsageError(std::string(flag->name) + ": takes no value");
+    }
+    try {
+      flag->apply(value);
+    } catch (const std::invalid_argument& e) {  // a name the core's tables do not know
+      throw UsageError(e.what());
+    }
   }
-  real("--l2", o.l2);
-  real("--clip-norm", o.clip_norm);
-  if (auto v = opts.take("--schedule")) o.schedule.kind = schedule_from_name(*v);
-  if (auto v = opts.take("--step-size")) o.schedule.step_size = parse_uint("--step-size", *v);
-  real("--gamma", o.schedule.gamma);
-  real("--power-t", o.schedule.power_t);
-  real("--lr-min", o.schedule.lr_min);
-  if (auto v = opts.take("--early-stopping")) o.early_stopping = parse_uint("--early-stopping", *v);
-  real("--tol", o.tol);
+  return positional;
+}
+
+// The options several commands share.
+Flag threads_flag(int& threads) {
+  return {"--threads", nullptr, true, [&threads](const std::string& v) {
+            const std::uint64_t n = parse_uint("--threads", v);
+            if (n < 1 || n > 1024) throw UsageError("--threads: expected 1 to 1024");
+            threads = static_cast<int>(n);
+          }};
+}
+
+Flag labels_flag(std::optional<std::size_t>& labels) {
+  return {"--labels", nullptr, true, [&labels](const std::string& v) {
+            const std::uint64_t n = parse_uint("--labels", v);
+            if (n > (std::uint64_t(1) << 32)) throw UsageError("--labels: too many");
+            labels = static_cast<std::size_t>(n);
+          }};
+}
+
+// The training options' flags, into `o`; check_fit_flags checks them together.
+std::vector<Flag> fit_flags(FitOptions& o) {
+  const auto real = [](const char* name, double& to) {
+    return Flag{name, nullptr, true, [name, &to](const std::string& v) { to = parse_real(name, v); }};
+  };
+  return {
+      {"--optimizer", nullptr, true,
+       [&o](const std::string& v) { o.optimizer.kind = optimizer_from_name(v); }},
+      real("--momentum", o.optimizer.momentum),
+      {"--nesterov", nullptr, false, [&o](const std::string&) { o.optimizer.nesterov = true; }},
+      real("--beta1", o.optimizer.beta1),
+      real("--beta2", o.optimizer.beta2),
+      real("--eps", o.optimizer.eps),
+      real("--weight-decay", o.optimizer.weight_decay),
+      {"--batch-size", nullptr, true,
+       [&o](const std::string& v) {
+         o.batch_size = parse_uint("--batch-size", v);
+         if (o.batch_size == 0) throw UsageError("--batch-size: expected a positive integer");
+       }},
+      real("--l2", o.l2),
+      real("--clip-norm", o.clip_norm),
+      {"--schedule", nullptr, true,
+       [&o](const std::string& v) { o.schedule.kind = schedule_from_name(v); }},
+      {"--step-size", nullptr, true,
+       [&o](const std::string& v) { o.schedule.step_size = parse_uint("--step-size", v); }},
+      real("--gamma", o.schedule.gamma),
+      real("--power-t", o.schedule.power_t),
+      real("--lr-min", o.schedule.lr_min),
+      {"--early-stopping", nullptr, true,
+       [&o](const std::string& v) { o.early_stopping = parse_uint("--early-stopping", v); }},
+      real("--tol", o.tol),
+  };
+}
+
+// UsageError unless the training options fit together.
+void check_fit_flags(const FitOptions& o) {
   check_optimizer_config(o.optimizer);
   check_schedule(o.schedule);
   if (o.l2 < 0) throw UsageError("--l2: expected a non-negative number");
   if (o.clip_norm < 0) throw UsageError("--clip-norm: expected a non-negative number");
   if (o.tol < 0) throw UsageError("--tol: expected a non-negative number");
+}
+
+// The MODEL and DATA.csv arguments of predict and eval, after the options in
+// `flags`; nullopt when help was asked for (and `usage` printed).
+std::optional<std::array<std::string, 2>> model_and_data(const std::vector<std::string>& args,
+                                                         const std::vector<Flag>& flags,
+                                                         const char* usage, std::ostream& out) {
+  const auto positional = parse(args, flags);
+  if (!positional) {
+    out << usage;
+    return std::nullopt;
+  }
+  if (positional->size() < 2) throw UsageError("expected MODEL and DATA.csv");
+  if (positional->size() > 2) throw UsageError("unexpected argument " + in_quotes((*positional)[2]));
+  return std::array<std::string, 2>{(*positional)[0], (*positional)[1]};
+}
+
+ThreadPool* pool_for(int threads) { return threads > 1 ? &shared_thread_pool(threads) : nullptr; }
+
+// --- data --------------------------------------------------------------------------
+
+// A copy of M in precision T.
+template <class T>
+Matrix<T> converted(const Matrix<double>& M) {
+  Matrix<T> result(M.rows(), M.cols());
+  for (std::size_t i = 0; i < M.rows(); ++i)
+    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = static_cast<T>(M(i, j));
+  return result;
+}
+
+// A CSV file's rows streamed in blocks: each block's first `features` columns
+// in precision T, and its rows as read.
+class CsvBlocks {
+ public:
+  // `stop` is polled before each block: true ends the command (Interrupted).
+  CsvBlocks(const std::string& path, StopCheck stop) : path_(path), stop_(std::move(stop)) {
+    errno = 0;
+    in_.open(path, std::ios::binary);
+    if (!in_) throw FileError(path, "cannot open for reading", errno);
+    reader_.emplace(in_, path);
+    // Up to 1024 rows and 8 MiB a block, whatever the width of the rows.
+    const std::size_t columns = std::max<std::size_t>(reader_->columns(), 1);
+    block_rows_ = std::clamp<std::size_t>((std::size_t(8) << 20) / (8 * columns), 1, 1024);
+    raw_ = Matrix<double>(block_rows_, columns);
+  }
+
+  std::size_t block_rows() const { return block_rows_; }
+  std::size_t columns() const { return reader_->columns(); }
+  const std::vector<std::string>& header() const { return reader_->header(); }
+
+  // The next block's rows (0 at the end); its values are row(i).
+  std::size_t next() {
+    if (stop_ && stop_()) throw Interrupted{};
+    rows_done_ += rows_;
+    rows_ = columns() == 0 ? 0 : reader_->read(raw_.data(), block_rows_);
+    if (rows_done_ + rows_ == 0) throw std::invalid_argument(path_ + ": no data rows");
+    return rows_;
+  }
+  const double* row(std::size_t i) const { return raw_.data() + i * raw_.cols(); }
+
+  // The first `features` columns of the block's rows, into X (block_rows, features);
+  // a value that overflows T is an error naming its row and column.
+  template <class T>
+  void features(Matrix<T>& X) const {
+    for (std::size_t i = 0; i < rows_; ++i)
+      for (std::size_t j = 0; j < X.cols(); ++j) {
+        X(i, j) = static_cast<T>(row(i)[j]);
+        if (!std::isfinite(X(i, j)))
+          throw std::invalid_argument(path_ + ", data row " + std::to_string(rows_done_ + i + 1) +
+                                      ", column " + std::to_string(j + 1) +
+                                      ": out of the range of float32");
+      }
+  }
+
+  std::size_t first_row() const { return rows_done_; }  // of this block, from 0
+
+ private:
+  std::string path_;
+  StopCheck stop_;
+  std::ifstream in_;
+  std::optional<CsvReader> reader_;
+  Matrix<double> raw_;
+  std::size_t block_rows_ = 1, rows_ = 0, rows_done_ = 0;
+};
+
+// The loaded model in `path`, with its network's precision T given to `f`.
+template <class F>
+auto with_model(const std::string& path, F&& f) {
+  Model model = load(path);
+  return std::visit([&](auto& net) { return f(net); }, model.network);
+}
+
+// Appends `value` with the fewest digits that read back to it (in T).
+template <class T>
+void append_number(std::string& text, T value) {
+  char digits[kMaxNumberChars];
+  text.append(digits, format_number(value, digits));
+}
+
+void write_out(std::ostream& out, const std::string& text) {
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  if (!out) throw std::runtime_error("cannot write to standard output");
+}
+
+// --- train ---------------------------------------------------------------------------
+
+// Whether `a` and `b` name the same existing file.
+bool same_file(const std::string& a, const std::string& b) {
+  std::error_code ec;
+  return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
 // A line on stderr, rewritten in place, for runs expected to take more than
@@ -252,21 +452,14 @@ Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_
   return result;
 }
 
-// A copy of M in precision T.
-template <class T>
-Matrix<T> converted(const Matrix<double>& M) {
-  Matrix<T> result(M.rows(), M.cols());
-  for (std::size_t i = 0; i < M.rows(); ++i)
-    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = static_cast<T>(M(i, j));
-  return result;
-}
-
 // Train the article's network in precision T on `train` (validating on
-// `validation` when it has rows); its test accuracy, or -1 when interrupted.
+// `validation` when it has rows), save it to `output` unless that is empty;
+// its test accuracy.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
                           const FitOptions& options, const CsvData& train,
-                          const CsvData& validation, const CsvData& test, const Environment& env,
+                          const CsvData& validation, const CsvData& test,
+                          const std::string& output, const Environment& env,
                           std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
   const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
@@ -287,7 +480,10 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
     hooks.progress_seconds = 0.25;
   }
   Optimizer<T> optimizer;
-  if (fit(net, data, options, optimizer, hooks).stopped) return -1;
+  if (fit(net, data, options, optimizer, hooks).stopped) throw Interrupted{};
+  // The entries the Python package records beside the network's own.
+  if (!output.empty())
+    save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
@@ -295,48 +491,69 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t s
 
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
               const Environment& env) {
-  Options opts(args, 1, {"--nesterov", "--quiet"});
-  if (opts.help) {
-    out << kTrainUsage;
-    return 0;
-  }
   std::string train_path = env.data_dir + "/train.csv";
   std::string test_path = env.data_dir + "/test.csv";
+  std::string output;
   std::vector<std::size_t> hidden = {5};
   FitOptions fit_options;
   fit_options.threads = default_thread_count();
   std::uint64_t seed = 0;
-  if (auto v = opts.take("--train")) train_path = *v;
-  if (auto v = opts.take("--test")) test_path = *v;
-  if (auto v = opts.take("--hidden")) hidden = parse_sizes("--hidden", *v);
-  if (auto v = opts.take("--epochs")) fit_options.epochs = parse_uint("--epochs", *v);
-  if (auto v = opts.take("--lr")) fit_options.learning_rate = parse_real("--lr", *v);
-  if (auto v = opts.take("--seed")) seed = parse_uint("--seed", *v);
-  if (auto v = opts.take("--threads")) {
-    const std::uint64_t threads = parse_uint("--threads", *v);
-    if (threads < 1 || threads > 1024) throw UsageError("--threads: expected 1 to 1024");
-    fit_options.threads = static_cast<int>(threads);
-  }
+  std::optional<std::size_t> labels;
   std::string dtype = "float64";
-  if (auto v = opts.take("--dtype")) dtype = *v;
-  if (dtype != "float64" && dtype != "float32")
-    throw UsageError("--dtype: expected float64 or float32, got '" + dtype + "'");
   double validation_fraction = 0;
-  if (auto v = opts.take("--validation-fraction")) {
-    validation_fraction = parse_real("--validation-fraction", *v);
-    if (!(validation_fraction > 0 && validation_fraction < 1))
-      throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
+  bool quiet = false;
+  std::vector<Flag> flags = {
+      {"--train", nullptr, true, [&](const std::string& v) { train_path = v; }},
+      {"--test", nullptr, true, [&](const std::string& v) { test_path = v; }},
+      labels_flag(labels),
+      {"--hidden", nullptr, true, [&](const std::string& v) { hidden = parse_sizes("--hidden", v); }},
+      {"--epochs", nullptr, true,
+       [&](const std::string& v) { fit_options.epochs = parse_uint("--epochs", v); }},
+      {"--lr", nullptr, true,
+       [&](const std::string& v) { fit_options.learning_rate = parse_real("--lr", v); }},
+      {"--seed", nullptr, true, [&](const std::string& v) { seed = parse_uint("--seed", v); }},
+      {"--dtype", nullptr, true,
+       [&](const std::string& v) {
+         if (v != "float64" && v != "float32")
+           throw UsageError("--dtype: expected float64 or float32, got " + in_quotes(v));
+         dtype = v;
+       }},
+      threads_flag(fit_options.threads),
+      {"--validation-fraction", nullptr, true,
+       [&](const std::string& v) {
+         validation_fraction = parse_real("--validation-fraction", v);
+         if (!(validation_fraction > 0 && validation_fraction < 1))
+           throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
+       }},
+      {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
+      {"--output", "-o", true, [&](const std::string& v) { output = v; }},
+  };
+  for (Flag& f : fit_flags(fit_options)) flags.push_back(std::move(f));
+  const auto positional = parse(args, flags);
+  if (!positional) {
+    out << kTrainUsage;
+    return 0;
   }
+  if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
   try {
-    parse_fit_flags(opts, fit_options);
+    check_fit_flags(fit_options);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  const bool quiet = opts.flag("--quiet");
-  opts.reject_unknown();
+  const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
+  if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
+  if (!output.empty()) {
+    for (const std::string* input : {&train_path, &test_path})
+      if (same_file(output, *input))
+        throw UsageError("-o: " + in_quotes(output, 256) + " is the input file " + in_quotes(*input, 256) +
+                         "; refusing to overwrite it");
+    const std::filesystem::path dir = std::filesystem::path(output).parent_path();
+    std::error_code ec;
+    if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+      throw FileError(output, "cannot save there", ENOENT);
+  }
 
-  constexpr std::size_t kLabels = 3;  // the article's one-hot layout
-  CsvData train = read_csv(train_path, kLabels);
+  CsvData train = read_csv(train_path, n_labels);
   CsvData validation;
   if (validation_fraction != 0) {
     const RowSplit split = validation_split(train.X.rows(), validation_fraction, seed);
@@ -345,7 +562,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     train.X = select_rows(train.X, split.train);
     train.Y = select_rows(train.Y, split.train);
   }
-  const CsvData test = read_csv(test_path, kLabels);
+  const CsvData test = read_csv(test_path, n_labels);
   if (test.X.cols() != train.X.cols())
     throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
                                 " feature columns, but " + train_path + " has " +
@@ -353,22 +570,204 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   std::vector<std::size_t> sizes = {train.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-  sizes.push_back(kLabels);
+  sizes.push_back(n_labels);
   fit_options.seed = seed;
   std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, env, progress)
-          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, env, progress);
-  if (acc < 0) {
-    err << "fastmlp: interrupted\n";
-    return 130;
-  }
+          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, output, env, progress)
+          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, output, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;
   return 0;
 }
+
+// --- predict --------------------------------------------------------------------------
+
+// The label columns after the inputs in `data`'s rows for `net`: none when it
+// has exactly the inputs' columns, `labels` when it has that many more.
+template <class T>
+std::size_t label_columns(const Network<T>& net, const CsvBlocks& data, const std::string& path,
+                          std::size_t labels) {
+  const std::size_t columns = data.columns(), inputs = net.n_inputs();
+  if (columns == inputs) return 0;
+  if (columns == inputs + labels) return labels;
+  throw std::invalid_argument(path + ": " + std::to_string(columns) + " columns, but the network takes " +
+                              std::to_string(inputs) + " inputs (optionally followed by " +
+                              std::to_string(labels) + " label columns; see --labels)");
+}
+
+template <class T>
+void predict_csv(const Network<T>& net, const std::string& path, std::optional<std::size_t> labels,
+                 bool classes, int threads, std::ostream& out, const Environment& env) {
+  CsvBlocks data(path, env.should_stop);
+  if (data.columns() != 0) label_columns(net, data, path, labels.value_or(net.n_outputs()));
+  Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), net.n_outputs());
+  const Activation output = net.activation(net.n_layers() - 1);
+  std::string text;
+  while (const std::size_t n = data.next()) {
+    data.features(X);
+    net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
+    text.clear();
+    for (std::size_t i = 0; i < n; ++i) {
+      const T* p = P.data() + i * P.cols();
+      if (classes) {
+        text += std::to_string(predicted_class(p, P.cols(), output));
+      } else {
+        for (std::size_t j = 0; j < P.cols(); ++j) {
+          if (j > 0) text += ',';
+          append_number(text, p[j]);
+        }
+      }
+      text += '\n';
+    }
+    write_out(out, text);
+  }
+}
+
+int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
+                const Environment& env) {
+  bool classes = false;
+  std::optional<std::size_t> labels;
+  int threads = default_thread_count();
+  const std::vector<Flag> flags = {
+      {"--classes", nullptr, false, [&](const std::string&) { classes = true; }},
+      labels_flag(labels),
+      threads_flag(threads),
+  };
+  const auto files = model_and_data(args, flags, kPredictUsage, out);
+  if (!files) return 0;
+  const std::string &model = (*files)[0], &data = (*files)[1];
+  with_model(model, [&](const auto& net) {
+    predict_csv(net, data, labels, classes, threads, out, env);
+    return 0;
+  });
+  return 0;
+}
+
+// --- eval -----------------------------------------------------------------------------
+
+// The most classes whose confusion matrix is printed (it has classes^2 cells).
+constexpr std::size_t kMaxConfusionClasses = 1000;
+
+// Counts of (true class, predicted class) over a data set.
+struct Evaluation {
+  std::size_t classes = 0, rows = 0, correct = 0;
+  std::vector<std::size_t> confusion;  // classes x classes, row-major; empty past kMaxConfusionClasses
+  std::vector<std::string> names;      // a name per class
+};
+
+template <class T>
+Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
+                        std::optional<std::size_t> labels_option, int threads,
+                        const Environment& env) {
+  const std::size_t k = net.n_outputs();
+  const std::size_t labels = labels_option.value_or(k);
+  if (labels != k && labels != 1)
+    throw UsageError("--labels: expected " + std::to_string(k) +
+                     " (one-hot, a column per output) or 1 (class indices)");
+  CsvBlocks data(path, env.should_stop);
+  if (data.columns() != 0 && data.columns() != net.n_inputs() + labels)
+    throw std::invalid_argument(path + ": " + std::to_string(data.columns()) +
+                                " columns, but the network's " + std::to_string(net.n_inputs()) +
+                                " inputs and " + std::to_string(labels) + " label column(s) make " +
+                                std::to_string(net.n_inputs() + labels));
+  const bool one_hot = labels > 1;  // else one column of class indices
+  Evaluation e;
+  e.classes = std::max<std::size_t>(k, 2);
+  if (e.classes <= kMaxConfusionClasses) e.confusion.assign(e.classes * e.classes, 0);
+  const std::vector<std::string>& header = data.header();
+  for (std::size_t c = 0; c < e.classes; ++c)
+    e.names.push_back(one_hot && header.size() == data.columns() ? header[net.n_inputs() + c]
+                                                                 : std::to_string(c));
+
+  Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), k);
+  const Activation output = net.activation(net.n_layers() - 1);
+  while (const std::size_t n = data.next()) {
+    data.features(X);
+    net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
+    for (std::size_t i = 0; i < n; ++i) {
+      const double* y = data.row(i) + net.n_inputs();
+      std::size_t truth;
+      if (one_hot) {
+        truth = argmax_row(ConstMatrixView<double>(y, 1, labels), 0);
+      } else {
+        if (!(y[0] >= 0 && y[0] < double(e.classes) && y[0] == std::floor(y[0])))
+          throw std::invalid_argument(path + ", data row " + std::to_string(data.first_row() + i + 1) +
+                                      ": label " + std::to_string(y[0]) +
+                                      " is not a class index from 0 to " +
+                                      std::to_string(e.classes - 1));
+        truth = static_cast<std::size_t>(y[0]);
+      }
+      const std::size_t predicted = predicted_class(P.data() + i * k, k, output);
+      e.correct += truth == predicted;
+      if (!e.confusion.empty()) ++e.confusion[truth * e.classes + predicted];
+    }
+    e.rows += n;
+  }
+  return e;
+}
+
+// The evaluation as text: the accuracy line, then the confusion matrix with
+// right-aligned columns.
+std::string report(const Evaluation& e) {
+  char line[64];
+  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * double(e.correct) / double(e.rows));
+  std::string text = line;
+  if (e.confusion.empty())
+    return text + "(no confusion matrix: more than " + std::to_string(kMaxConfusionClasses) +
+           " classes)\n";
+  text += "Confusion matrix (rows: true class, columns: predicted class):\n";
+  std::size_t first = 0, width = 0;
+  for (std::size_t c = 0; c < e.classes; ++c) {
+    first = std::max(first, e.names[c].size());
+    width = std::max(width, e.names[c].size());
+  }
+  width = std::max(width, std::to_string(e.rows).size());
+  auto pad = [&text](const std::string& s, std::size_t w) { text.append(w - std::min(w, s.size()), ' ') += s; };
+  pad("", first);
+  for (std::size_t c = 0; c < e.classes; ++c) pad(e.names[c], width + 2);
+  text += '\n';
+  for (std::size_t t = 0; t < e.classes; ++t) {
+    text += e.names[t];
+    text.append(first - e.names[t].size(), ' ');
+    for (std::size_t p = 0; p < e.classes; ++p) pad(std::to_string(e.confusion[t * e.classes + p]), width + 2);
+    text += '\n';
+  }
+  return text;
+}
+
+int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
+             const Environment& env) {
+  std::optional<std::size_t> labels;
+  int threads = default_thread_count();
+  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads)};
+  const auto files = model_and_data(args, flags, kEvalUsage, out);
+  if (!files) return 0;
+  const std::string &model = (*files)[0], &data = (*files)[1];
+  const Evaluation e = with_model(model, [&](const auto& net) {
+    return evaluate_csv(net, data, labels, threads, env);
+  });
+  write_out(out, report(e));
+  return 0;
+}
+
+// --- the commands ------------------------------------------------------------------------
+
+using Command = int (*)(const std::vector<std::string>&, std::ostream&, std::ostream&,
+                        const Environment&);
+
+struct CommandEntry {
+  const char* name;
+  Command run;
+};
+
+constexpr CommandEntry kCommands[] = {
+    {"train", cmd_train},
+    {"predict", cmd_predict},
+    {"eval", cmd_eval},
+};
 
 }  // namespace
 
@@ -386,16 +785,21 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
       out << "fastmlp " << FASTMLP_VERSION << "\n";
       return 0;
     }
-    if (command == "train") return cmd_train(args, out, err, env);
-    throw UsageError("unknown command '" + command + "' (see 'fastmlp --help')");
+    for (const CommandEntry& c : kCommands)
+      if (command == c.name) return c.run(args, out, err, env);
+    throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+  } catch (const Interrupted&) {
+    err << "fastmlp: interrupted\n";
+    return 130;
   } catch (const UsageError& e) {
-    err << "fastmlp " << (command.rfind('-', 0) == 0 ? "" : command + ": ") << e.what() << "\n";
+    err << "fastmlp " << (command.rfind('-', 0) == 0 || command.empty() ? "" : printable(command) + ": ")
+        << printable(e.what()) << "\n";
     return 2;
-  } catch (const std::bad_alloc&) {
-    err << "fastmlp: out of memory\n";
+  } catch (const std::bad_alloc& e) {
+    err << "fastmlp: out of memory (" << printable(e.what()) << ")\n";
     return 1;
   } catch (const std::exception& e) {
-    err << "fastmlp: " << e.what() << "\n";
+    err << "fastmlp: " << printable(e.what()) << "\n";
     return 1;
   }
 }

@@ -1,12 +1,18 @@
-// The CSV reader: one pass, one line buffer, values appended to one vector.
+// The CSV reader: the input in 64 KiB blocks, one line buffer, one field list,
+// each reused from row to row; and the number parser it uses.
 #include <fastmlp/io_csv.hpp>
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <limits>
 #include <stdexcept>
+#include <string_view>
+
+#include <fastmlp/errors.hpp>
 
 // std::from_chars for double is missing from libc++ before LLVM 20 and from
 // Apple's before macOS 26, and from libstdc++ before GCC 11: there the number
@@ -107,8 +113,21 @@ bool from_chars_whole(std::string_view s, double& value) {
   return true;
 }
 
+// snprintf's "%.*g" in the "C" locale, whatever locale the process runs in.
+int format_g_c(char* out, std::size_t size, int precision, double value) {
+#if defined(_WIN32)
+  static const _locale_t c_locale = _create_locale(LC_NUMERIC, "C");
+  return _snprintf_l(out, size, "%.*g", c_locale, precision, value);
+#else
+  static const locale_t c_locale = newlocale(LC_ALL_MASK, "C", locale_t(0));
+  const locale_t previous = uselocale(c_locale);
+  const int n = std::snprintf(out, size, "%.*g", precision, value);
+  uselocale(previous);
+  return n;
 #endif
+}
 
+#endif
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -131,6 +150,8 @@ void split(std::string_view line, std::vector<std::string_view>& fields) {
 
 }  // namespace
 
+// --- numbers ----------------------------------------------------------------------
+
 bool parse_number(std::string_view text, double& value) {
   if (!text.empty() && text.front() == '+') text.remove_prefix(1);
   if (text.empty()) return false;
@@ -142,69 +163,150 @@ bool parse_number(std::string_view text, double& value) {
 #endif
 }
 
-CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels) {
-  CsvData data;
-  std::vector<double> values;
-  std::vector<std::string_view> fields;
-  std::string line;
-  std::size_t line_no = 0, columns = 0, rows = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (trim(line).empty()) continue;
-    split(line, fields);
-    auto where = [&](std::size_t col) {
-      return name + ", line " + std::to_string(line_no) + ", column " + std::to_string(col + 1);
-    };
-    if (columns == 0) {  // the first row: a header unless every field is a number
-      columns = fields.size();
-      double ignored;
-      bool numeric = true;
-      for (auto f : fields) numeric = numeric && parse_number(f, ignored);
-      if (!numeric) {
-        for (auto f : fields) data.header.emplace_back(f);
-        continue;
+template <class T>
+std::size_t format_number(T value, char* out) {
+#if defined(FASTMLP_FROM_CHARS_DOUBLE)
+  const auto [end, ec] = std::to_chars(out, out + kMaxNumberChars, value);
+  return ec == std::errc() ? static_cast<std::size_t>(end - out) : 0;
+#else
+  // The fewest significant digits that read back; 17 (9 for float) always do.
+  const int most = sizeof(T) == 8 ? 17 : 9;
+  for (int precision = 1;; ++precision) {
+    const int n = format_g_c(out, kMaxNumberChars, precision, static_cast<double>(value));
+    double back;
+    if (n <= 0) return 0;
+    if (precision >= most ||
+        (parse_number({out, static_cast<std::size_t>(n)}, back) && static_cast<T>(back) == value))
+      return static_cast<std::size_t>(n);
+  }
+#endif
+}
+
+template std::size_t format_number<float>(float, char*);
+template std::size_t format_number<double>(double, char*);
+
+// --- streaming ---------------------------------------------------------------------
+
+CsvReader::CsvReader(std::istream& in, std::string name)
+    : in_(in), name_(std::move(name)), buf_(std::size_t(1) << 16) {
+  while (next_line()) {
+    if (trim(line_).empty()) continue;
+    split(line_, fields_);
+    columns_ = fields_.size();
+    first_row_.resize(columns_);
+    if (parse_row(first_row_.data(), false)) {
+      first_pending_ = true;
+    } else {  // not all numbers: the header
+      for (auto f : fields_) header_.emplace_back(f);
+    }
+    return;
+  }
+}
+
+bool CsvReader::next_line() {
+  line_.clear();
+  bool any = false;
+  for (;;) {
+    if (pos_ == end_) {
+      in_.read(buf_.data(), static_cast<std::streamsize>(buf_.size()));
+      if (in_.bad()) throw std::runtime_error(name_ + ": read error");
+      pos_ = 0;
+      end_ = static_cast<std::size_t>(in_.gcount());
+      if (end_ == 0) {
+        if (any) ++line_no_;
+        return any;
       }
     }
-    if (fields.size() != columns)
-      throw std::invalid_argument(name + ", line " + std::to_string(line_no) + ": expected " +
-                                  std::to_string(columns) + " fields, found " +
-                                  std::to_string(fields.size()));
-    for (std::size_t c = 0; c < fields.size(); ++c) {
-      double v;
-      if (!parse_number(fields[c], v))
-        throw std::invalid_argument(where(c) + ": '" + std::string(fields[c]) +
-                                    "' is not a number");
-      if (!std::isfinite(v))
-        throw std::invalid_argument(where(c) + ": '" + std::string(fields[c]) +
-                                    "' is not a finite number");
-      values.push_back(v);
+    any = true;
+    const char* start = buf_.data() + pos_;
+    const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
+    const std::size_t n = newline ? static_cast<std::size_t>(newline - start) : end_ - pos_;
+    if (line_.size() + n > kMaxLineBytes)
+      throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_ + 1) +
+                                  ": longer than " + std::to_string(kMaxLineBytes) + " bytes");
+    line_.append(start, n);
+    pos_ += n;
+    if (newline) {
+      ++pos_;
+      ++line_no_;
+      return true;
     }
+  }
+}
+
+bool CsvReader::parse_row(double* out, bool throw_if_bad) {
+  for (std::size_t c = 0; c < fields_.size(); ++c) {
+    double v;
+    const bool number = parse_number(fields_[c], v);
+    if (!throw_if_bad && !number) return false;
+    const char* problem = !number ? " is not a number" : !std::isfinite(v) ? " is not a finite number" : nullptr;
+    if (problem)
+      throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ", column " +
+                                  std::to_string(c + 1) + ": " + in_quotes(fields_[c]) + problem);
+    out[c] = v;
+  }
+  return true;
+}
+
+std::size_t CsvReader::read(double* out, std::size_t max_rows) {
+  std::size_t rows = 0;
+  if (first_pending_ && max_rows > 0) {
+    std::copy(first_row_.begin(), first_row_.end(), out);
+    first_pending_ = false;
     ++rows;
   }
-  if (in.bad()) throw std::runtime_error(name + ": read error");
+  while (rows < max_rows && next_line()) {
+    if (trim(line_).empty()) continue;
+    split(line_, fields_);
+    if (fields_.size() != columns_)
+      throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ": expected " +
+                                  std::to_string(columns_) + " fields, found " +
+                                  std::to_string(fields_.size()));
+    parse_row(out + rows * columns_, true);
+    ++rows;
+  }
+  return rows;
+}
+
+// --- whole files --------------------------------------------------------------------
+
+CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels) {
+  CsvReader reader(in, name);
+  const std::size_t columns = reader.columns();
+  std::vector<double> values;
+  std::size_t rows = 0;
+  if (columns > 0) {
+    constexpr std::size_t kBlock = 1024;
+    for (;;) {
+      values.resize(checked_mul(rows + kBlock, columns, "CSV data"));
+      const std::size_t got = reader.read(values.data() + rows * columns, kBlock);
+      rows += got;
+      if (got < kBlock) break;
+    }
+  }
   if (rows == 0) throw std::invalid_argument(name + ": no data rows");
   if (columns <= n_labels)
     throw std::invalid_argument(name + ": " + std::to_string(columns) +
                                 " columns leave no features beside " + std::to_string(n_labels) +
                                 " label columns");
 
+  CsvData data;
+  data.header = reader.header();
   const std::size_t n_features = columns - n_labels;
   data.X = Matrix<double>(rows, n_features);
   data.Y = Matrix<double>(rows, n_labels);
-  for (std::size_t i = 0; i < rows; ++i)
-    for (std::size_t c = 0; c < columns; ++c) {
-      const double v = values[i * columns + c];
-      if (c < n_features)
-        data.X(i, c) = v;
-      else
-        data.Y(i, c - n_features) = v;
-    }
+  for (std::size_t i = 0; i < rows; ++i) {
+    const double* row = values.data() + i * columns;
+    std::copy(row, row + n_features, data.X.data() + i * n_features);
+    std::copy(row + n_features, row + columns, data.Y.data() + i * n_labels);
+  }
   return data;
 }
 
 CsvData read_csv(const std::string& path, std::size_t n_labels) {
+  errno = 0;
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error(path + ": cannot open for reading");
+  if (!in) throw FileError(path, "cannot open for reading", errno);
   return read_csv(in, path, n_labels);
 }
 

@@ -11,13 +11,17 @@
 #include <atomic>
 #include <cmath>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <system_error>
 #include <thread>
 
 #include <fastmlp/gemm.hpp>
+#include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/threads.hpp>
@@ -211,11 +215,26 @@ void bind_network(py::module_& m, const char* name) {
              for (std::size_t l = 0; l < self.net.n_layers(); ++l)
                names.emplace_back(activation_name(self.net.activation(l)));
              return names;
-           })
+           }, "Each dense layer's activation, by name.")
       .def_property_readonly("loss", [](const Net& self) { return loss_name(self.net.loss()); })
       .def_property_readonly("reduction",
                              [](const Net& self) { return reduction_name(self.net.reduction()); })
       .def_property_readonly("leaky_slope", [](const Net& self) { return self.net.leaky_slope(); })
+      .def("to_bytes", [](const Net& self, const Metadata& extra) {
+             std::string bytes;
+             {
+               py::gil_scoped_release release;
+               auto lock = self.lock_for_predict();
+               bytes = to_safetensors(self.net, extra);
+             }
+             return py::bytes(bytes);
+           }, py::arg("extra"), "The model file's bytes, with `extra` in its metadata.")
+      .def("save", [](const Net& self, const std::string& path, const Metadata& extra) {
+             py::gil_scoped_release release;
+             auto lock = self.lock_for_predict();
+             save(self.net, path, extra);
+           }, py::arg("path"), py::arg("extra"),
+           "Write the model file at `path` atomically, with `extra` in its metadata.")
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
@@ -379,6 +398,47 @@ void bind_network(py::module_& m, const char* name) {
            "The loss on (X, Y) and its gradient, laid out as the flat parameters.");
 }
 
+// --- model files ------------------------------------------------------------------------
+
+// (core network, dtype name, extra metadata) for a loaded model.
+py::tuple model_tuple(Model&& model) {
+  if (auto* net = std::get_if<Network<double>>(&model.network))
+    return py::make_tuple(py::cast(new PyNetwork<double>{std::move(*net), {}},
+                                   py::return_value_policy::take_ownership),
+                          "float64", model.extra);
+  auto& net = std::get<Network<float>>(model.network);
+  return py::make_tuple(py::cast(new PyNetwork<float>{std::move(net), {}},
+                                 py::return_value_policy::take_ownership),
+                        "float32", model.extra);
+}
+
+void bind_model_files(py::module_& m) {
+  m.def("from_bytes", [](py::handle data) {
+          Py_buffer view;
+          if (PyObject_GetBuffer(data.ptr(), &view, PyBUF_SIMPLE) != 0) {
+            PyErr_Clear();
+            throw py::type_error(std::string("data must be bytes or a contiguous buffer; got ") +
+                                 Py_TYPE(data.ptr())->tp_name);
+          }
+          std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> release_view(&view, PyBuffer_Release);
+          std::optional<Model> model;
+          {
+            py::gil_scoped_release release;
+            model.emplace(from_safetensors(view.buf, static_cast<std::size_t>(view.len)));
+          }
+          return model_tuple(std::move(*model));
+        }, py::arg("data"),
+        "(core network, dtype name, extra metadata) from a model file's bytes.");
+  m.def("load", [](const std::string& path) {
+          std::optional<Model> model;
+          {
+            py::gil_scoped_release release;
+            model.emplace(load(path));
+          }
+          return model_tuple(std::move(*model));
+        }, py::arg("path"), "(core network, dtype name, extra metadata) from a model file.");
+}
+
 // --- dense operations, exposed for tests ------------------------------------------------
 
 template <class T>
@@ -432,11 +492,21 @@ PYBIND11_MODULE(_core, m) {
       if (p) std::rethrow_exception(p);
     } catch (const OutOfMemory& e) {
       PyErr_SetString(PyExc_MemoryError, e.what());
+    } catch (const FileError& e) {
+      // OSError(errno, reason, filename): Python picks the subclass
+      // (FileNotFoundError, IsADirectoryError, ...) from the errno.
+      std::string reason = e.action();
+      if (e.error_code() != 0) reason += ": " + std::generic_category().message(e.error_code());
+      py::object filename = py::reinterpret_steal<py::object>(
+          PyUnicode_DecodeFSDefaultAndSize(e.path().data(), static_cast<py::ssize_t>(e.path().size())));
+      if (!filename) throw py::error_already_set();
+      PyErr_SetObject(PyExc_OSError, py::make_tuple(e.error_code(), reason, filename).ptr());
     }
   });
   bind_fit_options(m);
   bind_network<double>(m, "Network64");
   bind_network<float>(m, "Network32");
+  bind_model_files(m);
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
   m.def("validation_split", [](std::size_t n, double fraction, std::uint64_t seed) {

@@ -16,11 +16,12 @@ from importlib.metadata import PackageNotFoundError, version
 
 from fastmlp import datasets, onnx, plot
 from fastmlp.metrics import accuracy, confusion_matrix
-from fastmlp.network import Network, predict, train
+from fastmlp.network import Network, load, predict, train
 
 try:
     __version__ = version("fastmlp")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "onnx", "plot", "predict", "train"]
+__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "load", "onnx", "plot", "predict",
+           "train"]

@@ -18,7 +18,7 @@ from numpy.typing import ArrayLike
 
 from fastmlp import _core
 
-__all__ = ["Network", "predict", "train"]
+__all__ = ["Network", "load", "predict", "train"]
 
 _DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
@@ -89,6 +89,11 @@ class Network:
         After a fit with ``early_stopping``: the number of that fit's epochs
         after which the network had the parameters it now holds (see
         ``fit``); None otherwise.
+
+    A network saves to a model file (``save``, read back by ``fastmlp.load``)
+    and pickles through the same bytes, history included; the optimiser's
+    state is not kept, so a ``fit`` after loading or unpickling starts it
+    afresh (as after ``reset_optimizer()``).
     """
 
     def __init__(
@@ -120,6 +125,59 @@ class Network:
         self._core.initialize(self.init, self.seed)
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch: int | None = None
+        self._extra: dict[str, str] = {}
+
+    def _restore(self, core: Any, dtype: str, extra: dict[str, str], source: str) -> None:
+        """Become the network of a loaded ``core``; ``extra`` is the metadata of ``source``."""
+        *hidden, self.output = core.activations
+        self.sizes = tuple(core.sizes)
+        # One name when the hidden layers share it (or there are none, so the
+        # default stands), else one per hidden layer.
+        self.activation = hidden[0] if len(set(hidden)) == 1 else tuple(hidden) or "sigmoid"
+        self.leaky_slope = core.leaky_slope
+        self.loss_name = core.loss
+        self.reduction = core.reduction
+        self.init = extra.pop("init", "uniform")
+        if self.init not in _INITS:
+            raise ValueError(f"{source}: metadata 'init' must be one of {', '.join(map(repr, _INITS))}; "
+                             f"got {self.init!r}")
+        seed = extra.pop("seed", "0")
+        if not (seed.isascii() and seed.isdigit() and len(seed) <= 20 and int(seed) < 2**64):
+            raise ValueError(f"{source}: metadata 'seed' must be an integer in [0, 2**64); got {seed!r}")
+        self.seed = int(seed)
+        self.dtype = _DTYPES[dtype]
+        self._core = core
+        self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
+        self.best_epoch = None
+        self._extra = extra  # entries this version does not use, kept for the next save
+
+    def _metadata(self) -> dict[str, str]:
+        """What a model file records beside the C++ core's own entries."""
+        return {**self._extra, "init": self.init, "seed": str(self.seed)}
+
+    # --- files and pickling ------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the network to a model file at ``path`` (safetensors layout).
+
+        The file holds the layer sizes, activations, loss, reduction, dtype
+        and every parameter bit for bit; ``fastmlp.load``, the ``fastmlp``
+        program and the C++ ``fastmlp::load`` read it, and so does any
+        safetensors reader. The write is atomic: a temporary file beside
+        ``path`` is renamed over it when complete, so a failure leaves any
+        previous file intact. Raises ``OSError`` (naming the path) when the
+        file cannot be written.
+        """
+        self._core.save(_file_path(path), self._metadata())
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"model": self._core.to_bytes(self._metadata()), "history": self.history,
+                "best_epoch": self.best_epoch}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._restore(*_core.from_bytes(state["model"]), source="pickled network")
+        self.history = dict(state["history"])
+        self.best_epoch = state.get("best_epoch")
 
     # --- parameters ------------------------------------------------------------
 
@@ -547,6 +605,22 @@ def train(
                    threads=threads, **fit_options)
 
 
+def load(path: str | os.PathLike[str]) -> Network:
+    """The network in the model file at ``path`` (written by ``Network.save``,
+    the ``fastmlp`` program or C++ ``fastmlp::save``).
+
+    It has the saved sizes, activations, loss, reduction and dtype, and
+    bit-identical parameters, so its predictions are identical; its history
+    starts empty. Raises ``ValueError`` when the file is not a valid model
+    file (truncated, corrupted, an unknown format version), naming what is
+    wrong, and ``OSError`` when it cannot be read.
+    """
+    name = _file_path(path)
+    net = Network.__new__(Network)
+    net._restore(*_core.load(name), source=os.fsdecode(name))
+    return net
+
+
 def predict(net: Network, X: ArrayLike, *, out: np.ndarray | None = None) -> np.ndarray:
     """``net.predict(X, out=out)``."""
     if not isinstance(net, Network):
@@ -567,6 +641,13 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return np.ascontiguousarray(arr, dtype=dtype)
+
+
+def _file_path(path: Any) -> bytes:
+    """``path`` as the bytes the operating system's calls take."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike; got {type(path).__name__}")
+    return os.fsencode(path)
 
 
 def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:

@@ -15,32 +15,13 @@
 #include <fastmlp/rng.hpp>
 #include <fastmlp/train.hpp>
 
+#include "check.hpp"
+
 using namespace fastmlp;
 
 namespace {
 
-int failures = 0;
-
-#define CHECK(cond)                                                  \
-  do {                                                               \
-    if (!(cond)) {                                                   \
-      std::fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, __LINE__, #cond); \
-      ++failures;                                                    \
-    }                                                                \
-  } while (0)
-
-// True when `f` throws E whose message contains `text`.
-template <class E, class F>
-bool throws(F&& f, const std::string& text) {
-  try {
-    f();
-  } catch (const E& e) {
-    if (std::string(e.what()).find(text) != std::string::npos) return true;
-    std::fprintf(stderr, "  unexpected message: %s\n", e.what());
-  } catch (...) {
-  }
-  return false;
-}
+using check::throws;
 
 double sigmoid_d(double z) { return 1.0 / (1.0 + std::exp(-z)); }
 
@@ -115,6 +96,28 @@ void test_csv() {
   CHECK(throws<std::invalid_argument>([&] { parse("a,b\n"); }, "no data rows"));
   CHECK(throws<std::invalid_argument>([&] { parse("1\n2\n"); }, "leave no features"));
   CHECK(throws<std::runtime_error>([] { read_csv("/nonexistent.csv", 1); }, "cannot open"));
+
+  // Streaming: rows in blocks into the caller's buffer; blank lines skipped,
+  // the last line without its newline.
+  std::istringstream stream("x,y\n1,2\n3,4\n\n5,6");
+  CsvReader reader(stream, "s.csv");
+  CHECK(reader.columns() == 2 && reader.header().size() == 2);
+  double block[4] = {};
+  CHECK(reader.read(block, 2) == 2 && block[0] == 1 && block[3] == 4);
+  CHECK(reader.read(block, 2) == 1 && block[0] == 5 && block[1] == 6);
+  CHECK(reader.read(block, 2) == 0);
+  // far past the reader's 64 KiB buffer, line numbers stay exact
+  std::string many;
+  for (int i = 0; i < 30000; ++i) many += "1,2\n";
+  CHECK(throws<std::invalid_argument>([&] { parse(many + "3,x\n"); }, "t.csv, line 30001, column 2: 'x'"));
+  std::istringstream many_rows(many);
+  CHECK(read_csv(many_rows, "m.csv", 1).X.rows() == 30000);
+  // a line without end is refused at the limit, not buffered whole
+  std::istringstream endless(std::string(CsvReader::kMaxLineBytes + 1, '1'));
+  CHECK(throws<std::invalid_argument>([&] { CsvReader r(endless, "e.csv"); }, "e.csv, line 1: longer than"));
+  // hostile text is quoted short and printable
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,\x1b" + std::string(100, 'z') + "\n"); },
+                                      "column 2: '\\x1bzzz"));
 }
 
 // --- network ----------------------------------------------------------------------------
@@ -285,10 +288,5 @@ int main() {
   test_schedules();
   test_divergence();
   test_validation_split();
-  if (failures) {
-    std::fprintf(stderr, "test_core: %d check(s) failed\n", failures);
-    return 1;
-  }
-  std::printf("test_core: all checks passed\n");
-  return 0;
+  return check::finish("test_core");
 }

@@ -2,7 +2,8 @@
 // from_chars' grammar, for standard libraries without a floating-point
 // std::from_chars) checked against std::from_chars itself: the same verdict
 // and the same bits on hand-picked edge cases and on random numbers, in a
-// locale whose decimal separator is a comma when the system has one.
+// locale whose decimal separator is a comma when the system has one. The
+// portable number formatter likewise against std::to_chars.
 // A plain program: each failed check prints the input and the run exits 1.
 #define FASTMLP_PARSE_WITHOUT_FROM_CHARS
 #include "../../csrc/fastmlp/io_csv.cpp"  // the reader built with the portable parser
@@ -40,6 +41,33 @@ void check(const std::string& text) {
   }
 }
 
+// format_number's portable path (snprintf in the "C" locale, the fewest
+// digits that read back) against std::to_chars: text that parse_number reads
+// back to exactly `value`, with as many significant digits as to_chars needs.
+template <class T>
+void check_format(T value) {
+  char got[fastmlp::kMaxNumberChars], want[64];
+  const std::size_t n = fastmlp::format_number(value, got);
+  const auto [end, ec] = std::to_chars(want, want + sizeof want, value, std::chars_format::scientific);
+  double back = 0;
+  const bool exact = fastmlp::parse_number({got, n}, back) && static_cast<T>(back) == value;
+  // significant digits: those of the mantissa, which %g and to_chars both trim
+  auto digits = [](std::string_view t) {
+    std::size_t count = 0, first = t.find_first_of("123456789");
+    const std::size_t e = t.find_first_of("eE");
+    for (std::size_t i = first; i < std::min(e, t.size()); ++i) count += t[i] >= '0' && t[i] <= '9';
+    return count;
+  };
+  std::string_view g(got, n), w(want, static_cast<std::size_t>(end - want));
+  if (g.find_first_of("eE") == std::string_view::npos)  // %g's fixed form: drop trailing zeros of an integer
+    while (g.size() > 1 && g.back() == '0' && g.find('.') == std::string_view::npos) g.remove_suffix(1);
+  if (!exact || ec != std::errc() || (value != 0 && digits(g) != digits(w))) {
+    std::fprintf(stderr, "format_number(%.17g) wrote '%.*s'; to_chars '%.*s'\n", double(value),
+                 static_cast<int>(n), got, static_cast<int>(end - want), want);
+    ++failures;
+  }
+}
+
 // SplitMix64: random bits, the same on every run.
 std::uint64_t next(std::uint64_t& state) {
   std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
@@ -72,6 +100,9 @@ void check_all() {
     std::snprintf(buf, sizeof buf, "%.*f", static_cast<int>(next(state) % 12),
                   static_cast<double>(next(state) % 2000000) / 997.0 - 1000.0);
     check(buf);
+    check_format(x);
+    if (std::isfinite(static_cast<float>(x))) check_format(static_cast<float>(x));
+    check_format(static_cast<double>(next(state) % 2000000) / 997.0 - 1000.0);
   }
 }
 

@@ -1,0 +1,960 @@
+// Model files: the JSON header written and read here by hand (no JSON library),
+// the checks that make any bytes safe to load, and the atomic save.
+//
+// Reading goes header first: the length, the JSON, the metadata, every tensor's
+// dtype, shape and offsets, all checked against each other and against the
+// bytes actually present. Only then is the network allocated (its size is now
+// that of the data present) and filled.
+#include <fastmlp/io_safetensors.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <limits>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include <fastmlp/io_csv.hpp>
+#include <fastmlp/rng.hpp>
+
+#if defined(_WIN32)
+#include <io.h>
+#include <sys/stat.h>
+#else
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#endif
+
+namespace fastmlp {
+
+namespace {
+
+[[noreturn]] void fail(const std::string& what) { throw ModelFileError(what); }
+
+// --- bytes ----------------------------------------------------------------------------
+
+bool host_is_little_endian() {
+  const std::uint16_t one = 1;
+  unsigned char first;
+  std::memcpy(&first, &one, 1);
+  return first == 1;
+}
+
+// Converts n values of `size` bytes at `data` between little-endian and the
+// host's order, in place (nothing to do on little-endian hosts).
+void little_endian_in_place(void* data, std::size_t n, std::size_t size) {
+  if (host_is_little_endian()) return;
+  auto* bytes = static_cast<unsigned char*>(data);
+  for (std::size_t i = 0; i < n; ++i) std::reverse(bytes + i * size, bytes + (i + 1) * size);
+}
+
+std::uint64_t read_u64_le(const unsigned char* p) {
+  std::uint64_t v = 0;
+  for (int k = 7; k >= 0; --k) v = (v << 8) | p[k];
+  return v;
+}
+
+void append_u64_le(std::string& out, std::uint64_t v) {
+  for (int k = 0; k < 8; ++k) out.push_back(static_cast<char>((v >> (8 * k)) & 0xff));
+}
+
+// --- text -----------------------------------------------------------------------------
+
+// Whether `s` is well-formed UTF-8 (no overlong forms, surrogates or code
+// points past U+10FFFF), as JSON and Python's str require.
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t extra;
+    std::uint32_t cp, min;
+    if (c < 0x80) { ++i; continue; }
+    if ((c & 0xe0) == 0xc0) { extra = 1; cp = c & 0x1f; min = 0x80; }
+    else if ((c & 0xf0) == 0xe0) { extra = 2; cp = c & 0x0f; min = 0x800; }
+    else if ((c & 0xf8) == 0xf0) { extra = 3; cp = c & 0x07; min = 0x10000; }
+    else return false;
+    if (s.size() - i <= extra) return false;
+    for (std::size_t k = 1; k <= extra; ++k) {
+      const auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xc0) != 0x80) return false;
+      cp = (cp << 6) | (d & 0x3f);
+    }
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+void append_utf8(std::string& out, std::uint32_t cp) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// s as a JSON string literal.
+void append_json_string(std::string& out, std::string_view s) {
+  out += '"';
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (c < 0x20) {
+      char escape[8];
+      std::snprintf(escape, sizeof escape, "\\u%04x", static_cast<unsigned>(c));
+      out += escape;
+    } else {
+      out += ch;
+    }
+  }
+  out += '"';
+}
+
+// A positive integer in [1, max]: decimal digits only, nothing else.
+bool parse_count(std::string_view text, std::uint64_t max, std::uint64_t& value) {
+  if (text.empty() || text.front() < '0' || text.front() > '9') return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size() && value >= 1 && value <= max;
+}
+
+// --- JSON: reading ---------------------------------------------------------------------
+
+// A JSON value of the kinds a header uses: objects, arrays, strings, and
+// non-negative integers. Anything else in a header is refused.
+struct Json {
+  enum class Kind { Object, Array, String, Integer };
+  Kind kind = Kind::Integer;
+  std::uint64_t integer = 0;
+  std::string string;
+  std::vector<std::string> keys;  // an object's keys, in file order, beside their values
+  std::vector<Json> items;        // an array's elements, or an object's values
+};
+
+const char* kind_name(Json::Kind kind) {
+  switch (kind) {
+    case Json::Kind::Object: return "an object";
+    case Json::Kind::Array: return "an array";
+    case Json::Kind::String: return "a string";
+    case Json::Kind::Integer: return "an integer";
+  }
+  return "?";
+}
+
+// A strict reader: one value, then only whitespace; no duplicate keys; integers
+// that fit 64 bits; nesting and the number of values bounded, so that no header
+// of at most kMaxHeaderBytes makes it recurse deeply or allocate much more than
+// the header's own size.
+class JsonReader {
+ public:
+  explicit JsonReader(std::string_view text) : text_(text) {}
+
+  Json document() {
+    skip_space();
+    Json root = value(0);
+    skip_space();
+    if (pos_ != text_.size()) error("unexpected text after the JSON value");
+    return root;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 8;                // a header needs 3
+  static constexpr std::size_t kMaxValues = 1 << 18;  // ~8 per tensor, 2 tensors per layer
+
+  [[noreturn]] void error(const std::string& what) const {
+    fail("header is not valid JSON: " + what + " at byte " + std::to_string(pos_));
+  }
+  bool at_end() const { return pos_ >= text_.size(); }
+  char peek() const { return at_end() ? '\0' : text_[pos_]; }
+  void skip_space() {
+    while (!at_end() && (peek() == ' ' || peek() == '\t' || peek() == '\n' || peek() == '\r'))
+      ++pos_;
+  }
+  void expect(char c) {
+    if (peek() != c || at_end()) error(std::string("expected '") + c + "'");
+    ++pos_;
+  }
+
+  Json value(int depth) {
+    if (depth > kMaxDepth) error("values nested too deeply");
+    if (++values_ > kMaxValues) error("too many values");
+    if (at_end()) error("unexpected end");
+    const char c = peek();
+    if (c == '{') return object(depth);
+    if (c == '[') return array(depth);
+    if (c == '"') {
+      Json j;
+      j.kind = Json::Kind::String;
+      j.string = string();
+      return j;
+    }
+    if (c >= '0' && c <= '9') return integer();
+    error("unsupported value (a header holds objects, arrays, strings and non-negative integers)");
+  }
+
+  // The comma-separated items up to `close`, each read by `item`.
+  template <class F>
+  void items(char close, F&& item) {
+    skip_space();
+    if (peek() == close && !at_end()) {
+      ++pos_;
+      return;
+    }
+    for (;;) {
+      skip_space();
+      item();
+      skip_space();
+      if (peek() == ',' && !at_end()) {
+        ++pos_;
+        continue;
+      }
+      expect(close);
+      return;
+    }
+  }
+
+  Json object(int depth) {
+    Json j;
+    j.kind = Json::Kind::Object;
+    expect('{');
+    items('}', [&] {
+      if (peek() != '"' || at_end()) error("expected a string key");
+      j.keys.push_back(string());
+      skip_space();
+      expect(':');
+      skip_space();
+      j.items.push_back(value(depth + 1));
+    });
+    std::vector<std::string_view> sorted(j.keys.begin(), j.keys.end());
+    std::sort(sorted.begin(), sorted.end());
+    const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+    if (dup != sorted.end()) error("duplicate key " + in_quotes(*dup));
+    return j;
+  }
+
+  Json array(int depth) {
+    Json j;
+    j.kind = Json::Kind::Array;
+    expect('[');
+    items(']', [&] { j.items.push_back(value(depth + 1)); });
+    return j;
+  }
+
+  Json integer() {
+    Json j;
+    j.kind = Json::Kind::Integer;
+    const std::size_t start = pos_;
+    std::uint64_t v = 0;
+    while (!at_end() && peek() >= '0' && peek() <= '9') {
+      const auto digit = static_cast<std::uint64_t>(peek() - '0');
+      if (v > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+        error("integer does not fit 64 bits");
+      v = v * 10 + digit;
+      ++pos_;
+    }
+    if (pos_ - start > 1 && text_[start] == '0') error("integer with a leading zero");
+    if (peek() == '.' || peek() == 'e' || peek() == 'E') error("unsupported non-integer number");
+    j.integer = v;
+    return j;
+  }
+
+  std::uint32_t hex4() {
+    if (text_.size() - pos_ < 4) error("truncated \\u escape");
+    std::uint32_t v = 0;
+    for (int k = 0; k < 4; ++k) {
+      const char c = text_[pos_++];
+      v <<= 4;
+      if (c >= '0' && c <= '9') v |= c - '0';
+      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
+      else error("bad \\u escape");
+    }
+    return v;
+  }
+
+  std::string string() {
+    std::string out;
+    ++pos_;  // the opening quote
+    for (;;) {
+      if (at_end()) error("unterminated string");
+      const char c = text_[pos_++];
+      if (c == '"') break;
+      if (static_cast<unsigned char>(c) < 0x20) error("control character in a string");
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
+      if (at_end()) error("unterminated string");
+      switch (const char e = text_[pos_++]) {
+        case '"': case '\\': case '/': out += e; break;
+        case 'b': out += '\b'; break;
+        case 'f': out += '\f'; break;
+        case 'n': out += '\n'; break;
+        case 'r': out += '\r'; break;
+        case 't': out += '\t'; break;
+        case 'u': {
+          std::uint32_t cp = hex4();
+          if (cp >= 0xdc00 && cp <= 0xdfff) error("unpaired surrogate in a \\u escape");
+          if (cp >= 0xd800 && cp <= 0xdbff) {
+            if (text_.substr(pos_, 2) != "\\u") error("unpaired surrogate in a \\u escape");
+            pos_ += 2;
+            const std::uint32_t low = hex4();
+            if (low < 0xdc00 || low > 0xdfff) error("unpaired surrogate in a \\u escape");
+            cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          }
+          append_utf8(out, cp);
+          break;
+        }
+        default: error("bad escape " + in_quotes(std::string("\\") + e));
+      }
+    }
+    // Escapes always produce whole sequences, so checking the result checks the raw bytes.
+    if (!valid_utf8(out)) error("string is not valid UTF-8");
+    return out;
+  }
+
+  std::string_view text_;
+  std::size_t pos_ = 0;
+  std::size_t values_ = 0;
+};
+
+// --- the network's description ------------------------------------------------------
+
+// What a file records about a network besides its parameters.
+struct Description {
+  std::vector<std::size_t> sizes;
+  std::vector<Activation> activations;  // one per dense layer
+  double leaky_slope = Activation::kDefaultSlope;
+  Loss loss = Loss::Mse;
+  Reduction reduction = Reduction::Sum;
+};
+
+// The network <-> description mapping: the one place that knows Network's
+// constructor.
+template <class T>
+Description describe(const Network<T>& net) {
+  Description d;
+  d.sizes = net.sizes();
+  for (std::size_t l = 0; l < net.n_layers(); ++l) d.activations.push_back(net.activation(l));
+  d.leaky_slope = net.leaky_slope();
+  d.loss = net.loss();
+  d.reduction = net.reduction();
+  return d;
+}
+
+template <class T>
+Network<T> build(const Description& d) {
+  return Network<T>(d.sizes, d.activations, d.loss, d.reduction, d.leaky_slope);
+}
+
+constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
+                                         "leaky_slope", "loss", "reduction"};
+
+bool is_reserved(const std::string& key) {
+  for (const char* k : kReservedKeys)
+    if (key == k) return true;
+  return false;
+}
+
+template <class List, class Format>
+std::string joined(const List& list, Format format) {
+  std::string out;
+  for (const auto& item : list) {
+    if (!out.empty()) out += ',';
+    out += format(item);
+  }
+  return out;
+}
+
+// The format's own metadata entries for `d`.
+Metadata format_metadata(const Description& d) {
+  char slope[kMaxNumberChars];
+  const std::size_t slope_length = format_number(d.leaky_slope, slope);
+  return {
+      {"format", kFormatName},
+      {"format_version", kFormatVersion},
+      {"sizes", joined(d.sizes, [](std::size_t s) { return std::to_string(s); })},
+      {"activations", joined(d.activations, [](Activation a) { return std::string(activation_name(a)); })},
+      {"leaky_slope", std::string(slope, slope_length)},
+      {"loss", loss_name(d.loss)},
+      {"reduction", reduction_name(d.reduction)},
+  };
+}
+
+const std::string& required(const Metadata& meta, const char* key) {
+  const auto it = meta.find(key);
+  if (it == meta.end()) fail(std::string("metadata has no '") + key + "'");
+  return it->second;
+}
+
+// `value` of metadata `key` when it is short enough to be a name (the name
+// tables echo what they refuse).
+std::string_view short_value(std::string_view value, const char* key) {
+  if (value.size() > 64) fail(std::string("metadata '") + key + "' has no such value: " + in_quotes(value));
+  return value;
+}
+
+std::vector<std::string_view> split_commas(std::string_view text) {
+  std::vector<std::string_view> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t comma = text.find(',', start);
+    parts.push_back(text.substr(start, comma - start));
+    if (comma == std::string_view::npos) return parts;
+    start = comma + 1;
+  }
+}
+
+// The description in `meta`, every entry checked.
+Description parse_description(const Metadata& meta) {
+  const std::string& format = required(meta, "format");
+  if (format != kFormatName)
+    fail("metadata 'format' is " + in_quotes(format) + ", not '" + kFormatName +
+         "' (not a fastmlp model)");
+  const std::string& version = required(meta, "format_version");
+  if (version != kFormatVersion)
+    fail("format_version " + in_quotes(version) + " is not supported: this version of fastmlp reads "
+         "version " + kFormatVersion + " (a newer fastmlp may read it)");
+
+  Description d;
+  const std::string& sizes = required(meta, "sizes");
+  // Splitting first would allocate per comma; bound the count before that.
+  if (static_cast<std::size_t>(std::count(sizes.begin(), sizes.end(), ',')) > kMaxLayers)
+    fail("metadata 'sizes' lists more than " + std::to_string(kMaxLayers) + " layers");
+  for (std::string_view part : split_commas(sizes)) {
+    std::uint64_t units;
+    if (!parse_count(part, std::uint64_t(1) << 32, units))
+      fail("metadata 'sizes' must be comma-separated layer widths in [1, 2^32]; got " +
+           in_quotes(sizes));
+    d.sizes.push_back(static_cast<std::size_t>(units));
+  }
+  if (d.sizes.size() < 2)
+    fail("metadata 'sizes' must list at least an input and an output layer; got " +
+         in_quotes(sizes));
+  const std::size_t n_layers = d.sizes.size() - 1;
+
+  const std::string& activations = required(meta, "activations");
+  if (static_cast<std::size_t>(std::count(activations.begin(), activations.end(), ',')) + 1 != n_layers)
+    fail("metadata 'activations' must name " + std::to_string(n_layers) +
+         " activation(s), one per layer; got " + in_quotes(activations));
+  for (std::string_view name : split_commas(activations))
+    d.activations.push_back(activation_from_name(std::string(short_value(name, "activations")),
+                                                 "metadata 'activations'",
+                                                 d.activations.size() + 1 == n_layers));
+
+  const std::string& slope = required(meta, "leaky_slope");
+  if (!parse_number(slope, d.leaky_slope) || !std::isfinite(d.leaky_slope) || d.leaky_slope < 0)
+    fail("metadata 'leaky_slope' must be a finite number >= 0; got " + in_quotes(slope));
+
+  d.loss = loss_from_name(std::string(short_value(required(meta, "loss"), "loss")));
+  d.reduction =
+      reduction_from_name(std::string(short_value(required(meta, "reduction"), "reduction")));
+  check_loss_output(d.loss, d.activations.back());
+  return d;
+}
+
+// --- the header's tensors -----------------------------------------------------------
+
+enum class Dtype { F64, F32 };
+
+std::size_t dtype_size(Dtype t) { return t == Dtype::F64 ? 8 : 4; }
+
+// Tensor slots: 2 l is layer l's weight, 2 l + 1 its bias, which is also the
+// order of the network's flat parameters.
+std::string slot_name(std::size_t slot) {
+  return "layers." + std::to_string(slot / 2) + (slot % 2 ? ".bias" : ".weight");
+}
+
+// The slot that `name` fills, or false if it names no tensor of n_layers layers.
+bool parse_slot(std::string_view name, std::size_t n_layers, std::size_t& slot) {
+  constexpr std::string_view prefix = "layers.";
+  if (name.substr(0, prefix.size()) != prefix) return false;
+  name.remove_prefix(prefix.size());
+  const std::size_t dot = name.find('.');
+  const std::string_view index = name.substr(0, dot), kind = name.substr(std::min(dot, name.size()));
+  if (index.empty() || index.size() > 9 || (index.size() > 1 && index[0] == '0')) return false;
+  std::size_t layer = 0;
+  for (const char c : index) {
+    if (c < '0' || c > '9') return false;
+    layer = layer * 10 + static_cast<std::size_t>(c - '0');
+  }
+  if (layer >= n_layers || (kind != ".weight" && kind != ".bias")) return false;
+  slot = 2 * layer + (kind == ".bias" ? 1 : 0);
+  return true;
+}
+
+// A header, checked: the network it describes, its dtype, and where each
+// tensor lies in the data section.
+struct Layout {
+  Description description;
+  Dtype dtype = Dtype::F64;
+  std::vector<std::size_t> begin;  // per slot: its first byte in the data section
+  std::vector<std::size_t> count;  // per slot: its number of values
+  std::vector<std::size_t> order;  // slots by position in the data section
+  Metadata extra;                  // metadata entries beside the format's own
+};
+
+const Json& member(const Json& object, const std::string& tensor, const char* key, Json::Kind kind) {
+  for (std::size_t i = 0; i < object.keys.size(); ++i)
+    if (object.keys[i] == key) {
+      if (object.items[i].kind != kind)
+        fail("tensor '" + tensor + "': '" + key + "' must be " + kind_name(kind));
+      return object.items[i];
+    }
+  fail("tensor '" + tensor + "' has no '" + key + "'");
+}
+
+std::string shape_text(const std::vector<std::uint64_t>& shape) {
+  return "[" + joined(shape, [](std::uint64_t s) { return std::to_string(s); }) + "]";
+}
+
+// The layout in `header`, followed by a data section of `data_size` bytes.
+Layout read_header(std::string_view header, std::uint64_t data_size) {
+  const Json root = JsonReader(header).document();
+  if (root.kind != Json::Kind::Object) fail("header must be a JSON object");
+
+  Layout layout;
+  const Json* meta = nullptr;
+  for (std::size_t i = 0; i < root.keys.size(); ++i)
+    if (root.keys[i] == "__metadata__") meta = &root.items[i];
+  if (meta == nullptr) fail("header has no __metadata__ (not a fastmlp model file)");
+  if (meta->kind != Json::Kind::Object) fail("__metadata__ must be a JSON object");
+  Metadata all;
+  for (std::size_t i = 0; i < meta->keys.size(); ++i) {
+    if (meta->items[i].kind != Json::Kind::String)
+      fail("metadata " + in_quotes(meta->keys[i]) + " must be a string");
+    all.emplace(meta->keys[i], meta->items[i].string);
+  }
+  layout.description = parse_description(all);
+  for (auto& [key, value] : all)
+    if (!is_reserved(key)) layout.extra.emplace(key, std::move(value));
+
+  // Every tensor, found by name: exactly the slots the sizes call for.
+  const std::vector<std::size_t>& sizes = layout.description.sizes;
+  const std::size_t n_slots = 2 * (sizes.size() - 1);
+  std::vector<const Json*> tensors(n_slots, nullptr);
+  for (std::size_t i = 0; i < root.keys.size(); ++i) {
+    if (root.keys[i] == "__metadata__") continue;
+    std::size_t slot;
+    if (!parse_slot(root.keys[i], sizes.size() - 1, slot))
+      fail("unexpected tensor " + in_quotes(root.keys[i]) + " (the metadata's sizes make " +
+           std::to_string(n_slots) + " tensors, layers.{0.." + std::to_string(sizes.size() - 2) +
+           "}.weight and .bias)");
+    tensors[slot] = &root.items[i];
+  }
+
+  layout.begin.resize(n_slots);
+  layout.count.resize(n_slots);
+  for (std::size_t slot = 0; slot < n_slots; ++slot) {
+    const std::string name = slot_name(slot);
+    if (tensors[slot] == nullptr) fail("header has no tensor '" + name + "'");
+    const Json& t = *tensors[slot];
+    if (t.kind != Json::Kind::Object) fail("tensor '" + name + "' must be a JSON object");
+    for (const std::string& key : t.keys)
+      if (key != "dtype" && key != "shape" && key != "data_offsets")
+        fail("tensor '" + name + "' has an unexpected entry " + in_quotes(key));
+
+    const std::string& dtype = member(t, name, "dtype", Json::Kind::String).string;
+    if (dtype != "F64" && dtype != "F32")
+      fail("tensor '" + name + "' has dtype " + in_quotes(dtype) + "; fastmlp reads F64 and F32");
+    const Dtype type = dtype == "F64" ? Dtype::F64 : Dtype::F32;
+    if (slot == 0) layout.dtype = type;
+    if (type != layout.dtype)
+      fail("tensor '" + name + "' has dtype " + dtype + " but layers.0.weight has " +
+           (layout.dtype == Dtype::F64 ? "F64" : "F32") + "; all tensors must share one");
+
+    const std::size_t layer = slot / 2;
+    const std::vector<std::uint64_t> expected =
+        slot % 2 ? std::vector<std::uint64_t>{sizes[layer + 1]}
+                 : std::vector<std::uint64_t>{sizes[layer], sizes[layer + 1]};
+    const Json& shape = member(t, name, "shape", Json::Kind::Array);
+    std::vector<std::uint64_t> found;
+    for (const Json& dim : shape.items) {
+      if (dim.kind != Json::Kind::Integer) fail("tensor '" + name + "': shape must hold integers");
+      if (found.size() == 3) break;  // enough to show it is wrong
+      found.push_back(dim.integer);
+    }
+    if (found != expected)
+      fail("tensor '" + name + "' has shape " + shape_text(found) + (shape.items.size() > 3 ? "..." : "") +
+           "; the metadata's sizes make it " + shape_text(expected));
+
+    const Json& offsets = member(t, name, "data_offsets", Json::Kind::Array);
+    if (offsets.items.size() != 2 || offsets.items[0].kind != Json::Kind::Integer ||
+        offsets.items[1].kind != Json::Kind::Integer)
+      fail("tensor '" + name + "': data_offsets must be two integers [begin, end]");
+    const std::uint64_t begin = offsets.items[0].integer, end = offsets.items[1].integer;
+    if (begin > end || end > data_size)
+      fail("tensor '" + name + "': data_offsets [" + std::to_string(begin) + ", " +
+           std::to_string(end) + ") lie outside the data section of " +
+           std::to_string(data_size) + " bytes");
+    // end <= data_size, so these fit size_t; the product is checked.
+    const std::string what = "tensor '" + name + "'";
+    layout.count[slot] = slot % 2 ? sizes[layer + 1]
+                                  : checked_mul(sizes[layer], sizes[layer + 1], what.c_str());
+    const std::size_t bytes = checked_mul(layout.count[slot], dtype_size(type), what.c_str());
+    if (end - begin != bytes)
+      fail("tensor '" + name + "': data_offsets span " + std::to_string(end - begin) +
+           " bytes; its shape " + shape_text(expected) + " in " + dtype + " needs " +
+           std::to_string(bytes));
+    layout.begin[slot] = static_cast<std::size_t>(begin);
+  }
+
+  // The tensors must tile the data section: no gap, no overlap, nothing after.
+  layout.order.resize(n_slots);
+  for (std::size_t slot = 0; slot < n_slots; ++slot) layout.order[slot] = slot;
+  std::sort(layout.order.begin(), layout.order.end(),
+            [&](std::size_t a, std::size_t b) { return layout.begin[a] < layout.begin[b]; });
+  std::uint64_t next = 0;
+  for (std::size_t i = 0; i < n_slots; ++i) {
+    const std::size_t slot = layout.order[i];
+    if (layout.begin[slot] < next)
+      fail("tensors '" + slot_name(layout.order[i - 1]) + "' and '" + slot_name(slot) + "' overlap");
+    if (layout.begin[slot] > next)
+      fail("the data section has unused bytes [" + std::to_string(next) + ", " +
+           std::to_string(layout.begin[slot]) + ") before tensor '" + slot_name(slot) + "'");
+    next = layout.begin[slot] + layout.count[slot] * dtype_size(layout.dtype);
+  }
+  if (next != data_size)
+    fail("the data section has " + std::to_string(data_size) + " bytes but the tensors fill " +
+         std::to_string(next));
+  return layout;
+}
+
+// Runs f, turning the core's own complaints about values (bad names, sizes too
+// large) into ModelFileError: in a file, every bad value is the file's fault.
+template <class F>
+auto as_file_error(F&& f) -> decltype(f()) {
+  try {
+    return f();
+  } catch (const ModelFileError&) {
+    throw;
+  } catch (const std::invalid_argument& e) {
+    throw ModelFileError(e.what());
+  } catch (const std::length_error& e) {
+    throw ModelFileError(e.what());
+  }
+}
+
+// The header length at the start of a file of `size` bytes, checked.
+std::uint64_t header_length(const unsigned char* first8, std::uint64_t size) {
+  const std::uint64_t n = read_u64_le(first8);
+  if (n > kMaxHeaderBytes)
+    fail("header length " + std::to_string(n) + " exceeds the limit of " +
+         std::to_string(kMaxHeaderBytes) + " bytes");
+  if (n > size - 8)
+    fail("header length " + std::to_string(n) + " runs past the end of the data (" +
+         std::to_string(size - 8) + " bytes follow the length)");
+  if (n < 2) fail("header length " + std::to_string(n) + " is too short for a JSON object");
+  return n;
+}
+
+template <class T>
+T* slot_data(Network<T>& net, std::size_t slot) {
+  return slot % 2 ? net.bias(slot / 2) : net.weight(slot / 2).data;
+}
+
+// --- writing --------------------------------------------------------------------------
+
+// The 8-byte length and the padded JSON header of `net`'s file.
+template <class T>
+std::string header_bytes(const Network<T>& net, const Metadata& extra) {
+  Metadata meta = format_metadata(describe(net));
+  for (const auto& [key, value] : extra) {
+    if (is_reserved(key))
+      throw std::invalid_argument("metadata key '" + key + "' is reserved by the file format");
+    if (!valid_utf8(key) || !valid_utf8(value))
+      throw std::invalid_argument("metadata '" + key + "' is not valid UTF-8");
+    meta.emplace(key, value);
+  }
+  std::string json = "{\"__metadata__\":{";
+  for (const auto& [key, value] : meta) {
+    if (json.back() != '{') json += ',';
+    append_json_string(json, key);
+    json += ':';
+    append_json_string(json, value);
+  }
+  json += '}';
+  const char* dtype = sizeof(T) == 8 ? "F64" : "F32";
+  std::size_t offset = 0;
+  for (std::size_t slot = 0; slot < 2 * net.n_layers(); ++slot) {
+    const std::size_t l = slot / 2, in = net.sizes()[l], out = net.sizes()[l + 1];
+    const std::size_t bytes = (slot % 2 ? out : in * out) * sizeof(T);
+    json += ",\"" + slot_name(slot) + "\":{\"dtype\":\"" + dtype + "\",\"shape\":[" +
+            (slot % 2 ? std::to_string(out) : std::to_string(in) + "," + std::to_string(out)) +
+            "],\"data_offsets\":[" + std::to_string(offset) + "," +
+            std::to_string(offset + bytes) + "]}";
+    offset += bytes;
+  }
+  json += '}';
+  // Padded with spaces, as the safetensors package does, so the data starts
+  // 8-byte aligned.
+  json.append((8 - json.size() % 8) % 8, ' ');
+  if (json.size() > kMaxHeaderBytes)
+    throw std::invalid_argument("the header would exceed " + std::to_string(kMaxHeaderBytes) +
+                                " bytes (too much metadata)");
+  std::string out;
+  out.reserve(8 + json.size());
+  append_u64_le(out, json.size());
+  out += json;
+  return out;
+}
+
+// --- files ----------------------------------------------------------------------------
+
+std::filesystem::path fs_path(const std::string& path) {
+#if defined(_WIN32)
+  return std::filesystem::u8path(path);  // Windows: the bytes are UTF-8, not the code page
+#else
+  return std::filesystem::path(path);
+#endif
+}
+
+// `p` as UTF-8 bytes, whichever standard the code is compiled with.
+std::string utf8_of(const std::filesystem::path& p) {
+  const auto s = p.u8string();
+  return std::string(s.begin(), s.end());
+}
+
+std::FILE* open_file(const std::string& path, const char* mode) {
+#if defined(_WIN32)
+  std::wstring wmode(mode, mode + std::strlen(mode));
+  return _wfopen(fs_path(path).c_str(), wmode.c_str());
+#else
+  return std::fopen(path.c_str(), mode);
+#endif
+}
+
+struct FileCloser {
+  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+};
+using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
+
+// A file written beside its target and renamed over it only when complete.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string path) : path_(std::move(path)) {
+    std::filesystem::path dir = fs_path(path_).parent_path();
+    if (dir.empty()) dir = ".";
+    static std::atomic<std::uint64_t> counter{0};
+    Rng rng(static_cast<std::uint64_t>(
+                std::chrono::steady_clock::now().time_since_epoch().count()) ^
+            reinterpret_cast<std::uintptr_t>(this) ^ ++counter);
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      char name[40];
+      std::snprintf(name, sizeof name, ".fastmlp-%016llx.tmp",
+                    static_cast<unsigned long long>(rng.next()));
+      temp_ = utf8_of(dir / name);
+      errno = 0;
+      file_ = open_file(temp_, "wbx");  // x: fails rather than reuse an existing file
+      if (file_ != nullptr) return;
+      if (errno != EEXIST) break;
+    }
+    const int code = errno;
+    temp_.clear();
+    throw FileError(path_, "cannot create a temporary file in its directory", code);
+  }
+
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  ~AtomicFile() {
+    if (file_ != nullptr) std::fclose(file_);
+    if (!temp_.empty() && !committed_) {
+      std::error_code ignored;
+      std::filesystem::remove(fs_path(temp_), ignored);
+    }
+  }
+
+  void write(const void* data, std::size_t bytes) {
+    errno = 0;
+    if (bytes != 0 && std::fwrite(data, 1, bytes, file_) != bytes) throw error("cannot write");
+  }
+
+  // Flush to disk, close, and rename over the target.
+  void commit() {
+    errno = 0;
+    if (std::fflush(file_) != 0) throw error("cannot write");
+#if defined(_WIN32)
+    if (_commit(_fileno(file_)) != 0) throw error("cannot flush to disk");
+#else
+    if (::fsync(fileno(file_)) != 0) throw error("cannot flush to disk");
+#endif
+    std::FILE* f = file_;
+    file_ = nullptr;
+    if (std::fclose(f) != 0) throw error("cannot write");
+    std::error_code ec;
+    std::filesystem::rename(fs_path(temp_), fs_path(path_), ec);
+    if (ec) throw FileError(path_, "cannot replace it with the new file", ec.value());
+    committed_ = true;
+#if !defined(_WIN32)
+    // Make the rename itself durable. The new file is in place whatever this
+    // returns, so a failure here is not reported as a failed save.
+    const std::filesystem::path parent = fs_path(path_).parent_path();
+    const std::string dir = parent.empty() ? std::string(".") : parent.string();
+    const int fd = ::open(dir.c_str(), O_RDONLY);
+    if (fd >= 0) {
+      ::fsync(fd);
+      ::close(fd);
+    }
+#endif
+  }
+
+ private:
+  FileError error(const char* action) const { return FileError(path_, action, errno ? errno : EIO); }
+
+  std::string path_, temp_;
+  std::FILE* file_ = nullptr;
+  bool committed_ = false;
+};
+
+// Reads exactly `bytes` into `data`, or throws ModelFileError (the file ended).
+void read_exactly(std::FILE* f, const std::string& path, void* data, std::size_t bytes,
+                  const char* what) {
+  errno = 0;
+  const std::size_t got = bytes == 0 ? 0 : std::fread(data, 1, bytes, f);
+  if (got == bytes) return;
+  if (std::ferror(f)) throw FileError(path, "cannot read", errno ? errno : EIO);
+  fail(std::string("the file ends inside ") + what);
+}
+
+// The size of the open regular file `f` (its directory entry's claim, which
+// the reads then verify).
+std::uint64_t regular_file_size(std::FILE* f, const std::string& path) {
+#if defined(_WIN32)
+  struct _stat64 st;
+  if (_fstat64(_fileno(f), &st) != 0) throw FileError(path, "cannot read", errno);
+  if ((st.st_mode & _S_IFMT) == _S_IFDIR) throw FileError(path, "cannot read", EISDIR);
+  if ((st.st_mode & _S_IFMT) != _S_IFREG) throw FileError(path, "not a regular file", 0);
+#else
+  struct stat st;
+  if (::fstat(fileno(f), &st) != 0) throw FileError(path, "cannot read", errno);
+  if (S_ISDIR(st.st_mode)) throw FileError(path, "cannot read", EISDIR);
+  if (!S_ISREG(st.st_mode)) throw FileError(path, "not a regular file", 0);
+#endif
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+template <class T>
+Model read_tensors(std::FILE* f, const std::string& path, Layout& layout) {
+  Network<T> net = as_file_error([&] { return build<T>(layout.description); });
+  for (const std::size_t slot : layout.order) {  // in file order: the tensors tile the data
+    T* data = slot_data(net, slot);
+    read_exactly(f, path, data, layout.count[slot] * sizeof(T), "a tensor");
+    little_endian_in_place(data, layout.count[slot], sizeof(T));
+  }
+  return Model{std::move(net), std::move(layout.extra)};
+}
+
+template <class T>
+Model copy_tensors(const unsigned char* data, Layout& layout) {
+  Network<T> net = as_file_error([&] { return build<T>(layout.description); });
+  for (std::size_t slot = 0; slot < layout.begin.size(); ++slot) {
+    T* dst = slot_data(net, slot);
+    std::memcpy(dst, data + layout.begin[slot], layout.count[slot] * sizeof(T));
+    little_endian_in_place(dst, layout.count[slot], sizeof(T));
+  }
+  return Model{std::move(net), std::move(layout.extra)};
+}
+
+}  // namespace
+
+// --- public entry points --------------------------------------------------------------
+
+template <class T>
+std::string to_safetensors(const Network<T>& net, const Metadata& extra) {
+  std::string out = header_bytes(net, extra);
+  const std::size_t start = out.size();
+  out.resize(start + net.n_params() * sizeof(T));
+  std::memcpy(&out[start], net.params(), net.n_params() * sizeof(T));
+  little_endian_in_place(&out[start], net.n_params(), sizeof(T));
+  return out;
+}
+
+template <class T>
+void save(const Network<T>& net, const std::string& path, const Metadata& extra) {
+  const std::string header = header_bytes(net, extra);  // bad metadata: before any file exists
+  AtomicFile file(path);
+  file.write(header.data(), header.size());
+  if (host_is_little_endian()) {
+    file.write(net.params(), net.n_params() * sizeof(T));
+  } else {
+    std::vector<T> chunk;
+    for (std::size_t i = 0; i < net.n_params(); i += 4096) {
+      const std::size_t n = std::min<std::size_t>(4096, net.n_params() - i);
+      chunk.assign(net.params() + i, net.params() + i + n);
+      little_endian_in_place(chunk.data(), n, sizeof(T));
+      file.write(chunk.data(), n * sizeof(T));
+    }
+  }
+  file.commit();
+}
+
+Model from_safetensors(const void* data, std::size_t size) {
+  const auto* bytes = static_cast<const unsigned char*>(data);
+  if (size < 8)
+    fail(std::to_string(size) + " bytes are too few for a model file (it starts with an 8-byte "
+         "header length)");
+  const std::uint64_t n = header_length(bytes, size);
+  Layout layout = as_file_error([&] {
+    return read_header({reinterpret_cast<const char*>(bytes) + 8, static_cast<std::size_t>(n)},
+                       size - 8 - n);
+  });
+  const unsigned char* tensors = bytes + 8 + n;
+  return layout.dtype == Dtype::F64 ? copy_tensors<double>(tensors, layout)
+                                    : copy_tensors<float>(tensors, layout);
+}
+
+Model load(const std::string& path) {
+  errno = 0;
+  FilePtr file(open_file(path, "rb"));
+  if (!file) throw FileError(path, "cannot open for reading", errno ? errno : EIO);
+  std::FILE* f = file.get();
+  const std::uint64_t size = regular_file_size(f, path);
+  try {
+    unsigned char first8[8];
+    if (size < 8)
+      fail(std::to_string(size) + " bytes are too few for a model file (it starts with an "
+           "8-byte header length)");
+    read_exactly(f, path, first8, 8, "the header length");
+    const std::uint64_t n = header_length(first8, size);
+    std::string header(static_cast<std::size_t>(n), '\0');  // n <= kMaxHeaderBytes
+    read_exactly(f, path, header.data(), header.size(), "the header");
+    Layout layout = as_file_error([&] { return read_header(header, size - 8 - n); });
+    Model model = layout.dtype == Dtype::F64 ? read_tensors<double>(f, path, layout)
+                                             : read_tensors<float>(f, path, layout);
+    if (std::fgetc(f) != EOF) fail("the file grew while it was read");
+    return model;
+  } catch (const ModelFileError& e) {
+    throw ModelFileError(path + ": " + e.what());
+  }
+}
+
+#define FASTMLP_INSTANTIATE(T)                                                    \
+  template std::string to_safetensors<T>(const Network<T>&, const Metadata&);     \
+  template void save<T>(const Network<T>&, const std::string&, const Metadata&);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
+
+}  // namespace fastmlp

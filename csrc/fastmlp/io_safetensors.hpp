@@ -1,0 +1,72 @@
+// Model files: a network saved in the safetensors layout, so that Python, C++,
+// the command line and any safetensors reader open the same file.
+//
+// Layout: an 8-byte little-endian header length N, N bytes of JSON (padded with
+// spaces), then the tensors' raw little-endian bytes: layers.{i}.weight (in, out)
+// and layers.{i}.bias (out), all F64 or all F32. The header's __metadata__ holds
+// strings: format ("fastmlp"), format_version ("1"), sizes ("4,5,3"),
+// activations (one per dense layer, "sigmoid,sigmoid"), leaky_slope, loss,
+// reduction, and any entries a caller adds (the Python package stores its own).
+// Reading trusts nothing and checks every number before it sizes anything. Not
+// a general safetensors library: only networks, in this layout.
+#pragma once
+
+#include <cstddef>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <variant>
+
+#include <fastmlp/errors.hpp>
+#include <fastmlp/network.hpp>
+
+namespace fastmlp {
+
+// Metadata entries beside the format's own, string to string.
+using Metadata = std::map<std::string, std::string>;
+
+// --- errors ----------------------------------------------------------------------
+
+// Model data that breaks the format; the message says what is wrong (and, from
+// load, names the file).
+class ModelFileError : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
+};
+
+// --- limits -------------------------------------------------------------------------
+
+constexpr std::size_t kMaxHeaderBytes = 100'000'000;  // the safetensors package's own cap
+constexpr std::size_t kMaxLayers = 10'000;            // dense layers in one file
+constexpr const char* kFormatName = "fastmlp";
+constexpr const char* kFormatVersion = "1";
+
+// --- writing ------------------------------------------------------------------------
+
+// The whole file as bytes. `extra` entries are stored in __metadata__ beside the
+// format's own keys, which they may not reuse (std::invalid_argument).
+template <class T>
+std::string to_safetensors(const Network<T>& net, const Metadata& extra = {});
+
+// Write the file at `path` atomically: a temporary file in the same directory,
+// flushed to disk, then renamed over `path`. On any failure the temporary is
+// removed, a previous file at `path` is left as it was, and FileError is thrown.
+template <class T>
+void save(const Network<T>& net, const std::string& path, const Metadata& extra = {});
+
+// --- reading ------------------------------------------------------------------------
+
+// A loaded network, in the precision the file stores, and the file's extra entries.
+struct Model {
+  std::variant<Network<double>, Network<float>> network;
+  Metadata extra;
+};
+
+// The model in `size` bytes at `data`; ModelFileError unless they are a valid file.
+Model from_safetensors(const void* data, std::size_t size);
+
+// The model in the file at `path`: FileError if it cannot be read, ModelFileError
+// (naming the file) if its contents are not a valid model file.
+Model load(const std::string& path);
+
+}  // namespace fastmlp
