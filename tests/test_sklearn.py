@@ -281,8 +281,10 @@ def test_pickle_round_trip_then_continue():
     X, y = make_classification(n_samples=100, n_features=5, random_state=0)
     names = np.array(["a", "b"])[y]
     clf = MLPClassifier(hidden_layer_sizes=(6,), max_iter=20, random_state=0).fit(X, names)
+    clf.intercepts_[1] = clf.intercepts_[1] + 0.5  # replaced, not modified in place: still pickled
     copy = pickle.loads(pickle.dumps(clf))
     np.testing.assert_array_equal(copy.predict_proba(X), clf.predict_proba(X))
+    np.testing.assert_array_equal(copy.intercepts_[1], clf.intercepts_[1])
     assert copy.loss_curve_ == clf.loss_curve_ and list(copy.classes_) == ["a", "b"]
     assert np.shares_memory(copy.coefs_[0], copy.network_.weights[0])
     copy.partial_fit(X, names)

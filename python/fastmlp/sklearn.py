@@ -429,31 +429,19 @@ class _BaseMLP(BaseEstimator):
     # --- pickling ------------------------------------------------------------------------
 
     def __getstate__(self) -> dict[str, Any]:
-        # The network lives in C++: pickle its configuration and parameters.
+        # The network pickles itself (its model-file bytes); coefs_ and
+        # intercepts_ are views of it, made again on unpickling.
+        if "_net" in self.__dict__:
+            self._sync_parameters()
         state = self.__dict__.copy()
-        net = state.pop("_net", None)
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
-        state.pop("_solver_state", None)  # optimiser state does not travel
-        if net is not None:
-            state["_network_state"] = {
-                "sizes": list(net.sizes), "activation": net.activation, "output": net.output,
-                "loss": net.loss_name, "reduction": net.reduction, "seed": net.seed, "dtype": net.dtype.name,
-                "leaky_slope": net.leaky_slope, "weights": [w.copy() for w in net.weights],
-                "biases": [b.copy() for b in net.biases], "history": dict(net.history)}
+        state.pop("_solver_state", None)  # the optimiser's state does not travel
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        saved = state.pop("_network_state", None)
         self.__dict__.update(state)
-        if saved is not None:
-            net = Network(saved["sizes"], activation=saved["activation"], output=saved["output"], loss=saved["loss"],
-                          reduction=saved["reduction"], seed=saved["seed"], dtype=saved["dtype"],
-                          leaky_slope=saved["leaky_slope"])
-            for target, value in zip((*net.weights, *net.biases), (*saved["weights"], *saved["biases"])):
-                target[...] = value
-            net.history = saved["history"]
-            self._net = net
+        if "_net" in state:
             self._solver_state = None
             self._adopt_network()
 
