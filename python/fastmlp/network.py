@@ -534,6 +534,18 @@ class Network:
             return (P[:, 0] > (0.5 if self.output == "sigmoid" else 0.0)).astype(np.int64)
         return P.argmax(axis=1)
 
+    # --- export -------------------------------------------------------------------
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, *, labels: bool = False) -> Any:
+        """The network as an ONNX model (``onnx.ModelProto``), written to ``path``
+        when given; ``labels=True`` adds an int64 ``"label"`` output (the class
+        index). Input ``"X"`` (n, inputs), output ``"Y"`` (n, outputs), of the
+        network's dtype; opset 13, IR version 7. Needs the ``onnx`` extra; see
+        ``fastmlp.onnx.to_onnx``."""
+        from fastmlp.onnx import to_onnx
+
+        return to_onnx(self, path, labels=labels)
+
     def __repr__(self) -> str:
         slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
         return (f"Network({list(self.sizes)}, activation={self.activation!r}, output={self.output!r}, "
