@@ -336,8 +336,10 @@ class Network:
             Weights per class, multiplied into sample_weight. The class of a
             row is the argmax of its Y (or ``Y >= 0.5`` for one output).
             "balanced" is scikit-learn's ``n / (n_classes * count[class])``
-            over the classes present in the training rows; a dict maps class
-            indices to weights (classes not in it weigh 1).
+            over the classes present in the training rows (computed in C++,
+            the same function as ``fastmlp train --class-weight balanced``);
+            a dict maps class indices to weights (classes not in it weigh 1;
+            the command line has no form of it).
         validation : (X_val, Y_val) or None
             Data evaluated after every epoch (not trained on; unweighted).
         validation_fraction : float or None
@@ -435,7 +437,7 @@ class Network:
             X_val, Y_val, X, Y = X[val_rows], Y[val_rows], X[train_rows], Y[train_rows]
             weights = None if weights is None else weights[train_rows]
         if class_weight is not None:
-            per_row = _class_weights(Y, class_weight).astype(self.dtype)
+            per_row = _class_weights(Y, class_weight)
             weights = per_row if weights is None else weights * per_row
 
         bar = _Progress(options.epochs) if _check_bool(progress, "progress") else None
@@ -664,23 +666,17 @@ def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 def _class_weights(Y: np.ndarray, class_weight: Any) -> np.ndarray:
-    """Each row's weight from its class (argmax of Y; Y >= 0.5 for one output)."""
-    labels = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] >= 0.5).astype(np.intp)
-    n_classes = max(Y.shape[1], 2)
-    table = np.ones(n_classes)
+    """Each row's weight from its class, computed in C++ (``_core.class_weights``):
+    the class is the argmax of Y's row (Y >= 0.5 for one output)."""
     if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = np.bincount(labels, minlength=n_classes)
-        present = counts > 0
-        table[present] = labels.size / (present.sum() * counts[present])
-    elif isinstance(class_weight, Mapping):
-        for key, value in class_weight.items():
-            index = _check_int(key, "class_weight's keys", low=0, high=n_classes - 1)
-            table[index] = _check_real(value, f"class_weight[{index}]")
-            if table[index] < 0:
-                raise ValueError(f"class_weight[{index}] must be non-negative; got {value}")
-    else:
+        return _core.class_weights(Y, [])
+    if not isinstance(class_weight, Mapping):
         raise ValueError(f"class_weight must be 'balanced', a dict {{class index: weight}} or None; got {class_weight!r}")
-    return table[labels]
+    table = [1.0] * max(Y.shape[1], 2)
+    for key, value in class_weight.items():
+        index = _check_int(key, "class_weight's keys", low=0, high=len(table) - 1)
+        table[index] = _check_real(value, f"class_weight[{index}]")
+    return _core.class_weights(Y, table)  # ValueError for a negative weight
 
 
 class _Progress:
