@@ -97,7 +97,7 @@ def loss_curve(model: Any, *, ax: Axes | None = None, log_scale: bool = False) -
     if scores:
         twin = ax.twinx()
         for label, values in scores.items():
-            twin.plot(np.arange(1, values.size + 1), values, linestyle="--", color="tab:orange", label=label)
+            twin.plot(np.arange(1, values.size + 1), values, linestyle="--", color="tab:green", label=label)
         twin.set_ylabel("score")
         more = twin.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
