@@ -151,7 +151,8 @@ def _values(args: list[str], flags: set[str]) -> list[str]:
 
 def _positional(args: list[str]) -> list[str]:
     """The positional arguments after the command, as the C++ parser finds them."""
-    result, i, value_flags = [], 1, _VALUE_FLAGS[args[0]]
+    result: list[str] = []
+    i, value_flags = 1, _VALUE_FLAGS[args[0]]
     while i < len(args):
         a = args[i]
         if a == "--":

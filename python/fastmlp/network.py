@@ -20,7 +20,7 @@ from fastmlp import _core
 
 __all__ = ["Network", "load", "predict", "train"]
 
-_DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
+_DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 _OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
@@ -434,8 +434,9 @@ class Network:
         elif validation_fraction is not None:
             fraction = _check_real(validation_fraction, "validation_fraction")
             train_rows, val_rows = _core.validation_split(X.shape[0], fraction, self.seed)
-            X_val, Y_val, X, Y = X[val_rows], Y[val_rows], X[train_rows], Y[train_rows]
-            weights = None if weights is None else weights[train_rows]
+            X_val, Y_val = X.take(val_rows, axis=0), Y.take(val_rows, axis=0)
+            X, Y = X.take(train_rows, axis=0), Y.take(train_rows, axis=0)
+            weights = None if weights is None else weights.take(train_rows)
         if class_weight is not None:
             per_row = _class_weights(Y, class_weight)
             weights = per_row if weights is None else weights * per_row
@@ -518,6 +519,7 @@ class Network:
             elif not out.flags.writeable:
                 raise ValueError("out is read-only")
             result = self._core.predict(X, out, _check_threads(threads))
+            assert result is not None  # the arguments are ready to use now
         return result
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
@@ -735,9 +737,10 @@ def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if not low <= value <= high:
+    number = int(value)
+    if not low <= number <= high:
         raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
-    return int(value)
+    return number
 
 
 def _check_threads(threads: int | None) -> int:
