@@ -4,6 +4,7 @@ API's own training and plots."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -217,6 +218,14 @@ def test_help_mentions_plot_and_does_not_draw(capfd, tmp_path):
         res = run_in_process(capfd, command, "--help", "--plot", tmp_path / "a.png")
         assert res.returncode == 0 and "--plot FILE" in res.out
     assert not (tmp_path / "a.png").exists()
+
+
+def test_the_front_door_knows_evals_options_that_take_values(capfd):
+    """The console script finds MODEL and DATA.csv by skipping those options' values."""
+    from fastmlp.__main__ import _EVAL_VALUE_FLAGS
+
+    usage = run_in_process(capfd, "eval", "--help").out
+    assert set(re.findall(r"^  (--[a-z-]+) [A-Z]", usage, re.M)) == {*_EVAL_VALUE_FLAGS, "--plot"}
 
 
 @pytest.mark.parametrize("where", ["C++ function", *(["native program"] if NATIVE else [])])

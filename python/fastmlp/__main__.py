@@ -30,16 +30,10 @@ from fastmlp import _core
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-# The options of each command that take a value (the C++ flag tables'), to
-# find the positional arguments and the files a command names.
-_VALUE_FLAGS = {
-    "train": {"--train", "--test", "--labels", "--hidden", "--epochs", "--lr", "--seed", "--dtype", "--threads",
-              "--validation-fraction", "--save", "-o", "--history", "--activation", "--output", "--loss",
-              "--reduction", "--init", "--leaky-slope", "--optimizer", "--momentum", "--beta1", "--beta2", "--eps",
-              "--weight-decay", "--batch-size", "--l2", "--clip-norm", "--schedule", "--step-size", "--gamma",
-              "--power-t", "--lr-min", "--early-stopping", "--tol", "--class-weight"},
-    "eval": {"--labels", "--threads"},
-}
+_COMMANDS = ("train", "eval")  # the commands that take --plot
+# eval's options that take a value (rows of its C++ flag table), to find
+# MODEL and DATA.csv among the arguments.
+_EVAL_VALUE_FLAGS = ("--labels", "--threads")
 _MAX_PLOT_CLASSES = 100  # a confusion matrix larger than this is unreadable and slow to draw
 _FIGURE_INCHES, _DPI = (6.4, 4.8), 100
 
@@ -50,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sys.stdout.flush()
     data_dir = str(resources.files("fastmlp").joinpath("data"))
     command = args[0] if args else ""
-    if command not in _VALUE_FLAGS or _asks_for_help(args):
+    if command not in _COMMANDS or _asks_for_help(args):
         return _core.cli_main(args, data_dir)
     try:
         plot_path, args = _take_plot(args)
@@ -109,8 +103,6 @@ def _take_plot(args: list[str]) -> tuple[str | None, list[str]]:
             continue
         if a.startswith("--plot="):
             found.append((i, 1, a[len("--plot="):]))
-        elif a in _VALUE_FLAGS[args[0]]:
-            i += 1  # its value, whatever it looks like
         i += 1
     if not found:
         return None, args
@@ -150,16 +142,16 @@ def _values(args: list[str], flags: set[str]) -> list[str]:
 
 
 def _positional(args: list[str]) -> list[str]:
-    """The positional arguments after the command, as the C++ parser finds them."""
+    """The positional arguments of ``eval ...``, as the C++ parser finds them."""
     result: list[str] = []
-    i, value_flags = 1, _VALUE_FLAGS[args[0]]
+    i = 1
     while i < len(args):
         a = args[i]
         if a == "--":
             return result + args[i + 1:]
         if len(a) < 2 or not a.startswith("-"):
             result.append(a)
-        elif a in value_flags:
+        elif a in _EVAL_VALUE_FLAGS:
             i += 1
         i += 1
     return result
@@ -191,7 +183,7 @@ def _train_and_plot(args: list[str], data_dir: str, figure: Figure) -> int:
     with tempfile.TemporaryDirectory(prefix="fastmlp-") as tmp:
         given = _values(args, {"--history"})
         history = given[0] if given else os.path.join(tmp, "history.csv")
-        status = _core.cli_main(args if given else [*args, "--history", history], data_dir)
+        status = _core.cli_main(args if given else [args[0], "--history", history, *args[1:]], data_dir)
         if status != 0:
             return status
         with open(history, "rb") as f:
