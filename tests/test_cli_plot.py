@@ -127,6 +127,14 @@ def test_class_weight_balanced_trains_what_python_trains(capfd, tmp_path, iris, 
 
 # --- --plot -------------------------------------------------------------------------------------
 
+
+def test_plot_without_matplotlib_is_a_usage_error_before_any_work(capfd, monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # as if the plot extra were not installed
+    res = run_in_process(capfd, "train", "--plot", tmp_path / "a.png")
+    assert res.returncode == 2 and res.out == ""
+    assert res.err == 'fastmlp train: --plot: drawing needs matplotlib: pip install "fastmlp[plot]"\n'
+
+
 matplotlib = pytest.importorskip("matplotlib", reason="the plot extra is not installed")
 import matplotlib.image  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
