@@ -504,21 +504,23 @@ void check_output(const char* flag, const std::string& path, const std::vector<s
                        in_quotes(input, 256) + "; refusing to overwrite it");
   const std::filesystem::path dir = fs_path(path).parent_path();
   std::error_code ec;
-  if (!dir.empty() && !std::filesystem::is_directory(dir, ec)) throw FileError(path, "cannot save there", ENOENT);
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw FileError(path, "cannot save there", ENOENT);
 }
 
 // A fit's figures as CSV, one row per epoch, with the names of
 // Network.history in the header; every value with the digits that read back
 // to it. Written atomically.
 void write_history(const std::string& path, const FitResult& result, const char* score) {
-  const bool validation = !result.val_loss.empty();
   std::string text = "epoch,loss,learning_rate";
-  if (validation) text += std::string(",val_loss,val_") + score;
+  if (!result.val_loss.empty()) text += std::string(",val_loss,val_") + score;
   text += '\n';
+  const std::vector<double>* columns[] = {&result.loss, &result.learning_rate, &result.val_loss,
+                                          &result.val_score};
   for (std::size_t e = 0; e < result.loss.size(); ++e) {
     text += std::to_string(e + 1);
-    for (const std::vector<double>* column : {&result.loss, &result.learning_rate, &result.val_loss, &result.val_score}) {
-      if (column->empty()) continue;
+    for (const std::vector<double>* column : columns) {
+      if (column->empty()) continue;  // no validation
       text += ',';
       append_number(text, (*column)[e]);
     }
