@@ -15,6 +15,7 @@
 
 #include <fastmlp/elementwise.hpp>
 #include <fastmlp/matrix.hpp>
+#include <fastmlp/names.hpp>
 
 namespace fastmlp {
 
@@ -36,9 +37,6 @@ struct Activation {
 
 // --- names ----------------------------------------------------------------------
 
-constexpr Activation::Kind kActivationKinds[] = {Activation::Sigmoid, Activation::Tanh,
-                                                 Activation::Relu,    Activation::LeakyRelu,
-                                                 Activation::Identity, Activation::Softmax};
 
 inline const char* activation_name(Activation a) {
   switch (a.kind) {
@@ -57,13 +55,13 @@ inline const char* activation_name(Activation a) {
 // `allow_softmax` (output layers).
 inline Activation activation_from_name(const std::string& name, const char* what,
                                        bool allow_softmax) {
-  std::string names;
-  for (Activation::Kind k : kActivationKinds) {
-    if (k == Activation::Softmax && !allow_softmax) continue;
-    if (name == activation_name(k)) return k;
-    names += std::string(names.empty() ? "'" : ", '") + activation_name(k) + "'";
-  }
-  throw std::invalid_argument(std::string(what) + " must be one of " + names + "; got '" + name + "'");
+  constexpr Activation::Kind hidden[] = {Activation::Sigmoid, Activation::Tanh, Activation::Relu,
+                                         Activation::LeakyRelu, Activation::Identity};
+  constexpr Activation::Kind output[] = {Activation::Sigmoid,   Activation::Tanh,
+                                         Activation::Relu,      Activation::LeakyRelu,
+                                         Activation::Identity, Activation::Softmax};
+  const auto name_of = [](Activation::Kind k) { return activation_name(k); };
+  return allow_softmax ? from_name(what, name, output, name_of) : from_name(what, name, hidden, name_of);
 }
 
 // --- forward / backward over matrices --------------------------------------------------
