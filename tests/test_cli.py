@@ -198,8 +198,26 @@ def test_train_saves_what_python_trains(door, tmp_path, iris):
         assert p.tobytes() == q.tobytes()
     np.testing.assert_array_equal(loaded.predict(X_test), expected.predict(X_test))
     # a second run replaces the file
-    assert run(door, "train", "--epochs", "10", "--output", str(out)).returncode == 0
+    assert run(door, "train", "--epochs", "10", "--save", str(out)).returncode == 0
     assert fastmlp.load(out).seed == 0
+
+
+def test_network_flags_build_what_python_builds(door, tmp_path, iris):
+    X, Y, X_test, _ = iris
+    out = tmp_path / "deep.safetensors"
+    res = run(door, "train", "--hidden", "8,6", "--activation", "relu,leaky_relu", "--leaky-slope", "0.1",
+              "--output", "softmax", "--loss", "cross_entropy", "--reduction", "mean", "--init", "he_normal",
+              "--optimizer", "adam", "--lr", "0.01", "--batch-size", "16", "--epochs", "30", "--seed", "5",
+              "--quiet", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    expected = fastmlp.train(X, Y, hidden=(8, 6), activation=("relu", "leaky_relu"), leaky_slope=0.1,
+                             output="softmax", loss="cross_entropy", reduction="mean", init="he_normal",
+                             optimizer="adam", learning_rate=0.01, batch_size=16, epochs=30, seed=5)
+    loaded = fastmlp.load(out)
+    assert repr(loaded) == repr(expected)
+    for p, q in zip((*loaded.weights, *loaded.biases), (*expected.weights, *expected.biases)):
+        assert p.tobytes() == q.tobytes()
+    assert res.stdout == f"Accuracy: {100 * fastmlp.accuracy(expected.predict(X_test), iris[3]):.2f}%\n"
 
 
 def test_train_never_overwrites_its_input(door, tmp_path):
@@ -221,6 +239,12 @@ def test_train_never_overwrites_its_input(door, tmp_path):
     (("eval", "--labels", "2", "{model}", "{csv}"), 2, "--labels: expected 3 (one-hot"),
     (("train", "--labels", "0"), 2, "--labels: a network needs at least 1"),
     (("train", "-o"), 2, "-o: missing value"),
+    (("train", "--activation", "relu,softmax"), 2, "--activation must be one of"),
+    (("train", "--hidden", "4,4", "--activation", "relu,tanh,relu"), 2, "--activation: 3 names for 2 hidden layers"),
+    (("train", "--output", "max"), 2, "--output must be one of"),
+    (("train", "--output", "identity", "--loss", "cross_entropy"), 2, "needs output 'softmax' or 'sigmoid'"),
+    (("train", "--init", "zeros"), 2, "init must be one of"),
+    (("train", "--leaky-slope", "-1"), 2, "--leaky-slope: expected a number >= 0"),
     (("eval", "{tmp}/missing.st", "{csv}"), 1, "missing.st: cannot open for reading"),
     (("eval", "{model}", "{tmp}/missing.csv"), 1, "missing.csv: cannot open for reading"),
     (("eval", "{truncated}", "{csv}"), 1, "truncated.st: tensor 'layers.2.bias': data_offsets"),

@@ -20,6 +20,7 @@
 #include <variant>
 
 #include <fastmlp/io_csv.hpp>
+#include <fastmlp/io_file.hpp>
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
@@ -51,10 +52,11 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
     "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
-    "                     [training options] [--quiet] [-o FILE]\n"
+    "                     [network options] [training options] [--quiet] [-o FILE]\n"
+    "                     [--history FILE.csv] [--plot FILE.png]\n"
     "\n"
-    "Train a sigmoid network by full-batch gradient descent, print its accuracy\n"
-    "on the test file, and save it with -o. With no options: the article's\n"
+    "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
+    "print its accuracy on the test file, and save it with -o. With no options: the article's\n"
     "experiment on the bundled Iris data (4-5-3 network, 8000 epochs, learning\n"
     "rate 0.2). A run expected to take more than 2 seconds shows its progress\n"
     "on stderr.\n"
@@ -73,10 +75,28 @@ constexpr const char* kTrainUsage =
     "  --dtype T        float64 (default) or float32\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
-    "  -o, --output FILE\n"
-    "                   save the trained network in FILE (a model file, safetensors\n"
+    "  -o, --save FILE  save the trained network in FILE (a model file, safetensors\n"
     "                   layout; written atomically, never over an input file)\n"
+    "  --history FILE   write each epoch's figures to FILE as CSV with a header:\n"
+    "                   epoch, loss, learning_rate and, with --validation-fraction,\n"
+    "                   val_loss and val_accuracy (or val_r2); written as -o writes\n"
+    "  --plot FILE      draw the loss curve (training and validation) into FILE\n"
+    "                   (.png, .svg, .pdf); only the Python package's fastmlp\n"
+    "                   command does, with matplotlib installed\n"
     "  -h, --help       show this text\n"
+    "\n"
+    "network options (defaults: the article's):\n"
+    "  --activation NAME[,NAME...]\n"
+    "                         hidden layers' activation, one for all or one per\n"
+    "                         layer: sigmoid (default), tanh, relu, leaky_relu,\n"
+    "                         identity\n"
+    "  --output NAME          output layer's activation: sigmoid (default),\n"
+    "                         softmax, identity, tanh, relu, leaky_relu\n"
+    "  --loss NAME            mse (default) or cross_entropy (with softmax or\n"
+    "                         sigmoid outputs)\n"
+    "  --reduction NAME       sum (default) or mean over a batch's rows\n"
+    "  --init NAME            uniform (default), glorot, he, glorot_normal, he_normal\n"
+    "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
     "\n"
     "training options (defaults: the article's plain gradient descent):\n"
     "  --optimizer NAME       sgd (default), momentum, adam or adamw\n"
@@ -86,6 +106,8 @@ constexpr const char* kTrainUsage =
     "  --eps X                adam, adamw: added to sqrt(v) (default: 1e-8)\n"
     "  --weight-decay X       adamw: decoupled weight decay (default: 0.01)\n"
     "  --batch-size N         rows per step, reshuffled every epoch (default: all)\n"
+    "  --class-weight balanced  weigh each training row by n / (classes present *\n"
+    "                         rows of its class), as scikit-learn's 'balanced'\n"
     "  --l2 X                 l2 * W added to the weights' gradient (default: 0)\n"
     "  --clip-norm X          clip the gradient's global norm to X (default: off)\n"
     "  --schedule NAME        constant (default), step, invscaling or cosine\n"
@@ -123,7 +145,7 @@ constexpr const char* kPredictUsage =
     "  -h, --help       show this text\n";
 
 constexpr const char* kEvalUsage =
-    "usage: fastmlp eval MODEL DATA.csv [--labels N] [--threads N]\n"
+    "usage: fastmlp eval MODEL DATA.csv [--labels N] [--threads N] [--plot FILE.png]\n"
     "\n"
     "Print the accuracy of the network saved in MODEL on DATA.csv as\n"
     "'Accuracy: NN.NN%', then its confusion matrix: a row per true class, a\n"
@@ -139,6 +161,9 @@ constexpr const char* kEvalUsage =
     "                   outputs (default) or 1\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
+    "  --plot FILE      draw the confusion matrix into FILE (.png, .svg, .pdf);\n"
+    "                   only the Python package's fastmlp command does, with\n"
+    "                   matplotlib installed\n"
     "  -h, --help       show this text\n";
 
 // --- argument parsing ----------------------------------------------------------------
@@ -251,6 +276,71 @@ Flag labels_flag(std::optional<std::size_t>& labels) {
             labels = static_cast<std::size_t>(n);
           }};
 }
+
+// --plot, which the Python package's console script takes out of the
+// arguments before they get here: drawing is matplotlib's.
+Flag plot_flag() {
+  return {"--plot", nullptr, true, [](const std::string&) {
+            throw UsageError("--plot: drawing needs the Python package's fastmlp command "
+                             "(pip install \"fastmlp[plot]\"); this program has no plotting");
+          }};
+}
+
+// What `train` builds: each layer's activation, the loss, the initialisation.
+// The defaults are the article's network.
+struct NetworkSpec {
+  std::vector<std::string> hidden = {"sigmoid"};  // one for all hidden layers, or one each
+  std::string output = "sigmoid";
+  Loss loss = Loss::Mse;
+  Reduction reduction = Reduction::Sum;
+  Init init = Init::Uniform;
+  double leaky_slope = Activation::kDefaultSlope;
+
+  // One activation per dense layer of a network with `n_hidden` hidden layers.
+  std::vector<Activation> activations(std::size_t n_hidden) const {
+    if (hidden.size() != 1 && hidden.size() != n_hidden)
+      throw UsageError("--activation: " + std::to_string(hidden.size()) + " names for " +
+                       std::to_string(n_hidden) + " hidden layers (give one, or one per layer)");
+    std::vector<Activation> layers;
+    for (std::size_t l = 0; l < n_hidden; ++l)
+      layers.push_back(activation_from_name(hidden[hidden.size() == 1 ? 0 : l], "--activation", false));
+    layers.push_back(activation_from_name(output, "--output", true));
+    return layers;
+  }
+};
+
+std::vector<std::string> split_names(const std::string& text) {
+  std::vector<std::string> names;
+  std::size_t start = 0;
+  for (;;) {
+    const std::size_t comma = text.find(',', start);
+    names.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return names;
+    start = comma + 1;
+  }
+}
+
+std::vector<Flag> network_flags(NetworkSpec& spec) {
+  return {
+      {"--activation", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.hidden = split_names(v);
+         for (const std::string& name : spec.hidden) activation_from_name(name, "--activation", false);
+       }},
+      {"--output", nullptr, true,
+       [&spec](const std::string& v) { activation_from_name(spec.output = v, "--output", true); }},
+      {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
+      {"--reduction", nullptr, true,
+       [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
+      {"--init", nullptr, true, [&spec](const std::string& v) { spec.init = init_from_name(v); }},
+      {"--leaky-slope", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.leaky_slope = parse_real("--leaky-slope", v);
+         if (spec.leaky_slope < 0) throw UsageError("--leaky-slope: expected a number >= 0");
+       }},
+  };
+}
+
 
 // The training options' flags, into `o`; check_fit_flags checks them together.
 std::vector<Flag> fit_flags(FitOptions& o) {
@@ -403,6 +493,40 @@ bool same_file(const std::string& a, const std::string& b) {
   return std::filesystem::equivalent(a, b, ec) && !ec;
 }
 
+// Before any work: UsageError when the file `flag` names would replace one of
+// `inputs`, FileError when its directory does not exist.
+void check_output(const char* flag, const std::string& path, const std::vector<std::string>& inputs) {
+  for (const std::string& input : inputs)
+    if (same_file(path, input))
+      throw UsageError(std::string(flag) + ": " + in_quotes(path, 256) + " is the input file " +
+                       in_quotes(input, 256) + "; refusing to overwrite it");
+  const std::filesystem::path dir = fs_path(path).parent_path();
+  std::error_code ec;
+  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
+    throw FileError(path, "cannot save there", ENOENT);
+}
+
+// A fit's figures as CSV, one row per epoch, with the names of
+// Network.history in the header; every value with the digits that read back
+// to it. Written atomically.
+void write_history(const std::string& path, const FitResult& result, const char* score) {
+  std::string text = "epoch,loss,learning_rate";
+  if (!result.val_loss.empty()) text += std::string(",val_loss,val_") + score;
+  text += '\n';
+  const std::vector<double>* columns[] = {&result.loss, &result.learning_rate, &result.val_loss,
+                                          &result.val_score};
+  for (std::size_t e = 0; e < result.loss.size(); ++e) {
+    text += std::to_string(e + 1);
+    for (const std::vector<double>* column : columns) {
+      if (column->empty()) continue;  // no validation
+      text += ',';
+      append_number(text, (*column)[e]);
+    }
+    text += '\n';
+  }
+  write_file_atomically(path, text);
+}
+
 // A line on stderr, rewritten in place, for runs expected to take more than
 // two seconds: the fit's progress hook.
 class ProgressLine {
@@ -450,38 +574,49 @@ Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_
   return result;
 }
 
+// Where `train` writes: the model file and the history, each "" for none.
+struct TrainOutputs {
+  std::string model, history;
+};
+
 // Train the article's network in precision T on `train` (validating on
-// `validation` when it has rows), save it to `output` unless that is empty;
-// its test accuracy.
+// `validation` when it has rows; rows weighted by class when `balanced`),
+// write `outputs`; its test accuracy.
 template <class T>
-double train_and_evaluate(const std::vector<std::size_t>& sizes, std::uint64_t seed,
-                          const FitOptions& options, const CsvData& train,
-                          const CsvData& validation, const CsvData& test,
-                          const std::string& output, const Environment& env,
+double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
+                          std::uint64_t seed, const FitOptions& options, bool balanced,
+                          const CsvData& train, const CsvData& validation, const CsvData& test,
+                          const TrainOutputs& outputs, const Environment& env,
                           std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
   const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
   const Matrix<T> X_test = converted<T>(test.X);
-  Network<T> net(sizes, Activation::Sigmoid, Activation::Sigmoid);
-  net.initialize(Init::Uniform, seed);
+  Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
+                 spec.leaky_slope);
+  net.initialize(spec.init, seed);
   FitData<T> data;
   data.X = X.view();
   data.Y = Y.view();
   data.X_val = X_val.view();
   data.Y_val = Y_val.view();
+  const std::vector<T> weights = balanced ? class_weights<T>(Y.view()) : std::vector<T>();
+  if (balanced) data.sample_weight = weights.data();
   FitHooks hooks;
   hooks.should_stop = env.should_stop;
   std::unique_ptr<ProgressLine> line;
+  const char* score = validation_score_name(net.activation(net.n_layers() - 1));
   if (progress != nullptr) {
-    line = std::make_unique<ProgressLine>(*progress, validation_score_name(net.activation(net.n_layers() - 1)));
+    line = std::make_unique<ProgressLine>(*progress, score);
     hooks.progress = [&line](const EpochLog& log) { return (*line)(log); };
     hooks.progress_seconds = 0.25;
   }
   Optimizer<T> optimizer;
-  if (fit(net, data, options, optimizer, hooks).stopped) throw Interrupted{};
+  const FitResult result = fit(net, data, options, optimizer, hooks);
+  if (result.stopped) throw Interrupted{};
   // The entries the Python package records beside the network's own.
-  if (!output.empty())
-    save(net, output, {{"init", init_name(Init::Uniform)}, {"seed", std::to_string(seed)}});
+  if (!outputs.model.empty())
+    save(net, outputs.model, {{"init", init_name(spec.init)}, {"seed", std::to_string(seed)}});
+  if (!outputs.history.empty()) write_history(outputs.history, result, score);
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
@@ -491,7 +626,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
               const Environment& env) {
   std::string train_path = env.data_dir + "/train.csv";
   std::string test_path = env.data_dir + "/test.csv";
-  std::string output;
+  TrainOutputs outputs;
+  bool balanced = false;
   std::vector<std::size_t> hidden = {5};
   FitOptions fit_options;
   fit_options.threads = default_thread_count();
@@ -523,9 +659,18 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
          if (!(validation_fraction > 0 && validation_fraction < 1))
            throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
        }},
+      {"--class-weight", nullptr, true,
+       [&](const std::string& v) {
+         if (v != "balanced") throw UsageError("--class-weight: expected balanced, got " + in_quotes(v));
+         balanced = true;
+       }},
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
-      {"--output", "-o", true, [&](const std::string& v) { output = v; }},
+      {"--save", "-o", true, [&](const std::string& v) { outputs.model = v; }},
+      {"--history", nullptr, true, [&](const std::string& v) { outputs.history = v; }},
+      plot_flag(),
   };
+  NetworkSpec spec;
+  for (Flag& f : network_flags(spec)) flags.push_back(std::move(f));
   for (Flag& f : fit_flags(fit_options)) flags.push_back(std::move(f));
   const auto positional = parse(args, flags);
   if (!positional) {
@@ -535,20 +680,20 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
   try {
     check_fit_flags(fit_options);
+    check_loss_output(spec.loss, spec.activations(hidden.size()).back());
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
   const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
   if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
-  if (!output.empty()) {
-    for (const std::string* input : {&train_path, &test_path})
-      if (same_file(output, *input))
-        throw UsageError("-o: " + in_quotes(output, 256) + " is the input file " + in_quotes(*input, 256) +
-                         "; refusing to overwrite it");
-    const std::filesystem::path dir = std::filesystem::path(output).parent_path();
-    std::error_code ec;
-    if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
-      throw FileError(output, "cannot save there", ENOENT);
+  if (!outputs.model.empty()) check_output("-o", outputs.model, {train_path, test_path});
+  if (!outputs.history.empty()) {
+    check_output("--history", outputs.history, {train_path, test_path});
+    std::error_code ec1, ec2;
+    if (!outputs.model.empty() &&
+        std::filesystem::weakly_canonical(fs_path(outputs.history), ec1) ==
+            std::filesystem::weakly_canonical(fs_path(outputs.model), ec2) && !ec1 && !ec2)
+      throw UsageError("--history: " + in_quotes(outputs.history, 256) + " is also -o's model file");
   }
 
   CsvData train = read_csv(train_path, n_labels);
@@ -573,8 +718,10 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, seed, fit_options, train, validation, test, output, env, progress)
-          : train_and_evaluate<double>(sizes, seed, fit_options, train, validation, test, output, env, progress);
+          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, balanced, train, validation, test,
+                                      outputs, env, progress)
+          : train_and_evaluate<double>(sizes, spec, seed, fit_options, balanced, train, validation, test,
+                                       outputs, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;
@@ -741,7 +888,7 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
              const Environment& env) {
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
-  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads)};
+  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads), plot_flag()};
   const auto files = model_and_data(args, flags, kEvalUsage, out);
   if (!files) return 0;
   const std::string &model = (*files)[0], &data = (*files)[1];

@@ -14,8 +14,8 @@
 #include <string>
 
 #include <fastmlp/elementwise.hpp>
-#include <fastmlp/errors.hpp>
 #include <fastmlp/matrix.hpp>
+#include <fastmlp/names.hpp>
 
 namespace fastmlp {
 
@@ -37,9 +37,6 @@ struct Activation {
 
 // --- names ----------------------------------------------------------------------
 
-constexpr Activation::Kind kActivationKinds[] = {Activation::Sigmoid, Activation::Tanh,
-                                                 Activation::Relu,    Activation::LeakyRelu,
-                                                 Activation::Identity, Activation::Softmax};
 
 inline const char* activation_name(Activation a) {
   switch (a.kind) {
@@ -58,13 +55,13 @@ inline const char* activation_name(Activation a) {
 // `allow_softmax` (output layers).
 inline Activation activation_from_name(const std::string& name, const char* what,
                                        bool allow_softmax) {
-  std::string names;
-  for (Activation::Kind k : kActivationKinds) {
-    if (k == Activation::Softmax && !allow_softmax) continue;
-    if (name == activation_name(k)) return k;
-    names += std::string(names.empty() ? "'" : ", '") + activation_name(k) + "'";
-  }
-  throw std::invalid_argument(std::string(what) + " must be one of " + names + "; got " + in_quotes(name));
+  constexpr Activation::Kind hidden[] = {Activation::Sigmoid, Activation::Tanh, Activation::Relu,
+                                         Activation::LeakyRelu, Activation::Identity};
+  constexpr Activation::Kind output[] = {Activation::Sigmoid,   Activation::Tanh,
+                                         Activation::Relu,      Activation::LeakyRelu,
+                                         Activation::Identity, Activation::Softmax};
+  const auto name_of = [](Activation::Kind k) { return activation_name(k); };
+  return allow_softmax ? from_name(what, name, output, name_of) : from_name(what, name, hidden, name_of);
 }
 
 // --- forward / backward over matrices --------------------------------------------------
@@ -83,20 +80,27 @@ inline void softmax_row(T* z, std::size_t k) {
 }
 
 // A = f(Z + b), in place: Z is (n, k) on entry and holds A on return; b is (k)
-// and is added to every row (b may be null: no bias).
+// and is added to every row (b may be null: no bias). One pass over memory:
+// rows go through in blocks of about 16 KiB, each activated while the bias
+// add has just left it in L1; a block's rows are one sweep when contiguous.
 template <class T>
 void bias_activation_forward(Activation f, MatrixView<T> Z, const T* b) {
-  if (b != nullptr)
-    for (std::size_t i = 0; i < Z.rows; ++i) {
-      T* z = Z.row(i);
-      for (std::size_t j = 0; j < Z.cols; ++j) z[j] += b[j];
-    }
-  if (f == Activation::Softmax)
-    for (std::size_t i = 0; i < Z.rows; ++i) softmax_row(Z.row(i), Z.cols);
-  else if (Z.stride == Z.cols)
-    activate(f, Z.data, Z.rows * Z.cols);  // one sweep over the whole block
-  else
-    for (std::size_t i = 0; i < Z.rows; ++i) activate(f, Z.row(i), Z.cols);
+  constexpr std::size_t kBlockBytes = 16 * 1024;
+  const std::size_t block = std::max<std::size_t>(1, kBlockBytes / sizeof(T) / std::max<std::size_t>(1, Z.cols));
+  for (std::size_t first = 0; first < Z.rows; first += block) {
+    const std::size_t last = std::min(Z.rows, first + block);
+    if (b != nullptr)
+      for (std::size_t i = first; i < last; ++i) {
+        T* z = Z.row(i);
+        for (std::size_t j = 0; j < Z.cols; ++j) z[j] += b[j];
+      }
+    if (f == Activation::Softmax)
+      for (std::size_t i = first; i < last; ++i) softmax_row(Z.row(i), Z.cols);
+    else if (Z.stride == Z.cols)
+      activate(f, Z.row(first), (last - first) * Z.cols);
+    else
+      for (std::size_t i = first; i < last; ++i) activate(f, Z.row(i), Z.cols);
+  }
 }
 
 // A = f(Z), out of place; A and Z are (n, k).

@@ -1,5 +1,6 @@
 // Model files: the JSON header written and read here by hand (no JSON library),
-// the checks that make any bytes safe to load, and the atomic save.
+// the checks that make any bytes safe to load, and the save (an atomic write,
+// io_file.hpp).
 //
 // Reading goes header first: the length, the JSON, the metadata, every tensor's
 // dtype, shape and offsets, all checked against each other and against the
@@ -8,33 +9,21 @@
 #include <fastmlp/io_safetensors.hpp>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
 #include <charconv>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <filesystem>
 #include <limits>
-#include <memory>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
 #include <fastmlp/io_csv.hpp>
-#include <fastmlp/rng.hpp>
+#include <fastmlp/io_file.hpp>
 
-#if defined(_WIN32)
-#include <io.h>
 #include <sys/stat.h>
-#else
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#endif
 
 namespace fastmlp {
 
@@ -707,112 +696,6 @@ std::string header_bytes(const Network<T>& net, const Metadata& extra) {
 
 // --- files ----------------------------------------------------------------------------
 
-std::filesystem::path fs_path(const std::string& path) {
-#if defined(_WIN32)
-  return std::filesystem::u8path(path);  // Windows: the bytes are UTF-8, not the code page
-#else
-  return std::filesystem::path(path);
-#endif
-}
-
-// `p` as UTF-8 bytes, whichever standard the code is compiled with.
-std::string utf8_of(const std::filesystem::path& p) {
-  const auto s = p.u8string();
-  return std::string(s.begin(), s.end());
-}
-
-std::FILE* open_file(const std::string& path, const char* mode) {
-#if defined(_WIN32)
-  std::wstring wmode(mode, mode + std::strlen(mode));
-  return _wfopen(fs_path(path).c_str(), wmode.c_str());
-#else
-  return std::fopen(path.c_str(), mode);
-#endif
-}
-
-struct FileCloser {
-  void operator()(std::FILE* f) const noexcept { std::fclose(f); }
-};
-using FilePtr = std::unique_ptr<std::FILE, FileCloser>;
-
-// A file written beside its target and renamed over it only when complete.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)) {
-    std::filesystem::path dir = fs_path(path_).parent_path();
-    if (dir.empty()) dir = ".";
-    static std::atomic<std::uint64_t> counter{0};
-    Rng rng(static_cast<std::uint64_t>(
-                std::chrono::steady_clock::now().time_since_epoch().count()) ^
-            reinterpret_cast<std::uintptr_t>(this) ^ ++counter);
-    for (int attempt = 0; attempt < 100; ++attempt) {
-      char name[40];
-      std::snprintf(name, sizeof name, ".fastmlp-%016llx.tmp",
-                    static_cast<unsigned long long>(rng.next()));
-      temp_ = utf8_of(dir / name);
-      errno = 0;
-      file_ = open_file(temp_, "wbx");  // x: fails rather than reuse an existing file
-      if (file_ != nullptr) return;
-      if (errno != EEXIST) break;
-    }
-    const int code = errno;
-    temp_.clear();
-    throw FileError(path_, "cannot create a temporary file in its directory", code);
-  }
-
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  ~AtomicFile() {
-    if (file_ != nullptr) std::fclose(file_);
-    if (!temp_.empty() && !committed_) {
-      std::error_code ignored;
-      std::filesystem::remove(fs_path(temp_), ignored);
-    }
-  }
-
-  void write(const void* data, std::size_t bytes) {
-    errno = 0;
-    if (bytes != 0 && std::fwrite(data, 1, bytes, file_) != bytes) throw error("cannot write");
-  }
-
-  // Flush to disk, close, and rename over the target.
-  void commit() {
-    errno = 0;
-    if (std::fflush(file_) != 0) throw error("cannot write");
-#if defined(_WIN32)
-    if (_commit(_fileno(file_)) != 0) throw error("cannot flush to disk");
-#else
-    if (::fsync(fileno(file_)) != 0) throw error("cannot flush to disk");
-#endif
-    std::FILE* f = file_;
-    file_ = nullptr;
-    if (std::fclose(f) != 0) throw error("cannot write");
-    std::error_code ec;
-    std::filesystem::rename(fs_path(temp_), fs_path(path_), ec);
-    if (ec) throw FileError(path_, "cannot replace it with the new file", ec.value());
-    committed_ = true;
-#if !defined(_WIN32)
-    // Make the rename itself durable. The new file is in place whatever this
-    // returns, so a failure here is not reported as a failed save.
-    const std::filesystem::path parent = fs_path(path_).parent_path();
-    const std::string dir = parent.empty() ? std::string(".") : parent.string();
-    const int fd = ::open(dir.c_str(), O_RDONLY);
-    if (fd >= 0) {
-      ::fsync(fd);
-      ::close(fd);
-    }
-#endif
-  }
-
- private:
-  FileError error(const char* action) const { return FileError(path_, action, errno ? errno : EIO); }
-
-  std::string path_, temp_;
-  std::FILE* file_ = nullptr;
-  bool committed_ = false;
-};
-
 // Reads exactly `bytes` into `data`, or throws ModelFileError (the file ended).
 void read_exactly(std::FILE* f, const std::string& path, void* data, std::size_t bytes,
                   const char* what) {
@@ -878,7 +761,6 @@ std::string to_safetensors(const Network<T>& net, const Metadata& extra) {
 
 template <class T>
 void save(const Network<T>& net, const std::string& path, const Metadata& extra) {
-  check_path(path);
   const std::string header = header_bytes(net, extra);  // bad metadata: before any file exists
   AtomicFile file(path);
   file.write(header.data(), header.size());

@@ -16,8 +16,8 @@
 #include <string>
 
 #include <fastmlp/activations.hpp>
-#include <fastmlp/errors.hpp>
 #include <fastmlp/matrix.hpp>
+#include <fastmlp/names.hpp>
 
 namespace fastmlp {
 
@@ -30,15 +30,13 @@ inline const char* loss_name(Loss l) { return l == Loss::Mse ? "mse" : "cross_en
 inline const char* reduction_name(Reduction r) { return r == Reduction::Sum ? "sum" : "mean"; }
 
 inline Loss loss_from_name(const std::string& name) {
-  if (name == "mse") return Loss::Mse;
-  if (name == "cross_entropy") return Loss::CrossEntropy;
-  throw std::invalid_argument("loss must be one of 'mse', 'cross_entropy'; got " + in_quotes(name));
+  constexpr Loss all[] = {Loss::Mse, Loss::CrossEntropy};
+  return from_name("loss", name, all, loss_name);
 }
 
 inline Reduction reduction_from_name(const std::string& name) {
-  if (name == "sum") return Reduction::Sum;
-  if (name == "mean") return Reduction::Mean;
-  throw std::invalid_argument("reduction must be one of 'sum', 'mean'; got " + in_quotes(name));
+  constexpr Reduction all[] = {Reduction::Sum, Reduction::Mean};
+  return from_name("reduction", name, all, reduction_name);
 }
 
 // std::invalid_argument unless `loss` can follow an output layer `output`.

@@ -7,8 +7,8 @@
 #include <stdexcept>
 #include <string>
 
-#include <fastmlp/errors.hpp>
 #include <fastmlp/gemm.hpp>
+#include <fastmlp/names.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
@@ -65,14 +65,7 @@ void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T
 constexpr Init kInits[] = {Init::Uniform, Init::Glorot, Init::He, Init::GlorotNormal,
                            Init::HeNormal};
 
-Init init_from_name(const std::string& name) {
-  std::string names;
-  for (Init i : kInits) {
-    if (name == init_name(i)) return i;
-    names += std::string(names.empty() ? "'" : ", '") + init_name(i) + "'";
-  }
-  throw std::invalid_argument("init must be one of " + names + "; got " + in_quotes(name));
-}
+Init init_from_name(const std::string& name) { return from_name("init", name, kInits, init_name); }
 
 const char* init_name(Init init) {
   switch (init) {

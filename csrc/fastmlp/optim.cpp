@@ -19,7 +19,7 @@
 #include <functional>
 #include <stdexcept>
 
-#include <fastmlp/errors.hpp>
+#include <fastmlp/names.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
@@ -55,10 +55,7 @@ const char* optimizer_name(OptimizerKind kind) {
 }
 
 OptimizerKind optimizer_from_name(const std::string& name) {
-  for (OptimizerKind k : kOptimizers)
-    if (name == optimizer_name(k)) return k;
-  throw std::invalid_argument(
-      "optimizer must be one of 'sgd', 'momentum', 'adam', 'adamw'; got " + in_quotes(name));
+  return from_name("optimizer", name, kOptimizers, optimizer_name);
 }
 
 void check_optimizer_config(const OptimizerConfig& c) {
@@ -94,10 +91,7 @@ const char* schedule_name(ScheduleKind kind) {
 }
 
 ScheduleKind schedule_from_name(const std::string& name) {
-  for (ScheduleKind k : kSchedules)
-    if (name == schedule_name(k)) return k;
-  throw std::invalid_argument(
-      "schedule must be one of 'constant', 'step', 'invscaling', 'cosine'; got " + in_quotes(name));
+  return from_name("schedule", name, kSchedules, schedule_name);
 }
 
 void check_schedule(const Schedule& s) {

@@ -188,6 +188,36 @@ RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed) {
   return split;
 }
 
+// --- class weights ----------------------------------------------------------------------
+
+template <class T>
+std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& per_class) {
+  const std::size_t n = Y.rows, n_classes = std::max<std::size_t>(Y.cols, 2);
+  std::vector<std::size_t> label(n);
+  for (std::size_t i = 0; i < n; ++i)
+    label[i] = Y.cols == 1 ? std::size_t(Y(i, 0) >= T(0.5)) : argmax_row(Y, i);
+  std::vector<double> table = per_class;
+  if (table.empty()) {
+    std::vector<std::size_t> count(n_classes, 0);
+    for (const std::size_t c : label) ++count[c];
+    const auto present = static_cast<double>(
+        std::count_if(count.begin(), count.end(), [](std::size_t k) { return k > 0; }));
+    table.assign(n_classes, 1.0);
+    for (std::size_t c = 0; c < n_classes; ++c)
+      if (count[c] > 0) table[c] = static_cast<double>(n) / (present * static_cast<double>(count[c]));
+  } else if (table.size() != n_classes) {
+    throw std::invalid_argument("class weights: " + std::to_string(table.size()) + " weights for " +
+                                std::to_string(n_classes) + " classes");
+  }
+  for (std::size_t c = 0; c < n_classes; ++c)
+    if (!(table[c] >= 0) || !std::isfinite(table[c]))
+      throw std::invalid_argument("class_weight[" + std::to_string(c) +
+                                  "] must be finite and non-negative; got " + std::to_string(table[c]));
+  std::vector<T> weight(n);
+  for (std::size_t i = 0; i < n; ++i) weight[i] = static_cast<T>(table[label[i]]);
+  return weight;
+}
+
 namespace {
 
 // The validation loss and score of a network, with every buffer made up front.
@@ -465,6 +495,7 @@ FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions&
                                        Workspace<T>&, ThreadPool*, const T*);                  \
   template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>,            \
                                     const char*, const char*);                                 \
+  template std::vector<T> class_weights<T>(ConstMatrixView<T>, const std::vector<double>&);    \
   template FitResult fit<T>(Network<T>&, const FitData<T>&, const FitOptions&, Optimizer<T>&,  \
                             const FitHooks&);                                                  \
   template FitResult fit<T>(Network<T>&, InputView<T>, InputView<T>, const FitOptions&,        \

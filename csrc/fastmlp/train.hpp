@@ -120,6 +120,16 @@ struct RowSplit {
 };
 RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed);
 
+// Each row's weight from its class, for a fit's sample weights. A row's
+// class is the argmax of its Y row (the first on ties), or with a single
+// column 1 where Y >= 0.5 and 0 elsewhere; there are max(Y.cols, 2) classes.
+// `per_class` holds one weight per class; empty, the weights are
+// scikit-learn's "balanced": n / (classes present * count[class]) over the
+// classes present in Y. std::invalid_argument for a per_class of another
+// length or with a weight that is negative or not finite.
+template <class T>
+std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& per_class = {});
+
 // The buffers one gradient evaluation (or, without `backward`, one forward
 // pass and loss) needs for a network and a number of rows.
 template <class T>

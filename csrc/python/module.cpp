@@ -23,6 +23,8 @@
 #include <thread>
 
 #include <fastmlp/gemm.hpp>
+#include <fastmlp/io_csv.hpp>
+#include <fastmlp/io_file.hpp>
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
@@ -458,6 +460,44 @@ void bind_model_files(py::module_& m) {
         }, py::arg("path"), "(core network, dtype name, extra metadata) from a model file.");
 }
 
+// --- data and files -----------------------------------------------------------------------
+
+// A copy of M as a new NumPy array.
+py::array_t<double> numpy_copy(const Matrix<double>& M) {
+  py::array_t<double> a({M.rows(), M.cols()});
+  if (M.rows() * M.cols() != 0) std::copy(M.data(), M.data() + M.rows() * M.cols(), a.mutable_data());
+  return a;
+}
+
+template <class T>
+void bind_class_weights(py::module_& m) {
+  m.def("class_weights", [](const Array<T>& Y, const std::vector<double>& per_class) {
+          const std::vector<T> w = class_weights(view_of(Y, "Y"), per_class);
+          return py::array_t<T>(w.size(), w.data());
+        }, py::arg("Y").noconvert(), py::arg("per_class"),
+        "Each row's weight from its class (the argmax of its Y row; Y >= 0.5 for one column): "
+        "per_class[class], or scikit-learn's 'balanced' weights when per_class is empty.");
+}
+
+void bind_files(py::module_& m) {
+  m.def("read_csv", [](const std::string& path, std::size_t n_labels) {
+          std::optional<CsvData> data;
+          {
+            py::gil_scoped_release release;
+            data.emplace(read_csv(path, n_labels));
+          }
+          return py::make_tuple(data->header, numpy_copy(data->X), numpy_copy(data->Y));
+        }, py::arg("path"), py::arg("n_labels"),
+        "(header, X, Y) of a numeric CSV file, as the command line reads it: Y its last "
+        "n_labels columns, float64.");
+  m.def("write_file_atomically", [](const std::string& path, const py::bytes& data) {
+          std::string bytes = data;
+          py::gil_scoped_release release;
+          write_file_atomically(path, bytes);
+        }, py::arg("path"), py::arg("data"),
+        "Write data to path atomically, as model files are written.");
+}
+
 // --- dense operations, exposed for tests ------------------------------------------------
 
 template <class T>
@@ -540,6 +580,9 @@ PYBIND11_MODULE(_core, m) {
   bind_network<double>(m, "Network64");
   bind_network<float>(m, "Network32");
   bind_model_files(m);
+  bind_class_weights<double>(m);
+  bind_class_weights<float>(m);
+  bind_files(m);
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
   m.def("validation_split", [](std::size_t n, double fraction, std::uint64_t seed) {

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastmlp import datasets
+from fastmlp import datasets, onnx, plot
 from fastmlp.metrics import accuracy, confusion_matrix
 from fastmlp.network import Network, load, predict, train
 
@@ -23,4 +23,5 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "load", "predict", "train"]
+__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "load", "onnx", "plot", "predict",
+           "train"]

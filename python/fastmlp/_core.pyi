@@ -96,6 +96,17 @@ def from_bytes(data: bytes | bytearray | memoryview) -> tuple[Network64 | Networ
 def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, str]]:
     """(core network, dtype name, extra metadata) from a model file."""
 
+def class_weights(Y: np.ndarray, per_class: list[float]) -> np.ndarray:
+    """Each row's weight from its class (the argmax of its Y row; Y >= 0.5 for one column):
+    per_class[class], or scikit-learn's 'balanced' weights when per_class is empty."""
+
+def read_csv(path: str | bytes, n_labels: int) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(header, X, Y) of a numeric CSV file, as the command line reads it: Y its last
+    n_labels columns, float64."""
+
+def write_file_atomically(path: str | bytes, data: bytes) -> None:
+    """Write data to path atomically, as model files are written."""
+
 def gemm(trans_a: bool, trans_b: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
     """C = alpha * op(A) @ op(B) + beta * C, in place."""
 

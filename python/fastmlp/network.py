@@ -20,7 +20,7 @@ from fastmlp import _core
 
 __all__ = ["Network", "load", "predict", "train"]
 
-_DTYPES = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
+_DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
 _ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 _OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
@@ -338,8 +338,10 @@ class Network:
             Weights per class, multiplied into sample_weight. The class of a
             row is the argmax of its Y (or ``Y >= 0.5`` for one output).
             "balanced" is scikit-learn's ``n / (n_classes * count[class])``
-            over the classes present in the training rows; a dict maps class
-            indices to weights (classes not in it weigh 1).
+            over the classes present in the training rows (computed in C++,
+            the same function as ``fastmlp train --class-weight balanced``);
+            a dict maps class indices to weights (classes not in it weigh 1;
+            the command line has no form of it).
         validation : (X_val, Y_val) or None
             Data evaluated after every epoch (not trained on; unweighted).
         validation_fraction : float or None
@@ -441,10 +443,11 @@ class Network:
         elif validation_fraction is not None:
             fraction = _check_real(validation_fraction, "validation_fraction")
             train_rows, val_rows = _core.validation_split(X.shape[0], fraction, self.seed)
-            X_val, Y_val, X, Y = X[val_rows], Y[val_rows], X[train_rows], Y[train_rows]
-            weights = None if weights is None else weights[train_rows]
+            X_val, Y_val = X.take(val_rows, axis=0), Y.take(val_rows, axis=0)
+            X, Y = X.take(train_rows, axis=0), Y.take(train_rows, axis=0)
+            weights = None if weights is None else weights.take(train_rows)
         if class_weight is not None:
-            per_row = _class_weights(Y, class_weight).astype(self.dtype)
+            per_row = _class_weights(Y, class_weight)
             weights = per_row if weights is None else weights * per_row
 
         bar = _Progress(options.epochs) if _check_bool(progress, "progress") else None
@@ -529,6 +532,7 @@ class Network:
             elif not out.flags.writeable:
                 raise ValueError("out is read-only")
             result = self._core.predict(X, out, _check_threads(threads))
+            assert result is not None  # the arguments are ready to use now
         return result
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
@@ -546,6 +550,18 @@ class Network:
         if P.shape[1] == 1:
             return (P[:, 0] > (0.5 if self.output == "sigmoid" else 0.0)).astype(np.int64)
         return P.argmax(axis=1)
+
+    # --- export -------------------------------------------------------------------
+
+    def to_onnx(self, path: str | os.PathLike[str] | None = None, *, labels: bool = False) -> Any:
+        """The network as an ONNX model (``onnx.ModelProto``), written to ``path``
+        when given; ``labels=True`` adds an int64 ``"label"`` output (the class
+        index). Input ``"X"`` (n, inputs), output ``"Y"`` (n, outputs), of the
+        network's dtype; opset 13, IR version 7. Needs the ``onnx`` extra; see
+        ``fastmlp.onnx.to_onnx``."""
+        from fastmlp.onnx import to_onnx
+
+        return to_onnx(self, path, labels=labels)
 
     def __repr__(self) -> str:
         slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
@@ -665,23 +681,17 @@ def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
 
 
 def _class_weights(Y: np.ndarray, class_weight: Any) -> np.ndarray:
-    """Each row's weight from its class (argmax of Y; Y >= 0.5 for one output)."""
-    labels = Y.argmax(axis=1) if Y.shape[1] > 1 else (Y[:, 0] >= 0.5).astype(np.intp)
-    n_classes = max(Y.shape[1], 2)
-    table = np.ones(n_classes)
+    """Each row's weight from its class, computed in C++ (``_core.class_weights``):
+    the class is the argmax of Y's row (Y >= 0.5 for one output)."""
     if isinstance(class_weight, str) and class_weight == "balanced":
-        counts = np.bincount(labels, minlength=n_classes)
-        present = counts > 0
-        table[present] = labels.size / (present.sum() * counts[present])
-    elif isinstance(class_weight, Mapping):
-        for key, value in class_weight.items():
-            index = _check_int(key, "class_weight's keys", low=0, high=n_classes - 1)
-            table[index] = _check_real(value, f"class_weight[{index}]")
-            if table[index] < 0:
-                raise ValueError(f"class_weight[{index}] must be non-negative; got {value}")
-    else:
+        return _core.class_weights(Y, [])
+    if not isinstance(class_weight, Mapping):
         raise ValueError(f"class_weight must be 'balanced', a dict {{class index: weight}} or None; got {class_weight!r}")
-    return table[labels]
+    table = [1.0] * max(Y.shape[1], 2)
+    for key, value in class_weight.items():
+        index = _check_int(key, "class_weight's keys", low=0, high=len(table) - 1)
+        table[index] = _check_real(value, f"class_weight[{index}]")
+    return _core.class_weights(Y, table)  # ValueError for a negative weight
 
 
 class _Progress:
@@ -740,9 +750,10 @@ def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
 def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    if not low <= value <= high:
+    number = int(value)
+    if not low <= number <= high:
         raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
-    return int(value)
+    return number
 
 
 def _check_threads(threads: int | None) -> int:

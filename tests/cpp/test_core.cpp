@@ -313,6 +313,53 @@ void test_validation_split() {
   CHECK(throws<std::invalid_argument>([] { validation_split(3, 0.0, 1); }, "between 0 and 1"));
 }
 
+// "balanced" weights (6 rows of class 0 and 2 of class 1: 8 / (2 * 6) and
+// 8 / (2 * 2), so class 1 weighs 3 times class 0), and a fit with them: the
+// same as the unweighted fit on the data with class 1's rows 3 times over.
+// With one column, the class is Y >= 0.5.
+void test_class_weights() {
+  Matrix<double> Y(8, 1);
+  for (std::size_t i = 0; i < 8; ++i) Y(i, 0) = i < 2 ? 0.75 : 0.25;
+  const std::vector<double> w = class_weights<double>(Y.view());
+  CHECK(w.size() == 8 && w[0] == w[1] && w[2] == w[7] && std::abs(w[0] - 3 * w[2]) < 1e-15);
+  double sum = 0;
+  for (const double x : w) sum += x;
+  CHECK(std::abs(sum - 8) < 1e-14);  // balanced weights keep the total at n
+
+  constexpr std::size_t kRepeats = 3;
+  Matrix<double> X(8, 2), X_rep(6 + 2 * kRepeats, 2), Y_rep(6 + 2 * kRepeats, 1);
+  Rng rng(5);
+  std::size_t r = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    X(i, 0) = rng.uniform(), X(i, 1) = rng.uniform();
+    for (std::size_t k = 0; k < (i < 2 ? kRepeats : 1); ++k, ++r)
+      X_rep(r, 0) = X(i, 0), X_rep(r, 1) = X(i, 1), Y_rep(r, 0) = Y(i, 0);
+  }
+  FitOptions options;
+  options.epochs = 5;
+  options.learning_rate = 0.5 / w[2];  // the repeated rows weigh 1, the weighted ones w[2] (or 3 w[2])
+  Network<double> a({2, 3, 1}, Activation::Tanh, Activation::Sigmoid);
+  Network<double> b({2, 3, 1}, Activation::Tanh, Activation::Sigmoid);
+  a.initialize(Init::Glorot, 1);
+  b.initialize(Init::Glorot, 1);
+  Optimizer<double> optimizer;
+  FitData<double> data;
+  data.X = X.view();
+  data.Y = Y.view();
+  data.sample_weight = w.data();
+  fit(a, data, options, optimizer);
+  options.learning_rate = 0.5;
+  fit(b, X_rep.view(), Y_rep.view(), options);
+  double worst = 0;
+  for (std::size_t i = 0; i < a.n_params(); ++i) worst = std::max(worst, std::abs(a.params()[i] - b.params()[i]));
+  CHECK(worst < 1e-12);
+
+  CHECK(class_weights<double>(Y.view(), {2.0, 0.5})[0] == 0.5);
+  CHECK(throws<std::invalid_argument>([&] { class_weights<double>(Y.view(), {1.0}); }, "1 weights for 2 classes"));
+  CHECK(throws<std::invalid_argument>([&] { class_weights<double>(Y.view(), {1.0, -1.0}); },
+                                      "class_weight[1] must be finite and non-negative"));
+}
+
 }  // namespace
 
 int main() {
@@ -327,5 +374,6 @@ int main() {
   test_schedules();
   test_divergence();
   test_validation_split();
+  test_class_weights();
   return check::finish("test_core");
 }

@@ -1,0 +1,267 @@
+"""ONNX export: a trained network as a standard ONNX graph (``onnx`` is an optional extra).
+
+``to_onnx(net)`` writes one ``Gemm`` per dense layer followed by the layer's
+activation as standard operators (Sigmoid, Tanh, Relu, LeakyRelu, Softmax),
+so any ONNX runtime can run it; ``labels=True`` adds an ArgMax output. The
+graph targets opset 13 and IR version 7 (ONNX 1.8 and later, onnxruntime 1.6
+and later). This module only builds graphs; it runs nothing.
+Needs ``pip install "fastmlp[onnx]"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import onnx as _onnx
+
+    from fastmlp.network import Network
+
+__all__ = ["IR_VERSION", "OPSET", "estimator_to_onnx", "network_graph", "to_onnx"]
+
+OPSET = 13
+"""The ONNX operator set the exported graphs use."""
+
+IR_VERSION = 7
+"""The ONNX IR version of the exported models (that of ONNX 1.8, which introduced opset 13)."""
+
+_SIMPLE_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+
+
+def _onnx_modules() -> tuple[Any, Any, Any]:
+    """(onnx, onnx.helper, onnx.numpy_helper), or ImportError saying how to install them."""
+    try:
+        import onnx
+        from onnx import helper, numpy_helper
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError('ONNX export needs the onnx package: pip install "fastmlp[onnx]"') from e
+    return onnx, helper, numpy_helper
+
+
+class GraphBuilder:
+    """Nodes, initialisers and unique names for one graph (used by the exporters)."""
+
+    def __init__(self, dtype: np.dtype[Any]) -> None:
+        self.onnx, self.helper, self.numpy_helper = _onnx_modules()
+        self.dtype = np.dtype(dtype)
+        self.elem_type = self.helper.np_dtype_to_tensor_dtype(self.dtype)
+        self.nodes: list[Any] = []
+        self.initializers: list[Any] = []
+        self._used: set[str] = set()
+
+    def name(self, stem: str) -> str:
+        """A name not used before in this graph: ``stem``, ``stem_1``, ..."""
+        name, i = stem, 0
+        while name in self._used:
+            i += 1
+            name = f"{stem}_{i}"
+        self._used.add(name)
+        return name
+
+    def constant(self, stem: str, value: Any, dtype: Any = None) -> str:
+        """An initialiser holding ``value`` (in the graph's dtype unless given); its name."""
+        name = self.name(stem)
+        array = np.asarray(value, dtype=self.dtype if dtype is None else dtype)
+        self.initializers.append(self.numpy_helper.from_array(array, name))
+        return name
+
+    def op(self, op_type: str, inputs: Sequence[str], stem: str, output: str | None = None,
+           **attrs: Any) -> str:
+        """Add a node; returns the name of its (single) output."""
+        out = self.name(stem) if output is None else output
+        self.nodes.append(self.helper.make_node(op_type, list(inputs), [out], name=self.name(f"{stem}_node"),
+                                                **attrs))
+        return out
+
+    def model(self, inputs: list[Any], outputs: list[Any], graph_name: str, doc: str) -> _onnx.ModelProto:
+        """The checked ModelProto of the nodes added so far."""
+        graph = self.helper.make_graph(self.nodes, graph_name, inputs, outputs, initializer=self.initializers)
+        model = self.helper.make_model(graph, opset_imports=[self.helper.make_opsetid("", OPSET)],
+                                       producer_name="fastmlp", doc_string=doc)
+        model.ir_version = IR_VERSION
+        self.onnx.checker.check_model(model, full_check=True)
+        return model
+
+    def tensor(self, name: str, elem_type: int | None = None, shape: Sequence[Any] | None = None) -> Any:
+        """A graph input/output description."""
+        return self.helper.make_tensor_value_info(name, self.elem_type if elem_type is None else elem_type,
+                                                  shape)
+
+
+def network_graph(g: GraphBuilder, net: Network, x: str, *, output: str | None = None) -> str:
+    """Add ``net``'s layers to ``g``, reading the tensor ``x`` (n, inputs); returns the
+    name of the outputs (n, outputs), ``output`` when given."""
+    names = [*net.activations, net.output]
+    slope = net.leaky_slope
+    a = x
+    for i, (W, b, act) in enumerate(zip(net.weights, net.biases, names)):
+        last = i == len(names) - 1
+        target = output if last and act == "identity" else None
+        z = g.op("Gemm", [a, g.constant(f"layers.{i}.weight", W), g.constant(f"layers.{i}.bias", b)],
+                 f"layers.{i}.z", output=target)
+        final = output if last else None
+        if act == "identity":
+            a = z
+        elif act in _SIMPLE_OPS:
+            a = g.op(_SIMPLE_OPS[act], [z], f"layers.{i}.a", output=final)
+        elif act == "softmax":
+            a = g.op("Softmax", [z], f"layers.{i}.a", output=final, axis=1)
+        elif act == "leaky_relu":
+            a = _leaky_relu(g, z, slope, f"layers.{i}.a", final)
+        else:  # pragma: no cover - Network validates its activations
+            raise ValueError(f"no ONNX form for activation {act!r}")
+    return a
+
+
+def _leaky_relu(g: GraphBuilder, z: str, slope: float, stem: str, output: str | None) -> str:
+    # onnxruntime has LeakyRelu kernels for float32 only, so float64 graphs
+    # spell it out as fastmlp computes it: max(z, 0) + slope * min(z, 0).
+    if g.dtype == np.float32:
+        return g.op("LeakyRelu", [z], stem, output=output, alpha=float(slope))
+    zero = g.constant(f"{stem}.zero", 0.0)
+    pos = g.op("Max", [z, zero], f"{stem}.pos")
+    neg = g.op("Mul", [g.op("Min", [z, zero], f"{stem}.neg"), g.constant(f"{stem}.slope", slope)], f"{stem}.scaled")
+    return g.op("Add", [pos, neg], stem, output=output)
+
+
+def to_onnx(net: Network, path: str | os.PathLike[str] | None = None, *, labels: bool = False,
+            input_name: str = "X", output_name: str = "Y") -> _onnx.ModelProto:
+    """The network as an ONNX model; written to ``path`` when given.
+
+    Parameters
+    ----------
+    net : fastmlp.Network
+    path : str or path-like, optional
+        Where to write the model (``.onnx``); the file is replaced.
+    labels : bool, default False
+        Also output ``"label"``: the index of each row's largest output
+        (int64, shape (n,), the first on ties, as ``net.predict_classes`` for
+        more than one output; with a single output, 1 where it exceeds 0.5
+        for a sigmoid output or 0 for others).
+    input_name, output_name : str
+        Names of the graph's input, shape (n, inputs), and output, shape
+        (n, outputs); both of the network's dtype.
+
+    Returns
+    -------
+    onnx.ModelProto
+        Checked with ``onnx.checker``; opset ``OPSET`` (13), IR version
+        ``IR_VERSION`` (7).
+
+    Raises
+    ------
+    ImportError
+        When the ``onnx`` package is not installed.
+    """
+    from fastmlp.network import Network
+
+    if not isinstance(net, Network):
+        raise TypeError(f"net must be a fastmlp.Network; got {type(net).__name__}")
+    g = GraphBuilder(net.dtype)
+    g.name(input_name)
+    g.name(output_name)
+    y = network_graph(g, net, input_name, output=output_name)
+    outputs = [g.tensor(y, shape=["n", net.sizes[-1]])]
+    if labels:
+        g.name("label")
+        int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+        class_index(g, net, y, "label")
+        outputs.append(g.tensor("label", int64, ["n"]))
+    model = g.model([g.tensor(input_name, shape=["n", net.sizes[0]])], outputs, "fastmlp_network",
+                    f"fastmlp network {list(net.sizes)}")
+    if path is not None:
+        save(model, path)
+    return model
+
+
+def class_index(g: GraphBuilder, net: Network, y: str, output: str) -> str:
+    """Add the class index of each row of the outputs ``y`` (int64, shape (n,))."""
+    if net.sizes[-1] > 1:
+        return g.op("ArgMax", [y], "argmax", output=output, axis=1, keepdims=0)
+    threshold = g.constant("threshold", 0.5 if net.output == "sigmoid" else 0.0)
+    above = g.op("Greater", [g.op("Squeeze", [y, g.constant("axis1", [1], np.int64)], "y_flat"), threshold],
+                 "above")
+    return g.op("Cast", [above], "label_cast", output=output, to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
+
+
+def estimator_to_onnx(estimator: Any, path: str | os.PathLike[str] | None = None) -> _onnx.ModelProto:
+    """A fitted ``fastmlp.sklearn`` estimator as an ONNX model; written to ``path`` when given.
+
+    Input ``"X"`` (n, n_features) of the estimator's dtype. A classifier's
+    outputs are ``"label"`` (n,) holding the predicted classes_ (int64,
+    float64 or string tensors, as classes_ holds numbers or text; for
+    multi-label targets the (n, n_labels) int64 indicator matrix) and
+    ``"probabilities"`` (n, n_classes), as ``predict`` and ``predict_proba``.
+    A regressor's output is ``"variable"`` (n, n_targets).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For an estimator that was not fitted.
+    TypeError
+        For anything but a fastmlp.sklearn estimator.
+    """
+    from fastmlp.sklearn import MLPClassifier, MLPRegressor
+
+    if not isinstance(estimator, (MLPClassifier, MLPRegressor)):
+        raise TypeError(f"estimator must be a fastmlp.sklearn estimator; got {type(estimator).__name__}")
+    net = estimator.network_
+    g = GraphBuilder(net.dtype)
+    for name in ("X", "label", "probabilities", "variable"):
+        g.name(name)
+    int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+    k = net.sizes[-1]
+    if isinstance(estimator, MLPRegressor):
+        network_graph(g, net, "X", output="variable")
+        outputs = [g.tensor("variable", shape=["n", k])]
+    else:
+        P = network_graph(g, net, "X")
+        outputs = [g.tensor("label", shape=["n"])]  # its type is set below
+        multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
+        if multilabel:
+            g.op("Identity", [P], "probabilities", output="probabilities")
+            g.op("Cast", [g.op("Greater", [P, g.constant("half", 0.5)], "above")], "label", output="label", to=int64)
+            outputs = [g.tensor("label", int64, ["n", k])]
+        else:
+            if k == 1:
+                one_minus = g.op("Sub", [g.constant("one", [[1.0]]), P], "p_negative")
+                g.op("Concat", [one_minus, P], "probabilities", output="probabilities", axis=1)
+                index = class_index(g, net, P, "class_index")
+            else:
+                g.op("Identity", [P], "probabilities", output="probabilities")
+                index = class_index(g, net, P, "class_index")
+            classes = np.asarray(estimator.classes_)
+            if classes.dtype.kind in "iub":
+                values, elem = classes.astype(np.int64), int64
+            elif classes.dtype.kind == "f":
+                values, elem = classes.astype(np.float64), g.helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
+            else:
+                values, elem = classes.astype(str).astype(object), g.onnx.TensorProto.STRING
+            table = g.name("classes")
+            g.initializers.append(g.numpy_helper.from_array(values if elem != g.onnx.TensorProto.STRING
+                                                            else np.array(values, dtype=object), table))
+            g.op("Gather", [table, index], "label", output="label", axis=0)
+            outputs = [g.tensor("label", elem, ["n"])]
+        outputs.append(g.tensor("probabilities", shape=["n", 2 if k == 1 and not multilabel else k]))
+    model = g.model([g.tensor("X", shape=["n", net.sizes[0]])], outputs, f"fastmlp_{type(estimator).__name__}",
+                    f"fastmlp.sklearn.{type(estimator).__name__} {list(net.sizes)}")
+    if path is not None:
+        save(model, path)
+    return model
+
+
+def save(model: _onnx.ModelProto, path: str | os.PathLike[str]) -> None:
+    """Write ``model`` to ``path`` atomically (a temporary file renamed over it)."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        with open(tmp, "wb") as f:
+            f.write(model.SerializeToString())
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

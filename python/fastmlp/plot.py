@@ -1,0 +1,261 @@
+"""Plots of training and evaluation, drawn with matplotlib (the optional ``plot`` extra).
+
+``loss_curve`` (training loss, and validation figures when there are any),
+``confusion_matrix`` and ``decision_regions`` (two features at a time). Each
+draws on an Axes, a new one unless ``ax`` is given, and returns it; saving and
+showing are the caller's (``ax.figure.savefig("loss.png")``). Models are
+fastmlp Networks or scikit-learn-style estimators (``fastmlp.sklearn``'s or
+any with ``predict``). Needs ``pip install "fastmlp[plot]"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from fastmlp.metrics import confusion_matrix as _confusion_counts
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+
+__all__ = ["confusion_matrix", "decision_regions", "loss_curve"]
+
+
+def _new_axes(ax: Axes | None) -> Axes:
+    if ax is not None:
+        return ax
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as e:  # pragma: no cover - depends on the environment
+        raise ImportError('fastmlp.plot needs matplotlib: pip install "fastmlp[plot]"') from e
+    _, ax = plt.subplots()
+    return ax
+
+
+def _series(model: Any) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The per-epoch losses and the per-epoch scores of a Network or an estimator."""
+    history = getattr(model, "history", None)
+    if isinstance(history, dict) and "loss" in history:
+        losses = {"training": np.asarray(history["loss"])}
+        scores: dict[str, np.ndarray] = {}
+        for key, values in history.items():
+            if key == "loss" or not key.startswith("val"):
+                continue
+            target = losses if "loss" in key else scores
+            target[key.replace("val_", "validation ").replace("_", " ")] = np.asarray(values)
+        return losses, scores
+    curve = getattr(model, "loss_curve_", None)
+    if curve is not None:
+        validation = getattr(model, "validation_scores_", None)
+        scores = {} if validation is None else {"validation score": np.asarray(validation)}
+        return {"training": np.asarray(curve)}, scores
+    raise TypeError(f"model must be a fastmlp Network (history) or an estimator with loss_curve_; "
+                    f"got {type(model).__name__}")
+
+
+def loss_curve(model: Any, *, ax: Axes | None = None, log_scale: bool = False) -> Axes:
+    """The loss at every epoch: training, and validation when the model has it.
+
+    Parameters
+    ----------
+    model : fastmlp.Network or fitted estimator
+        A Network (``history["loss"]``, and any ``history["val_..."]``
+        series) or an estimator with ``loss_curve_`` (and
+        ``validation_scores_``, drawn on a second y axis: scores are not
+        losses).
+    ax : matplotlib Axes, optional
+        Where to draw; default a new figure's.
+    log_scale : bool, default False
+        A logarithmic loss axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Line 0 is the training loss.
+
+    Raises
+    ------
+    TypeError
+        For a model with no loss history.
+    ValueError
+        When the model has not been trained (no epochs yet).
+    """
+    losses, scores = _series(model)
+    if losses["training"].size == 0:
+        raise ValueError("model has no loss history yet: train it first")
+    ax = _new_axes(ax)
+    for label, values in losses.items():
+        ax.plot(np.arange(1, values.size + 1), values, label=label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    if log_scale:
+        ax.set_yscale("log")
+    handles, labels = ax.get_legend_handles_labels()
+    if scores:
+        twin = ax.twinx()
+        for label, values in scores.items():
+            twin.plot(np.arange(1, values.size + 1), values, linestyle="--", color="tab:green", label=label)
+        twin.set_ylabel("score")
+        more = twin.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels)
+    ax.set_title("loss curve")
+    return ax
+
+
+def _labels_of(y: ArrayLike, name: str) -> np.ndarray:
+    """1-D labels of y: itself, or the argmax of 2-D one-hot/score rows."""
+    arr = np.asarray(y)
+    if arr.ndim == 2:
+        if arr.shape[1] == 0:
+            raise ValueError(f"{name} has no columns")
+        return arr.argmax(axis=1)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be 1-D labels or 2-D one-hot rows; got {arr.ndim}-D")
+    return arr
+
+
+def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any] | None = None, *,
+                     ax: Axes | None = None, normalize: bool = False) -> Axes:
+    """A confusion matrix as a heat map with the counts written in: row i is
+    the true class ``labels[i]``, column j the predicted one.
+
+    Parameters
+    ----------
+    y_true, y_pred : array of shape (n,) or (n, k)
+        Labels of any type (strings, integers), or one-hot / scored rows
+        whose argmax is the class index.
+    labels : sequence, optional
+        The classes, in the order of the rows and columns; with 2-D inputs,
+        the name of each column. Default: the sorted labels seen (or 0..k-1).
+    ax : matplotlib Axes, optional
+    normalize : bool, default False
+        Show each row as fractions of its true class instead of counts.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        Its first image holds the matrix.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not fit, or labels not among ``labels``.
+    """
+    true, pred = _labels_of(y_true, "y_true"), _labels_of(y_pred, "y_pred")
+    if true.shape[0] != pred.shape[0]:
+        raise ValueError(f"y_true and y_pred must have the same number of rows; got {true.shape[0]} and "
+                         f"{pred.shape[0]}")
+    two_d = np.ndim(y_true) == 2 or np.ndim(y_pred) == 2
+    k = max(np.shape(y)[1] for y in (y_true, y_pred) if np.ndim(y) == 2) if two_d else 0
+    if labels is None:
+        classes = np.arange(k) if two_d else np.unique(np.concatenate([true, pred]))
+    else:
+        classes = np.asarray(labels)
+        if two_d and classes.size != k:
+            raise ValueError(f"labels names {classes.size} classes but the rows have {k} columns")
+    if two_d:
+        index_true, index_pred = true, pred
+    else:
+        position = {label: i for i, label in enumerate(classes.tolist())}
+        try:
+            index_true = np.array([position[v] for v in true.tolist()], dtype=np.int64)
+            index_pred = np.array([position[v] for v in pred.tolist()], dtype=np.int64)
+        except KeyError as e:
+            raise ValueError(f"label {e.args[0]!r} is not among labels {classes.tolist()}") from None
+    counts = _confusion_counts(index_true, index_pred, n_classes=len(classes))
+    shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    ax = _new_axes(ax)
+    ax.imshow(shown, cmap="Blues", vmin=0)
+    top = shown.max() if shown.size else 0
+    for (i, j), value in np.ndenumerate(shown):
+        ax.text(j, i, f"{value:.2f}" if normalize else str(value), ha="center", va="center",
+                color="white" if value > top / 2 else "black")
+    names = [str(c) for c in classes]
+    ax.set_xticks(range(len(names)), names)
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title("confusion matrix")
+    return ax
+
+
+def _predict_labels(model: Any, X: np.ndarray) -> np.ndarray:
+    """A Network's class indices, or an estimator's predicted labels."""
+    from fastmlp.network import Network
+
+    if isinstance(model, Network):
+        return model.predict_classes(X)
+    if callable(getattr(model, "predict", None)):
+        return _labels_of(model.predict(X), "predictions")
+    raise TypeError(f"model must be a fastmlp Network or have a predict method; got {type(model).__name__}")
+
+
+def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int, int] = (0, 1), *,
+                     ax: Axes | None = None, resolution: int = 200) -> Axes:
+    """The classes a model predicts over the plane of two features, with the
+    samples drawn on top in the colours of their true classes.
+
+    Parameters
+    ----------
+    model : fastmlp.Network or fitted classifier
+        A Network (its ``predict_classes``) or anything with ``predict``.
+    X : array of shape (n, features)
+    y : array of shape (n,) or (n, k)
+        True labels (any type), or one-hot rows.
+    features : (int, int), default (0, 1)
+        The columns of X on the axes. The model sees every other feature
+        held at its mean over X.
+    ax : matplotlib Axes, optional
+    resolution : int, default 200
+        Grid points along each axis.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The last collection is the samples (offsets: X[:, features]).
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, features out of range or equal, resolution < 2.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
+    labels = _labels_of(y, "y")
+    if labels.shape[0] != X.shape[0]:
+        raise ValueError(f"X and y must have the same number of rows; got {X.shape[0]} and {labels.shape[0]}")
+    if len(features) != 2 or any(not 0 <= int(f) < X.shape[1] for f in features) or features[0] == features[1]:
+        raise ValueError(f"features must be two different columns of X (0..{X.shape[1] - 1}); got {features}")
+    if resolution < 2:
+        raise ValueError(f"resolution must be at least 2; got {resolution}")
+    i, j = (int(f) for f in features)
+    axes = []
+    for col in (i, j):
+        low, high = X[:, col].min(), X[:, col].max()
+        pad = 0.05 * (high - low) or 0.5
+        axes.append(np.linspace(low - pad, high + pad, resolution))
+    gx, gy = np.meshgrid(*axes)
+    grid = np.tile(X.mean(axis=0), (gx.size, 1))
+    grid[:, i], grid[:, j] = gx.ravel(), gy.ravel()
+    predicted = _predict_labels(model, grid)
+    classes = np.unique(np.concatenate([predicted, labels]))
+    index = {c: k for k, c in enumerate(classes.tolist())}
+    regions = np.array([index[v] for v in predicted.tolist()]).reshape(gx.shape)
+    truth = np.array([index[v] for v in labels.tolist()])
+    ax = _new_axes(ax)
+    # one colour per class: light for the regions, strong for the samples
+    few = len(classes) <= 9
+    span: dict[str, Any] = {"vmin": -0.5, "vmax": (8.5 if few else 19.5)}
+    ax.contourf(gx, gy, regions, levels=np.arange(len(classes) + 1) - 0.5, cmap="Pastel1" if few else "tab20",
+                **span)
+    ax.scatter(X[:, i], X[:, j], c=truth, cmap="Set1" if few else "tab20", edgecolors="black", linewidths=0.5,
+               s=20, **span)
+    ax.set_xlabel(f"feature {i}")
+    ax.set_ylabel(f"feature {j}")
+    ax.set_title("decision regions")
+    return ax

@@ -1,0 +1,854 @@
+"""scikit-learn estimators backed by fastmlp: ``MLPClassifier`` and ``MLPRegressor``.
+
+Drop-in replacements for ``sklearn.neural_network``'s estimators of the same
+names: the same parameters with the same defaults, the same fitted attributes,
+the same label handling and stopping rules; the numeric work is fastmlp's C++
+core: one ``Network.fit`` call per fit, whose per-epoch callback keeps
+scikit-learn's books (loss curve, stopping rules, validation scores), or one
+call per epoch for the "adaptive" rate, partial_fit and "invscaling" after
+earlier fits. scikit-learn (>= 1.6) is an optional dependency,
+``pip install "fastmlp[sklearn]"``. This module is glue: the network, its
+training and its inference are ``fastmlp.Network``'s.
+
+How scikit-learn's definitions map onto fastmlp's (so results agree within
+run-to-run spread, not bit for bit):
+
+- loss: classifiers minimise mean log-loss with a softmax output (multi-class)
+  or a logistic output (binary: one unit; multi-label: one per label), that is
+  fastmlp's ``cross_entropy`` with ``reduction="mean"``; regressors follow the
+  gradient of squared error / 2 summed over outputs and averaged over
+  samples, fastmlp's ``mse`` with ``reduction="mean"``, and report (in
+  loss_ and loss_curve_) that loss divided by the number of outputs, as
+  scikit-learn does.
+- alpha: the penalty alpha / (2 * batch rows) * ||W||^2 added to each batch's
+  mean loss (biases are not penalised) is fastmlp's ``l2 = alpha / batch_size``
+  (with sample weights: divided by the batch's expected weight); the last,
+  smaller batch of an epoch gets the same l2 where scikit-learn's grows.
+- init: W uniform in +-sqrt(6 / (in + out)) (+-sqrt(2 / (in + out)) for
+  logistic) as scikit-learn, from fastmlp's "glorot" (scaled for logistic);
+  biases start at 0 where scikit-learn draws them from the same range.
+- solver "sgd": momentum in fastmlp's (PyTorch's) form, the same steps for a
+  constant rate; "adam": epsilon added to the bias-corrected sqrt(v), where
+  scikit-learn adds it before the correction (a difference of order 1e-8).
+  "lbfgs": scipy's L-BFGS-B on fastmlp's full-batch loss and gradient, as
+  scikit-learn does (max_iter, max_fun, tol as its gtol).
+- random_state: an int is fastmlp's seed (initialisation and shuffles);
+  None or a RandomState draws one.
+
+Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
+``dtype`` ("float64" or "float32": the network's precision), ``class_weight``
+(None, "balanced" or {label: weight}, multiplied into sample_weight).
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import LabelBinarizer
+from sklearn.utils import check_random_state, gen_batches
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
+
+from fastmlp.network import Network
+
+__all__ = ["MLPClassifier", "MLPRegressor"]
+
+# scikit-learn's names of the hidden activations -> fastmlp's
+_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+                "leaky_relu": "leaky_relu"}
+_OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+
+
+# --- parameters ---------------------------------------------------------------------------
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_real(v: Any) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _choice(*options: str) -> tuple[Any, str]:
+    return (lambda v: isinstance(v, str) and v in options), "one of " + ", ".join(map(repr, options))
+
+
+def _real(low: float, high: float = np.inf, *, low_open: bool = False, high_open: bool = True) -> tuple[Any, str]:
+    def ok(v: Any) -> bool:
+        return (_is_real(v) and not np.isnan(v) and (v > low if low_open else v >= low)
+                and (v < high if high_open else v <= high))
+    left, right = "(" if low_open else "[", ")" if high_open else "]"
+    return ok, f"a real number in {left}{low}, {high}{right}"
+
+
+def _boolean() -> tuple[Any, str]:
+    return (lambda v: isinstance(v, (bool, np.bool_))), "a bool"
+
+
+# Each parameter: a test and what it expects (checked at fit, as scikit-learn does).
+_PARAMETERS: dict[str, tuple[Any, str]] = {
+    "hidden_layer_sizes": (lambda v: (_is_int(v) and v >= 1) or (
+        not isinstance(v, (str, bytes)) and np.ndim(v) == 1 and all(_is_int(h) and h >= 1 for h in v)),
+        "a positive int or a sequence of positive ints"),
+    "activation": _choice(*_ACTIVATIONS),
+    "solver": _choice("lbfgs", "sgd", "adam"),
+    "alpha": _real(0),
+    "batch_size": (lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or a positive int"),
+    "learning_rate": _choice("constant", "invscaling", "adaptive"),
+    "learning_rate_init": _real(0, low_open=True),
+    "power_t": _real(0),
+    "max_iter": (lambda v: _is_int(v) and v >= 1, "a positive int"),
+    "shuffle": _boolean(),
+    "random_state": (lambda v: v is None or (_is_int(v) and 0 <= v < 2**64) or isinstance(v, np.random.RandomState),
+                     "None, an int in [0, 2**64) or a numpy RandomState"),
+    "tol": _real(0),
+    "verbose": (lambda v: _is_int(v) or isinstance(v, (bool, np.bool_)), "a bool or an int"),
+    "warm_start": _boolean(),
+    "momentum": _real(0, 1, high_open=False),
+    "nesterovs_momentum": _boolean(),
+    "early_stopping": _boolean(),
+    "validation_fraction": _real(0, 1),
+    "beta_1": _real(0, 1),
+    "beta_2": _real(0, 1),
+    "epsilon": _real(0, low_open=True),
+    "n_iter_no_change": (lambda v: (_is_int(v) and v >= 1) or (_is_real(v) and v == np.inf),
+                         "a positive int or numpy.inf"),
+    "max_fun": (lambda v: _is_int(v) and v >= 1, "a positive int"),
+    "n_threads": (lambda v: v is None or (_is_int(v) and 1 <= v <= 1024), "None or an int in [1, 1024]"),
+    "dtype": _choice("float64", "float32"),
+    "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
+    "loss": _choice("squared_error"),
+}
+
+
+# --- the shared estimator -----------------------------------------------------------------
+
+class _BaseMLP(BaseEstimator):
+    """What MLPClassifier and MLPRegressor share: parameters, the training
+    loop and its stopping rules, pickling, export."""
+
+    def _check_params(self) -> None:
+        for name, value in self.get_params(deep=False).items():
+            ok, expected = _PARAMETERS[name]
+            if not ok(value):
+                kind = TypeError if name in ("random_state", "class_weight") else ValueError
+                raise kind(f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
+                           f"Got {value!r} instead.")
+
+    # --- hooks for the two estimators ---------------------------------------------------
+
+    def _network_output(self) -> tuple[str, str]:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def _score_predictions(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    # --- fitting ------------------------------------------------------------------------
+
+    def _fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None, incremental: bool) -> Any:
+        self._check_params()
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+        first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
+        X, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = np.dtype(self.dtype)
+        X = np.ascontiguousarray(X, dtype=dtype)
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        sw = self._weights_with_classes(sw, y_labels, incremental)
+        hidden = [self.hidden_layer_sizes] if _is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(X.shape[1], hidden, Y.shape[1], dtype)
+        elif [*self._net.sizes[1:-1]] != hidden or self._net.sizes[-1] != Y.shape[1]:
+            raise ValueError(f"hidden_layer_sizes {hidden} and {Y.shape[1]} outputs do not match the fitted "
+                             f"network {list(self._net.sizes)}; fit it afresh (warm_start=False)")
+        Y = np.ascontiguousarray(Y, dtype=dtype)
+        if self.solver == "lbfgs":
+            self._fit_lbfgs(X, Y, sw)
+        else:
+            self._fit_stochastic(X, Y, y_labels, sw, incremental)
+        if not all(np.isfinite(w).all() for w in (*self._net.weights, *self._net.biases)):
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                             "values and need to be preprocessed.")
+        return self
+
+    def _weights_with_classes(self, sw: np.ndarray | None, y: np.ndarray, incremental: bool) -> np.ndarray | None:
+        return sw
+
+    def _initialize(self, n_features: int, hidden: list[int], n_outputs: int, dtype: np.dtype[Any]) -> None:
+        output, loss = self._network_output()
+        if self.random_state is None or isinstance(self.random_state, np.random.RandomState):
+            seed = int(self._random_state.randint(0, 2**31 - 1))
+        else:
+            seed = int(self.random_state)
+        self._net = Network([n_features, *hidden, n_outputs], activation=_ACTIVATIONS[self.activation],
+                            output=output, loss=loss, reduction="mean", init="glorot", seed=seed, dtype=dtype)
+        if self.activation == "logistic":  # scikit-learn's bound for logistic units: sqrt(2 / (in + out))
+            for W in self._net.weights:
+                W *= np.sqrt(1.0 / 3.0)
+        self._adopt_network()
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = n_outputs
+        self.n_layers_ = len(hidden) + 2
+        self.out_activation_ = _OUT_NAMES[output]
+        self._solver_state: dict[str, Any] | None = None
+        if self.solver != "lbfgs":
+            self.loss_curve_: list[float] = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_: list[float] | None = []
+                self.best_validation_score_: float | None = -np.inf
+                self.best_loss_: float | None = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    def _adopt_network(self) -> None:
+        """Point coefs_ and intercepts_ at the network's parameters (views, no copies)."""
+        self.coefs_ = list(self._net.weights)
+        self.intercepts_ = list(self._net.biases)
+
+    @property
+    def _loss_scale(self) -> float:
+        """fastmlp's loss over the one scikit-learn reports: the number of outputs
+        for squared error (which scikit-learn reports averaged over the outputs
+        but descends summed over them, as fastmlp), else 1."""
+        return float(self._net.sizes[-1]) if self._net.loss_name == "mse" else 1.0
+
+    def _penalty_norm(self) -> float:
+        return float(sum(np.dot(W.ravel(), W.ravel()) for W in self._net.weights))
+
+    def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, y_labels: np.ndarray, sw: np.ndarray | None,
+                        incremental: bool) -> None:
+        if not incremental or self._solver_state is None:
+            self._solver_state = {"learning_rate": float(self.learning_rate_init)}
+            self._net.reset_optimizer()  # a fit (warm or not) starts its optimiser afresh, as scikit-learn's
+        state = self._solver_state
+        X_val: Any = None
+        y_val: Any = None
+        sw_val: Any = None
+        if self.early_stopping:
+            stratify = y_labels if _is_single_label(self) else None
+            parts = train_test_split(X, Y, y_labels, *(() if sw is None else (sw,)), random_state=self._random_state,
+                                     test_size=self.validation_fraction, stratify=stratify)
+            X, X_val, Y, _, _, y_val = parts[:6]
+            if sw is not None:
+                sw, sw_val = parts[6], parts[7]
+            if X_val.shape[0] < 2:
+                raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
+                                 "your dataset.")
+            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+        n = X.shape[0]
+        if self.batch_size == "auto":
+            batch = min(200, n)
+        else:
+            if self.batch_size > n:
+                warnings.warn("Got `batch_size` less than 1 or larger than sample size. It is going to be clipped",
+                              stacklevel=3)
+            batch = int(np.clip(self.batch_size, 1, n))
+        scale = self._loss_scale
+        mean_weight = 1.0 if sw is None else max(float(np.mean(sw)), np.finfo(float).tiny)
+        l2 = self.alpha / (batch * mean_weight)
+        # scikit-learn's penalty term of an epoch's reported loss: alpha/2 ||W||^2
+        # over each batch's weight, each batch counting with its share of rows
+        # (||W|| taken at the epoch's start: exact for one batch per epoch)
+        batches = [s.stop - s.start for s in gen_batches(n, batch)]
+        penalty_factor = 0.5 * self.alpha * len(batches) / (n * mean_weight)
+        best_params: list[np.ndarray] = []
+        penalty = [penalty_factor * self._penalty_norm() if self.alpha else 0.0]  # at the next epoch's start
+        adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
+        invscaling = self.solver == "sgd" and self.learning_rate == "invscaling"
+
+        def after_epoch(loss: float) -> bool:
+            """scikit-learn's bookkeeping after an epoch; True when training should stop."""
+            self.n_iter_ += 1
+            self.loss_ = loss / scale + penalty[0]
+            if self.alpha:
+                penalty[0] = penalty_factor * self._penalty_norm()
+            self.t_ += n
+            self.loss_curve_.append(self.loss_)
+            if self.verbose:
+                print(f"Iteration {self.n_iter_}, loss = {self.loss_:.8f}")
+            if self.early_stopping:
+                if self._update_validation(X_val, y_val, sw_val):
+                    best_params[:] = [p.copy() for p in (*self._net.weights, *self._net.biases)]
+            else:
+                self._update_training_loss()
+            if invscaling:
+                state["learning_rate"] = float(self.learning_rate_init) / (self.t_ + 1) ** self.power_t
+            if self._no_improvement_count <= self.n_iter_no_change:
+                return False
+            what = "Validation score" if self.early_stopping else "Training loss"
+            msg = f"{what} did not improve more than tol={self.tol:f} for {self.n_iter_no_change} consecutive epochs."
+            if adaptive and state["learning_rate"] > 1e-6:
+                state["learning_rate"] /= 5.0
+                self._no_improvement_count = 0
+                if self.verbose:
+                    print(msg + f" Setting learning rate to {state['learning_rate']:f}")
+                return False
+            if self.verbose:
+                print(msg + (" Learning rate too small." if adaptive else "") + " Stopping.")
+            return True
+
+        self.n_iter_ = 0
+        stopped = False
+        try:
+            if incremental or adaptive or (invscaling and self.t_ > 0):
+                # one C++ call per epoch: the rate changes in ways fastmlp's schedules do not
+                for _ in range(1 if incremental else self.max_iter):
+                    stopped = after_epoch(self._run_epoch(X, Y, sw, batch, l2, state["learning_rate"]))
+                    if stopped:
+                        break
+            else:
+                # one C++ call for the whole fit; the callback keeps the books and stops it
+                def callback(epoch: int, logs: dict[str, float]) -> bool:
+                    nonlocal stopped
+                    stopped = after_epoch(logs["loss"])
+                    return not stopped
+
+                self._run_epoch(X, Y, sw, batch, l2, state["learning_rate"], epochs=self.max_iter,
+                                schedule="invscaling" if invscaling else "constant", callback=callback)
+            if not incremental and not stopped and self.n_iter_ == self.max_iter:
+                warnings.warn(f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                              "optimization hasn't converged yet.", ConvergenceWarning, stacklevel=3)
+        except KeyboardInterrupt:
+            warnings.warn("Training interrupted by user.", stacklevel=3)
+        if self.early_stopping and best_params:
+            for target, value in zip((*self._net.weights, *self._net.biases), best_params):
+                target[...] = value
+
+    def _update_validation(self, X_val: np.ndarray, y_val: np.ndarray, sw_val: np.ndarray | None) -> bool:
+        """Record the validation score; True when it is the best so far."""
+        score = self._score_predictions(X_val, y_val, sw_val)
+        assert self.validation_scores_ is not None and self.best_validation_score_ is not None
+        self.validation_scores_.append(score)
+        if self.verbose:
+            print(f"Validation score: {score:f}")
+        if score < self.best_validation_score_ + self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if score > self.best_validation_score_:
+            self.best_validation_score_ = score
+            return True
+        return False
+
+    def _update_training_loss(self) -> None:
+        assert self.best_loss_ is not None
+        if self.loss_curve_[-1] > self.best_loss_ - self.tol:
+            self._no_improvement_count += 1
+        else:
+            self._no_improvement_count = 0
+        if self.loss_curve_[-1] < self.best_loss_:
+            self.best_loss_ = self.loss_curve_[-1]
+
+    def _optimizer_options(self) -> dict[str, Any]:
+        """The optimiser and its settings, in fastmlp's names."""
+        if self.solver == "adam":
+            return {"optimizer": "adam", "beta1": float(self.beta_1), "beta2": float(self.beta_2),
+                    "eps": float(self.epsilon)}
+        if self.momentum > 0:
+            return {"optimizer": "momentum", "momentum": float(self.momentum),
+                    "nesterov": bool(self.nesterovs_momentum)}
+        return {"optimizer": "sgd"}
+
+    def _run_epoch(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None, batch: int, l2: float,
+                   learning_rate: float, *, epochs: int = 1, **options: Any) -> float:
+        """Mini-batch training in C++ (one epoch unless told); returns fastmlp's
+        loss of the last epoch (without the penalty). The optimiser's state
+        carries over from the last call (Network.fit keeps it while its
+        settings stay)."""
+        try:
+            self._net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch,
+                          shuffle=bool(self.shuffle), threads=self.n_threads, l2=l2, sample_weight=sw,
+                          power_t=float(self.power_t), **self._optimizer_options(), **options)
+        except FloatingPointError as e:
+            raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
+                             "values and need to be preprocessed.") from e
+        return float(self._net.history["loss"][-1])
+
+    def _fit_lbfgs(self, X: np.ndarray, Y: np.ndarray, sw: np.ndarray | None) -> None:
+        from scipy.optimize import minimize
+
+        net = self._net
+        order = [p for pair in zip(net.weights, net.biases) for p in pair]  # fastmlp's flat layout
+        decay = np.concatenate([np.full(p.size, i % 2 == 0) for i, p in enumerate(order)])
+        scale = self._loss_scale
+        alpha = self.alpha / max(float(X.shape[0] if sw is None else np.sum(sw)), np.finfo(float).tiny)
+
+        def loss_and_grad(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            _unflatten(order, flat)
+            loss, grad = net._loss_and_gradient(X, Y, sw)
+            w = np.where(decay, flat, 0.0)
+            return loss + 0.5 * alpha * float(w @ w), grad.astype(np.float64) + alpha * w
+
+        x0 = np.concatenate([p.ravel() for p in order]).astype(np.float64)
+        result = minimize(loss_and_grad, x0, method="L-BFGS-B", jac=True,
+                          options={"maxfun": self.max_fun, "maxiter": self.max_iter, "gtol": self.tol})
+        _unflatten(order, result.x)
+        self.n_iter_ = int(result.nit)
+        w = np.where(decay, result.x, 0.0)
+        self.loss_ = float(result.fun - 0.5 * alpha * float(w @ w)) / scale + 0.5 * alpha * float(w @ w)
+        if result.status != 0:
+            warnings.warn(f"lbfgs failed to converge after {self.n_iter_} iteration(s) (status={result.status}):\n"
+                          f"{result.message}.\n\nIncrease the number of iterations to improve the convergence "
+                          f"(max_iter={self.max_iter}).", ConvergenceWarning, stacklevel=3)
+
+    # --- prediction ---------------------------------------------------------------------
+
+    def _forward(self, X: ArrayLike) -> np.ndarray:
+        """The network's outputs for X, validated as scikit-learn does."""
+        check_is_fitted(self, "coefs_")
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        self._sync_parameters()
+        return self._net.predict(np.ascontiguousarray(X, dtype=self._net.dtype), threads=self.n_threads)
+
+    def _sync_parameters(self) -> None:
+        """Copy coefs_ / intercepts_ entries that were replaced (rather than
+        modified in place) into the network."""
+        for mine, theirs in ((self.coefs_, self._net.weights), (self.intercepts_, self._net.biases)):
+            if len(mine) != len(theirs):
+                raise ValueError(f"coefs_ and intercepts_ must keep one entry per layer ({len(theirs)})")
+            for a, b in zip(mine, theirs):
+                if a is not b and not np.shares_memory(a, b):
+                    b[...] = a
+
+    # --- pickling ------------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The network pickles itself (its model-file bytes); coefs_ and
+        # intercepts_ are views of it, made again on unpickling.
+        if "_net" in self.__dict__:
+            self._sync_parameters()
+        state = self.__dict__.copy()
+        state.pop("coefs_", None)
+        state.pop("intercepts_", None)
+        state.pop("_solver_state", None)  # the optimiser's state does not travel
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        if "_net" in state:
+            self._solver_state = None
+            self._adopt_network()
+
+    # --- export ----------------------------------------------------------------------------
+
+    @property
+    def network_(self) -> Network:
+        """The fitted fastmlp.Network (its weights are coefs_ and intercepts_)."""
+        check_is_fitted(self, "coefs_")
+        self._sync_parameters()
+        return self._net
+
+
+def _is_single_label(est: Any) -> bool:
+    """Whether a classifier predicts one label per sample (binary or multi-class)."""
+    return isinstance(est, MLPClassifier) and est.n_outputs_ == 1
+
+
+def _unflatten(params: list[np.ndarray], flat: np.ndarray) -> None:
+    """Copy the flat vector into the parameter arrays, in order."""
+    at = 0
+    for p in params:
+        p.ravel()[...] = flat[at : at + p.size]
+        at += p.size
+
+
+def _check_solver(est: Any) -> bool:
+    if est.solver not in ("sgd", "adam"):
+        raise AttributeError(f"partial_fit is only available for stochastic optimizers. {est.solver} is not "
+                             "stochastic.")
+    return True
+
+
+# --- the classifier ------------------------------------------------------------------------
+
+class MLPClassifier(ClassifierMixin, _BaseMLP):
+    """Multi-layer perceptron classifier: scikit-learn's ``MLPClassifier``, trained by fastmlp.
+
+    Minimises mean log-loss: softmax outputs for multi-class targets, one
+    logistic output for binary targets, one logistic output per label for
+    multi-label (indicator matrix) targets. Labels may be of any type
+    (strings, integers, ...).
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or sequence of int, default (100,)
+        Units of each hidden layer.
+    activation : {"identity", "logistic", "tanh", "relu", "leaky_relu"}, default "relu"
+        The hidden layers' activation ("leaky_relu", slope 0.01, is fastmlp's addition).
+    solver : {"lbfgs", "sgd", "adam"}, default "adam"
+    alpha : float, default 1e-4
+        L2 penalty strength (divided by the batch's rows, as scikit-learn's).
+    batch_size : int or "auto", default "auto"
+        Rows per step; "auto" is min(200, n_samples).
+    learning_rate : {"constant", "invscaling", "adaptive"}, default "constant"
+        The rate's schedule (solver "sgd" only): invscaling is
+        learning_rate_init / (t + 1)**power_t with t the samples seen;
+        adaptive divides the rate by 5 whenever n_iter_no_change epochs pass
+        without improvement.
+    learning_rate_init : float, default 1e-3
+    power_t : float, default 0.5
+    max_iter : int, default 200
+        Epochs at most (iterations for lbfgs).
+    shuffle : bool, default True
+        Reshuffle the samples every epoch.
+    random_state : int, RandomState or None, default None
+        An int is fastmlp's seed: the same int gives the same network.
+    tol : float, default 1e-4
+        Improvement (of the loss, or of the validation score with
+        early_stopping) that resets the n_iter_no_change count.
+    verbose : bool, default False
+        Print the loss of every epoch.
+    warm_start : bool, default False
+        fit continues from the current weights.
+    momentum : float, default 0.9
+        Solver "sgd": momentum (0: plain gradient descent).
+    nesterovs_momentum : bool, default True
+    early_stopping : bool, default False
+        Hold out validation_fraction of the data, stop when its accuracy has
+        not improved by tol for n_iter_no_change epochs, keep the best weights.
+    validation_fraction : float, default 0.1
+    beta_1, beta_2, epsilon : float, default 0.9, 0.999, 1e-8
+        Solver "adam"'s settings.
+    n_iter_no_change : int, default 10
+    max_fun : int, default 15000
+        Solver "lbfgs": loss evaluations at most.
+    n_threads : int or None, default None
+        Threads for fit and predict (fastmlp's; results do not depend on it).
+    dtype : {"float64", "float32"}, default "float64"
+        The network's precision.
+    class_weight : dict, "balanced" or None, default None
+        Weights of the classes, multiplied into sample_weight ("balanced":
+        n_samples / (n_classes * count)). Not for multi-label targets.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+    coefs_, intercepts_ : list of ndarray
+        Each layer's weights (in, out) and biases (out,): views of the network's parameters.
+    loss_ : float
+        The last epoch's loss (with the penalty).
+    loss_curve_ : list of float
+        The loss at every epoch (stochastic solvers).
+    best_loss_ : float or None
+    validation_scores_ : list of float or None
+        Validation accuracy at every epoch (early_stopping).
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run by the last fit.
+    t_ : int
+        Samples seen over all fits.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str
+        When X had string column names.
+    n_outputs_, n_layers_ : int
+    out_activation_ : {"softmax", "logistic"}
+    network_ : fastmlp.Network
+        The network itself (for ``to_onnx``, ``fastmlp.plot``, ...).
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
+        *,
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        n_threads: int | None = None,
+        dtype: str = "float64",
+        class_weight: dict[Any, float] | str | None = None,
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+        self.dtype = dtype
+        self.class_weight = class_weight
+
+    def _network_output(self) -> tuple[str, str]:
+        single = self._label_binarizer.y_type_ == "multiclass"
+        return ("softmax" if single else "sigmoid"), "cross_entropy"
+
+    def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
+                        reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
+            self._label_binarizer = LabelBinarizer()
+            self._label_binarizer.fit(y)
+            self.classes_ = self._label_binarizer.classes_
+        else:
+            classes = unique_labels(y)
+            if self.warm_start:
+                if set(classes) != set(self.classes_):
+                    raise ValueError("warm_start can only be used where `y` has the same classes as in the "
+                                     f"previous call to fit. Previously got {self.classes_}, `y` has {classes}")
+            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
+                raise ValueError(f"`y` has classes not in `self.classes_`. `self.classes_` has {self.classes_}. "
+                                 f"'y' has {classes}.")
+        Y = self._label_binarizer.transform(y)
+        return X, Y, y
+
+    def _weights_with_classes(self, sw: np.ndarray | None, y: np.ndarray, incremental: bool) -> np.ndarray | None:
+        if self.class_weight is None:
+            return sw
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            raise ValueError("class_weight is not supported for multi-label targets")
+        if incremental and self.class_weight == "balanced":
+            raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass "
+                             "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y) "
+                             "as a dict instead")
+        weights = compute_sample_weight(self.class_weight, y)
+        return weights if sw is None else sw * weights
+
+    def _score_predictions(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        P = self._net.predict(X, threads=self.n_threads)
+        if not np.isfinite(P).all():
+            return float("nan")
+        return float(accuracy_score(y, self._labels(P), sample_weight=sample_weight))
+
+    def _labels(self, P: np.ndarray) -> np.ndarray:
+        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPClassifier:
+        """Fit the network to X (n_samples, n_features) and labels y (n_samples,)
+        or an indicator matrix (n_samples, n_labels); returns self.
+
+        ``sample_weight`` (n_samples,) weighs each sample's loss. Raises
+        ValueError for bad data or parameters; warns ConvergenceWarning when
+        max_iter epochs end without convergence.
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(_check_solver)
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None,
+                    classes: ArrayLike | None = None) -> MLPClassifier:
+        """One epoch over (X, y), continuing from the current weights and
+        optimiser; ``classes`` (every label of the whole problem) is required
+        on the first call. Only for the "sgd" and "adam" solvers."""
+        if getattr(self, "classes_", None) is None and classes is None:
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        if classes is not None:
+            if getattr(self, "classes_", None) is not None:
+                if not np.array_equal(self.classes_, unique_labels(classes)):
+                    raise ValueError(f"`classes={classes!r}` is not the same as on last call to partial_fit, was: "
+                                     f"{self.classes_!r}")
+            else:
+                self.classes_ = unique_labels(classes)
+                self._label_binarizer = LabelBinarizer()
+                self._label_binarizer.fit(y if type_of_target(y).startswith("multilabel") else classes)
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The predicted labels, shape (n_samples,), or an indicator matrix
+        (n_samples, n_labels) for multi-label targets."""
+        return self._labels(self._forward(X))
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Probability of each class, shape (n_samples, n_classes), columns in
+        the order of classes_ (multi-label: each label's own probability)."""
+        P = self._forward(X)
+        if self.n_outputs_ == 1:
+            p = P.ravel()
+            return np.column_stack([1 - p, p])
+        return P
+
+    def predict_log_proba(self, X: ArrayLike) -> np.ndarray:
+        """log(predict_proba(X))."""
+        P = self.predict_proba(X)
+        with np.errstate(divide="ignore"):
+            return np.log(P, out=P)
+
+    def to_onnx(self, path: Any = None) -> Any:
+        """The classifier as an ONNX model (see ``fastmlp.onnx.estimator_to_onnx``):
+        input "X", outputs "label" and "probabilities"."""
+        from fastmlp.onnx import estimator_to_onnx
+
+        return estimator_to_onnx(self, path)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+
+# --- the regressor --------------------------------------------------------------------------
+
+class MLPRegressor(RegressorMixin, _BaseMLP):
+    """Multi-layer perceptron regressor: scikit-learn's ``MLPRegressor``, trained by fastmlp.
+
+    Minimises squared error / 2 (averaged over samples and outputs) with an
+    identity output layer; one output per target column.
+
+    Parameters
+    ----------
+    hidden_layer_sizes, activation, solver, alpha, batch_size, learning_rate,
+    learning_rate_init, power_t, max_iter, shuffle, random_state, tol,
+    verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+    validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
+    n_threads, dtype
+        As MLPClassifier's; early stopping watches the validation R^2.
+    loss : {"squared_error"}, default "squared_error"
+        Keyword-only here ("poisson" is not offered).
+
+    Attributes
+    ----------
+    coefs_, intercepts_, loss_, loss_curve_, best_loss_, validation_scores_,
+    best_validation_score_, n_iter_, t_, n_features_in_, feature_names_in_,
+    n_outputs_, n_layers_, network_
+        As MLPClassifier's.
+    out_activation_ : "identity"
+    """
+
+    def __init__(
+        self,
+        hidden_layer_sizes: int | Sequence[int] = (100,),
+        activation: str = "relu",
+        *,
+        loss: str = "squared_error",
+        solver: str = "adam",
+        alpha: float = 0.0001,
+        batch_size: int | str = "auto",
+        learning_rate: str = "constant",
+        learning_rate_init: float = 0.001,
+        power_t: float = 0.5,
+        max_iter: int = 200,
+        shuffle: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+        tol: float = 1e-4,
+        verbose: bool = False,
+        warm_start: bool = False,
+        momentum: float = 0.9,
+        nesterovs_momentum: bool = True,
+        early_stopping: bool = False,
+        validation_fraction: float = 0.1,
+        beta_1: float = 0.9,
+        beta_2: float = 0.999,
+        epsilon: float = 1e-8,
+        n_iter_no_change: int = 10,
+        max_fun: int = 15000,
+        n_threads: int | None = None,
+        dtype: str = "float64",
+    ) -> None:
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.loss = loss
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.max_fun = max_fun
+        self.n_threads = n_threads
+        self.dtype = dtype
+
+    def _network_output(self) -> tuple[str, str]:
+        return "identity", "mse"
+
+    def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
+                        reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        X, y = validate_data(self, X_in, y_in, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
+                             reset=reset)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
+
+    def _score_predictions(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
+        P = self._net.predict(X, threads=self.n_threads)
+        if not np.isfinite(P).all():
+            return float("nan")
+        return float(r2_score(y, P.ravel() if P.shape[1] == 1 else P, sample_weight=sample_weight))
+
+    def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPRegressor:
+        """Fit the network to X (n_samples, n_features) and targets y
+        (n_samples,) or (n_samples, n_targets); returns self. As
+        MLPClassifier.fit otherwise."""
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @available_if(_check_solver)
+    def partial_fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPRegressor:
+        """One epoch over (X, y), continuing from the current weights and
+        optimiser. Only for the "sgd" and "adam" solvers."""
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """The predictions, shape (n_samples,) for one target, else (n_samples, n_targets)."""
+        P = self._forward(X)
+        return P.ravel() if P.shape[1] == 1 else P
+
+    def to_onnx(self, path: Any = None) -> Any:
+        """The regressor as an ONNX model (see ``fastmlp.onnx.estimator_to_onnx``):
+        input "X", output "variable" (n, n_targets)."""
+        from fastmlp.onnx import estimator_to_onnx
+
+        return estimator_to_onnx(self, path)
