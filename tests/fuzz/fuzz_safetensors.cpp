@@ -2,12 +2,12 @@
 //
 // Any input must either load or throw ModelFileError with a printable message
 // (one line of UTF-8); anything else (another exception, a sanitizer report, a
-// failed invariant) aborts. A file that loads
-// also predicts on a small input and survives a round trip bit for bit; on
-// Linux, load() on the same bytes (a memory file) must agree with
-// from_safetensors. Built by tests/fuzz/run.sh with clang and libFuzzer, and
-// replayed over the corpus by replay.cpp in every CTest run. Not a test of
-// what the loaded values mean: tests/cpp/test_safetensors.cpp does that.
+// failed invariant) aborts. A file that loads also predicts on a small input
+// and survives a round trip bit for bit; on Linux, load() on the same bytes (a
+// memory file) must agree with from_safetensors. Built by tests/fuzz/run.sh
+// with clang and libFuzzer, and replayed over the corpus by replay.cpp in
+// every CTest run. Not a test of what the loaded values mean:
+// tests/cpp/test_safetensors.cpp does that.
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
