@@ -303,6 +303,7 @@ def test_ctrl_c_stops_a_long_predict():
 # --- the command line on hostile files ------------------------------------------------------
 
 PROGRAM = [os.environ["FASTMLP_PROGRAM"]] if os.environ.get("FASTMLP_PROGRAM") else None
+LINUX = sys.platform.startswith("linux")  # /dev/zero, sparse files, SIGINT as on Linux
 
 
 def _files(tmp_path):
@@ -332,7 +333,7 @@ def _files(tmp_path):
         files[name].write_bytes(data)
     with open(tmp_path / "sparse.st", "wb") as f:  # a valid header, then a terabyte of holes
         f.write(good)
-        f.truncate(1 << 40)
+        f.truncate(1 << 40 if LINUX else 1 << 20)  # elsewhere holes may not be free
     files["sparse.st"] = tmp_path / "sparse.st"
     return files
 
@@ -352,9 +353,10 @@ HOSTILE_MODELS = {  # MODEL for predict and eval with good data: the message
     "zero": "not a regular file", "dir": "Is a directory", "missing": "cannot open for reading",
 }
 PROGRAM_CASES = [
-    *[(command, "model", data, message) for data, message in HOSTILE_DATA.items() for command in ("predict", "eval")],
+    *[(command, "model", data, message) for data, message in HOSTILE_DATA.items() for command in ("predict", "eval")
+      if LINUX or data != "zero"],
     *[(command, model, "good.csv", message) for model, message in HOSTILE_MODELS.items()
-      for command in ("predict", "eval")],
+      for command in ("predict", "eval") if LINUX or model != "zero"],
     ("predict", "model32", "float32-overflow.csv", "out of the range of float32"),
 ]
 
@@ -400,6 +402,7 @@ def test_a_wide_csv_is_read_in_memory_it_warrants(tmp_path):
     assert fastmlp.load(model).sizes == (199_997, 2, 3)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a child process as on POSIX")
 def test_ctrl_c_stops_the_program_predicting_a_long_file(tmp_path):
     """fastmlp predict on a file that would take minutes: SIGINT once the
     first rows are out ends it with status 130 and one line; what it printed

@@ -243,6 +243,8 @@ def test_messages_with_bytes_that_are_not_utf8_stay_value_errors(tmp_path):
     with pytest.raises(ValueError, match=r"bad escape '\\\\xa2'") as info:
         fastmlp.load(path)
     assert type(info.value) is ValueError
+    if not sys.platform.startswith("linux"):  # other systems refuse such a file name
+        return
     odd = os.fsencode(tmp_path) + b"/model-\xff.st"
     with open(odd, "wb") as f:
         f.write(path.read_bytes())

@@ -309,11 +309,11 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
 
 void open_csv(std::ifstream& in, const std::string& path) {
   check_path(path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw FileError(path, "cannot read", EISDIR);
   errno = 0;
   in.open(path, std::ios::binary);
   if (!in) throw FileError(path, "cannot open for reading", errno);
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) throw FileError(path, "cannot read", EISDIR);
 }
 
 CsvData read_csv(const std::string& path, std::size_t n_labels) {
