@@ -321,6 +321,11 @@ std::string divergence_message(std::size_t epoch, double loss) {
 
 }  // namespace
 
+// A shuffled batch is gathered in blocks of rows, over the pool when it holds
+// at least this many values (smaller ones cost less than a hand-off).
+constexpr std::size_t kGatherRows = 32;
+constexpr std::size_t kParallelGather = std::size_t(1) << 14;
+
 template <class T>
 FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
               Optimizer<T>& optimizer, const FitHooks& hooks) {
@@ -393,11 +398,20 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
       const T* wb = weight != nullptr ? weight + first : nullptr;
       if (shuffled) {
         MatrixView<T> gx(ws.X.data(), rows, X.cols), gy(ws.Y.data(), rows, Y.cols);
-        for (std::size_t r = 0; r < rows; ++r) {
-          copy_row<T>(gx, r, X, order[first + r]);
-          copy_row<T>(gy, r, Y, order[first + r]);
-          if (weight != nullptr) ws.weight.data()[r] = weight[order[first + r]];
-        }
+        // Copies only: blocks of rows may go to any thread.
+        const auto gather = [&](std::size_t block) {
+          const std::size_t end = std::min(rows, (block + 1) * kGatherRows);
+          for (std::size_t r = block * kGatherRows; r < end; ++r) {
+            copy_row<T>(gx, r, X, order[first + r]);
+            copy_row<T>(gy, r, Y, order[first + r]);
+            if (weight != nullptr) ws.weight.data()[r] = weight[order[first + r]];
+          }
+        };
+        const std::size_t blocks = (rows + kGatherRows - 1) / kGatherRows;
+        if (pool != nullptr && blocks > 1 && rows * X.cols >= kParallelGather)
+          pool->parallel_for(blocks, std::cref(gather));
+        else
+          for (std::size_t b = 0; b < blocks; ++b) gather(b);
         xb = gx;
         yb = gy;
         if (weight != nullptr) wb = ws.weight.data();
