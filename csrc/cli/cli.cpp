@@ -191,17 +191,26 @@ double parse_real(const std::string& option, const std::string& text) {
   return value;
 }
 
-std::vector<std::size_t> parse_sizes(const std::string& option, const std::string& text) {
-  std::vector<std::size_t> sizes;
+// The comma-separated parts of `text` ("a,b" -> {"a", "b"}; "" -> {""}).
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> parts;
   std::size_t start = 0;
   for (;;) {
     const std::size_t comma = text.find(',', start);
-    const std::uint64_t width = parse_uint(option, text.substr(start, comma - start));
-    if (width == 0) throw UsageError(option + ": layer widths must be positive");
-    sizes.push_back(width);
-    if (comma == std::string::npos) return sizes;
+    parts.push_back(text.substr(start, comma - start));
+    if (comma == std::string::npos) return parts;
     start = comma + 1;
   }
+}
+
+std::vector<std::size_t> parse_sizes(const std::string& option, const std::string& text) {
+  std::vector<std::size_t> sizes;
+  for (const std::string& part : split_commas(text)) {
+    const std::uint64_t width = parse_uint(option, part);
+    if (width == 0) throw UsageError(option + ": layer widths must be positive");
+    sizes.push_back(width);
+  }
+  return sizes;
 }
 
 // One option of a command: its names, whether a value follows it, and what
@@ -309,22 +318,11 @@ struct NetworkSpec {
   }
 };
 
-std::vector<std::string> split_names(const std::string& text) {
-  std::vector<std::string> names;
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = text.find(',', start);
-    names.push_back(text.substr(start, comma - start));
-    if (comma == std::string::npos) return names;
-    start = comma + 1;
-  }
-}
-
 std::vector<Flag> network_flags(NetworkSpec& spec) {
   return {
       {"--activation", nullptr, true,
        [&spec](const std::string& v) {
-         spec.hidden = split_names(v);
+         spec.hidden = split_commas(v);
          for (const std::string& name : spec.hidden) activation_from_name(name, "--activation", false);
        }},
       {"--output", nullptr, true,
