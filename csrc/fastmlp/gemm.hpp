@@ -1,4 +1,5 @@
-// The one matrix-multiply entry the network calls.
+// The matrix multiply the network calls: one product, or many products with
+// one right operand packed once (PackedB, for prediction's blocks of rows).
 //
 //   C (m x n) = alpha * op(A) (m x k) * op(B) (k x n) + beta * C
 //
@@ -14,6 +15,8 @@
 #pragma once
 
 #include <cstddef>
+
+#include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
 
@@ -34,6 +37,55 @@ extern template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::si
 extern template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,
                                   const double*, std::size_t, const double*, std::size_t,
                                   double, double*, std::size_t, ThreadPool*);
+
+// --- a right operand packed once -----------------------------------------------------
+//
+// Many products with one right operand (a layer's weights times each block of
+// rows of a prediction) need not pack it for each: pack it once, in parallel,
+// then run the products against the shared panels on any threads.
+
+namespace gemm_detail {
+template <class T>
+struct PackedAccess;  // dispatch.cpp's view of a PackedB
+}
+
+// op(B) (k x n), packed into the panels of the kernel gemm uses when products
+// of up to `rows` rows would take the packed path, else only pointed at. The
+// buffer is kept between packs (no allocation once large enough); B itself
+// must stay alive and unchanged while products use it.
+template <class T>
+class PackedB {
+ public:
+  // Packs op(B) (k x n) for products of at most `rows` rows; the packing is
+  // split over `pool` when given. std::invalid_argument if ldb is too small.
+  void pack(Trans trans_b, std::size_t k, std::size_t n, const T* B, std::size_t ldb,
+            std::size_t rows, ThreadPool* pool = nullptr);
+
+  std::size_t k() const noexcept { return k_; }
+  std::size_t n() const noexcept { return n_; }
+
+ private:
+  friend struct gemm_detail::PackedAccess<T>;
+  Trans trans_ = Trans::No;
+  std::size_t k_ = 0, n_ = 0, ldb_ = 0;
+  const T* b_ = nullptr;
+  int kernel_ = 0;           // the kernel its products use (a gemm_detail::Kernel)
+  bool packed_ = false;      // whether panels_ holds op(B), or products read B
+  AlignedBuffer<T> panels_;  // the k-blocks of op(B), one after another
+};
+
+// C (m x n) = alpha * op(A) (m x k) * B (k x n) + beta * C, on the calling
+// thread: the same bits as gemm() with B as it was packed.
+template <class T>
+void gemm(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
+          const PackedB<T>& B, T beta, T* C, std::size_t ldc);
+
+extern template class PackedB<float>;
+extern template class PackedB<double>;
+extern template void gemm<float>(Trans, std::size_t, float, const float*, std::size_t,
+                                 const PackedB<float>&, float, float*, std::size_t);
+extern template void gemm<double>(Trans, std::size_t, double, const double*, std::size_t,
+                                  const PackedB<double>&, double, double*, std::size_t);
 
 // The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
 // one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.

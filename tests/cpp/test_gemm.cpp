@@ -1,5 +1,6 @@
 // Tests for gemm and the thread pool: every supported kernel, both paths and
-// 1-4 threads must agree BIT FOR BIT with the naive oracle (gemm/naive.hpp).
+// 1-4 threads, and products with a packed right operand (PackedB), must agree
+// BIT FOR BIT with the naive oracle (gemm/naive.hpp).
 //
 // Shapes cover 0, 1, primes, non-multiples of every block size, k below and
 // above KC, all transpose pairs, alpha 1 and other, beta 0 (C full of NaN, so a
@@ -159,6 +160,45 @@ bool compare(const Operands<T>& o, const std::vector<T>& want, const std::vector
   return true;
 }
 
+// op(B) packed once (PackedB), on no pool and on the largest, with every kernel
+// forced packed or not (the portable kernel, slow on x86, packed on no pool
+// only), then the rows of op(A) in two uneven blocks against it: all must match
+// the oracle. And PackedB::pack's own choice, as predict uses it.
+template <class T>
+bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
+                    const std::vector<ThreadPool*>& pools) {
+  const std::size_t split = o.m / 3;
+  auto multiply = [&](const fastmlp::PackedB<T>& packed, std::vector<T>& got) {
+    for (auto [i0, i1] : {std::pair{std::size_t(0), split}, std::pair{split, o.m}}) {
+      const T* A = o.ta == Trans::No ? o.A.data() + i0 * o.lda : o.A.data() + i0;
+      fastmlp::gemm(o.ta, i1 - i0, o.alpha, A, o.lda, packed, o.beta, got.data() + i0 * o.ldc,
+                    o.ldc);
+    }
+  };
+  fastmlp::PackedB<T> packed;
+  std::vector<T> got;
+  for (Kernel kernel : supported_kernels()) {
+    for (ThreadPool* pool : {pools.front(), pools.back()}) {
+      for (Path path : {Path::Packed, Path::Tiny}) {
+        if (path == Path::Tiny && pool != nullptr) continue;  // nothing to pack
+        if (kernel == Kernel::Ref && (path == Path::Tiny || pool != nullptr)) continue;  // slow
+        fastmlp::gemm_detail::pack_with(kernel, path, packed, o.tb, o.k, o.n, o.B.data(),
+                                        o.ldb, o.m, pool);
+        got = o.C0;
+        multiply(packed, got);
+        const std::string label = std::string("PackedB/") +
+                                  fastmlp::gemm_detail::kernel_name(kernel) + "/" + pname(path) +
+                                  "/threads=" + std::to_string(pool != nullptr ? pool->size() : 0);
+        if (!compare(o, want, got, label)) return false;
+      }
+    }
+  }
+  packed.pack(o.tb, o.k, o.n, o.B.data(), o.ldb, o.m, pools.back());
+  got = o.C0;
+  multiply(packed, got);
+  return compare(o, want, got, std::string("PackedB/") + fastmlp::gemm_kernel_name());
+}
+
 // Runs one case through the oracle, then through every kernel x path x pool,
 // and the public gemm(); all must match the oracle exactly. `pools` starts
 // with nullptr (no pool). Auto runs without a pool (with one it is Tiny or
@@ -196,7 +236,8 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   got = o.C0;
   fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
                 o.beta, got.data(), o.ldc, pools.back());
-  return compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name());
+  if (!compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name())) return false;
+  return check_packed_b(o, want, pools);
 }
 
 // --- the sweep --------------------------------------------------------------------
@@ -311,10 +352,16 @@ bool test_no_allocation(ThreadPool* pool) {
   std::vector<Operands<T>> ops;
   Gen g{7};
   for (const Call& c : calls) ops.push_back(make_operands<T>(g, c.ta, c.tb, c.s, T(1), T(1), 0));
+  // And a layer's weights packed once for a prediction, then a block of rows.
+  fastmlp::PackedB<T> packed;
   auto run_all = [&] {
     for (Operands<T>& o : ops)
       fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
                     o.beta, o.C0.data(), o.ldc, pool);
+    const Operands<T>& layer = ops[5];
+    packed.pack(layer.tb, layer.k, layer.n, layer.B.data(), layer.ldb, layer.m, pool);
+    fastmlp::gemm(layer.ta, layer.m, layer.alpha, layer.A.data(), layer.lda, packed, layer.beta,
+                  ops[5].C0.data(), layer.ldc);
   };
   run_all();
   const long before = g_allocations.load();

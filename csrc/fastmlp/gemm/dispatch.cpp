@@ -1,4 +1,5 @@
-// gemm(): picks a kernel once, picks a path by size, and runs the blocked loops.
+// gemm(): picks a kernel once, picks a path by size, and runs the blocked loops;
+// and PackedB, a right operand packed once for many products on any threads.
 //
 // Kernel choice: the best one the CPU and OS support (AVX-512F, else AVX2+FMA,
 // else the portable one), unless FASTMLP_GEMM_KERNEL=ref|avx2|avx512 is set at
@@ -127,8 +128,9 @@ class Scratch {
 // pack into it and compute from it) only while that call waits for them.
 template <class T>
 struct ThreadScratch {
-  Scratch<T> a;  // packed blocks of op(A), or the tiny path's copy of op(B)
-  Scratch<T> b;  // packed panels of op(B)
+  Scratch<T> a;      // packed blocks of op(A), or the tiny path's copy of op(B)
+  Scratch<T> b;      // packed panels of op(B)
+  Scratch<T> panel;  // one micro-panel of op(A), for products with a PackedB
 };
 
 template <class T>
@@ -144,14 +146,17 @@ template <class T>
 struct KernelSet {
   Blocking blocking;
   MicroKernel<T> micro;
+  MicroKernelInPlace<T> micro_in_place;
   TinyGemm<T> tiny;
   Packer<T> pack_a;
   Packer<T> pack_b;
 };
 
 template <class T, const Blocking& B>
-KernelSet<T> make_set(MicroKernel<T> micro, TinyGemm<T> tiny) {
-  return {B, micro, tiny, &gemm_detail::pack_a<T, B.mr>, &gemm_detail::pack_b<T, B.nr>};
+KernelSet<T> make_set(MicroKernel<T> micro, MicroKernelInPlace<T> micro_in_place,
+                      TinyGemm<T> tiny) {
+  return {B, micro, micro_in_place, tiny, &gemm_detail::pack_a<T, B.mr>,
+          &gemm_detail::pack_b<T, B.nr>};
 }
 
 template <class T>
@@ -159,12 +164,12 @@ KernelSet<T> kernel_set(Kernel kernel) {
   switch (kernel) {
 #if defined(FASTMLP_GEMM_X86)
     case Kernel::Avx512:
-      return make_set<T, kAvx512Blocking<T>>(micro_avx512, tiny_avx512);
+      return make_set<T, kAvx512Blocking<T>>(micro_avx512, micro_in_place_avx512, tiny_avx512);
     case Kernel::Avx2:
-      return make_set<T, kAvx2Blocking<T>>(micro_avx2, tiny_avx2);
+      return make_set<T, kAvx2Blocking<T>>(micro_avx2, micro_in_place_avx2, tiny_avx2);
 #endif
     default:
-      return make_set<T, kRefBlocking<T>>(micro_ref, tiny_ref);
+      return make_set<T, kRefBlocking<T>>(micro_ref, micro_in_place_ref, tiny_ref);
   }
 }
 
@@ -316,6 +321,38 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
   return {rows, cols, (m + rows - 1) / rows, (n + cols - 1) / cols};
 }
 
+// Where loop 2 finds one MR-row micro-panel of op(A): packed (lda == 0), or
+// in place, row r at data + r * lda (full panels of a row-major op(A) only).
+template <class T>
+struct PanelA {
+  const T* data;
+  std::size_t lda;
+};
+
+// Loops 2 and 1 of one k-block (kc steps) over rows [i0, i1) and columns
+// [j0, j1) of C: panel_a(ir, rows) gives the micro-panel of op(A) at row ir
+// (`rows` of them real), b_packed the block's NR-wide panels of op(B), and C
+// points at the block's element (0, 0). Every product through packed panels
+// goes through here.
+template <class T, class PanelOfA>
+void run_tiles(const KernelSet<T>& ks, std::size_t kc, const PanelOfA& panel_a,
+               const T* b_packed, T alpha, T beta, T* C, std::size_t ldc, std::size_t i0,
+               std::size_t i1, std::size_t j0, std::size_t j1) {
+  const Blocking& bl = ks.blocking;
+  for (std::size_t ir = i0; ir < i1; ir += bl.mr) {      // loop 2
+    const std::size_t rows = min(bl.mr, i1 - ir);
+    const PanelA<T> a = panel_a(ir, rows);
+    for (std::size_t jr = j0; jr < j1; jr += bl.nr) {    // loop 1
+      T* const c = C + ir * ldc + jr;
+      const std::size_t cols = min(bl.nr, j1 - jr);
+      if (a.lda != 0)
+        ks.micro_in_place(kc, a.data, a.lda, b_packed + jr * kc, alpha, beta, c, ldc, cols);
+      else
+        ks.micro(kc, a.data, b_packed + jr * kc, alpha, beta, c, ldc, rows, cols);
+    }
+  }
+}
+
 // C = alpha * op(A) op(B) + beta * C through packed panels and the micro-kernel.
 // The loops, outermost first (numbered as in BLIS):
 //   5 (jc)  NC-wide column panels of C and op(B)
@@ -396,14 +433,11 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
     const TaskGrid& g = st.grid;
     const std::size_t i0 = t / g.n_cols * g.rows, i1 = min(st.mg, i0 + g.rows);  // loop 3
     const std::size_t j0 = t % g.n_cols * g.cols, j1 = min(st.nc, j0 + g.cols);
-    const T block_beta = st.pc == 0 ? beta : T(1);
-    for (std::size_t ir = i0; ir < i1; ir += bl.mr) {      // loop 2
-      for (std::size_t jr = j0; jr < j1; jr += bl.nr) {    // loop 1
-        ks.micro(st.kc, st.a_packed + ir * st.kc, st.b_packed + jr * st.kc, alpha, block_beta,
-                 C + (st.ig + ir) * ldc + st.jc + jr, ldc, min(bl.mr, i1 - ir),
-                 min(bl.nr, j1 - jr));
-      }
-    }
+    const auto packed_a = [&](std::size_t ir, std::size_t) {
+      return PanelA<T>{st.a_packed + ir * st.kc, 0};
+    };
+    run_tiles(ks, st.kc, packed_a, st.b_packed, alpha, st.pc == 0 ? beta : T(1),
+              C + st.ig * ldc + st.jc, ldc, i0, i1, j0, j1);
   };
 
   Step current = step(0);
@@ -424,7 +458,7 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
   }
 }
 
-// --- argument checks --------------------------------------------------------------
+// --- argument checks and the choice of path --------------------------------------
 
 // A stored rows x cols matrix needs ld >= cols (when it holds anything).
 void check_ld(const char* name, std::size_t ld, std::size_t rows, std::size_t cols) {
@@ -433,7 +467,115 @@ void check_ld(const char* name, std::size_t ld, std::size_t rows, std::size_t co
                                 " is less than the row length " + std::to_string(cols));
 }
 
+void check_kernel(Kernel kernel) {
+  if (!kernel_supported(kernel))
+    throw std::invalid_argument(std::string("gemm: kernel ") + kernel_name(kernel) +
+                                " is not supported on this CPU or build");
+}
+
+// The path Auto takes for a product of this shape on several threads
+// (`threaded`) or on the caller's alone: see the size thresholds.
+Path auto_path(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k,
+               bool threaded) {
+  const std::size_t work = work_of(m, n, k);
+  const bool operands_suit =
+      trans_b == Trans::No && (trans_a == Trans::No || work_of(m, k, 1) <= kTinyTransposedA);
+  const bool narrow = m <= kTinyRows || n <= kTinyCols ||
+                      (threaded && m <= kTinyRowsThreaded && n <= kTinyColsThreaded);
+  return work <= kTinyWork || (operands_suit && narrow) ? Path::Tiny : Path::Packed;
+}
+
 }  // namespace
+
+// --- products with a PackedB ------------------------------------------------------
+//
+// The panels: k-block b (its kc = min(KC, k - b * KC) steps) starts at
+// b * KC * round_up(n, NR) and holds the block's NR-wide panels of op(B) as
+// pack_b lays them out, so block b's panels are those run_packed would pack
+// for its step (jc = 0, pc = b * KC) with NC >= n.
+
+template <class T>
+struct PackedAccess {
+  static void pack(PackedB<T>& p, Kernel kernel, Path path, Trans trans_b, std::size_t k,
+                   std::size_t n, const T* B, std::size_t ldb, std::size_t rows,
+                   ThreadPool* pool) {
+    check_kernel(kernel);
+    check_ld("ldb", ldb, trans_b == Trans::No ? k : n, trans_b == Trans::No ? n : k);
+    p.trans_ = trans_b;
+    p.k_ = k;
+    p.n_ = n;
+    p.b_ = B;
+    p.ldb_ = ldb;
+    p.kernel_ = static_cast<int>(kernel);
+    p.packed_ = false;
+    if (path == Path::Auto)
+      path = rows == 0 ? Path::Tiny : auto_path(Trans::No, trans_b, rows, n, k, false);
+    if (path == Path::Tiny || n == 0 || k == 0) return;
+
+    const KernelSet<T> ks = kernel_set<T>(kernel);
+    const std::size_t width = round_up(n, ks.blocking.nr);
+    const std::size_t size = checked_mul(width, k, "gemm: packed B");
+    if (p.panels_.size() < size) p.panels_ = AlignedBuffer<T>(size);
+    // Tasks: parts of each k-block, about kPackTaskValues values each.
+    const std::size_t blocks = (k + KC<T> - 1) / KC<T>;
+    const std::size_t parts = (min(KC<T>, k) * n + kPackTaskValues - 1) / kPackTaskValues;
+    T* const panels = p.panels_.data();
+    run_tasks(blocks * parts > 1 && pool != nullptr && pool->size() > 1 ? pool : nullptr,
+              blocks * parts, [&](std::size_t t) {
+                const std::size_t pc = t / parts * KC<T>;
+                ks.pack_b(trans_b, min(KC<T>, k - pc), n, at(trans_b, B, ldb, pc, 0), ldb,
+                          panels + pc * width, t % parts, parts);
+              });
+    p.packed_ = true;
+  }
+
+  // Loops 3, 4, 2 and 1 over the packed panels, on the calling thread. A
+  // micro-panel of op(A) is read in place when it can be (full and not
+  // transposed), else packed on its own into this thread's panel scratch.
+  static void multiply(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
+                       const PackedB<T>& p, T beta, T* C, std::size_t ldc) {
+    const std::size_t n = p.n_, k = p.k_;
+    const Kernel kernel = static_cast<Kernel>(p.kernel_);
+    if (!p.packed_) {
+      gemm_with(kernel, Path::Auto, trans_a, p.trans_, m, n, k, alpha, A, lda, p.b_, p.ldb_,
+                beta, C, ldc, nullptr);
+      return;
+    }
+    check_ld("lda", lda, trans_a == Trans::No ? m : k, trans_a == Trans::No ? k : m);
+    check_ld("ldc", ldc, m, n);
+    if (m == 0) return;
+    const KernelSet<T> ks = kernel_set<T>(kernel);
+    const Blocking& bl = ks.blocking;
+    const std::size_t width = round_up(n, bl.nr);
+    T* const panel = thread_scratch<T>().panel.get(bl.mr * min(KC<T>, k));
+    for (std::size_t ig = 0; ig < m; ig += bl.mc) {     // loop 3: blocks of MC rows
+      const std::size_t mg = min(bl.mc, m - ig);
+      for (std::size_t pc = 0; pc < k; pc += KC<T>) {  // loop 4
+        const std::size_t kc = min(KC<T>, k - pc);
+        const auto panel_a = [&](std::size_t ir, std::size_t rows) {
+          if (trans_a == Trans::No && rows == bl.mr)
+            return PanelA<T>{A + (ig + ir) * lda + pc, lda};
+          ks.pack_a(trans_a, rows, kc, at(trans_a, A, lda, ig + ir, pc), lda, panel, 0, 1);
+          return PanelA<T>{panel, 0};
+        };
+        run_tiles(ks, kc, panel_a, p.panels_.data() + pc * width, alpha,
+                  pc == 0 ? beta : T(1), C + ig * ldc, ldc, 0, mg, 0, n);
+      }
+    }
+  }
+};
+
+template <class T>
+void pack_with(Kernel kernel, Path path, PackedB<T>& packed, Trans trans_b, std::size_t k,
+               std::size_t n, const T* B, std::size_t ldb, std::size_t rows, ThreadPool* pool) {
+  PackedAccess<T>::pack(packed, kernel, path, trans_b, k, n, B, ldb, rows, pool);
+}
+
+template void pack_with<float>(Kernel, Path, PackedB<float>&, Trans, std::size_t, std::size_t,
+                               const float*, std::size_t, std::size_t, ThreadPool*);
+template void pack_with<double>(Kernel, Path, PackedB<double>&, Trans, std::size_t,
+                                std::size_t, const double*, std::size_t, std::size_t,
+                                ThreadPool*);
 
 // --- kernel selection -------------------------------------------------------------
 
@@ -466,27 +608,19 @@ template <class T>
 void gemm_with(Kernel kernel, Path path, Trans trans_a, Trans trans_b, std::size_t m,
                std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
                std::size_t ldb, T beta, T* C, std::size_t ldc, ThreadPool* pool) {
-  if (!kernel_supported(kernel))
-    throw std::invalid_argument(std::string("gemm: kernel ") + kernel_name(kernel) +
-                                " is not supported on this CPU or build");
+  check_kernel(kernel);
   check_ld("lda", lda, trans_a == Trans::No ? m : k, trans_a == Trans::No ? k : m);
   check_ld("ldb", ldb, trans_b == Trans::No ? k : n, trans_b == Trans::No ? n : k);
   check_ld("ldc", ldc, m, n);
   if (m == 0 || n == 0) return;
 
   // Auto takes the pool for large products only; a forced path (tests) always.
-  const std::size_t work = work_of(m, n, k);
   ThreadPool* const threads =
-      pool != nullptr && pool->size() > 1 && (path != Path::Auto || work >= kParallelWork)
+      pool != nullptr && pool->size() > 1 &&
+              (path != Path::Auto || work_of(m, n, k) >= kParallelWork)
           ? pool
           : nullptr;
-  if (path == Path::Auto) {
-    const bool operands_suit = trans_b == Trans::No &&
-                               (trans_a == Trans::No || work_of(m, k, 1) <= kTinyTransposedA);
-    const bool narrow = m <= kTinyRows || n <= kTinyCols ||
-                        (threads != nullptr && m <= kTinyRowsThreaded && n <= kTinyColsThreaded);
-    path = work <= kTinyWork || (operands_suit && narrow) ? Path::Tiny : Path::Packed;
-  }
+  if (path == Path::Auto) path = auto_path(trans_a, trans_b, m, n, k, threads != nullptr);
   const KernelSet<T> ks = kernel_set<T>(kernel);
   // k == 0 still scales C by beta; only the tiny path's block loop does that.
   if (path == Path::Tiny || k == 0)
@@ -522,6 +656,26 @@ template void gemm<float>(Trans, Trans, std::size_t, std::size_t, std::size_t, f
 template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::size_t, double,
                            const double*, std::size_t, const double*, std::size_t, double,
                            double*, std::size_t, ThreadPool*);
+
+template <class T>
+void PackedB<T>::pack(Trans trans_b, std::size_t k, std::size_t n, const T* B, std::size_t ldb,
+                      std::size_t rows, ThreadPool* pool) {
+  using namespace gemm_detail;
+  PackedAccess<T>::pack(*this, active_kernel(), Path::Auto, trans_b, k, n, B, ldb, rows, pool);
+}
+
+template <class T>
+void gemm(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
+          const PackedB<T>& B, T beta, T* C, std::size_t ldc) {
+  gemm_detail::PackedAccess<T>::multiply(trans_a, m, alpha, A, lda, B, beta, C, ldc);
+}
+
+template class PackedB<float>;
+template class PackedB<double>;
+template void gemm<float>(Trans, std::size_t, float, const float*, std::size_t,
+                          const PackedB<float>&, float, float*, std::size_t);
+template void gemm<double>(Trans, std::size_t, double, const double*, std::size_t,
+                           const PackedB<double>&, double, double*, std::size_t);
 
 const char* gemm_kernel_name() { return gemm_detail::kernel_name(gemm_detail::active_kernel()); }
 

@@ -46,4 +46,18 @@ extern template void gemm_with<double>(Kernel, Path, Trans, Trans, std::size_t, 
                                        const double*, std::size_t, double, double*,
                                        std::size_t, ThreadPool*);
 
+// PackedB::pack with the given kernel and path: Packed packs whatever the
+// size, Tiny never (products then read B in place), Auto as pack does.
+template <class T>
+void pack_with(Kernel kernel, Path path, PackedB<T>& packed, Trans trans_b, std::size_t k,
+               std::size_t n, const T* B, std::size_t ldb, std::size_t rows,
+               ThreadPool* pool = nullptr);
+
+extern template void pack_with<float>(Kernel, Path, PackedB<float>&, Trans, std::size_t,
+                                      std::size_t, const float*, std::size_t, std::size_t,
+                                      ThreadPool*);
+extern template void pack_with<double>(Kernel, Path, PackedB<double>&, Trans, std::size_t,
+                                       std::size_t, const double*, std::size_t, std::size_t,
+                                       ThreadPool*);
+
 }  // namespace fastmlp::gemm_detail

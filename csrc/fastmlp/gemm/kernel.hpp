@@ -29,6 +29,12 @@ template <class T>
 using MicroKernel = void (*)(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* C,
                              std::size_t ldc, std::size_t m_r, std::size_t n_r);
 
+// The same tile with A read in place instead of from a packed panel: row r,
+// step p of the tile's A at a[r * lda + p] (a row-major op(A)). Always MR rows.
+template <class T>
+using MicroKernelInPlace = void (*)(std::size_t kc, const T* a, std::size_t lda, const T* b,
+                                    T alpha, T beta, T* C, std::size_t ldc, std::size_t n_r);
+
 // The whole product without packing, for small sizes:
 //   C (m x n) = alpha * A (m x k) * B (k x n) + beta * C
 // with A's element (i, p) at A[i * a_rs + p * a_cs] (so either transpose) and B
@@ -46,6 +52,10 @@ void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, floa
                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
 void micro_ref(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+void micro_in_place_ref(std::size_t kc, const float* a, std::size_t lda, const float* b,
+                        float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+void micro_in_place_ref(std::size_t kc, const double* a, std::size_t lda, const double* b,
+                        double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
 void tiny_ref(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
               std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb, float beta,
               float* C, std::size_t ldc);
@@ -61,6 +71,10 @@ void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, flo
                 float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
 void micro_avx2(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                 double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+void micro_in_place_avx2(std::size_t kc, const float* a, std::size_t lda, const float* b,
+                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+void micro_in_place_avx2(std::size_t kc, const double* a, std::size_t lda, const double* b,
+                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
 void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                float beta, float* C, std::size_t ldc);
@@ -73,6 +87,10 @@ void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, f
                   float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
 void micro_avx512(std::size_t kc, const double* a, const double* b, double alpha,
                   double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+void micro_in_place_avx512(std::size_t kc, const float* a, std::size_t lda, const float* b,
+                           float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+void micro_in_place_avx512(std::size_t kc, const double* a, std::size_t lda, const double* b,
+                           double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
 void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                  std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                  float beta, float* C, std::size_t ldc);

@@ -54,11 +54,13 @@ inline void combine_full(typename Tr::T* c, typename Tr::V acc, typename Tr::V a
 
 // One MR x NR tile from packed panels (see kernel.hpp's MicroKernel): MR * NV
 // accumulators stay in registers; each k step loads NV vectors of B, broadcasts
-// MR values of A and issues MR * NV independent FMAs.
-template <class Tr, std::size_t MR, std::size_t NR>
-void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T* b,
-                  typename Tr::T alpha, typename Tr::T beta, typename Tr::T* C,
-                  std::size_t ldc, std::size_t m_r, std::size_t n_r) {
+// MR values of A and issues MR * NV independent FMAs. kInPlaceA: A's MR rows
+// are read where they are, lda apart (MicroKernelInPlace); the same FMAs in
+// the same order, so the same bits.
+template <class Tr, std::size_t MR, std::size_t NR, bool kInPlaceA = false>
+void micro_kernel(std::size_t kc, const typename Tr::T* a, std::size_t lda,
+                  const typename Tr::T* b, typename Tr::T alpha, typename Tr::T beta,
+                  typename Tr::T* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
   constexpr std::size_t NV = NR / L;
@@ -79,6 +81,15 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::zero();
 
+  // In place, row r of A is read through rows[r / 3] + (r % 3) * lda: one
+  // pointer per three rows, the offsets lda and 2 lda in two registers, so
+  // every broadcast is one load with a base + index * scale address.
+  constexpr std::size_t G = kInPlaceA ? (MR + 2) / 3 : 1;
+  const typename Tr::T* rows[G];
+  const std::ptrdiff_t l1 = static_cast<std::ptrdiff_t>(lda), l2 = 2 * l1;
+#pragma GCC unroll 16
+  for (std::size_t g = 0; g < G; ++g) rows[g] = a + 3 * g * lda;
+
 #pragma GCC unroll 4
   for (std::size_t p = 0; p < kc; ++p) {
     V bv[NV];
@@ -86,11 +97,19 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
     for (std::size_t v = 0; v < NV; ++v) bv[v] = Tr::load(b + v * L);
 #pragma GCC unroll 32
     for (std::size_t r = 0; r < MR; ++r) {
-      const V ar = Tr::set1(a[r]);
+      const V ar = Tr::set1(!kInPlaceA    ? a[r]
+                            : r % 3 == 0 ? rows[r / 3][0]
+                            : r % 3 == 1 ? rows[r / 3][l1]
+                                         : rows[r / 3][l2]);
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::fmadd(ar, bv[v], acc[r][v]);
     }
-    a += MR;
+    if constexpr (kInPlaceA) {
+#pragma GCC unroll 16
+      for (std::size_t g = 0; g < G; ++g) ++rows[g];
+    } else {
+      a += MR;
+    }
     b += NR;
   }
 
