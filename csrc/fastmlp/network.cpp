@@ -1,6 +1,7 @@
 // Dense layers and the network's parameters, forward pass and input checks.
 #include <fastmlp/network.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -81,6 +82,19 @@ const char* init_name(Init init) {
 // --- the network ------------------------------------------------------------------
 
 namespace {
+
+// Network::predict's blocks of rows: at most kMaxBlock rows, a multiple of
+// kBlockMultiple (12: of every kernel's row tile, 4, 6 or 12, so that only the
+// last block has a partial tile), and as many as the threads when that leaves
+// them at least kMinBlock rows. Weights are packed for the whole call only
+// up to kMaxPackedBytes (the packed copy lives on in the calling thread);
+// larger networks pack them per block, as any product does.
+constexpr std::size_t kMaxBlock = 252;
+constexpr std::size_t kMinBlock = 48;
+constexpr std::size_t kBlockMultiple = 12;
+constexpr std::size_t kMaxPackedBytes = std::size_t(32) << 20;
+
+std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
 // One activation per dense layer: `hidden` for all but the last.
 std::vector<Activation> layer_activations(std::size_t n_sizes, Activation hidden,
@@ -184,32 +198,53 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
                                 std::to_string(n_outputs()) + "); got (" +
                                 std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
-  // Rows go through in fixed blocks, so the scratch for hidden layers stays
-  // small whatever n is, and blocks can go to different threads. A row's
-  // result does not depend on the block it is in.
-  constexpr std::size_t kBlock = 256;
-  std::size_t widest = 0;
-  for (std::size_t l = 1; l + 1 < sizes_.size(); ++l) widest = std::max(widest, sizes_[l]);
-  const std::size_t n_blocks = (X.rows + kBlock - 1) / kBlock;
+  // Each layer's weights are packed once for the whole call (in parallel), then
+  // rows go through every layer in blocks: the scratch for hidden layers stays
+  // small whatever n is and a block's activations stay in cache, and blocks go
+  // to different threads. A row's result depends on neither the block it is
+  // in nor the thread that runs it (see gemm.hpp), so the cut may depend on
+  // the pool.
+  const std::size_t threads = pool != nullptr ? std::size_t(pool->size()) : 1;
+  std::size_t n_blocks = std::min(round_up((X.rows + kMaxBlock - 1) / kMaxBlock, threads),
+                                  (X.rows + kMinBlock - 1) / kMinBlock);
+  const std::size_t block = round_up((X.rows + n_blocks - 1) / n_blocks, kBlockMultiple);
+  n_blocks = (X.rows + block - 1) / block;
+  std::size_t widest = 0, packed_values = 0;
+  for (std::size_t l = 1; l < sizes_.size(); ++l) {
+    if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
+    packed_values += sizes_[l - 1] * sizes_[l];
+  }
+  // The calling thread's: the pool's threads read it through this reference
+  // (a lambda naming a thread_local would find its own thread's).
+  thread_local std::vector<PackedB<T>> packed_weights;
+  std::vector<PackedB<T>>& packed = packed_weights;
+  if (packed.size() < n_layers()) packed.resize(n_layers());
+  const bool pack = packed_values * sizeof(T) <= kMaxPackedBytes;
+  for (std::size_t l = 0; l < n_layers(); ++l) {
+    const ConstMatrixView<T> W = weight(l);
+    packed[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, pack ? block : 0, pool);
+  }
 
-  auto run_block = [&](std::size_t block) {
-    thread_local std::vector<T> scratch;
-    const std::size_t first = block * kBlock, rows = std::min(kBlock, X.rows - first);
-    if (scratch.size() < 2 * rows * widest) scratch.resize(2 * rows * widest);
+  auto run_block = [&](std::size_t b) {
+    thread_local AlignedBuffer<T> scratch;
+    const std::size_t first = b * block;
+    const std::size_t rows = std::min(block, X.rows - first);
+    if (scratch.size() < 2 * block * widest) scratch = AlignedBuffer<T>(2 * block * widest);
     ConstMatrixView<T> in = X.rows_range(first, rows);
     for (std::size_t l = 0; l < n_layers(); ++l) {
       MatrixView<T> a = l + 1 == n_layers()
                             ? out.rows_range(first, rows)
-                            : MatrixView<T>(scratch.data() + (l % 2) * rows * widest, rows,
+                            : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
                                             sizes_[l + 1]);
-      dense_forward(a, in, weight(l), bias(l), activations_[l]);
+      gemm(Trans::No, rows, T(1), in.data, in.stride, packed[l], T(0), a.data, a.stride);
+      bias_activation_forward(activations_[l], a, bias(l));
       in = a;
     }
   };
   if (pool != nullptr && pool->size() > 1 && n_blocks > 1)
     pool->parallel_for(n_blocks, run_block);
   else
-    for (std::size_t block = 0; block < n_blocks; ++block) run_block(block);
+    for (std::size_t b = 0; b < n_blocks; ++b) run_block(b);
 }
 
 // --- input checks -------------------------------------------------------------------
