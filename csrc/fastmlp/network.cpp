@@ -2,6 +2,7 @@
 #include <fastmlp/network.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
 #include <type_traits>
@@ -95,6 +96,16 @@ constexpr std::size_t kBlockMultiple = 12;
 constexpr std::size_t kMaxPackedBytes = std::size_t(32) << 20;
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
+
+// check_input without the scan for non-finite values.
+template <class T>
+void check_input_shape(const Network<T>& net, InputView<T> X, const char* name) {
+  if (X.rows == 0) throw std::invalid_argument(std::string(name) + " has no rows");
+  if (X.cols != net.n_inputs())
+    throw std::invalid_argument(std::string(name) + " has " + std::to_string(X.cols) +
+                                " columns but the network takes " +
+                                std::to_string(net.n_inputs()) + " inputs");
+}
 
 // One activation per dense layer: `hidden` for all but the last.
 std::vector<Activation> layer_activations(std::size_t n_sizes, Activation hidden,
@@ -193,7 +204,7 @@ void Network<T>::initialize(Init init, std::uint64_t seed) {
 
 template <class T>
 void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool) const {
-  check_input(*this, X, "X");
+  check_input_shape(*this, X, "X");
   if (out.rows != X.rows || out.cols != n_outputs())
     throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
                                 std::to_string(n_outputs()) + "); got (" +
@@ -225,6 +236,12 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     packed[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, pack ? block : 0, pool);
   }
 
+  // X must be finite. A NaN or an infinity in a row of X makes every value of
+  // that row of X W non-finite (times any weight, plus anything, it stays NaN
+  // or infinite), so a block scans its X W, just written and in cache, and its
+  // rows of X (the larger, in memory) only when X W holds a non-finite value.
+  // Blocks with finite rows are computed in any case.
+  std::atomic<bool> finite{true};
   auto run_block = [&](std::size_t b) {
     thread_local AlignedBuffer<T> scratch;
     const std::size_t first = b * block;
@@ -237,6 +254,10 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
                             : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
                                             sizes_[l + 1]);
       gemm(Trans::No, rows, T(1), in.data, in.stride, packed[l], T(0), a.data, a.stride);
+      if (l == 0 && !all_finite<T>(a) && !all_finite(in)) {
+        finite.store(false, std::memory_order_relaxed);
+        return;
+      }
       bias_activation_forward(activations_[l], a, bias(l));
       in = a;
     }
@@ -245,6 +266,7 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     pool->parallel_for(n_blocks, run_block);
   else
     for (std::size_t b = 0; b < n_blocks; ++b) run_block(b);
+  if (!finite.load(std::memory_order_relaxed)) check_finite(X, "X");  // throws, naming where
 }
 
 // --- input checks -------------------------------------------------------------------
@@ -281,11 +303,7 @@ void check_finite(ConstMatrixView<T> M, const char* name) {
 
 template <class T>
 void check_input(const Network<T>& net, InputView<T> X, const char* name) {
-  if (X.rows == 0) throw std::invalid_argument(std::string(name) + " has no rows");
-  if (X.cols != net.n_inputs())
-    throw std::invalid_argument(std::string(name) + " has " + std::to_string(X.cols) +
-                                " columns but the network takes " +
-                                std::to_string(net.n_inputs()) + " inputs");
+  check_input_shape(net, X, name);
   check_finite(X, name);
 }
 

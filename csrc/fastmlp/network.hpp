@@ -90,8 +90,9 @@ class Network {
   void initialize(Init init, std::uint64_t seed);
 
   // out (n, outputs) = the network's output for X (n, inputs), n >= 1, X
-  // finite. Rows are split over `pool` in fixed blocks; the result does not
-  // depend on the pool. Concurrent predicts on one network are safe.
+  // finite (else std::invalid_argument, and out may hold some rows). Rows are
+  // split over `pool` in blocks; the result does not depend on the pool.
+  // Concurrent predicts on one network are safe.
   void predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool = nullptr) const;
 
  private:
