@@ -372,11 +372,12 @@ void bind_network(py::module_& m, const char* name) {
              }
              ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(int(n_threads)) : nullptr;
              const MatrixView<T> o(result.mutable_data(), x.rows, self.net.n_outputs());
-             // Rows go in chunks of about 2^24 multiply-adds (a few ms), a
-             // multiple of Network::predict's 256-row blocks so the results
-             // are those of one call, with a check for Ctrl-C between chunks.
-             const std::size_t per_chunk = std::max<std::size_t>(
-                 ((std::size_t(1) << 24) / self.net.n_params()) / 256 * 256, 256 * std::size_t(n_threads));
+             // Rows go in chunks of about 2^28 multiply-adds (a few ms on a
+             // few cores), with a check for Ctrl-C between chunks. A row's
+             // result does not depend on the chunk it is in; each chunk packs
+             // the weights afresh, so chunks are not made smaller.
+             const std::size_t per_chunk =
+                 std::max<std::size_t>((std::size_t(1) << 28) / self.net.n_params(), 1);
              const StopCheck interrupted = python_signal_check();
              auto run = [&] {
                auto lock = self.lock_for_predict();
