@@ -88,8 +88,10 @@ namespace {
 // kBlockMultiple (12: of every kernel's row tile, 4, 6 or 12, so that only the
 // last block has a partial tile), and as many as the threads when that leaves
 // them at least kMinBlock rows. Weights are packed for the whole call only
-// up to kMaxPackedBytes (the packed copy lives on in the calling thread);
-// larger networks pack them per block, as any product does.
+// up to kMaxPackedBytes (the packed copy lives on in the calling thread), and
+// for blocks of more than kDirectRows rows; otherwise each product reads them
+// in place (gemm's tiny path, for few rows) or packs them itself.
+constexpr std::size_t kDirectRows = 32;
 constexpr std::size_t kMaxBlock = 252;
 constexpr std::size_t kMinBlock = 48;
 constexpr std::size_t kBlockMultiple = 12;
@@ -225,15 +227,17 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
     packed_values += sizes_[l - 1] * sizes_[l];
   }
-  // The calling thread's: the pool's threads read it through this reference
-  // (a lambda naming a thread_local would find its own thread's).
-  thread_local std::vector<PackedB<T>> packed_weights;
-  std::vector<PackedB<T>>& packed = packed_weights;
-  if (packed.size() < n_layers()) packed.resize(n_layers());
-  const bool pack = packed_values * sizeof(T) <= kMaxPackedBytes;
-  for (std::size_t l = 0; l < n_layers(); ++l) {
-    const ConstMatrixView<T> W = weight(l);
-    packed[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, pack ? block : 0, pool);
+  // The calling thread's packed weights; the pool's threads read them through
+  // this pointer (a lambda naming a thread_local would find its own thread's).
+  std::vector<PackedB<T>>* packed = nullptr;
+  if (block > kDirectRows && packed_values * sizeof(T) <= kMaxPackedBytes) {
+    thread_local std::vector<PackedB<T>> packed_weights;
+    packed = &packed_weights;
+    if (packed->size() < n_layers()) packed->resize(n_layers());
+    for (std::size_t l = 0; l < n_layers(); ++l) {
+      const ConstMatrixView<T> W = weight(l);
+      (*packed)[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, block, pool);
+    }
   }
 
   // X must be finite. A NaN or an infinity in a row of X makes every value of
@@ -253,7 +257,13 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
                             ? out.rows_range(first, rows)
                             : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
                                             sizes_[l + 1]);
-      gemm(Trans::No, rows, T(1), in.data, in.stride, packed[l], T(0), a.data, a.stride);
+      if (packed != nullptr) {
+        gemm(Trans::No, rows, T(1), in.data, in.stride, (*packed)[l], T(0), a.data, a.stride);
+      } else {
+        const ConstMatrixView<T> W = weight(l);
+        gemm(Trans::No, Trans::No, rows, W.cols, W.rows, T(1), in.data, in.stride, W.data,
+             W.stride, T(0), a.data, a.stride);
+      }
       if (l == 0 && !all_finite<T>(a) && !all_finite(in)) {
         finite.store(false, std::memory_order_relaxed);
         return;
