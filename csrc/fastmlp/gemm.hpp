@@ -74,18 +74,37 @@ class PackedB {
   AlignedBuffer<T> panels_;  // the k-blocks of op(B), one after another
 };
 
+// What a product with a PackedB does to C's values before they leave the
+// registers (a dense layer's bias and activation, without a pass of their own):
+//   z = C + bias[j] (column j; no bias when null), then
+//   Relu: z > 0 ? z : 0; LeakyRelu: z > 0 ? z : slope * z; Identity: z,
+// the operations of activations.hpp, so the same bits as applying them after;
+// and *nonfinite = true when some z (before the activation) is NaN or
+// infinite (left as it was otherwise).
+template <class T>
+struct Epilogue {
+  enum class Act { Identity, Relu, LeakyRelu };
+  const T* bias = nullptr;
+  Act act = Act::Identity;
+  T slope = T(0);
+  bool* nonfinite = nullptr;
+};
+
 // C (m x n) = alpha * op(A) (m x k) * B (k x n) + beta * C, on the calling
-// thread: the same bits as gemm() with B as it was packed.
+// thread: the same bits as gemm() with B as it was packed; then `epilogue`.
 template <class T>
 void gemm(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
-          const PackedB<T>& B, T beta, T* C, std::size_t ldc);
+          const PackedB<T>& B, T beta, T* C, std::size_t ldc,
+          const Epilogue<T>& epilogue = {});
 
 extern template class PackedB<float>;
 extern template class PackedB<double>;
 extern template void gemm<float>(Trans, std::size_t, float, const float*, std::size_t,
-                                 const PackedB<float>&, float, float*, std::size_t);
+                                 const PackedB<float>&, float, float*, std::size_t,
+                                 const Epilogue<float>&);
 extern template void gemm<double>(Trans, std::size_t, double, const double*, std::size_t,
-                                  const PackedB<double>&, double, double*, std::size_t);
+                                  const PackedB<double>&, double, double*, std::size_t,
+                                  const Epilogue<double>&);
 
 // The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
 // one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.

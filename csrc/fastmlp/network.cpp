@@ -241,10 +241,11 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   }
 
   // X must be finite. A NaN or an infinity in a row of X makes every value of
-  // that row of X W non-finite (times any weight, plus anything, it stays NaN
-  // or infinite), so a block scans its X W, just written and in cache, and its
-  // rows of X (the larger, in memory) only when X W holds a non-finite value.
-  // Blocks with finite rows are computed in any case.
+  // that row of X W (+ b) non-finite (times any weight, plus anything, it
+  // stays NaN or infinite), so a block checks its X W + b (in the product's
+  // epilogue, or just written and in cache), and scans its rows of X (the
+  // larger, in memory) only when X W + b holds a non-finite value. Blocks
+  // with finite rows are computed in any case.
   std::atomic<bool> finite{true};
   auto run_block = [&](std::size_t b) {
     thread_local AlignedBuffer<T> scratch;
@@ -257,18 +258,30 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
                             ? out.rows_range(first, rows)
                             : MatrixView<T>(scratch.data() + (l % 2) * block * widest, rows,
                                             sizes_[l + 1]);
+      const Activation f = activations_[l];
+      bool nonfinite = false;
       if (packed != nullptr) {
-        gemm(Trans::No, rows, T(1), in.data, in.stride, (*packed)[l], T(0), a.data, a.stride);
+        // The bias, and relu or leaky relu, go into the product's epilogue.
+        Epilogue<T> ep;
+        ep.bias = bias(l);
+        ep.act = f == Activation::Relu        ? Epilogue<T>::Act::Relu
+                 : f == Activation::LeakyRelu ? Epilogue<T>::Act::LeakyRelu
+                                              : Epilogue<T>::Act::Identity;
+        ep.slope = static_cast<T>(f.slope);
+        ep.nonfinite = l == 0 ? &nonfinite : nullptr;
+        gemm(Trans::No, rows, T(1), in.data, in.stride, (*packed)[l], T(0), a.data, a.stride, ep);
+        if (ep.act == Epilogue<T>::Act::Identity) bias_activation_forward<T>(f, a, nullptr);
       } else {
         const ConstMatrixView<T> W = weight(l);
         gemm(Trans::No, Trans::No, rows, W.cols, W.rows, T(1), in.data, in.stride, W.data,
              W.stride, T(0), a.data, a.stride);
+        nonfinite = l == 0 && !all_finite<T>(a);
+        bias_activation_forward(f, a, bias(l));
       }
-      if (l == 0 && !all_finite<T>(a) && !all_finite(in)) {
+      if (nonfinite && !all_finite(in)) {
         finite.store(false, std::memory_order_relaxed);
         return;
       }
-      bias_activation_forward(activations_[l], a, bias(l));
       in = a;
     }
   };

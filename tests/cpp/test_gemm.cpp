@@ -160,10 +160,61 @@ bool compare(const Operands<T>& o, const std::vector<T>& want, const std::vector
   return true;
 }
 
+// A product with a PackedB and an epilogue (bias, then relu, leaky relu or
+// nothing, by the shape) against the oracle's C with the same operations
+// applied after, element by element; and the non-finite flag: clear for these
+// finite operands, set once a row of op(A) holds a NaN, which spoils that row
+// of C only.
+template <class T>
+bool check_epilogue(const Operands<T>& o, const std::vector<T>& want,
+                    const fastmlp::PackedB<T>& packed) {
+  using Act = typename fastmlp::Epilogue<T>::Act;
+  const Act act = Act((o.m + o.n + o.k) % 3);
+  std::vector<T> bias(o.n + 1);
+  Gen g{o.m * 1000 + o.n};
+  for (T& b : bias) b = T(g.value());
+  const T slope = T(0.125);
+  bool nonfinite = false;
+  fastmlp::Epilogue<T> ep;
+  ep.bias = bias.data();
+  ep.act = act;
+  ep.slope = slope;
+  ep.nonfinite = &nonfinite;
+  std::vector<T> expect = want, got = o.C0;
+  for (std::size_t i = 0; i < o.m; ++i)
+    for (std::size_t j = 0; j < o.n; ++j) {
+      T& z = expect[i * o.ldc + j];
+      z = z + bias[j];
+      if (act == Act::Relu) z = z > T(0) ? z : T(0);
+      if (act == Act::LeakyRelu) z = z > T(0) ? z : slope * z;
+    }
+  fastmlp::gemm(o.ta, o.m, o.alpha, o.A.data(), o.lda, packed, o.beta, got.data(), o.ldc, ep);
+  if (!compare(o, expect, got, "PackedB epilogue " + std::to_string(int(act)))) return false;
+  CHECK(!nonfinite, "m=%zu n=%zu k=%zu: finite operands flagged non-finite", o.m, o.n, o.k);
+  if (o.m < 2 || o.n == 0 || o.k == 0) return true;
+  std::vector<T> A = o.A;
+  const std::size_t bad_row = o.m / 2;
+  A[o.ta == Trans::No ? bad_row * o.lda : bad_row] = std::numeric_limits<T>::quiet_NaN();
+  got = o.C0;
+  fastmlp::gemm(o.ta, o.m, o.alpha, A.data(), o.lda, packed, o.beta, got.data(), o.ldc, ep);
+  CHECK(nonfinite, "m=%zu n=%zu k=%zu: a NaN in op(A) row %zu not flagged", o.m, o.n, o.k,
+        bad_row);
+  for (std::size_t i = 0; i < o.m; ++i) {
+    if (i == bad_row) continue;
+    for (std::size_t j = 0; j < o.n; ++j)
+      CHECK(same_bits(got[i * o.ldc + j], expect[i * o.ldc + j]),
+            "m=%zu n=%zu k=%zu: a NaN in row %zu of op(A) changed C[%zu][%zu]", o.m, o.n, o.k,
+            bad_row, i, j);
+  }
+  return true;
+}
+
 // op(B) packed once (PackedB), on no pool and on the largest, with every kernel
 // forced packed or not (the portable kernel, slow on x86, packed on no pool
 // only), then the rows of op(A) in two uneven blocks against it: all must match
-// the oracle. And PackedB::pack's own choice, as predict uses it.
+// the oracle, and so must the epilogue (on no pool; the portable kernel's on
+// the smaller shapes). And
+// PackedB::pack's own choice, as predict uses it.
 template <class T>
 bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
                     const std::vector<ThreadPool*>& pools) {
@@ -190,6 +241,8 @@ bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
                                   fastmlp::gemm_detail::kernel_name(kernel) + "/" + pname(path) +
                                   "/threads=" + std::to_string(pool != nullptr ? pool->size() : 0);
         if (!compare(o, want, got, label)) return false;
+        const bool slow = kernel == Kernel::Ref && o.m * o.n * o.k > 100000;
+        if (pool == nullptr && !slow && !check_epilogue(o, want, packed)) return false;
       }
     }
   }

@@ -332,12 +332,14 @@ struct PanelA {
 // Loops 2 and 1 of one k-block (kc steps) over rows [i0, i1) and columns
 // [j0, j1) of C: panel_a(ir, rows) gives the micro-panel of op(A) at row ir
 // (`rows` of them real), b_packed the block's NR-wide panels of op(B), and C
-// points at the block's element (0, 0). Every product through packed panels
-// goes through here.
+// points at the block's element (0, 0). `ep` (the last k-block's, or null)
+// finishes each tile, its bias taken from column j of C at ep->bias[j]. Every
+// product through packed panels goes through here.
 template <class T, class PanelOfA>
 void run_tiles(const KernelSet<T>& ks, std::size_t kc, const PanelOfA& panel_a,
                const T* b_packed, T alpha, T beta, T* C, std::size_t ldc, std::size_t i0,
-               std::size_t i1, std::size_t j0, std::size_t j1) {
+               std::size_t i1, std::size_t j0, std::size_t j1,
+               const TileEpilogue<T>* ep = nullptr) {
   const Blocking& bl = ks.blocking;
   for (std::size_t ir = i0; ir < i1; ir += bl.mr) {      // loop 2
     const std::size_t rows = min(bl.mr, i1 - ir);
@@ -345,10 +347,16 @@ void run_tiles(const KernelSet<T>& ks, std::size_t kc, const PanelOfA& panel_a,
     for (std::size_t jr = j0; jr < j1; jr += bl.nr) {    // loop 1
       T* const c = C + ir * ldc + jr;
       const std::size_t cols = min(bl.nr, j1 - jr);
+      TileEpilogue<T> tile_ep{};
+      if (ep != nullptr) {
+        tile_ep = *ep;
+        if (ep->bias != nullptr) tile_ep.bias = ep->bias + jr;
+      }
+      const TileEpilogue<T>* const e = ep != nullptr ? &tile_ep : nullptr;
       if (a.lda != 0)
-        ks.micro_in_place(kc, a.data, a.lda, b_packed + jr * kc, alpha, beta, c, ldc, cols);
+        ks.micro_in_place(kc, a.data, a.lda, b_packed + jr * kc, alpha, beta, c, ldc, cols, e);
       else
-        ks.micro(kc, a.data, b_packed + jr * kc, alpha, beta, c, ldc, rows, cols);
+        ks.micro(kc, a.data, b_packed + jr * kc, alpha, beta, c, ldc, rows, cols, e);
     }
   }
 }
@@ -494,6 +502,35 @@ Path auto_path(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::
 // pack_b lays them out, so block b's panels are those run_packed would pack
 // for its step (jc = 0, pc = b * KC) with NC >= n.
 
+// The kernels' form of an Epilogue.
+template <class T>
+TileEpilogue<T> tile_epilogue(const Epilogue<T>& e) {
+  using Act = typename Epilogue<T>::Act;
+  const auto act = e.act == Act::Relu        ? TileEpilogue<T>::kRelu
+                   : e.act == Act::LeakyRelu ? TileEpilogue<T>::kLeakyRelu
+                                             : TileEpilogue<T>::kIdentity;
+  return {e.bias, act, e.slope, e.nonfinite};
+}
+
+// The epilogue over C in memory, for products that did not go through the
+// micro-kernels: the operations of store_finished (kernel_impl.hpp), element
+// by element.
+template <class T>
+void finish_in_memory(const TileEpilogue<T>& ep, std::size_t m, std::size_t n, T* C,
+                      std::size_t ldc) {
+  for (std::size_t i = 0; i < m; ++i) {
+    T* const c = C + i * ldc;
+    for (std::size_t j = 0; j < n; ++j) {
+      T z = c[j];
+      if (ep.bias != nullptr) z = z + ep.bias[j];
+      if (ep.nonfinite != nullptr && z * T(0) != T(0)) *ep.nonfinite = true;
+      if (ep.act == TileEpilogue<T>::kRelu) z = z > T(0) ? z : T(0);
+      else if (ep.act == TileEpilogue<T>::kLeakyRelu) z = z > T(0) ? z : ep.slope * z;
+      c[j] = z;
+    }
+  }
+}
+
 template <class T>
 struct PackedAccess {
   static void pack(PackedB<T>& p, Kernel kernel, Path path, Trans trans_b, std::size_t k,
@@ -536,12 +573,17 @@ struct PackedAccess {
   // micro-panel is read in place when it can be (full, not transposed), else
   // packed on its own into this thread's panel scratch.
   static void multiply(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
-                       const PackedB<T>& p, T beta, T* C, std::size_t ldc) {
+                       const PackedB<T>& p, T beta, T* C, std::size_t ldc,
+                       const Epilogue<T>& epilogue) {
     const std::size_t n = p.n_, k = p.k_;
     const Kernel kernel = static_cast<Kernel>(p.kernel_);
-    if (!p.packed_) {
+    const TileEpilogue<T> ep = tile_epilogue(epilogue);
+    const bool finish = epilogue.bias != nullptr || epilogue.act != Epilogue<T>::Act::Identity ||
+                        epilogue.nonfinite != nullptr;
+    if (!p.packed_ || k == 0) {
       gemm_with(kernel, Path::Auto, trans_a, p.trans_, m, n, k, alpha, A, lda, p.b_, p.ldb_,
                 beta, C, ldc, nullptr);
+      if (finish) finish_in_memory(ep, m, n, C, ldc);
       return;
     }
     check_ld("lda", lda, trans_a == Trans::No ? m : k, trans_a == Trans::No ? k : m);
@@ -560,7 +602,8 @@ struct PackedAccess {
           return PanelA<T>{panel, 0};
         };
         run_tiles(ks, kc, panel_a, p.panels_.data() + pc * width, alpha,
-                  pc == 0 ? beta : T(1), C, ldc, ir, ir + rows, 0, n);  // loop 1
+                  pc == 0 ? beta : T(1), C, ldc, ir, ir + rows, 0, n,  // loop 1
+                  finish && pc + kc == k ? &ep : nullptr);
       }
     }
   }
@@ -667,16 +710,18 @@ void PackedB<T>::pack(Trans trans_b, std::size_t k, std::size_t n, const T* B, s
 
 template <class T>
 void gemm(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
-          const PackedB<T>& B, T beta, T* C, std::size_t ldc) {
-  gemm_detail::PackedAccess<T>::multiply(trans_a, m, alpha, A, lda, B, beta, C, ldc);
+          const PackedB<T>& B, T beta, T* C, std::size_t ldc, const Epilogue<T>& epilogue) {
+  gemm_detail::PackedAccess<T>::multiply(trans_a, m, alpha, A, lda, B, beta, C, ldc, epilogue);
 }
 
 template class PackedB<float>;
 template class PackedB<double>;
 template void gemm<float>(Trans, std::size_t, float, const float*, std::size_t,
-                          const PackedB<float>&, float, float*, std::size_t);
+                          const PackedB<float>&, float, float*, std::size_t,
+                          const Epilogue<float>&);
 template void gemm<double>(Trans, std::size_t, double, const double*, std::size_t,
-                           const PackedB<double>&, double, double*, std::size_t);
+                           const PackedB<double>&, double, double*, std::size_t,
+                           const Epilogue<double>&);
 
 const char* gemm_kernel_name() { return gemm_detail::kernel_name(gemm_detail::active_kernel()); }
 

@@ -19,21 +19,42 @@ namespace fastmlp::gemm_detail {
 //   C   = beta == 0 ? alpha * acc : fma(alpha, acc, beta * C)
 // A later k-block of the same product passes beta = 1 (1 * C is exact).
 
+// --- the epilogue -----------------------------------------------------------------
+//
+// A micro-kernel may finish its tile in registers before the store, after the
+// last k-block of a product (a dense layer's bias and activation, fused):
+//   z = C + bias[j] (with a bias), then z > 0 ? z : 0 (relu) or
+//   z > 0 ? z : slope * z (leaky relu), the operations of activations.hpp, so
+//   the same bits as a pass of their own;
+// and, with `nonfinite`, it sets *nonfinite when some z (before the activation)
+// is NaN or infinite. A plain struct: every kernel file reads it.
+template <class T>
+struct TileEpilogue {
+  enum Act : unsigned char { kIdentity, kRelu, kLeakyRelu };
+  const T* bias;    // the bias of the tile's first column, or null
+  Act act;
+  T slope;          // leaky relu's
+  bool* nonfinite;  // or null
+};
+
 // --- signatures -------------------------------------------------------------------
 
 // One C tile from packed panels: `a` holds kc steps of MR values (one MR-tall
 // micro-panel, see pack.hpp), `b` kc steps of NR values, aligned to the
 // kernel's vectors. Only the top-left m_r x n_r corner of the tile is in C
 // (edge tiles); the rest is computed from the zero padding and dropped.
+// `ep`, when not null, finishes the tile (see the epilogue).
 template <class T>
 using MicroKernel = void (*)(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* C,
-                             std::size_t ldc, std::size_t m_r, std::size_t n_r);
+                             std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                             const TileEpilogue<T>* ep);
 
 // The same tile with A read in place instead of from a packed panel: row r,
 // step p of the tile's A at a[r * lda + p] (a row-major op(A)). Always MR rows.
 template <class T>
 using MicroKernelInPlace = void (*)(std::size_t kc, const T* a, std::size_t lda, const T* b,
-                                    T alpha, T beta, T* C, std::size_t ldc, std::size_t n_r);
+                                    T alpha, T beta, T* C, std::size_t ldc, std::size_t n_r,
+                                    const TileEpilogue<T>* ep);
 
 // The whole product without packing, for small sizes:
 //   C (m x n) = alpha * A (m x k) * B (k x n) + beta * C
@@ -49,13 +70,17 @@ using TinyGemm = void (*)(std::size_t m, std::size_t n, std::size_t k, T alpha, 
 
 // Portable C++ (std::fma); always available.
 void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-               float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+               float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+               const TileEpilogue<float>* ep);
 void micro_ref(std::size_t kc, const double* a, const double* b, double alpha, double beta,
-               double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+               double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+               const TileEpilogue<double>* ep);
 void micro_in_place_ref(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                        float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+                        float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                        const TileEpilogue<float>* ep);
 void micro_in_place_ref(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                        double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
+                        double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                        const TileEpilogue<double>* ep);
 void tiny_ref(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
               std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb, float beta,
               float* C, std::size_t ldc);
@@ -68,13 +93,17 @@ void tiny_ref(std::size_t m, std::size_t n, std::size_t k, double alpha, const d
 
 // AVX2 + FMA; call only when the CPU has both (dispatch checks).
 void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                const TileEpilogue<float>* ep);
 void micro_avx2(std::size_t kc, const double* a, const double* b, double alpha, double beta,
-                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                const TileEpilogue<double>* ep);
 void micro_in_place_avx2(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                         const TileEpilogue<float>* ep);
 void micro_in_place_avx2(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
+                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                         const TileEpilogue<double>* ep);
 void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                float beta, float* C, std::size_t ldc);
@@ -84,13 +113,17 @@ void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, double alpha, const 
 
 // AVX-512F; call only when the CPU and the OS support it (dispatch checks).
 void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-                  float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+                  float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                  const TileEpilogue<float>* ep);
 void micro_avx512(std::size_t kc, const double* a, const double* b, double alpha,
-                  double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r);
+                  double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                  const TileEpilogue<double>* ep);
 void micro_in_place_avx512(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                           float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r);
+                           float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                           const TileEpilogue<float>* ep);
 void micro_in_place_avx512(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                           double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r);
+                           double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                           const TileEpilogue<double>* ep);
 void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                  std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                  float beta, float* C, std::size_t ldc);

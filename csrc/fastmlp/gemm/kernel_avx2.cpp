@@ -37,6 +37,11 @@ struct Ymm32 {
   static void store_mask(T* p, M m, V v) { _mm256_maskstore_ps(p, m, v); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm256_add_ps(a, b); }
+  static V relu(V z) { return _mm256_and_ps(z, _mm256_cmp_ps(z, zero(), _CMP_GT_OQ)); }
+  static V leaky(V z, V s) {
+    return _mm256_blendv_ps(mul(s, z), z, _mm256_cmp_ps(z, zero(), _CMP_GT_OQ));
+  }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -58,6 +63,11 @@ struct Ymm64 {
   static void store_mask(T* p, M m, V v) { _mm256_maskstore_pd(p, m, v); }
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm256_add_pd(a, b); }
+  static V relu(V z) { return _mm256_and_pd(z, _mm256_cmp_pd(z, zero(), _CMP_GT_OQ)); }
+  static V leaky(V z, V s) {
+    return _mm256_blendv_pd(mul(s, z), z, _mm256_cmp_pd(z, zero(), _CMP_GT_OQ));
+  }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -69,23 +79,27 @@ constexpr Blocking kD = kAvx2Blocking<double>;
 // --- entry points -----------------------------------------------------------------
 
 void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Ymm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                const TileEpilogue<float>* ep) {
+  micro_kernel<Ymm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_avx2(std::size_t kc, const double* a, const double* b, double alpha, double beta,
-                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Ymm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                const TileEpilogue<double>* ep) {
+  micro_kernel<Ymm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_avx2(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Ymm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r);
+                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                         const TileEpilogue<float>* ep) {
+  micro_kernel<Ymm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_avx2(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Ymm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r);
+                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                         const TileEpilogue<double>* ep) {
+  micro_kernel<Ymm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 
 void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,

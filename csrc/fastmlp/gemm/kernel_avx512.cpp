@@ -32,6 +32,11 @@ struct Zmm32 {
   static void store_mask(T* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static V add(V a, V b) { return _mm512_add_ps(a, b); }
+  static V relu(V z) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, zero(), _CMP_GT_OQ), z); }
+  static V leaky(V z, V s) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, zero(), _CMP_GT_OQ), mul(s, z), z);
+  }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -50,6 +55,11 @@ struct Zmm64 {
   static void store_mask(T* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static V add(V a, V b) { return _mm512_add_pd(a, b); }
+  static V relu(V z) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ), z); }
+  static V leaky(V z, V s) {
+    return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ), mul(s, z), z);
+  }
   static void prefetch(const T* p) { _mm_prefetch(reinterpret_cast<const char*>(p), _MM_HINT_T0); }
 };
 
@@ -61,23 +71,27 @@ constexpr Blocking kD = kAvx512Blocking<double>;
 // --- entry points -----------------------------------------------------------------
 
 void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-                  float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Zmm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+                  float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                  const TileEpilogue<float>* ep) {
+  micro_kernel<Zmm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_avx512(std::size_t kc, const double* a, const double* b, double alpha,
-                  double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Zmm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+                  double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                  const TileEpilogue<double>* ep) {
+  micro_kernel<Zmm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_avx512(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                           float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Zmm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r);
+                           float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                           const TileEpilogue<float>* ep) {
+  micro_kernel<Zmm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_avx512(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                           double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Zmm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r);
+                           double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                           const TileEpilogue<double>* ep) {
+  micro_kernel<Zmm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 
 void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,

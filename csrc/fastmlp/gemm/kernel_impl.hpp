@@ -11,6 +11,7 @@
 #include <cstddef>
 
 #include <fastmlp/gemm/blocking.hpp>
+#include <fastmlp/gemm/kernel.hpp>
 
 namespace fastmlp::gemm_detail {
 namespace {
@@ -20,6 +21,7 @@ namespace {
 //   zero(), set1(x), load(p) (p aligned to the vector), loadu(p), storeu(p, v),
 //   mask(n) (first min(n, L) lanes), load_mask(p, m) (other lanes 0),
 //   store_mask(p, m, v), fmadd(a, b, c) (= a * b + c, one rounding), mul(a, b),
+//   add(a, b), relu(z) (z > 0 ? z : 0), leaky(z, s) (z > 0 ? z : s * z),
 //   prefetch(p) (may do nothing).
 //
 // `#pragma GCC unroll` (GCC and Clang) turns the loops over registers into
@@ -50,6 +52,51 @@ inline void combine_full(typename Tr::T* c, typename Tr::V acc, typename Tr::V a
   }
 }
 
+// --- the epilogue -----------------------------------------------------------------
+
+// Stores an MR x NV-vector tile of accumulators as kernel.hpp's epilogue says:
+// z = combined as above, + bias, noted if not finite, activated. Rows past m_r
+// and columns past n_r are neither read nor written.
+template <class Tr, std::size_t MR, std::size_t NV>
+void store_finished(const typename Tr::V (&acc)[MR][NV], typename Tr::V alpha,
+                    typename Tr::T beta, typename Tr::T* C, std::size_t ldc, std::size_t m_r,
+                    std::size_t n_r, const TileEpilogue<typename Tr::T>& ep) {
+  using T = typename Tr::T;
+  using V = typename Tr::V;
+  constexpr std::size_t L = Tr::L;
+  typename Tr::M mask[NV];
+  V bias[NV];
+#pragma GCC unroll 8
+  for (std::size_t v = 0; v < NV; ++v) {
+    mask[v] = Tr::mask(n_r > v * L ? n_r - v * L : 0);
+    bias[v] = ep.bias != nullptr ? Tr::load_mask(ep.bias + v * L, mask[v]) : Tr::zero();
+  }
+  const V slope = Tr::set1(ep.slope);
+  V bad = Tr::zero();  // sum of z * 0 over the tile: NaN once some z is NaN or infinite
+#pragma GCC unroll 32
+  for (std::size_t r = 0; r < MR; ++r) {
+    if (r >= m_r) break;
+#pragma GCC unroll 8
+    for (std::size_t v = 0; v < NV; ++v) {
+      T* const c = C + r * ldc + v * L;
+      V z = beta == T(0)
+                ? Tr::mul(alpha, acc[r][v])
+                : Tr::fmadd(alpha, acc[r][v], Tr::mul(Tr::set1(beta), Tr::load_mask(c, mask[v])));
+      if (ep.bias != nullptr) z = Tr::add(z, bias[v]);
+      if (ep.nonfinite != nullptr) bad = Tr::add(bad, Tr::mul(z, Tr::zero()));
+      if (ep.act == TileEpilogue<T>::kRelu) z = Tr::relu(z);
+      else if (ep.act == TileEpilogue<T>::kLeakyRelu) z = Tr::leaky(z, slope);
+      Tr::store_mask(c, mask[v], z);
+    }
+  }
+  if (ep.nonfinite != nullptr) {
+    T lanes[L];
+    Tr::storeu(lanes, bad);
+    for (std::size_t l = 0; l < L; ++l)
+      if (lanes[l] != lanes[l]) *ep.nonfinite = true;
+  }
+}
+
 // --- micro-kernel -----------------------------------------------------------------
 
 // One MR x NR tile from packed panels (see kernel.hpp's MicroKernel): MR * NV
@@ -60,7 +107,8 @@ inline void combine_full(typename Tr::T* c, typename Tr::V acc, typename Tr::V a
 template <class Tr, std::size_t MR, std::size_t NR, bool kInPlaceA = false>
 void micro_kernel(std::size_t kc, const typename Tr::T* a, std::size_t lda,
                   const typename Tr::T* b, typename Tr::T alpha, typename Tr::T beta,
-                  typename Tr::T* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
+                  typename Tr::T* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+                  const TileEpilogue<typename Tr::T>* ep) {
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
   constexpr std::size_t NV = NR / L;
@@ -114,6 +162,10 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, std::size_t lda,
   }
 
   const V valpha = Tr::set1(alpha);
+  if (ep != nullptr) {
+    store_finished<Tr, MR, NV>(acc, valpha, beta, C, ldc, m_r, n_r, *ep);
+    return;
+  }
   if (m_r == MR && n_r == NR) {
 #pragma GCC unroll 32
     for (std::size_t r = 0; r < MR; ++r)

@@ -34,6 +34,9 @@ struct Scalar {
   }
   static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
   static V mul(V a, V b) { return a * b; }
+  static V add(V a, V b) { return a + b; }
+  static V relu(V z) { return z > T(0) ? z : T(0); }
+  static V leaky(V z, V s) { return z > T(0) ? z : s * z; }
   static void prefetch(const T*) {}
 };
 
@@ -45,23 +48,27 @@ constexpr Blocking kD = kRefBlocking<double>;
 // --- entry points -----------------------------------------------------------------
 
 void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, float beta,
-               float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Scalar<float>, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+               float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+               const TileEpilogue<float>* ep) {
+  micro_kernel<Scalar<float>, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_ref(std::size_t kc, const double* a, const double* b, double alpha, double beta,
-               double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r) {
-  micro_kernel<Scalar<double>, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r);
+               double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
+               const TileEpilogue<double>* ep) {
+  micro_kernel<Scalar<double>, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_ref(std::size_t kc, const float* a, std::size_t lda, const float* b,
-                        float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Scalar<float>, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r);
+                        float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
+                        const TileEpilogue<float>* ep) {
+  micro_kernel<Scalar<float>, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_ref(std::size_t kc, const double* a, std::size_t lda, const double* b,
-                        double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r) {
-  micro_kernel<Scalar<double>, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r);
+                        double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
+                        const TileEpilogue<double>* ep) {
+  micro_kernel<Scalar<double>, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 
 void tiny_ref(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
