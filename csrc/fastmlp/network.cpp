@@ -229,6 +229,8 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   }
   // The calling thread's packed weights; the pool's threads read them through
   // this pointer (a lambda naming a thread_local would find its own thread's).
+  // With one block, the thread that uses them packs them: that leaves them in
+  // its cache, and split over threads it measured slower.
   std::vector<PackedB<T>>* packed = nullptr;
   if (block > kDirectRows && packed_values * sizeof(T) <= kMaxPackedBytes) {
     thread_local std::vector<PackedB<T>> packed_weights;
@@ -236,7 +238,8 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     if (packed->size() < n_layers()) packed->resize(n_layers());
     for (std::size_t l = 0; l < n_layers(); ++l) {
       const ConstMatrixView<T> W = weight(l);
-      (*packed)[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, block, pool);
+      (*packed)[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, block,
+                        n_blocks > 1 ? pool : nullptr);
     }
   }
 
