@@ -43,6 +43,13 @@ void* operator new(std::size_t n, std::align_val_t align) {
   if (void* p = std::aligned_alloc(a, (n + a - 1) / a * a + (n == 0 ? a : 0))) return p;
   throw std::bad_alloc();
 }
+void* operator new(std::size_t n, std::align_val_t align, const std::nothrow_t&) noexcept {
+  try {  // AlignedBuffer's (a PackedB's panels)
+    return operator new(n, align);
+  } catch (...) {
+    return nullptr;
+  }
+}
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }

@@ -1,5 +1,6 @@
-// GEMM internals that tests and benchmarks reach for: run gemm with a named
-// kernel and a named path, and ask which kernels this CPU supports.
+// GEMM internals that tests and benchmarks reach for: run gemm, or pack a
+// PackedB, with a named kernel and a named path, and ask which kernels this
+// CPU supports.
 //
 // Not for the network: it calls fastmlp::gemm (gemm.hpp), which picks the
 // kernel once at start-up and the path by size.
