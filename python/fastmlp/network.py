@@ -513,7 +513,8 @@ class Network:
         array of shape (n, outputs) and the network's dtype, the result is
         written there and ``out`` is returned. ``threads`` as in ``fit``.
         Ctrl-C stops a long prediction between chunks of rows
-        (KeyboardInterrupt; ``out`` then holds only some rows). Predictions
+        (KeyboardInterrupt; ``out`` then holds only some rows); so does a
+        NaN or infinity in X (ValueError naming the first). Predictions
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """
