@@ -88,14 +88,15 @@ namespace {
 // kBlockMultiple (12: of every kernel's row tile, 4, 6 or 12, so that only the
 // last block has a partial tile), and as many as the threads when that leaves
 // them at least kMinBlock rows. Weights are packed for the whole call only
-// up to kMaxPackedBytes (the packed copy lives on in the calling thread), and
-// for blocks of more than kDirectRows rows; otherwise each product reads them
-// in place (gemm's tiny path, for few rows) or packs them itself.
+// up to kMaxPackedBytes (the packed copy lives on in each calling thread, as
+// gemm's own scratch does: no larger than that), and for blocks of more than
+// kDirectRows rows; otherwise each product reads them in place (gemm's tiny
+// path, for few rows) or packs them itself.
 constexpr std::size_t kDirectRows = 32;
 constexpr std::size_t kMaxBlock = 252;
 constexpr std::size_t kMinBlock = 48;
 constexpr std::size_t kBlockMultiple = 12;
-constexpr std::size_t kMaxPackedBytes = std::size_t(32) << 20;
+constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
 
 std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 
