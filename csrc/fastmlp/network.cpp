@@ -43,21 +43,26 @@ void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, 
 }
 
 template <class T>
-void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
-                    ConstMatrixView<T> X, ConstMatrixView<T> W, ThreadPool* pool) {
-  // dW (in, out) = X^T (in, n) dZ (n, out)
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
+                          ThreadPool* pool) {
+  gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
+       W.stride, T(0), dX.data, dX.stride, pool);
+}
+
+template <class T>
+void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
+                           ThreadPool* pool) {
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
        dZ.stride, T(0), dW.data, dW.stride, pool);
-  // db = sum over the n rows of dZ, in row order
+}
+
+template <class T>
+void dense_backward_bias(T* db, ConstMatrixView<T> dZ) {
   for (std::size_t j = 0; j < dZ.cols; ++j) db[j] = T(0);
   for (std::size_t i = 0; i < dZ.rows; ++i) {
     const T* d = dZ.row(i);
     for (std::size_t j = 0; j < dZ.cols; ++j) db[j] += d[j];
   }
-  // dX (n, in) = dZ (n, out) W^T (out, in)
-  if (dX.data != nullptr)
-    gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-         W.stride, T(0), dX.data, dX.stride, pool);
 }
 
 // --- initialisation ---------------------------------------------------------------
@@ -259,8 +264,11 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name) {
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
                                  const T*, Activation, ThreadPool*);                        \
-  template void dense_backward<T>(MatrixView<T>, MatrixView<T>, T*, ConstMatrixView<T>,     \
-                                  ConstMatrixView<T>, ConstMatrixView<T>, ThreadPool*);     \
+  template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
+                                        ConstMatrixView<T>, ThreadPool*);                   \
+  template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
+                                         ConstMatrixView<T>, ThreadPool*);                  \
+  template void dense_backward_bias<T>(T*, ConstMatrixView<T>);                              \
   template class Network<T>;                                                                 \
   template bool all_finite<T>(ConstMatrixView<T>);                                           \
   template void check_finite<T>(ConstMatrixView<T>, const char*);                            \

@@ -21,17 +21,16 @@ namespace fastmlp {
 
 template <class T>
 Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward) {
-  std::size_t widest = 0;
-  for (std::size_t l = 0; l < net.n_layers(); ++l) {
-    activations.emplace_back(rows, net.sizes()[l + 1]);
-    widest = std::max(widest, net.sizes()[l + 1]);
+  const std::size_t L = net.n_layers();
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::size_t units = net.sizes()[l + 1];
+    activations.emplace_back(rows, units);
+    deltas.emplace_back(backward || l + 1 == L ? rows : 0, units);
   }
   if (loss_needs_logits(net.loss())) logits = Matrix<T>(rows, net.n_outputs());
-  delta = Matrix<T>(rows, backward ? widest : net.n_outputs());
-  if (backward) {
-    delta_next = Matrix<T>(rows, widest);
-    grads = AlignedBuffer<T>(net.n_params());
-  }
+  loss_terms = Matrix<double>(rows, loss_terms_per_row(net.loss(), net.activation(L - 1),
+                                                       net.n_outputs()));
+  if (backward) grads = AlignedBuffer<T>(net.n_params());
   if (gather) {
     X = Matrix<T>(rows, net.n_inputs());
     Y = Matrix<T>(rows, net.n_outputs());
@@ -40,40 +39,187 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bo
 }
 
 // --- the gradient -----------------------------------------------------------------
+//
+// A batch's gradient goes in two phases, each a single hand-off to the pool.
+// Phase 1 cuts the rows into blocks. Each block, on one thread and with
+// single-threaded products, is gathered (a shuffled batch), goes forward
+// through every layer, gets its loss terms and output dZ, and goes back down:
+// dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}. Every value there depends on its own row
+// alone (a row of a product on that row of its left operand; the sweeps work
+// element by element or row by row), so neither the cut nor the thread that
+// runs a block changes a bit. Phase 2 sums over the rows: dW_l = A_{l-1}^T dZ_l
+// and db_l = the column sums of dZ_l, each element over all the batch's rows in
+// row order, as one thread would; it is cut by rows of dW and columns of db
+// instead. The loss then adds the rows' terms in row order.
 
 namespace {
 
-// The forward pass over X into ws: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} =
-// X; the output layer's logits Z are kept when the loss needs them. Returns them.
+// Below this much work (rows * parameters) a batch stays on the calling
+// thread: a hand-off to the pool costs about a microsecond.
+constexpr std::size_t kParallelWork = std::size_t(1) << 18;
+// Phase 1's blocks: the rows shared out evenly over the threads, in multiples
+// of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
+constexpr std::size_t kBlockAlign = 16;
+constexpr std::size_t kBlockMax = 256;
+// Phase 2's tasks: kGradRows rows of a layer's dW, or kBiasCols columns of its db.
+constexpr std::size_t kGradRows = 64;
+constexpr std::size_t kBiasCols = 128;
+
+// ceil(a / b), for any a.
+std::size_t ceil_div(std::size_t a, std::size_t b) { return a == 0 ? 0 : 1 + (a - 1) / b; }
+
+// task(0) ... task(n - 1): over the pool when there is one, else in order. The
+// pool gets a std::function wrapping a reference, which never allocates.
+template <class F>
+void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
+  if (pool != nullptr && n > 1)
+    pool->parallel_for(n, std::cref(task));
+  else
+    for (std::size_t i = 0; i < n; ++i) task(i);
+}
+
+// The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
+// with `order`, rows order[first] ... order[first + rows - 1], which phase 1
+// gathers into the workspace.
 template <class T>
-MatrixView<T> forward(const Network<T>& net, InputView<T> X, Workspace<T>& ws, ThreadPool* pool) {
-  const std::size_t n = X.rows, L = net.n_layers();
-  const auto& sizes = net.sizes();
-  auto A = [&](std::size_t l) { return MatrixView<T>(ws.activations[l].data(), n, sizes[l + 1]); };
-  auto layer_input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  for (std::size_t l = 0; l + 1 < L; ++l)
-    dense_forward(A(l), layer_input(l), net.weight(l), net.bias(l), net.activation(l), pool);
-  MatrixView<T> logits(ws.logits.data(), n, sizes[L]);
-  if (loss_needs_logits(net.loss())) {
-    dense_forward(logits, layer_input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  Activation::Identity, pool);
-    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
-  } else {
-    dense_forward(A(L - 1), layer_input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  net.activation(L - 1), pool);
+struct Batch {
+  ConstMatrixView<T> X, Y;
+  const T* weight;  // null: every row 1
+  const std::size_t* order;
+  std::size_t first, rows;
+
+  // The row of X that is row i of the batch.
+  std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }
+  // The batch's weights (rows), in the workspace once phase 1 has gathered them.
+  const T* weights(const Workspace<T>& ws) const {
+    if (weight == nullptr) return nullptr;
+    return order != nullptr ? ws.weight.data() : weight + first;
   }
-  return logits;
+};
+
+// The sum of the batch's weights, in row order.
+template <class T>
+double weight_sum(const Batch<T>& b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < b.rows; ++i) sum += b.weight[b.row(i)];
+  return sum;
 }
 
 // The factor of the loss and dZ: 1 under the sum reduction; under the mean,
 // 1 / n, or 1 / (the sum of the weights), 0 when that is 0.
 template <class T>
-T reduction_scale(Reduction reduction, std::size_t n, const T* weight) {
+T reduction_scale(Reduction reduction, const Batch<T>& b) {
   if (reduction != Reduction::Mean) return T(1);
-  if (weight == nullptr) return T(1) / static_cast<T>(n);
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += weight[i];
+  if (b.weight == nullptr) return T(1) / static_cast<T>(b.rows);
+  const double sum = weight_sum(b);
   return sum > 0 ? static_cast<T>(1.0 / sum) : T(0);
+}
+
+// Phase 1 for rows [first, first + count) of a batch (see above); without
+// `backward`, up to the loss terms and the output dZ.
+template <class T>
+void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                           bool backward, std::size_t first, std::size_t count) {
+  const std::size_t L = net.n_layers();
+  auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
+  ConstMatrixView<T> X = b.X.rows_range(b.first + first, count);
+  ConstMatrixView<T> Y = b.Y.rows_range(b.first + first, count);
+  if (b.order != nullptr) {
+    const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t from = b.row(first + i);
+      std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
+      std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
+      if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
+    }
+    X = gx;
+    Y = gy;
+  }
+  const T* weight = b.weights(ws);
+  if (weight != nullptr) weight += first;
+
+  // forward: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} = X; the output layer's
+  // logits Z kept when the loss needs them
+  auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
+  auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
+  for (std::size_t l = 0; l + 1 < L; ++l)
+    dense_forward(A(l), input(l), net.weight(l), net.bias(l), net.activation(l));
+  MatrixView<T> logits;
+  if (loss_needs_logits(net.loss())) {
+    logits = rows(ws.logits);
+    dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
+    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
+  } else {
+    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1), net.activation(L - 1));
+  }
+
+  // the loss terms and dZ at the output, then dZ of every layer below
+  loss_forward_backward<T>(net.loss(), net.activation(L - 1), rows(ws.deltas[L - 1]),
+                           rows(ws.loss_terms), logits, A(L - 1), Y, scale, weight);
+  if (!backward) return;
+  for (std::size_t l = L - 1; l > 0; --l) {
+    const MatrixView<T> dX = rows(ws.deltas[l - 1]);
+    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
+    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
+  }
+}
+
+// Phase 1 over all the batch's rows, in blocks over the pool.
+template <class T>
+void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                      bool backward, ThreadPool* pool) {
+  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
+  const std::size_t block =
+      std::min(kBlockMax, ceil_div(ceil_div(b.rows, threads), kBlockAlign) * kBlockAlign);
+  run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
+    rows_forward_backward(net, b, ws, scale, backward, i * block, std::min(block, b.rows - i * block));
+  });
+}
+
+// Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
+// (rows, inputs) and the dZ phase 1 left, in tasks over the pool.
+template <class T>
+void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
+                         ThreadPool* pool) {
+  const std::size_t L = net.n_layers(), n = X.rows;
+  const auto& sizes = net.sizes();
+  // Without a pool, a layer's dW and db are one task each.
+  const std::size_t widest = *std::max_element(sizes.begin(), sizes.end());
+  const std::size_t grad_rows = pool != nullptr ? kGradRows : widest;
+  const std::size_t bias_cols = pool != nullptr ? kBiasCols : widest;
+  auto dw_tasks = [&](std::size_t l) { return ceil_div(sizes[l], grad_rows); };
+  auto db_tasks = [&](std::size_t l) { return ceil_div(sizes[l + 1], bias_cols); };
+  std::size_t tasks = 0;
+  for (std::size_t l = 0; l < L; ++l) tasks += dw_tasks(l) + db_tasks(l);
+  run_tasks(pool, tasks, [&](std::size_t t) {
+    std::size_t l = 0;  // task t is layer l's dW rows, then its db columns
+    for (; t >= dw_tasks(l) + db_tasks(l); ++l) t -= dw_tasks(l) + db_tasks(l);
+    const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(0, n);
+    T* grads = ws.grads.data();
+    if (t < dw_tasks(l)) {
+      const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
+      const std::size_t r = t * grad_rows, count = std::min(grad_rows, sizes[l] - r);
+      const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
+      dense_backward_weight(dW.rows_range(r, count), input.cols_range(r, count), dZ);
+    } else {
+      const std::size_t c = (t - dw_tasks(l)) * bias_cols, count = std::min(bias_cols, sizes[l + 1] - c);
+      dense_backward_bias(grads + net.bias_offset(l) + c, dZ.cols_range(c, count));
+    }
+  });
+}
+
+// The loss of a batch under the network's reduction, and its gradient in ws.grads.
+template <class T>
+double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws,
+                      ThreadPool* pool) {
+  if (b.rows * net.n_params() < kParallelWork) pool = nullptr;
+  const T scale = reduction_scale(net.reduction(), b);
+  forward_backward(net, b, ws, scale, true, pool);
+  const ConstMatrixView<T> X =
+      b.order != nullptr ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows) : b.X.rows_range(b.first, b.rows);
+  parameter_gradients(net, X, ws, pool);
+  return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
+                  b.weights(ws));
 }
 
 }  // namespace
@@ -81,30 +227,7 @@ T reduction_scale(Reduction reduction, std::size_t n, const T* weight) {
 template <class T>
 double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool, const T* weight) {
-  const std::size_t n = X.rows, L = net.n_layers();
-  const auto& sizes = net.sizes();
-  auto A = [&](std::size_t l) { return MatrixView<T>(ws.activations[l].data(), n, sizes[l + 1]); };
-  auto layer_input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  const MatrixView<T> logits = forward(net, X, ws, pool);
-
-  // the loss and dZ at the output
-  const T scale = reduction_scale(net.reduction(), n, weight);
-  MatrixView<T> dZ(ws.delta.data(), n, sizes[L]);
-  const double loss = loss_forward_backward<T>(net.loss(), net.activation(L - 1), dZ, logits,
-                                               A(L - 1), Y, scale, weight);
-
-  // backward, last layer first
-  for (std::size_t l = L; l-- > 0;) {
-    MatrixView<T> dW(ws.grads.data() + net.weight_offset(l), sizes[l], sizes[l + 1]);
-    MatrixView<T> dX = l == 0 ? MatrixView<T>() : MatrixView<T>(ws.delta_next.data(), n, sizes[l]);
-    dense_backward(dX, dW, ws.grads.data() + net.bias_offset(l), ConstMatrixView<T>(dZ),
-                   layer_input(l), net.weight(l), pool);
-    if (l == 0) break;
-    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
-    std::swap(ws.delta, ws.delta_next);
-    dZ = MatrixView<T>(ws.delta.data(), n, sizes[l]);
-  }
-  return loss;
+  return batch_gradient(net, Batch<T>{X, Y, weight, nullptr, 0, X.rows}, ws, pool);
 }
 
 // --- checks ---------------------------------------------------------------------------
@@ -241,13 +364,13 @@ class Validator {
 
   // (loss, score) of `net` now: the loss under its reduction, unweighted.
   std::pair<double, double> evaluate(const Network<T>& net, ThreadPool* pool) {
-    const std::size_t n = X_.rows, k = Y_.cols;
-    const MatrixView<T> logits = forward(net, X_, ws_, pool);
-    const ConstMatrixView<T> A(ws_.activations.back().data(), n, k);
-    const double loss =
-        loss_forward_backward<T>(net.loss(), net.activation(net.n_layers() - 1),
-                                 MatrixView<T>(ws_.delta.data(), n, k), logits, A, Y_,
-                                 reduction_scale<T>(net.reduction(), n, nullptr));
+    const std::size_t n = X_.rows;
+    const Batch<T> b{X_, Y_, nullptr, nullptr, 0, n};
+    if (n * net.n_params() < kParallelWork) pool = nullptr;
+    const T scale = reduction_scale(net.reduction(), b);
+    forward_backward(net, b, ws_, scale, false, pool);
+    const double loss = loss_sum(ConstMatrixView<double>(ws_.loss_terms.view()), scale);
+    const ConstMatrixView<T> A = ws_.activations.back().view();
     return {loss, accuracy_ ? accuracy(A) : r2(A)};
   }
 
@@ -283,12 +406,6 @@ class Validator {
 
 // --- the epoch loop ---------------------------------------------------------------------
 
-// Row i of `from` into row j of `to`.
-template <class T>
-void copy_row(MatrixView<T> to, std::size_t j, ConstMatrixView<T> from, std::size_t i) {
-  std::copy(from.row(i), from.row(i) + from.cols, to.row(j));
-}
-
 // The order of the rows in epoch `epoch`: a Fisher-Yates shuffle drawn from a
 // stream that depends only on (seed, epoch), so a resumed fit continues the
 // same sequence of shuffles.
@@ -320,11 +437,6 @@ std::string divergence_message(std::size_t epoch, double loss) {
 }
 
 }  // namespace
-
-// A shuffled batch is gathered in blocks of rows, over the pool when it holds
-// at least this many values (smaller ones cost less than a hand-off).
-constexpr std::size_t kGatherRows = 32;
-constexpr std::size_t kParallelGather = std::size_t(1) << 14;
 
 template <class T>
 FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
@@ -394,32 +506,10 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
     double epoch_loss = 0;
     for (std::size_t first = 0; first < n; first += batch) {
       const std::size_t rows = std::min(batch, n - first);
-      ConstMatrixView<T> xb = X.rows_range(first, rows), yb = Y.rows_range(first, rows);
-      const T* wb = weight != nullptr ? weight + first : nullptr;
-      if (shuffled) {
-        MatrixView<T> gx(ws.X.data(), rows, X.cols), gy(ws.Y.data(), rows, Y.cols);
-        // Copies only: blocks of rows may go to any thread.
-        const auto gather = [&](std::size_t block) {
-          const std::size_t end = std::min(rows, (block + 1) * kGatherRows);
-          for (std::size_t r = block * kGatherRows; r < end; ++r) {
-            copy_row<T>(gx, r, X, order[first + r]);
-            copy_row<T>(gy, r, Y, order[first + r]);
-            if (weight != nullptr) ws.weight.data()[r] = weight[order[first + r]];
-          }
-        };
-        const std::size_t blocks = (rows + kGatherRows - 1) / kGatherRows;
-        if (pool != nullptr && blocks > 1 && rows * X.cols >= kParallelGather)
-          pool->parallel_for(blocks, std::cref(gather));
-        else
-          for (std::size_t b = 0; b < blocks; ++b) gather(b);
-        xb = gx;
-        yb = gy;
-        if (weight != nullptr) wb = ws.weight.data();
-      }
-      const double loss = loss_and_gradient<T>(net, xb, yb, ws, pool, wb);
+      const Batch<T> b{X, Y, weight, shuffled ? order.data() : nullptr, first, rows};
+      const double loss = batch_gradient(net, b, ws, pool);
       if (mean && rows != n) {
-        double share = static_cast<double>(rows);
-        if (wb != nullptr) share = std::accumulate(wb, wb + rows, 0.0);
+        const double share = weight != nullptr ? weight_sum(b) : static_cast<double>(rows);
         epoch_loss += loss * share / total_weight;
       } else {
         epoch_loss += loss;

@@ -138,7 +138,9 @@ class Workspace {
   Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true);
   std::vector<Matrix<T>> activations;  // A of every layer, (rows, units)
   Matrix<T> logits;                    // the output layer's Z, when the loss needs it
-  Matrix<T> delta, delta_next;         // dZ of a layer and of the one below
+  std::vector<Matrix<T>> deltas;       // dZ of every layer, (rows, units); without
+                                       // `backward` the output layer's alone
+  Matrix<double> loss_terms;           // (rows, loss_terms_per_row)
   Matrix<T> X, Y;                      // a shuffled batch, gathered (when `gather`)
   AlignedBuffer<T> weight;             // its rows' weights, gathered (when `gather`)
   AlignedBuffer<T> grads;              // laid out as Network::params() (when `backward`)
