@@ -153,7 +153,9 @@ def test_lbfgs_reaches_sklearns_loss():
     ours = MLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", alpha=1e-2, max_iter=500, random_state=0).fit(X, y)
     theirs = SkMLPClassifier(hidden_layer_sizes=(10,), solver="lbfgs", alpha=1e-2, max_iter=500,
                              random_state=0).fit(X, y)
-    assert ours.loss_ == pytest.approx(theirs.loss_, rel=0.2)
+    # L-BFGS paths are chaotic: an ulp anywhere can lead to another minimum,
+    # so "reaches" means a loss no worse than scikit-learn's (within 20%).
+    assert ours.loss_ <= theirs.loss_ * 1.2
     assert ours.score(X, y) >= theirs.score(X, y) - 0.02
 
 

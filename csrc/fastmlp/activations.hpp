@@ -79,6 +79,27 @@ inline void softmax_row(T* z, std::size_t k) {
   for (std::size_t j = 0; j < k; ++j) z[j] *= inv;
 }
 
+// b (k) added to each of `rows` contiguous rows of k values at z. Narrow rows
+// would each be a loop too short to vectorise, so up to kNarrow columns the
+// rows are walked as one run against b repeated 8 times (a period of 8 k
+// values, a whole number of vectors of any width); the same additions.
+template <class T>
+void add_bias_rows(T* z, std::size_t rows, std::size_t k, const T* b) {
+  constexpr std::size_t kRepeat = 8, kNarrow = 32;
+  if (k > kNarrow) {
+    for (std::size_t i = 0; i < rows; ++i, z += k)
+      for (std::size_t j = 0; j < k; ++j) z[j] += b[j];
+    return;
+  }
+  T pattern[kRepeat * kNarrow];
+  const std::size_t period = kRepeat * k, count = rows * k;
+  for (std::size_t e = 0, j = 0; e < period; ++e, j = j + 1 == k ? 0 : j + 1) pattern[e] = b[j];
+  std::size_t e = 0;
+  for (; e + period <= count; e += period)
+    for (std::size_t q = 0; q < period; ++q) z[e + q] += pattern[q];
+  for (std::size_t q = 0; e + q < count; ++q) z[e + q] += pattern[q];
+}
+
 // A = f(Z + b), in place: Z is (n, k) on entry and holds A on return; b is (k)
 // and is added to every row (b may be null: no bias). One pass over memory:
 // rows go through in blocks of about 16 KiB, each activated while the bias
@@ -89,11 +110,10 @@ void bias_activation_forward(Activation f, MatrixView<T> Z, const T* b) {
   const std::size_t block = std::max<std::size_t>(1, kBlockBytes / sizeof(T) / std::max<std::size_t>(1, Z.cols));
   for (std::size_t first = 0; first < Z.rows; first += block) {
     const std::size_t last = std::min(Z.rows, first + block);
-    if (b != nullptr)
-      for (std::size_t i = first; i < last; ++i) {
-        T* z = Z.row(i);
-        for (std::size_t j = 0; j < Z.cols; ++j) z[j] += b[j];
-      }
+    if (b != nullptr && Z.stride == Z.cols)
+      add_bias_rows(Z.row(first), last - first, Z.cols, b);
+    else if (b != nullptr)
+      for (std::size_t i = first; i < last; ++i) add_bias_rows(Z.row(i), 1, Z.cols, b);
     if (f == Activation::Softmax)
       for (std::size_t i = first; i < last; ++i) softmax_row(Z.row(i), Z.cols);
     else if (Z.stride == Z.cols)

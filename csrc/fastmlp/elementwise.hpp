@@ -3,8 +3,9 @@
 // GEMM kernels) and picked at start-up with the same choice of kernel.
 //
 // Every variant does the same IEEE operations in the same order on each
-// element (no fused multiply-adds, the project's own exp), so results are
-// bit-identical across instruction sets, compilers and C libraries.
+// element (fused multiply-adds only where written, as std::fma; the project's
+// own exp), so results are bit-identical across instruction sets, compilers
+// and C libraries.
 #pragma once
 
 #include <cstddef>

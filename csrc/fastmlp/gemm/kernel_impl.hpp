@@ -118,16 +118,20 @@ void micro_kernel(std::size_t kc, const typename Tr::T* a, const typename Tr::T*
 
 // --- tiny path ------------------------------------------------------------------
 
-// R rows of C by `width` <= NV * L columns, one k-block [p0, p1), straight
-// from A (strides a_rs, a_cs) and row-major B: R * NV independent FMA chains,
-// each vector of B loaded once for the R rows.
+// `rows` <= R rows of C by `width` <= NV * L columns, one k-block [p0, p1),
+// straight from A (strides a_rs, a_cs) and row-major B: R * NV independent FMA
+// chains, each vector of B loaded once for the R rows. Rows past `rows` repeat
+// the first one and are not stored.
 template <class Tr, std::size_t R, std::size_t NV>
 void tiny_block(std::size_t width, std::size_t p0, std::size_t p1, typename Tr::T alpha,
                 const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
                 const typename Tr::T* B, std::size_t ldb, typename Tr::T beta,
-                typename Tr::T* C, std::size_t ldc) {
+                typename Tr::T* C, std::size_t ldc, std::size_t rows = R) {
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
+  const typename Tr::T* a_row[R];
+#pragma GCC unroll 8
+  for (std::size_t r = 0; r < R; ++r) a_row[r] = A + (r < rows ? r : 0) * a_rs;
 
   typename Tr::M mask[NV];
 #pragma GCC unroll 8
@@ -144,17 +148,19 @@ void tiny_block(std::size_t width, std::size_t p0, std::size_t p1, typename Tr::
     for (std::size_t v = 0; v < NV; ++v) b[v] = Tr::load_mask(B + p * ldb + v * L, mask[v]);
 #pragma GCC unroll 8
     for (std::size_t r = 0; r < R; ++r) {
-      const V a = Tr::set1(A[r * a_rs + p * a_cs]);
+      const V a = Tr::set1(a_row[r][p * a_cs]);
 #pragma GCC unroll 8
       for (std::size_t v = 0; v < NV; ++v) acc[r][v] = Tr::fmadd(a, b[v], acc[r][v]);
     }
   }
   const V valpha = Tr::set1(alpha);
 #pragma GCC unroll 8
-  for (std::size_t r = 0; r < R; ++r)
+  for (std::size_t r = 0; r < R; ++r) {
+    if (r >= rows) break;
 #pragma GCC unroll 8
     for (std::size_t v = 0; v < NV; ++v)
       combine_masked<Tr>(C + r * ldc + v * L, mask[v], acc[r][v], valpha, beta);
+  }
 }
 
 // R rows of C, all n columns in strips of up to NV_MAX vectors, one k-block.
@@ -181,9 +187,11 @@ void tiny_rows(std::size_t n, std::size_t p0, std::size_t p1, typename Tr::T alp
 
 // The TinyGemm contract of kernel.hpp. The k-blocks are the outer loop, so a
 // block of A and B is read from memory once and then from cache, however A is
-// laid out. Within a block: four rows at a time (strips of 2 vectors: 8
-// chains, few enough registers for AVX2), then single rows (strips of 4
-// vectors: 4 chains, for single-row predict).
+// laid out. Within a block: C one vector wide (a small layer's products, the
+// article's gradients with k = the batch's rows) goes eight rows at a time, so
+// that eight FMA chains overlap; wider C four rows at a time (strips of 2
+// vectors: 8 chains, few enough registers for AVX2); then single rows (strips
+// of 4 vectors: 4 chains, for single-row predict).
 template <class Tr>
 void tiny_gemm(std::size_t m, std::size_t n, std::size_t k, typename Tr::T alpha,
                const typename Tr::T* A, std::size_t a_rs, std::size_t a_cs,
@@ -196,6 +204,10 @@ void tiny_gemm(std::size_t m, std::size_t n, std::size_t k, typename Tr::T alpha
     const std::size_t p0 = blk * kc, p1 = p0 + kc < k ? p0 + kc : k;
     const T block_beta = blk == 0 ? beta : T(1);  // later blocks add to C
     std::size_t i = 0;
+    if (n <= Tr::L)
+      for (; i + 4 < m; i += 8)
+        tiny_block<Tr, 8, 1>(n, p0, p1, alpha, A + i * a_rs, a_rs, a_cs, B, ldb, block_beta,
+                             C + i * ldc, ldc, m - i < 8 ? m - i : 8);
     for (; i + 4 <= m; i += 4)
       tiny_rows<Tr, 4, 2>(n, p0, p1, alpha, A + i * a_rs, a_rs, a_cs, B, ldb, block_beta,
                           C + i * ldc, ldc);
