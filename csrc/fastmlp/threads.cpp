@@ -135,6 +135,23 @@ void ThreadPool::parallel_for(std::size_t n_chunks,
   if (error_) std::rethrow_exception(error_);
 }
 
+void ThreadPool::on_every_thread(const std::function<void()>& f) {
+  if (workers_.empty() || t_inside_pool) {
+    f();
+    return;
+  }
+  // One chunk per thread: a thread that has taken one waits until every chunk
+  // is taken, so none can take a second.
+  const std::size_t n = workers_.size() + 1;
+  std::atomic<std::size_t> taken{0};
+  const auto chunk = [&](std::size_t) {
+    taken.fetch_add(1, std::memory_order_acq_rel);
+    f();
+    while (taken.load(std::memory_order_acquire) < n) std::this_thread::yield();
+  };
+  parallel_for(n, std::cref(chunk));
+}
+
 void ThreadPool::run_chunks() {
   for (;;) {
     const std::size_t i = next_chunk_.fetch_add(1, std::memory_order_relaxed);

@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 
+#include <fastmlp/gemm.hpp>
 #include <fastmlp/losses.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/rng.hpp>
@@ -164,13 +165,17 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
   }
 }
 
+// The rows of phase 1's blocks for a batch of `rows` rows.
+std::size_t block_rows(std::size_t rows, ThreadPool* pool) {
+  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
+  return std::min(kBlockMax, ceil_div(ceil_div(rows, threads), kBlockAlign) * kBlockAlign);
+}
+
 // Phase 1 over all the batch's rows, in blocks over the pool.
 template <class T>
 void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
                       bool backward, ThreadPool* pool) {
-  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
-  const std::size_t block =
-      std::min(kBlockMax, ceil_div(ceil_div(b.rows, threads), kBlockAlign) * kBlockAlign);
+  const std::size_t block = block_rows(b.rows, pool);
   run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
     rows_forward_backward(net, b, ws, scale, backward, i * block, std::min(block, b.rows - i * block));
   });
@@ -208,11 +213,38 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<
   });
 }
 
+// The pool for a batch of `rows` rows: none when the work is too small.
+template <class T>
+ThreadPool* pool_for(const Network<T>& net, std::size_t rows, ThreadPool* pool) {
+  return rows * net.n_params() < kParallelWork ? nullptr : pool;
+}
+
+// Sizes the gemm scratch of each of the pool's threads for the products phase
+// 1 and (with `backward`) phase 2 give them for batches of up to `rows` rows,
+// so that the batches allocate nothing, whichever thread takes which task.
+template <class T>
+void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, ThreadPool* pool) {
+  pool = pool_for(net, rows, pool);
+  if (pool == nullptr) return;
+  const std::size_t block = block_rows(rows, pool);
+  const auto& sizes = net.sizes();
+  const auto reserve = [&] {
+    for (std::size_t l = 0; l < net.n_layers(); ++l) {
+      const std::size_t in = sizes[l], out = sizes[l + 1];
+      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
+      if (!backward) continue;
+      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
+      gemm_reserve<T>(Trans::Yes, Trans::No, std::min(kGradRows, in), out, rows);  // A^T dZ_l
+    }
+  };
+  pool->on_every_thread(std::cref(reserve));
+}
+
 // The loss of a batch under the network's reduction, and its gradient in ws.grads.
 template <class T>
 double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws,
                       ThreadPool* pool) {
-  if (b.rows * net.n_params() < kParallelWork) pool = nullptr;
+  pool = pool_for(net, b.rows, pool);
   const T scale = reduction_scale(net.reduction(), b);
   forward_backward(net, b, ws, scale, true, pool);
   const ConstMatrixView<T> X =
@@ -366,7 +398,7 @@ class Validator {
   std::pair<double, double> evaluate(const Network<T>& net, ThreadPool* pool) {
     const std::size_t n = X_.rows;
     const Batch<T> b{X_, Y_, nullptr, nullptr, 0, n};
-    if (n * net.n_params() < kParallelWork) pool = nullptr;
+    pool = pool_for(net, n, pool);
     const T scale = reduction_scale(net.reduction(), b);
     forward_backward(net, b, ws_, scale, false, pool);
     const double loss = loss_sum(ConstMatrixView<double>(ws_.loss_terms.view()), scale);
@@ -464,6 +496,8 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
   const std::vector<ParamSegment> segments = param_segments(net);
   std::unique_ptr<Validator<T>> validator;
   if (validating) validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val);
+  reserve_scratch(net, batch, true, pool);
+  if (validating) reserve_scratch(net, data.X_val.rows, false, pool);
   // `start`: the parameters at the start of the epoch (to fall back on when it
   // diverges; the training loss's early stopping keeps them when they are best)
   const bool early = options.early_stopping > 0;
