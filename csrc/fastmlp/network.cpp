@@ -1,8 +1,11 @@
 // Dense layers and the network's parameters, forward pass and input checks.
 #include <fastmlp/network.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
@@ -184,7 +187,7 @@ void Network<T>::initialize(Init init, std::uint64_t seed) {
 
 template <class T>
 void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool) const {
-  check_input(*this, X, "X");
+  check_input(*this, X, "X", pool);
   if (out.rows != X.rows || out.cols != n_outputs())
     throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
                                 std::to_string(n_outputs()) + "); got (" +
@@ -219,8 +222,11 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
 
 // --- input checks -------------------------------------------------------------------
 
+namespace {
+
+// all_finite on one thread.
 template <class T>
-bool all_finite(ConstMatrixView<T> M) {
+bool rows_finite(ConstMatrixView<T> M) {
   // A value is NaN or infinite when its exponent bits are all ones. The scan
   // ORs integer tests, which the compiler vectorises (a float reduction it
   // would not reorder).
@@ -238,9 +244,30 @@ bool all_finite(ConstMatrixView<T> M) {
   return !bad;
 }
 
+// Values per block of all_finite's parallel scan (a quarter of a MiB of float).
+constexpr std::size_t kFiniteBlock = std::size_t(1) << 16;
+
+}  // namespace
+
 template <class T>
-void check_finite(ConstMatrixView<T> M, const char* name) {
-  if (all_finite(M)) return;  // only a failure pays for finding the place
+bool all_finite(ConstMatrixView<T> M, ThreadPool* pool) {
+  const std::size_t rows = std::max<std::size_t>(1, kFiniteBlock / std::max<std::size_t>(1, M.cols));
+  const std::size_t blocks = (M.rows + rows - 1) / rows;
+  if (pool == nullptr || pool->size() == 1 || blocks < 2) return rows_finite(M);
+  std::atomic<bool> finite{true};
+  const auto block = [&](std::size_t b) {
+    const std::size_t first = b * rows;
+    if (finite.load(std::memory_order_relaxed) &&
+        !rows_finite(M.rows_range(first, std::min(rows, M.rows - first))))
+      finite.store(false, std::memory_order_relaxed);
+  };
+  pool->parallel_for(blocks, std::cref(block));
+  return finite.load();
+}
+
+template <class T>
+void check_finite(ConstMatrixView<T> M, const char* name, ThreadPool* pool) {
+  if (all_finite(M, pool)) return;  // only a failure pays for finding the place
   for (std::size_t i = 0; i < M.rows; ++i)
     for (std::size_t j = 0; j < M.cols; ++j)
       if (!std::isfinite(M(i, j)))
@@ -250,13 +277,13 @@ void check_finite(ConstMatrixView<T> M, const char* name) {
 }
 
 template <class T>
-void check_input(const Network<T>& net, InputView<T> X, const char* name) {
+void check_input(const Network<T>& net, InputView<T> X, const char* name, ThreadPool* pool) {
   if (X.rows == 0) throw std::invalid_argument(std::string(name) + " has no rows");
   if (X.cols != net.n_inputs())
     throw std::invalid_argument(std::string(name) + " has " + std::to_string(X.cols) +
                                 " columns but the network takes " +
                                 std::to_string(net.n_inputs()) + " inputs");
-  check_finite(X, name);
+  check_finite(X, name, pool);
 }
 
 // --- instantiations -------------------------------------------------------------------
@@ -270,9 +297,9 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name) {
                                          ConstMatrixView<T>, ThreadPool*);                  \
   template void dense_backward_bias<T>(T*, ConstMatrixView<T>);                              \
   template class Network<T>;                                                                 \
-  template bool all_finite<T>(ConstMatrixView<T>);                                           \
-  template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
-  template void check_input<T>(const Network<T>&, InputView<T>, const char*);
+  template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \
+  template void check_finite<T>(ConstMatrixView<T>, const char*, ThreadPool*);               \
+  template void check_input<T>(const Network<T>&, InputView<T>, const char*, ThreadPool*);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -116,16 +116,18 @@ class Network {
 
 // --- input checks -------------------------------------------------------------------
 
-// Whether every element of M is finite (neither NaN nor infinite).
+// Whether every element of M is finite (neither NaN nor infinite). A large M
+// is scanned in blocks of rows over `pool`.
 template <class T>
-bool all_finite(ConstMatrixView<T> M);
+bool all_finite(ConstMatrixView<T> M, ThreadPool* pool = nullptr);
 
 // std::invalid_argument naming `name` unless every element of M is finite.
 template <class T>
-void check_finite(ConstMatrixView<T> M, const char* name);
+void check_finite(ConstMatrixView<T> M, const char* name, ThreadPool* pool = nullptr);
 
 // std::invalid_argument unless X (n, inputs) can be fed to `net`: named `name`.
 template <class T>
-void check_input(const Network<T>& net, InputView<T> X, const char* name);
+void check_input(const Network<T>& net, InputView<T> X, const char* name,
+                 ThreadPool* pool = nullptr);
 
 }  // namespace fastmlp

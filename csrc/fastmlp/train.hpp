@@ -157,10 +157,12 @@ double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool = nullptr,
                          const T* weight = nullptr);
 
-// std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can train `net`.
+// std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can
+// train `net`. Large inputs are scanned over `pool`.
 template <class T>
 void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y,
-                      const char* x_name = "X", const char* y_name = "Y");
+                      const char* x_name = "X", const char* y_name = "Y",
+                      ThreadPool* pool = nullptr);
 
 // Train `net` in place from its current parameters. `optimizer` carries its
 // state from the last fit when the settings are the same (Optimizer::prepare).
