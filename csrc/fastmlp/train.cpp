@@ -62,9 +62,8 @@ constexpr std::size_t kParallelWork = std::size_t(1) << 18;
 // of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
 constexpr std::size_t kBlockAlign = 16;
 constexpr std::size_t kBlockMax = 256;
-// Phase 2's tasks: kGradRows rows of a layer's dW, or kBiasCols columns of its db.
-constexpr std::size_t kGradRows = 64;
-constexpr std::size_t kBiasCols = 128;
+// Phase 2's tasks per thread and layer (see parameter_gradients).
+constexpr std::size_t kTasksPerThread = 2;
 
 // ceil(a / b), for any a.
 std::size_t ceil_div(std::size_t a, std::size_t b) { return a == 0 ? 0 : 1 + (a - 1) / b; }
@@ -197,6 +196,13 @@ void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
   });
 }
 
+// Phase 2 cuts each layer's dW into this many parts by rows, and its db by
+// columns: kTasksPerThread per thread, large products (each part packs all of
+// dZ) but enough of them for the threads to even out. Without a pool, one.
+std::size_t grad_parts(ThreadPool* pool) {
+  return pool != nullptr ? kTasksPerThread * static_cast<std::size_t>(pool->size()) : 1;
+}
+
 // Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
 // (rows, inputs) and the dZ phase 1 left, in tasks over the pool.
 template <class T>
@@ -204,12 +210,11 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<
                          ThreadPool* pool) {
   const std::size_t L = net.n_layers(), n = X.rows;
   const auto& sizes = net.sizes();
-  // Without a pool, a layer's dW and db are one task each.
-  const std::size_t widest = *std::max_element(sizes.begin(), sizes.end());
-  const std::size_t grad_rows = pool != nullptr ? kGradRows : widest;
-  const std::size_t bias_cols = pool != nullptr ? kBiasCols : widest;
-  auto dw_tasks = [&](std::size_t l) { return ceil_div(sizes[l], grad_rows); };
-  auto db_tasks = [&](std::size_t l) { return ceil_div(sizes[l + 1], bias_cols); };
+  const std::size_t parts = grad_parts(pool);
+  auto grad_rows = [&](std::size_t l) { return ceil_div(sizes[l], parts); };
+  auto bias_cols = [&](std::size_t l) { return ceil_div(sizes[l + 1], parts); };
+  auto dw_tasks = [&](std::size_t l) { return ceil_div(sizes[l], grad_rows(l)); };
+  auto db_tasks = [&](std::size_t l) { return ceil_div(sizes[l + 1], bias_cols(l)); };
   std::size_t tasks = 0;
   for (std::size_t l = 0; l < L; ++l) tasks += dw_tasks(l) + db_tasks(l);
   run_tasks(pool, tasks, [&](std::size_t t) {
@@ -219,11 +224,12 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<
     T* grads = ws.grads.data();
     if (t < dw_tasks(l)) {
       const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
-      const std::size_t r = t * grad_rows, count = std::min(grad_rows, sizes[l] - r);
+      const std::size_t r = t * grad_rows(l), count = std::min(grad_rows(l), sizes[l] - r);
       const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
       dense_backward_weight(dW.rows_range(r, count), input.cols_range(r, count), dZ);
     } else {
-      const std::size_t c = (t - dw_tasks(l)) * bias_cols, count = std::min(bias_cols, sizes[l + 1] - c);
+      const std::size_t c = (t - dw_tasks(l)) * bias_cols(l);
+      const std::size_t count = std::min(bias_cols(l), sizes[l + 1] - c);
       dense_backward_bias(grads + net.bias_offset(l) + c, dZ.cols_range(c, count));
     }
   });
@@ -250,7 +256,7 @@ void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, Thr
       gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
       if (!backward) continue;
       if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
-      gemm_reserve<T>(Trans::Yes, Trans::No, std::min(kGradRows, in), out, rows);  // A^T dZ_l
+      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out, rows);  // A^T dZ_l
     }
   };
   pool->on_every_thread(std::cref(reserve));
