@@ -78,21 +78,6 @@ void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
     for (std::size_t i = 0; i < n; ++i) task(i);
 }
 
-// Asks for row i of M to be brought into the cache. A shuffled batch's rows
-// lie anywhere in X: each is fetched while those before it are copied
-// (measured: the gather took 12% of workload B's epoch on one thread, 8% so).
-constexpr std::size_t kPrefetchRows = 4;
-
-template <class T>
-void prefetch_row(ConstMatrixView<T> M, std::size_t i) {
-#if defined(__GNUC__) || defined(__clang__)
-  const char* p = reinterpret_cast<const char*>(M.row(i));
-  for (std::size_t at = 0; at < M.cols * sizeof(T); at += 64) __builtin_prefetch(p + at);
-#else
-  (void)M, (void)i;
-#endif
-}
-
 // The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
 // with `order`, rows order[first] ... order[first + rows - 1], which phase 1
 // gathers into the workspace.
@@ -143,7 +128,6 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
     const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t from = b.row(first + i);
-      if (i + kPrefetchRows < count) prefetch_row(b.X, b.row(first + i + kPrefetchRows));
       std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
       std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
       if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
