@@ -251,7 +251,8 @@ constexpr std::size_t kFiniteBlock = std::size_t(1) << 16;
 
 template <class T>
 bool all_finite(ConstMatrixView<T> M, ThreadPool* pool) {
-  const std::size_t rows = std::max<std::size_t>(1, kFiniteBlock / std::max<std::size_t>(1, M.cols));
+  const std::size_t cols = std::max<std::size_t>(1, M.cols);
+  const std::size_t rows = std::max<std::size_t>(1, kFiniteBlock / cols);
   const std::size_t blocks = (M.rows + rows - 1) / rows;
   if (pool == nullptr || pool->size() == 1 || blocks < 2) return rows_finite(M);
   std::atomic<bool> finite{true};

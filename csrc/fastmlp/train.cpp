@@ -150,7 +150,8 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
     dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
     activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
   } else {
-    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1), net.activation(L - 1));
+    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1),
+                  net.activation(L - 1));
   }
 
   // the loss terms and dZ at the output, then dZ of every layer below
@@ -176,7 +177,8 @@ void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
                       bool backward, ThreadPool* pool) {
   const std::size_t block = block_rows(b.rows, pool);
   run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
-    rows_forward_backward(net, b, ws, scale, backward, i * block, std::min(block, b.rows - i * block));
+    const std::size_t first = i * block;
+    rows_forward_backward(net, b, ws, scale, backward, first, std::min(block, b.rows - first));
   });
 }
 
@@ -240,7 +242,8 @@ void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, Thr
       gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
       if (!backward) continue;
       if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
-      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out, rows);  // A^T dZ_l
+      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
+                      rows);  // part of A_{l-1}^T dZ_l
     }
   };
   pool->on_every_thread(std::cref(reserve));
@@ -253,8 +256,9 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
   pool = pool_for(net, b.rows, pool);
   const T scale = reduction_scale(net.reduction(), b);
   forward_backward(net, b, ws, scale, true, pool);
-  const ConstMatrixView<T> X =
-      b.order != nullptr ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows) : b.X.rows_range(b.first, b.rows);
+  const ConstMatrixView<T> X = b.order != nullptr
+                                   ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
+                                   : b.X.rows_range(b.first, b.rows);
   parameter_gradients(net, X, ws, pool);
   return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
                   b.weights(ws));
@@ -482,8 +486,8 @@ template <class T>
 FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
               Optimizer<T>& optimizer, const FitHooks& hooks) {
   const ConstMatrixView<T> X = data.X, Y = data.Y;
-  // The pool first: large inputs are checked over it (bad data is reported
-  // before bad options, a thread count out of range among them).
+  // The pool first, when the thread count is valid: large inputs are checked
+  // over it, and bad data is reported before bad options.
   ThreadPool* pool = options.threads > 1 && options.threads <= ThreadPool::kMaxThreads
                          ? &shared_thread_pool(options.threads)
                          : nullptr;

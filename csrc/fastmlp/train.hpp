@@ -31,7 +31,7 @@ struct FitOptions {
   bool shuffle = true;           // reshuffle the rows every epoch (batches only)
   std::uint64_t seed = 0;        // the shuffles' seed
   std::uint64_t first_epoch = 0; // epochs already trained: resumes the shuffle sequence
-  int threads = 1;               // threads for the matrix products (results do not depend on it)
+  int threads = 1;               // threads to train on (results do not depend on it)
   OptimizerConfig optimizer;     // sgd: the article's W -= lr * dW
   Schedule schedule;             // the learning rate of each epoch; constant by default
   double l2 = 0;                 // l2 * W added to the weights' gradient at every step
