@@ -194,31 +194,28 @@ std::size_t grad_parts(ThreadPool* pool) {
 template <class T>
 void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
                          ThreadPool* pool) {
-  const std::size_t L = net.n_layers(), n = X.rows;
+  const std::size_t n = X.rows, parts = grad_parts(pool);
   const auto& sizes = net.sizes();
-  const std::size_t parts = grad_parts(pool);
-  auto grad_rows = [&](std::size_t l) { return ceil_div(sizes[l], parts); };
-  auto bias_cols = [&](std::size_t l) { return ceil_div(sizes[l + 1], parts); };
-  auto dw_tasks = [&](std::size_t l) { return ceil_div(sizes[l], grad_rows(l)); };
-  auto db_tasks = [&](std::size_t l) { return ceil_div(sizes[l + 1], bias_cols(l)); };
-  std::size_t tasks = 0;
-  for (std::size_t l = 0; l < L; ++l) tasks += dw_tasks(l) + db_tasks(l);
-  run_tasks(pool, tasks, [&](std::size_t t) {
-    std::size_t l = 0;  // task t is layer l's dW rows, then its db columns
-    for (; t >= dw_tasks(l) + db_tasks(l); ++l) t -= dw_tasks(l) + db_tasks(l);
+  T* grads = ws.grads.data();
+  // Part `part` of layer l's dW (part < parts), or of its db (the rest); a
+  // layer narrower than `parts` leaves some parts empty.
+  const auto task = [&](std::size_t l, std::size_t part) {
     const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(0, n);
-    T* grads = ws.grads.data();
-    if (t < dw_tasks(l)) {
+    const bool weight = part < parts;
+    const std::size_t units = weight ? sizes[l] : sizes[l + 1];
+    const std::size_t size = ceil_div(units, parts), first = (weight ? part : part - parts) * size;
+    if (first >= units) return;
+    const std::size_t count = std::min(size, units - first);
+    if (weight) {
       const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
-      const std::size_t r = t * grad_rows(l), count = std::min(grad_rows(l), sizes[l] - r);
       const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
-      dense_backward_weight(dW.rows_range(r, count), input.cols_range(r, count), dZ);
+      dense_backward_weight(dW.rows_range(first, count), input.cols_range(first, count), dZ);
     } else {
-      const std::size_t c = (t - dw_tasks(l)) * bias_cols(l);
-      const std::size_t count = std::min(bias_cols(l), sizes[l + 1] - c);
-      dense_backward_bias(grads + net.bias_offset(l) + c, dZ.cols_range(c, count));
+      dense_backward_bias(grads + net.bias_offset(l) + first, dZ.cols_range(first, count));
     }
-  });
+  };
+  run_tasks(pool, net.n_layers() * 2 * parts,
+            [&](std::size_t t) { task(t / (2 * parts), t % (2 * parts)); });
 }
 
 // The pool for a batch of `rows` rows: none when the work is too small.
@@ -256,12 +253,13 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
   pool = pool_for(net, b.rows, pool);
   const T scale = reduction_scale(net.reduction(), b);
   forward_backward(net, b, ws, scale, true, pool);
+  const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
+                               scale, b.weights(ws));
   const ConstMatrixView<T> X = b.order != nullptr
                                    ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
                                    : b.X.rows_range(b.first, b.rows);
   parameter_gradients(net, X, ws, pool);
-  return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
-                  b.weights(ws));
+  return loss;
 }
 
 }  // namespace
