@@ -45,7 +45,8 @@ class ThreadPool {
 
   // Calls f() once on each of the pool's threads, the caller's included (to
   // prepare per-thread state), and returns when all have returned; from inside
-  // a chunk, or on a pool of size 1, once on the calling thread. f must not throw.
+  // a chunk, or on a pool of size 1, once on the calling thread. The first
+  // exception f throws is rethrown here, after every call has returned.
   void on_every_thread(const std::function<void()>& f);
 
  private:

@@ -293,6 +293,18 @@ bool test_pool() {
     });
     CHECK(calls == threads && ids.size() == std::size_t(threads),
           "threads=%d: on_every_thread ran %d times on %zu threads", threads, calls, ids.size());
+    // A throwing call: rethrown once every thread has made its call; the pool still works.
+    std::atomic<int> made{0};
+    bool rethrown = false;
+    try {
+      pool.on_every_thread([&] {
+        if (++made == 1) throw std::runtime_error("first call");
+      });
+    } catch (const std::runtime_error& e) {
+      rethrown = std::string(e.what()) == "first call";
+    }
+    CHECK(rethrown && made == threads, "threads=%d: on_every_thread's exception: rethrown %d, %d calls",
+          threads, int(rethrown), made.load());
     std::atomic<int> nested{0};
     pool.parallel_for(3, [&](std::size_t) { pool.on_every_thread([&] { ++nested; }); });
     CHECK(nested == 3, "threads=%d: on_every_thread inside chunks ran %d times, want 3", threads,
