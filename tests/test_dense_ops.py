@@ -75,6 +75,21 @@ def test_dense_backward_matches_numpy(dtype, n, n_in, n_out):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n_out", list(range(1, 11)) + [33])
+@pytest.mark.parametrize("n", [0, 1, 120])
+def test_dense_backward_bias_sums_the_rows_in_order(dtype, n, n_out):
+    """db bit for bit: the rows of dZ added one at a time in row order, as
+    training's results promise, whatever the layer's width."""
+    rng = np.random.default_rng(4)
+    dZ = (rng.standard_normal((n, n_out)) * 10.0 ** rng.integers(-8, 8, (n, n_out))).astype(dtype)
+    want = np.zeros(n_out, dtype=dtype)
+    for row in dZ:
+        want = want + row  # one rounding per addition, in the dtype
+    _, _, db = _core.dense_backward(dZ, np.zeros((n, 1), dtype=dtype), np.zeros((1, n_out), dtype=dtype))
+    assert np.array_equal(db, want)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "leaky_relu", "identity", "softmax"])
 def test_activations_match_numpy_over_a_wide_range(dtype, activation):
     """The core's own exp (not libm's) behind sigmoid, tanh and softmax: within

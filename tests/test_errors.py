@@ -127,6 +127,28 @@ def test_fit_rejects_mismatched_columns():
         fastmlp.Network([4, 5, 3]).fit(np.hstack([X, X[:, :1]]), Y)
 
 
+@pytest.mark.parametrize("threads", [1, 2, 3])
+@pytest.mark.parametrize("places", [[(39999, 3)], [(39000, 2), (20000, 1), (1000, 3)]])
+def test_non_finite_large_inputs_name_the_first_place(threads, places):
+    """Inputs large enough to be scanned in blocks over the threads: the error
+    names the first non-finite value in row order, whichever thread finds one."""
+    big = np.random.default_rng(1).random((40000, 4))
+    for i, (row, col) in enumerate(places):
+        big[row, col] = np.inf if i % 2 else np.nan
+    row, col = np.argwhere(~np.isfinite(big))[0]
+    where = f"at row {row}, column {col}"
+    labels = np.eye(3)[np.arange(len(big)) % 3]
+    with pytest.raises(ValueError, match=f"X must be finite; found nan {where}"):
+        fastmlp.Network([4, 5, 3]).fit(big, labels, epochs=1, threads=threads)
+    with pytest.raises(ValueError, match=f"X must be finite; found nan {where}"):
+        fastmlp.Network([4, 5, 3]).predict(big, threads=threads)
+    bad_labels = np.where(np.isfinite(big[:, 1:]), labels, np.nan)
+    if np.isnan(bad_labels).any():
+        row, col = np.argwhere(np.isnan(bad_labels))[0]
+        with pytest.raises(ValueError, match=f"Y must be finite; found nan at row {row}, column {col}"):
+            fastmlp.Network([4, 5, 3]).fit(np.nan_to_num(big), bad_labels, epochs=1, threads=threads)
+
+
 def test_predict_rejects_non_network():
     with pytest.raises(TypeError, match="net must be a fastmlp.Network"):
         fastmlp.predict("net", X)

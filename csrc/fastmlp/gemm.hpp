@@ -106,6 +106,16 @@ extern template void gemm<double>(Trans, std::size_t, double, const double*, std
                                   const PackedB<double>&, double, double*, std::size_t,
                                   const Epilogue<double>&);
 
+// Grows the calling thread's scratch to what gemm needs for a product of these
+// transposes and sizes on that thread (without a pool, or as the caller with
+// one), so that such products, and smaller ones, allocate nothing. Scratch
+// only grows; a thread that runs gemm allocates on its first large product
+// otherwise (training sizes every pool thread's scratch up front this way).
+template <class T>
+void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
+extern template void gemm_reserve<float>(Trans, Trans, std::size_t, std::size_t, std::size_t);
+extern template void gemm_reserve<double>(Trans, Trans, std::size_t, std::size_t, std::size_t);
+
 // The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
 // one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.
 const char* gemm_kernel_name();

@@ -1,5 +1,6 @@
-// Loss functions: each returns the loss over a batch and writes its gradient
-// with respect to the output layer's pre-activation Z in the same pass.
+// Loss functions: each writes its gradient with respect to the output layer's
+// pre-activation Z and, in the same pass, the terms its value adds up, which
+// loss_sum then adds in row order.
 //
 // mse is the article's: 1/2 * sum (A - Y)^2, whose gradient through the output
 // activation is the article's delta with the sign that makes "W -= lr * dW" its
@@ -51,27 +52,32 @@ inline bool loss_needs_logits(Loss loss) { return loss == Loss::CrossEntropy; }
 
 // --- loss and output delta --------------------------------------------------------------
 
-// Returns the loss of the batch (scaled by `scale`: 1 for sum, 1/n for mean)
-// and writes dZ (n, k) = scale * dLoss/dZ. A = f(Z), Y and dZ are (n, k); Z is
-// read only when loss_needs_logits(loss). With `weight` (n), row i's loss and
-// dZ row count weight[i] times (before `scale`).
+// The loss terms of one row (see loss_forward_backward): one per output for mse
+// and for cross_entropy after sigmoid, one per row after softmax.
+inline std::size_t loss_terms_per_row(Loss loss, Activation output, std::size_t k) {
+  return loss == Loss::CrossEntropy && output == Activation::Softmax ? 1 : k;
+}
+
+// Writes dZ (n, k) = scale * dLoss/dZ (scale: 1 for sum, 1/n for mean) and the
+// rows' loss terms (n, loss_terms_per_row), unweighted and unscaled, for
+// loss_sum. A = f(Z), Y and dZ are (n, k); Z is read only when
+// loss_needs_logits(loss). With `weight` (n), row i's dZ counts weight[i]
+// times (before `scale`). Each row is computed from that row alone, so a batch
+// may go through in blocks of rows, on any thread, without changing a bit.
 template <class T>
-double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, ConstMatrixView<T> Z,
-                             ConstMatrixView<T> A, ConstMatrixView<T> Y, T scale,
-                             const T* weight = nullptr) {
-  double total = 0;
+void loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ,
+                           MatrixView<double> terms, ConstMatrixView<T> Z, ConstMatrixView<T> A,
+                           ConstMatrixView<T> Y, T scale, const T* weight = nullptr) {
   for (std::size_t i = 0; i < A.rows; ++i) {
-    // A weighted row is summed apart, then added with its weight.
-    double row_total = 0;
-    double& sum = weight != nullptr ? row_total : total;
     const T* a = A.row(i);
     const T* y = Y.row(i);
     T* d = dZ.row(i);
+    double* term = terms.row(i);
     const std::size_t k = A.cols;
     if (loss == Loss::Mse) {
       for (std::size_t j = 0; j < k; ++j) {
         d[j] = a[j] - y[j];
-        sum += 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
+        term[j] = 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
       }
     } else if (output == Activation::Softmax) {
       // -sum_j y_j log a_j = sum_j y_j (lse(z) - z_j); dZ = a * sum(y) - y
@@ -84,17 +90,16 @@ double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, Con
         sum_y += y[j];
         sum_yz += static_cast<double>(y[j]) * static_cast<double>(z[j] - top);
       }
-      sum += sum_y * std::log(sum_exp) - sum_yz;
+      term[0] = sum_y * std::log(sum_exp) - sum_yz;
       for (std::size_t j = 0; j < k; ++j) d[j] = a[j] * static_cast<T>(sum_y) - y[j];
     } else {  // sigmoid: per element, log(1 + e^z) - y z, written stably
       const T* z = Z.row(i);
       for (std::size_t j = 0; j < k; ++j) {
         const double zj = z[j];
-        sum += std::max(zj, 0.0) - y[j] * zj + std::log1p(std::exp(-std::abs(zj)));
+        term[j] = std::max(zj, 0.0) - y[j] * zj + std::log1p(std::exp(-std::abs(zj)));
         d[j] = a[j] - y[j];
       }
     }
-    if (weight != nullptr) total += static_cast<double>(weight[i]) * row_total;
   }
   if (loss == Loss::Mse) activation_backward(output, dZ, A);
   if (weight != nullptr) {
@@ -105,6 +110,26 @@ double loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ, Con
   } else if (scale != T(1)) {
     for (std::size_t i = 0; i < dZ.rows; ++i)
       for (std::size_t j = 0; j < dZ.cols; ++j) dZ(i, j) *= scale;
+  }
+}
+
+// The loss of a batch from its rows' terms (n, per row), times `scale`: the
+// terms added one at a time in row order; with `weight` (n), each row's terms
+// are added apart, and the row's sum is added times its weight. A fixed order,
+// so the loss does not depend on how the rows were split for
+// loss_forward_backward.
+template <class T>
+double loss_sum(ConstMatrixView<double> terms, T scale, const T* weight = nullptr) {
+  double total = 0;
+  for (std::size_t i = 0; i < terms.rows; ++i) {
+    const double* term = terms.row(i);
+    if (weight == nullptr) {
+      for (std::size_t j = 0; j < terms.cols; ++j) total += term[j];
+    } else {
+      double row_total = 0;
+      for (std::size_t j = 0; j < terms.cols; ++j) row_total += term[j];
+      total += static_cast<double>(weight[i]) * row_total;
+    }
   }
   return total * static_cast<double>(scale);
 }

@@ -100,6 +100,10 @@ struct MatrixView {
   MatrixView rows_range(std::size_t begin, std::size_t count) const noexcept {
     return MatrixView(data + begin * stride, count, cols, stride);
   }
+  // Columns [begin, begin + count) of this view.
+  MatrixView cols_range(std::size_t begin, std::size_t count) const noexcept {
+    return MatrixView(data + begin, rows, count, stride);
+  }
 };
 
 template <class T>

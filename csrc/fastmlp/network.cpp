@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
@@ -45,21 +46,58 @@ void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, 
 }
 
 template <class T>
-void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
-                    ConstMatrixView<T> X, ConstMatrixView<T> W, ThreadPool* pool) {
-  // dW (in, out) = X^T (in, n) dZ (n, out)
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
+                          ThreadPool* pool) {
+  gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
+       W.stride, T(0), dX.data, dX.stride, pool);
+}
+
+template <class T>
+void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
+                           ThreadPool* pool) {
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
        dZ.stride, T(0), dW.data, dW.stride, pool);
-  // db = sum over the n rows of dZ, in row order
+}
+
+namespace {
+
+// Up to this many columns, column sums are kept in registers: a column's sum
+// is a chain of dependent additions, and kept in memory each one would also
+// wait for a store and a load (the article's layers: 5 and 3 columns).
+constexpr std::size_t kNarrowCols = 8;
+
+// dense_backward_bias for dZ of exactly W columns.
+template <class T, std::size_t W>
+void column_sums(T* db, ConstMatrixView<T> dZ) {
+  T sum[W] = {};
+  for (std::size_t i = 0; i < dZ.rows; ++i) {
+    const T* d = dZ.row(i);
+    for (std::size_t j = 0; j < W; ++j) sum[j] += d[j];
+  }
+  for (std::size_t j = 0; j < W; ++j) db[j] = sum[j];
+}
+
+// column_sums for dZ of W to kNarrowCols columns; false for other widths.
+template <class T, std::size_t W = 1>
+bool narrow_column_sums(T* db, ConstMatrixView<T> dZ) {
+  if (dZ.cols == W) {
+    column_sums<T, W>(db, dZ);
+    return true;
+  }
+  if constexpr (W < kNarrowCols) return narrow_column_sums<T, W + 1>(db, dZ);
+  return false;
+}
+
+}  // namespace
+
+template <class T>
+void dense_backward_bias(T* db, ConstMatrixView<T> dZ) {
+  if (narrow_column_sums(db, dZ)) return;
   for (std::size_t j = 0; j < dZ.cols; ++j) db[j] = T(0);
   for (std::size_t i = 0; i < dZ.rows; ++i) {
     const T* d = dZ.row(i);
     for (std::size_t j = 0; j < dZ.cols; ++j) db[j] += d[j];
   }
-  // dX (n, in) = dZ (n, out) W^T (out, in)
-  if (dX.data != nullptr)
-    gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-         W.stride, T(0), dX.data, dX.stride, pool);
 }
 
 // --- initialisation ---------------------------------------------------------------
@@ -298,8 +336,11 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
 
 // --- input checks -------------------------------------------------------------------
 
+namespace {
+
+// all_finite on one thread.
 template <class T>
-bool all_finite(ConstMatrixView<T> M) {
+bool rows_finite(ConstMatrixView<T> M) {
   // A value is NaN or infinite when its exponent bits are all ones. The scan
   // ORs integer tests, which the compiler vectorises (a float reduction it
   // would not reorder).
@@ -317,9 +358,31 @@ bool all_finite(ConstMatrixView<T> M) {
   return !bad;
 }
 
+// Values per block of all_finite's parallel scan (a quarter of a MiB of float).
+constexpr std::size_t kFiniteBlock = std::size_t(1) << 16;
+
+}  // namespace
+
 template <class T>
-void check_finite(ConstMatrixView<T> M, const char* name) {
-  if (all_finite(M)) return;  // only a failure pays for finding the place
+bool all_finite(ConstMatrixView<T> M, ThreadPool* pool) {
+  const std::size_t cols = std::max<std::size_t>(1, M.cols);
+  const std::size_t rows = std::max<std::size_t>(1, kFiniteBlock / cols);
+  const std::size_t blocks = (M.rows + rows - 1) / rows;
+  if (pool == nullptr || pool->size() == 1 || blocks < 2) return rows_finite(M);
+  std::atomic<bool> finite{true};
+  const auto block = [&](std::size_t b) {
+    const std::size_t first = b * rows;
+    if (finite.load(std::memory_order_relaxed) &&
+        !rows_finite(M.rows_range(first, std::min(rows, M.rows - first))))
+      finite.store(false, std::memory_order_relaxed);
+  };
+  pool->parallel_for(blocks, std::cref(block));
+  return finite.load();
+}
+
+template <class T>
+void check_finite(ConstMatrixView<T> M, const char* name, ThreadPool* pool) {
+  if (all_finite(M, pool)) return;  // only a failure pays for finding the place
   for (std::size_t i = 0; i < M.rows; ++i)
     for (std::size_t j = 0; j < M.cols; ++j)
       if (!std::isfinite(M(i, j)))
@@ -329,9 +392,9 @@ void check_finite(ConstMatrixView<T> M, const char* name) {
 }
 
 template <class T>
-void check_input(const Network<T>& net, InputView<T> X, const char* name) {
+void check_input(const Network<T>& net, InputView<T> X, const char* name, ThreadPool* pool) {
   check_input_shape(net, X, name);
-  check_finite(X, name);
+  check_finite(X, name, pool);
 }
 
 // --- instantiations -------------------------------------------------------------------
@@ -339,12 +402,15 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name) {
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
                                  const T*, Activation, ThreadPool*);                        \
-  template void dense_backward<T>(MatrixView<T>, MatrixView<T>, T*, ConstMatrixView<T>,     \
-                                  ConstMatrixView<T>, ConstMatrixView<T>, ThreadPool*);     \
+  template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
+                                        ConstMatrixView<T>, ThreadPool*);                   \
+  template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
+                                         ConstMatrixView<T>, ThreadPool*);                  \
+  template void dense_backward_bias<T>(T*, ConstMatrixView<T>);                              \
   template class Network<T>;                                                                 \
-  template bool all_finite<T>(ConstMatrixView<T>);                                           \
-  template void check_finite<T>(ConstMatrixView<T>, const char*);                            \
-  template void check_input<T>(const Network<T>&, InputView<T>, const char*);
+  template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \
+  template void check_finite<T>(ConstMatrixView<T>, const char*, ThreadPool*);               \
+  template void check_input<T>(const Network<T>&, InputView<T>, const char*, ThreadPool*);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

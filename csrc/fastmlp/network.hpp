@@ -27,12 +27,22 @@ template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
                    Activation f, ThreadPool* pool = nullptr);
 
-// From dZ (n, out), the gradient at Z = X W + b: dW = X^T dZ (in, out) and
-// db = column sums of dZ (out), both overwritten; and, unless dX.data is null,
-// dX = dZ W^T (n, in), the gradient flowing to the layer below.
+// The backward pass from dZ (n, out), the gradient at Z = X W + b, in three
+// parts. Row i of dX depends on row i of dZ alone; each element of dW and db
+// sums over all n rows, in row order.
+// dX (n, in) = dZ W^T, overwritten: the gradient flowing to the layer below.
 template <class T>
-void dense_backward(MatrixView<T> dX, MatrixView<T> dW, T* db, ConstMatrixView<T> dZ,
-                    ConstMatrixView<T> X, ConstMatrixView<T> W, ThreadPool* pool = nullptr);
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
+                          ThreadPool* pool = nullptr);
+
+// dW (in, out) = X^T dZ, overwritten; X is the layer's input (n, in).
+template <class T>
+void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
+                           ThreadPool* pool = nullptr);
+
+// db (out) = the column sums of dZ, overwritten.
+template <class T>
+void dense_backward_bias(T* db, ConstMatrixView<T> dZ);
 
 // --- initialisation ---------------------------------------------------------------
 
@@ -107,16 +117,18 @@ class Network {
 
 // --- input checks -------------------------------------------------------------------
 
-// Whether every element of M is finite (neither NaN nor infinite).
+// Whether every element of M is finite (neither NaN nor infinite). A large M
+// is scanned in blocks of rows over `pool`.
 template <class T>
-bool all_finite(ConstMatrixView<T> M);
+bool all_finite(ConstMatrixView<T> M, ThreadPool* pool = nullptr);
 
 // std::invalid_argument naming `name` unless every element of M is finite.
 template <class T>
-void check_finite(ConstMatrixView<T> M, const char* name);
+void check_finite(ConstMatrixView<T> M, const char* name, ThreadPool* pool = nullptr);
 
 // std::invalid_argument unless X (n, inputs) can be fed to `net`: named `name`.
 template <class T>
-void check_input(const Network<T>& net, InputView<T> X, const char* name);
+void check_input(const Network<T>& net, InputView<T> X, const char* name,
+                 ThreadPool* pool = nullptr);
 
 }  // namespace fastmlp

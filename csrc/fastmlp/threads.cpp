@@ -135,6 +135,32 @@ void ThreadPool::parallel_for(std::size_t n_chunks,
   if (error_) std::rethrow_exception(error_);
 }
 
+void ThreadPool::on_every_thread(const std::function<void()>& f) {
+  if (workers_.empty() || t_inside_pool) {
+    f();
+    return;
+  }
+  // One chunk per thread: a thread that has taken one waits until every chunk
+  // is taken, so none can take a second. An exception waits its turn too (one
+  // leaving a chunk early would let parallel_for skip the chunks not taken).
+  const std::size_t n = workers_.size() + 1;
+  std::atomic<std::size_t> taken{0};
+  std::exception_ptr error;
+  std::mutex error_mu;
+  const auto chunk = [&](std::size_t) {
+    taken.fetch_add(1, std::memory_order_acq_rel);
+    try {
+      f();
+    } catch (...) {
+      std::lock_guard<std::mutex> lock(error_mu);
+      if (!error) error = std::current_exception();
+    }
+    while (taken.load(std::memory_order_acquire) < n) std::this_thread::yield();
+  };
+  parallel_for(n, std::cref(chunk));
+  if (error) std::rethrow_exception(error);
+}
+
 void ThreadPool::run_chunks() {
   for (;;) {
     const std::size_t i = next_chunk_.fetch_add(1, std::memory_order_relaxed);

@@ -43,6 +43,12 @@ class ThreadPool {
   // several outside threads take turns.
   void parallel_for(std::size_t n_chunks, const std::function<void(std::size_t)>& f);
 
+  // Calls f() once on each of the pool's threads, the caller's included (to
+  // prepare per-thread state), and returns when all have returned; from inside
+  // a chunk, or on a pool of size 1, once on the calling thread. The first
+  // exception f throws is rethrown here, after every call has returned.
+  void on_every_thread(const std::function<void()>& f);
+
  private:
   void worker_loop();
   void shutdown() noexcept;  // stops and joins the workers

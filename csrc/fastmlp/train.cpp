@@ -12,6 +12,7 @@
 #include <string>
 #include <tuple>
 
+#include <fastmlp/gemm.hpp>
 #include <fastmlp/losses.hpp>
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/rng.hpp>
@@ -21,17 +22,16 @@ namespace fastmlp {
 
 template <class T>
 Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward) {
-  std::size_t widest = 0;
-  for (std::size_t l = 0; l < net.n_layers(); ++l) {
-    activations.emplace_back(rows, net.sizes()[l + 1]);
-    widest = std::max(widest, net.sizes()[l + 1]);
+  const std::size_t L = net.n_layers();
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::size_t units = net.sizes()[l + 1];
+    activations.emplace_back(rows, units);
+    deltas.emplace_back(backward || l + 1 == L ? rows : 0, units);
   }
   if (loss_needs_logits(net.loss())) logits = Matrix<T>(rows, net.n_outputs());
-  delta = Matrix<T>(rows, backward ? widest : net.n_outputs());
-  if (backward) {
-    delta_next = Matrix<T>(rows, widest);
-    grads = AlignedBuffer<T>(net.n_params());
-  }
+  loss_terms = Matrix<double>(rows, loss_terms_per_row(net.loss(), net.activation(L - 1),
+                                                       net.n_outputs()));
+  if (backward) grads = AlignedBuffer<T>(net.n_params());
   if (gather) {
     X = Matrix<T>(rows, net.n_inputs());
     Y = Matrix<T>(rows, net.n_outputs());
@@ -40,40 +40,226 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bo
 }
 
 // --- the gradient -----------------------------------------------------------------
+//
+// A batch's gradient goes in two phases, each a single hand-off to the pool.
+// Phase 1 cuts the rows into blocks. Each block, on one thread and with
+// single-threaded products, is gathered (a shuffled batch), goes forward
+// through every layer, gets its loss terms and output dZ, and goes back down:
+// dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}. Every value there depends on its own row
+// alone (a row of a product on that row of its left operand; the sweeps work
+// element by element or row by row), so neither the cut nor the thread that
+// runs a block changes a bit. Phase 2 sums over the rows: dW_l = A_{l-1}^T dZ_l
+// and db_l = the column sums of dZ_l, each element over all the batch's rows in
+// row order, as one thread would; it is cut by rows of dW and columns of db
+// instead. The loss then adds the rows' terms in row order.
 
 namespace {
 
-// The forward pass over X into ws: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} =
-// X; the output layer's logits Z are kept when the loss needs them. Returns them.
+// Below this much work (rows * parameters) a batch stays on the calling
+// thread: a hand-off to the pool costs about a microsecond.
+constexpr std::size_t kParallelWork = std::size_t(1) << 18;
+// Phase 1's blocks: the rows shared out evenly over the threads, in multiples
+// of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
+constexpr std::size_t kBlockAlign = 16;
+constexpr std::size_t kBlockMax = 256;
+// Phase 2's tasks per thread and layer (see parameter_gradients).
+constexpr std::size_t kTasksPerThread = 2;
+
+// ceil(a / b), for any a.
+std::size_t ceil_div(std::size_t a, std::size_t b) { return a == 0 ? 0 : 1 + (a - 1) / b; }
+
+// task(0) ... task(n - 1): over the pool when there is one, else in order. The
+// pool gets a std::function wrapping a reference, which never allocates.
+template <class F>
+void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
+  if (pool != nullptr && n > 1)
+    pool->parallel_for(n, std::cref(task));
+  else
+    for (std::size_t i = 0; i < n; ++i) task(i);
+}
+
+// The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
+// with `order`, rows order[first] ... order[first + rows - 1], which phase 1
+// gathers into the workspace.
 template <class T>
-MatrixView<T> forward(const Network<T>& net, InputView<T> X, Workspace<T>& ws, ThreadPool* pool) {
-  const std::size_t n = X.rows, L = net.n_layers();
-  const auto& sizes = net.sizes();
-  auto A = [&](std::size_t l) { return MatrixView<T>(ws.activations[l].data(), n, sizes[l + 1]); };
-  auto layer_input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  for (std::size_t l = 0; l + 1 < L; ++l)
-    dense_forward(A(l), layer_input(l), net.weight(l), net.bias(l), net.activation(l), pool);
-  MatrixView<T> logits(ws.logits.data(), n, sizes[L]);
-  if (loss_needs_logits(net.loss())) {
-    dense_forward(logits, layer_input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  Activation::Identity, pool);
-    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
-  } else {
-    dense_forward(A(L - 1), layer_input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  net.activation(L - 1), pool);
+struct Batch {
+  ConstMatrixView<T> X, Y;
+  const T* weight;  // null: every row 1
+  const std::size_t* order;
+  std::size_t first, rows;
+
+  // The row of X that is row i of the batch.
+  std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }
+  // The batch's weights (rows), in the workspace once phase 1 has gathered them.
+  const T* weights(const Workspace<T>& ws) const {
+    if (weight == nullptr) return nullptr;
+    return order != nullptr ? ws.weight.data() : weight + first;
   }
-  return logits;
+};
+
+// The sum of the batch's weights, in row order.
+template <class T>
+double weight_sum(const Batch<T>& b) {
+  double sum = 0;
+  for (std::size_t i = 0; i < b.rows; ++i) sum += b.weight[b.row(i)];
+  return sum;
 }
 
 // The factor of the loss and dZ: 1 under the sum reduction; under the mean,
 // 1 / n, or 1 / (the sum of the weights), 0 when that is 0.
 template <class T>
-T reduction_scale(Reduction reduction, std::size_t n, const T* weight) {
+T reduction_scale(Reduction reduction, const Batch<T>& b) {
   if (reduction != Reduction::Mean) return T(1);
-  if (weight == nullptr) return T(1) / static_cast<T>(n);
-  double sum = 0;
-  for (std::size_t i = 0; i < n; ++i) sum += weight[i];
+  if (b.weight == nullptr) return T(1) / static_cast<T>(b.rows);
+  const double sum = weight_sum(b);
   return sum > 0 ? static_cast<T>(1.0 / sum) : T(0);
+}
+
+// Phase 1 for rows [first, first + count) of a batch (see above); without
+// `backward`, up to the loss terms and the output dZ.
+template <class T>
+void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                           bool backward, std::size_t first, std::size_t count) {
+  const std::size_t L = net.n_layers();
+  auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
+  ConstMatrixView<T> X = b.X.rows_range(b.first + first, count);
+  ConstMatrixView<T> Y = b.Y.rows_range(b.first + first, count);
+  if (b.order != nullptr) {
+    const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t from = b.row(first + i);
+      std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
+      std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
+      if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
+    }
+    X = gx;
+    Y = gy;
+  }
+  const T* weight = b.weights(ws);
+  if (weight != nullptr) weight += first;
+
+  // forward: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} = X; the output layer's
+  // logits Z kept when the loss needs them
+  auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
+  auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
+  for (std::size_t l = 0; l + 1 < L; ++l)
+    dense_forward(A(l), input(l), net.weight(l), net.bias(l), net.activation(l));
+  MatrixView<T> logits;
+  if (loss_needs_logits(net.loss())) {
+    logits = rows(ws.logits);
+    dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
+    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
+  } else {
+    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1),
+                  net.activation(L - 1));
+  }
+
+  // the loss terms and dZ at the output, then dZ of every layer below
+  loss_forward_backward<T>(net.loss(), net.activation(L - 1), rows(ws.deltas[L - 1]),
+                           rows(ws.loss_terms), logits, A(L - 1), Y, scale, weight);
+  if (!backward) return;
+  for (std::size_t l = L - 1; l > 0; --l) {
+    const MatrixView<T> dX = rows(ws.deltas[l - 1]);
+    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
+    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
+  }
+}
+
+// The rows of phase 1's blocks for a batch of `rows` rows.
+std::size_t block_rows(std::size_t rows, ThreadPool* pool) {
+  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
+  return std::min(kBlockMax, ceil_div(ceil_div(rows, threads), kBlockAlign) * kBlockAlign);
+}
+
+// Phase 1 over all the batch's rows, in blocks over the pool.
+template <class T>
+void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                      bool backward, ThreadPool* pool) {
+  const std::size_t block = block_rows(b.rows, pool);
+  run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
+    const std::size_t first = i * block;
+    rows_forward_backward(net, b, ws, scale, backward, first, std::min(block, b.rows - first));
+  });
+}
+
+// Phase 2 cuts each layer's dW into this many parts by rows, and its db by
+// columns: kTasksPerThread per thread, large products (each part packs all of
+// dZ) but enough of them for the threads to even out. Without a pool, one.
+std::size_t grad_parts(ThreadPool* pool) {
+  return pool != nullptr ? kTasksPerThread * static_cast<std::size_t>(pool->size()) : 1;
+}
+
+// Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
+// (rows, inputs) and the dZ phase 1 left, in tasks over the pool.
+template <class T>
+void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
+                         ThreadPool* pool) {
+  const std::size_t n = X.rows, parts = grad_parts(pool);
+  const auto& sizes = net.sizes();
+  T* grads = ws.grads.data();
+  // Part `part` of layer l's dW (part < parts), or of its db (the rest); a
+  // layer narrower than `parts` leaves some parts empty.
+  const auto task = [&](std::size_t l, std::size_t part) {
+    const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(0, n);
+    const bool weight = part < parts;
+    const std::size_t units = weight ? sizes[l] : sizes[l + 1];
+    const std::size_t size = ceil_div(units, parts), first = (weight ? part : part - parts) * size;
+    if (first >= units) return;
+    const std::size_t count = std::min(size, units - first);
+    if (weight) {
+      const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
+      const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
+      dense_backward_weight(dW.rows_range(first, count), input.cols_range(first, count), dZ);
+    } else {
+      dense_backward_bias(grads + net.bias_offset(l) + first, dZ.cols_range(first, count));
+    }
+  };
+  run_tasks(pool, net.n_layers() * 2 * parts,
+            [&](std::size_t t) { task(t / (2 * parts), t % (2 * parts)); });
+}
+
+// The pool for a batch of `rows` rows: none when the work is too small.
+template <class T>
+ThreadPool* pool_for(const Network<T>& net, std::size_t rows, ThreadPool* pool) {
+  return rows * net.n_params() < kParallelWork ? nullptr : pool;
+}
+
+// Sizes the gemm scratch of each of the pool's threads for the products phase
+// 1 and (with `backward`) phase 2 give them for batches of up to `rows` rows,
+// so that the batches allocate nothing, whichever thread takes which task.
+template <class T>
+void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, ThreadPool* pool) {
+  pool = pool_for(net, rows, pool);
+  if (pool == nullptr) return;
+  const std::size_t block = block_rows(rows, pool);
+  const auto& sizes = net.sizes();
+  const auto reserve = [&] {
+    for (std::size_t l = 0; l < net.n_layers(); ++l) {
+      const std::size_t in = sizes[l], out = sizes[l + 1];
+      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
+      if (!backward) continue;
+      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
+      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
+                      rows);  // part of A_{l-1}^T dZ_l
+    }
+  };
+  pool->on_every_thread(std::cref(reserve));
+}
+
+// The loss of a batch under the network's reduction, and its gradient in ws.grads.
+template <class T>
+double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws,
+                      ThreadPool* pool) {
+  pool = pool_for(net, b.rows, pool);
+  const T scale = reduction_scale(net.reduction(), b);
+  forward_backward(net, b, ws, scale, true, pool);
+  const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
+                               scale, b.weights(ws));
+  const ConstMatrixView<T> X = b.order != nullptr
+                                   ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
+                                   : b.X.rows_range(b.first, b.rows);
+  parameter_gradients(net, X, ws, pool);
+  return loss;
 }
 
 }  // namespace
@@ -81,38 +267,15 @@ T reduction_scale(Reduction reduction, std::size_t n, const T* weight) {
 template <class T>
 double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool, const T* weight) {
-  const std::size_t n = X.rows, L = net.n_layers();
-  const auto& sizes = net.sizes();
-  auto A = [&](std::size_t l) { return MatrixView<T>(ws.activations[l].data(), n, sizes[l + 1]); };
-  auto layer_input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  const MatrixView<T> logits = forward(net, X, ws, pool);
-
-  // the loss and dZ at the output
-  const T scale = reduction_scale(net.reduction(), n, weight);
-  MatrixView<T> dZ(ws.delta.data(), n, sizes[L]);
-  const double loss = loss_forward_backward<T>(net.loss(), net.activation(L - 1), dZ, logits,
-                                               A(L - 1), Y, scale, weight);
-
-  // backward, last layer first
-  for (std::size_t l = L; l-- > 0;) {
-    MatrixView<T> dW(ws.grads.data() + net.weight_offset(l), sizes[l], sizes[l + 1]);
-    MatrixView<T> dX = l == 0 ? MatrixView<T>() : MatrixView<T>(ws.delta_next.data(), n, sizes[l]);
-    dense_backward(dX, dW, ws.grads.data() + net.bias_offset(l), ConstMatrixView<T>(dZ),
-                   layer_input(l), net.weight(l), pool);
-    if (l == 0) break;
-    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
-    std::swap(ws.delta, ws.delta_next);
-    dZ = MatrixView<T>(ws.delta.data(), n, sizes[l]);
-  }
-  return loss;
+  return batch_gradient(net, Batch<T>{X, Y, weight, nullptr, 0, X.rows}, ws, pool);
 }
 
 // --- checks ---------------------------------------------------------------------------
 
 template <class T>
 void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, const char* x_name,
-                      const char* y_name) {
-  check_input(net, X, x_name);
+                      const char* y_name, ThreadPool* pool) {
+  check_input(net, X, x_name, pool);
   if (Y.rows != X.rows)
     throw std::invalid_argument(std::string(x_name) + " and " + y_name +
                                 " must have the same number of rows; got " +
@@ -121,7 +284,7 @@ void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, con
     throw std::invalid_argument(std::string(y_name) + " has " + std::to_string(Y.cols) +
                                 " columns but the network has " +
                                 std::to_string(net.n_outputs()) + " outputs");
-  check_finite(Y, y_name);
+  check_finite(Y, y_name, pool);
 }
 
 namespace {
@@ -132,6 +295,8 @@ void check_options(const FitOptions& o) {
   };
   require(std::isfinite(o.learning_rate), "learning_rate must be finite");
   require(o.threads >= 1, "threads must be at least 1");
+  require(o.threads <= ThreadPool::kMaxThreads,
+          "threads must be at most " + std::to_string(ThreadPool::kMaxThreads));
   require(o.l2 >= 0 && std::isfinite(o.l2), "l2 must be non-negative and finite");
   require(o.clip_norm >= 0 && std::isfinite(o.clip_norm),
           "clip_norm must be non-negative and finite (0: no clipping)");
@@ -241,13 +406,13 @@ class Validator {
 
   // (loss, score) of `net` now: the loss under its reduction, unweighted.
   std::pair<double, double> evaluate(const Network<T>& net, ThreadPool* pool) {
-    const std::size_t n = X_.rows, k = Y_.cols;
-    const MatrixView<T> logits = forward(net, X_, ws_, pool);
-    const ConstMatrixView<T> A(ws_.activations.back().data(), n, k);
-    const double loss =
-        loss_forward_backward<T>(net.loss(), net.activation(net.n_layers() - 1),
-                                 MatrixView<T>(ws_.delta.data(), n, k), logits, A, Y_,
-                                 reduction_scale<T>(net.reduction(), n, nullptr));
+    const std::size_t n = X_.rows;
+    const Batch<T> b{X_, Y_, nullptr, nullptr, 0, n};
+    pool = pool_for(net, n, pool);
+    const T scale = reduction_scale(net.reduction(), b);
+    forward_backward(net, b, ws_, scale, false, pool);
+    const double loss = loss_sum(ConstMatrixView<double>(ws_.loss_terms.view()), scale);
+    const ConstMatrixView<T> A = ws_.activations.back().view();
     return {loss, accuracy_ ? accuracy(A) : r2(A)};
   }
 
@@ -283,12 +448,6 @@ class Validator {
 
 // --- the epoch loop ---------------------------------------------------------------------
 
-// Row i of `from` into row j of `to`.
-template <class T>
-void copy_row(MatrixView<T> to, std::size_t j, ConstMatrixView<T> from, std::size_t i) {
-  std::copy(from.row(i), from.row(i) + from.cols, to.row(j));
-}
-
 // The order of the rows in epoch `epoch`: a Fisher-Yates shuffle drawn from a
 // stream that depends only on (seed, epoch), so a resumed fit continues the
 // same sequence of shuffles.
@@ -321,19 +480,19 @@ std::string divergence_message(std::size_t epoch, double loss) {
 
 }  // namespace
 
-// A shuffled batch is gathered in blocks of rows, over the pool when it holds
-// at least this many values (smaller ones cost less than a hand-off).
-constexpr std::size_t kGatherRows = 32;
-constexpr std::size_t kParallelGather = std::size_t(1) << 14;
-
 template <class T>
 FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
               Optimizer<T>& optimizer, const FitHooks& hooks) {
   const ConstMatrixView<T> X = data.X, Y = data.Y;
-  check_fit_inputs(net, X, Y);
+  // The pool first, when the thread count is valid: large inputs are checked
+  // over it, and bad data is reported before bad options.
+  ThreadPool* pool = options.threads > 1 && options.threads <= ThreadPool::kMaxThreads
+                         ? &shared_thread_pool(options.threads)
+                         : nullptr;
+  check_fit_inputs(net, X, Y, "X", "Y", pool);
   check_options(options);
   const bool validating = data.X_val.rows != 0;
-  if (validating) check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val");
+  if (validating) check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
   if (data.sample_weight != nullptr) check_sample_weight(data.sample_weight, X.rows);
   if (options.schedule.kind == ScheduleKind::Cosine && options.schedule.lr_min > options.learning_rate)
     throw std::invalid_argument("lr_min must not exceed learning_rate");
@@ -347,11 +506,12 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
   const T* weight = data.sample_weight;
   Workspace<T> ws(net, batch, shuffled);
   std::vector<std::size_t> order(shuffled ? n : 0);
-  ThreadPool* pool = options.threads > 1 ? &shared_thread_pool(options.threads) : nullptr;
   optimizer.prepare(options.optimizer, n_params);
   const std::vector<ParamSegment> segments = param_segments(net);
   std::unique_ptr<Validator<T>> validator;
   if (validating) validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val);
+  reserve_scratch(net, batch, true, pool);
+  if (validating) reserve_scratch(net, data.X_val.rows, false, pool);
   // `start`: the parameters at the start of the epoch (to fall back on when it
   // diverges; the training loss's early stopping keeps them when they are best)
   const bool early = options.early_stopping > 0;
@@ -394,32 +554,10 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
     double epoch_loss = 0;
     for (std::size_t first = 0; first < n; first += batch) {
       const std::size_t rows = std::min(batch, n - first);
-      ConstMatrixView<T> xb = X.rows_range(first, rows), yb = Y.rows_range(first, rows);
-      const T* wb = weight != nullptr ? weight + first : nullptr;
-      if (shuffled) {
-        MatrixView<T> gx(ws.X.data(), rows, X.cols), gy(ws.Y.data(), rows, Y.cols);
-        // Copies only: blocks of rows may go to any thread.
-        const auto gather = [&](std::size_t block) {
-          const std::size_t end = std::min(rows, (block + 1) * kGatherRows);
-          for (std::size_t r = block * kGatherRows; r < end; ++r) {
-            copy_row<T>(gx, r, X, order[first + r]);
-            copy_row<T>(gy, r, Y, order[first + r]);
-            if (weight != nullptr) ws.weight.data()[r] = weight[order[first + r]];
-          }
-        };
-        const std::size_t blocks = (rows + kGatherRows - 1) / kGatherRows;
-        if (pool != nullptr && blocks > 1 && rows * X.cols >= kParallelGather)
-          pool->parallel_for(blocks, std::cref(gather));
-        else
-          for (std::size_t b = 0; b < blocks; ++b) gather(b);
-        xb = gx;
-        yb = gy;
-        if (weight != nullptr) wb = ws.weight.data();
-      }
-      const double loss = loss_and_gradient<T>(net, xb, yb, ws, pool, wb);
+      const Batch<T> b{X, Y, weight, shuffled ? order.data() : nullptr, first, rows};
+      const double loss = batch_gradient(net, b, ws, pool);
       if (mean && rows != n) {
-        double share = static_cast<double>(rows);
-        if (wb != nullptr) share = std::accumulate(wb, wb + rows, 0.0);
+        const double share = weight != nullptr ? weight_sum(b) : static_cast<double>(rows);
         epoch_loss += loss * share / total_weight;
       } else {
         epoch_loss += loss;
@@ -508,7 +646,7 @@ FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions&
   template double loss_and_gradient<T>(const Network<T>&, InputView<T>, InputView<T>,         \
                                        Workspace<T>&, ThreadPool*, const T*);                  \
   template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>,            \
-                                    const char*, const char*);                                 \
+                                    const char*, const char*, ThreadPool*);                    \
   template std::vector<T> class_weights<T>(ConstMatrixView<T>, const std::vector<double>&);    \
   template FitResult fit<T>(Network<T>&, const FitData<T>&, const FitOptions&, Optimizer<T>&,  \
                             const FitHooks&);                                                  \

@@ -31,7 +31,7 @@ struct FitOptions {
   bool shuffle = true;           // reshuffle the rows every epoch (batches only)
   std::uint64_t seed = 0;        // the shuffles' seed
   std::uint64_t first_epoch = 0; // epochs already trained: resumes the shuffle sequence
-  int threads = 1;               // threads for the matrix products (results do not depend on it)
+  int threads = 1;               // threads to train on (results do not depend on it)
   OptimizerConfig optimizer;     // sgd: the article's W -= lr * dW
   Schedule schedule;             // the learning rate of each epoch; constant by default
   double l2 = 0;                 // l2 * W added to the weights' gradient at every step
@@ -138,7 +138,9 @@ class Workspace {
   Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true);
   std::vector<Matrix<T>> activations;  // A of every layer, (rows, units)
   Matrix<T> logits;                    // the output layer's Z, when the loss needs it
-  Matrix<T> delta, delta_next;         // dZ of a layer and of the one below
+  std::vector<Matrix<T>> deltas;       // dZ of every layer, (rows, units); without
+                                       // `backward` the output layer's alone
+  Matrix<double> loss_terms;           // (rows, loss_terms_per_row)
   Matrix<T> X, Y;                      // a shuffled batch, gathered (when `gather`)
   AlignedBuffer<T> weight;             // its rows' weights, gathered (when `gather`)
   AlignedBuffer<T> grads;              // laid out as Network::params() (when `backward`)
@@ -155,10 +157,12 @@ double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool = nullptr,
                          const T* weight = nullptr);
 
-// std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can train `net`.
+// std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can
+// train `net`. Large inputs are scanned over `pool`.
 template <class T>
 void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y,
-                      const char* x_name = "X", const char* y_name = "Y");
+                      const char* x_name = "X", const char* y_name = "Y",
+                      ThreadPool* pool = nullptr);
 
 // Train `net` in place from its current parameters. `optimizer` carries its
 // state from the last fit when the settings are the same (Optimizer::prepare).

@@ -536,8 +536,9 @@ void bind_dense_ops(py::module_& m) {
           if (x.cols != w.rows || dz.cols != w.cols || dz.rows != x.rows)
             throw std::invalid_argument("dense_backward: shapes do not match");
           Array<T> dX({x.rows, x.cols}), dW({w.rows, w.cols}), db(w.cols);
-          dense_backward(mutable_view_of(dX, "dX"), mutable_view_of(dW, "dW"),
-                         db.mutable_data(), dz, x, w);
+          dense_backward_input(mutable_view_of(dX, "dX"), dz, w);
+          dense_backward_weight(mutable_view_of(dW, "dW"), x, dz);
+          dense_backward_bias(db.mutable_data(), dz);
           return py::make_tuple(dX, dW, db);
         }, py::arg("dZ").noconvert(), py::arg("X").noconvert(), py::arg("W").noconvert(),
         "(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0)).");

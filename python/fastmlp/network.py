@@ -267,7 +267,8 @@ class Network:
             seed and the epoch's number (so a resumed fit continues the
             sequence of shuffles).
         threads : int or None
-            Threads for the matrix products and the parameter update; None is
+            Threads to train on (each batch's rows, its gradient's sums and
+            the parameter update are shared out over them); None is
             ``fastmlp``'s default (``FASTMLP_NUM_THREADS``, else the CPUs this
             process may use). The result is bit-identical for any number.
         optimizer : {"sgd", "momentum", "adam", "adamw"}, default "sgd"

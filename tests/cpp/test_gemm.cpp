@@ -14,9 +14,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <new>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -380,6 +383,33 @@ bool test_pool() {
     });
     for (std::size_t i = 0; i < inner.size(); ++i)
       CHECK(inner[i] == 1, "threads=%d: nested chunk %zu ran %d times", threads, i, inner[i]);
+    // on_every_thread: once on each thread; from inside a chunk, once inline.
+    std::mutex mu;
+    std::set<std::thread::id> ids;
+    int calls = 0;
+    pool.on_every_thread([&] {
+      std::lock_guard<std::mutex> lock(mu);
+      ids.insert(std::this_thread::get_id());
+      ++calls;
+    });
+    CHECK(calls == threads && ids.size() == std::size_t(threads),
+          "threads=%d: on_every_thread ran %d times on %zu threads", threads, calls, ids.size());
+    // A throwing call: rethrown once every thread has made its call; the pool still works.
+    std::atomic<int> made{0};
+    bool rethrown = false;
+    try {
+      pool.on_every_thread([&] {
+        if (++made == 1) throw std::runtime_error("first call");
+      });
+    } catch (const std::runtime_error& e) {
+      rethrown = std::string(e.what()) == "first call";
+    }
+    CHECK(rethrown && made == threads, "threads=%d: on_every_thread's exception: rethrown %d, %d calls",
+          threads, int(rethrown), made.load());
+    std::atomic<int> nested{0};
+    pool.parallel_for(3, [&](std::size_t) { pool.on_every_thread([&] { ++nested; }); });
+    CHECK(nested == 3, "threads=%d: on_every_thread inside chunks ran %d times, want 3", threads,
+          nested.load());
   }
   bool threw = false;
   try {
@@ -433,6 +463,47 @@ bool test_no_allocation(ThreadPool* pool) {
   return true;
 }
 
+// On a fresh thread (empty scratch), the first products of these shapes
+// allocate; after gemm_reserve for them, they and smaller ones do not.
+template <class T>
+bool test_reserve() {
+  struct Call {
+    Trans ta, tb;
+    Shape s;
+  };
+  // packed NN, TN and NT; the tiny path's copy of a transposed B
+  const Call calls[] = {{Trans::No, Trans::No, {128, 256, 784}},
+                        {Trans::Yes, Trans::No, {64, 256, 128}},
+                        {Trans::No, Trans::Yes, {64, 256, 128}},
+                        {Trans::No, Trans::Yes, {16, 64, 100}}};
+  std::vector<Operands<T>> ops;
+  Gen g{11};
+  for (const Call& c : calls) ops.push_back(make_operands<T>(g, c.ta, c.tb, c.s, T(1), T(0), 0));
+  auto allocations = [&](bool reserve, std::size_t shrink) {
+    long count = -1;
+    std::thread t([&] {
+      if (reserve)
+        for (const Operands<T>& o : ops) fastmlp::gemm_reserve<T>(o.ta, o.tb, o.m, o.n, o.k);
+      const long before = g_allocations.load();
+      for (Operands<T>& o : ops)
+        fastmlp::gemm(o.ta, o.tb, o.m - shrink, o.n - shrink, o.k - shrink, o.alpha, o.A.data(),
+                      o.lda, o.B.data(), o.ldb, o.beta, o.C0.data(), o.ldc);
+      count = g_allocations.load() - before;
+    });
+    t.join();
+    return count;
+  };
+  CHECK(allocations(false, 0) > 0, "%s: a fresh thread's products allocated nothing",
+        type_name<T>());
+  for (std::size_t shrink : {0, 1, 9}) {
+    const long count = allocations(true, shrink);
+    CHECK(count == 0, "%s: %ld allocations after gemm_reserve (sizes less %zu)", type_name<T>(),
+          count, shrink);
+  }
+  std::printf("%s: gemm_reserve sizes the scratch\n", type_name<T>());
+  return true;
+}
+
 // --- the rest of the contract -----------------------------------------------------
 
 bool test_misc() {
@@ -466,6 +537,7 @@ int main() {
     ThreadPool pool1(1), pool2(2), pool3(3), pool4(4);
     const std::vector<ThreadPool*> pools = {nullptr, &pool3, &pool1, &pool2, &pool4};
     if (!test_no_allocation<float>(&pool2) || !test_no_allocation<double>(&pool2)) return 1;
+    if (!test_reserve<float>() || !test_reserve<double>()) return 1;
     if (!test_shapes<float>(pools) || !test_shapes<double>(pools)) return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "FAIL: unexpected exception: %s\n", e.what());

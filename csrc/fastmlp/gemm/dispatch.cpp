@@ -299,6 +299,18 @@ void run_tiny(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t 
 
 // --- the packed path: five loops --------------------------------------------------
 
+// The values of one packed block of op(A) and one packed panel of op(B): the
+// packed path takes two of each from the calling thread's scratch.
+struct PackedSizes {
+  std::size_t a, b;
+};
+
+template <class T>
+PackedSizes packed_sizes(const Blocking& bl, std::size_t m, std::size_t n, std::size_t k) {
+  return {round_up(min(m, kRowBlocksPerStep * bl.mc), bl.mr) * min(KC<T>, k),
+          round_up(min(n, bl.nc), bl.nr) * min(KC<T>, k)};
+}
+
 // The compute tasks of one step: rectangles of `rows` x `cols` (multiples of MR
 // and NR), at most MC x kTaskPanelsB * NR, made narrower, then shorter, until
 // there are kMinTasks of them (or they are one tile).
@@ -394,8 +406,8 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
 
   // Two buffer pairs in the calling thread's scratch: step s is computed from
   // pair s % 2 while step s + 1 is packed into the other.
-  const std::size_t a_size = round_up(mg_max, bl.mr) * min(KC<T>, k);
-  const std::size_t b_size = round_up(min(n, bl.nc), bl.nr) * min(KC<T>, k);
+  const PackedSizes sizes = packed_sizes<T>(bl, m, n, k);
+  const std::size_t a_size = sizes.a, b_size = sizes.b;
   ThreadScratch<T>& scratch = thread_scratch<T>();
   T* const a_buffers = scratch.a.get(2 * a_size);
   T* const b_buffers = scratch.b.get(2 * b_size);
@@ -722,6 +734,22 @@ template void gemm<float>(Trans, std::size_t, float, const float*, std::size_t,
 template void gemm<double>(Trans, std::size_t, double, const double*, std::size_t,
                            const PackedB<double>&, double, double*, std::size_t,
                            const Epilogue<double>&);
+
+template <class T>
+void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k) {
+  using namespace gemm_detail;
+  (void)trans_a;  // packing A either way takes the same room
+  const PackedSizes packed = packed_sizes<T>(kernel_set<T>(active_kernel()).blocking, m, n, k);
+  // The tiny path copies a transposed op(B) (k x n) into `a`, for products of up
+  // to kTinyWork multiply-adds only.
+  const std::size_t tiny = trans_b == Trans::Yes ? min(work_of(1, n, k), kTinyWork) : 0;
+  ThreadScratch<T>& scratch = thread_scratch<T>();
+  scratch.a.get(2 * packed.a > tiny ? 2 * packed.a : tiny);
+  scratch.b.get(2 * packed.b);
+}
+
+template void gemm_reserve<float>(Trans, Trans, std::size_t, std::size_t, std::size_t);
+template void gemm_reserve<double>(Trans, Trans, std::size_t, std::size_t, std::size_t);
 
 const char* gemm_kernel_name() { return gemm_detail::kernel_name(gemm_detail::active_kernel()); }
 
