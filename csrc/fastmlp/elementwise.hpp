@@ -3,7 +3,7 @@
 // GEMM kernels) and picked at start-up with the same choice of kernel.
 //
 // Every variant does the same IEEE operations in the same order on each
-// element (fused multiply-adds only where written, as std::fma; the project's
+// element (fused multiply-adds only where written; the project's
 // own exp), so results are bit-identical across instruction sets, compilers
 // and C libraries.
 #pragma once

@@ -7,16 +7,17 @@
 //
 // exp is the project's own: Cody-Waite reduction x = n ln2 + r, |r| <= ln2/2,
 // a Taylor polynomial in r to 2 ulp, and 2^n built from the exponent bits. It
-// is adds, multiplies and std::fma (one rounding, exact everywhere: an
+// is adds, multiplies and fused multiply-adds (one rounding, exact everywhere: an
 // instruction where the variant's flags allow, as in the GEMM kernels), so
 // every instruction set (and every C library) gives the same bits; std::exp
 // differs between libm versions. The fused multiply-adds make it about a
 // third faster than separate multiplies and adds.
 #pragma once
 
+#include <math.h>
+
 #include <cstddef>
 #include <cstdint>
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 
@@ -26,6 +27,13 @@ namespace fastmlp::elementwise_detail {
 namespace {
 
 // --- exp ---------------------------------------------------------------------------
+
+// a * b + c with one rounding: the C library's fma and fmaf, which the
+// compiler makes an instruction where the file's flags allow. Not std::fma:
+// its float overload is an inline C++ function, of which an unoptimised build
+// would emit one shared copy per variant.
+inline double fused(double a, double b, double c) { return ::fma(a, b, c); }
+inline float fused(float a, float b, float c) { return ::fmaf(a, b, c); }
 
 // 1/k! for k = 0 .. 13, rounded to double.
 constexpr double kInverseFactorial[] = {
@@ -63,18 +71,17 @@ struct ExpConstants<float> {
 template <class T, int N>
 inline T taylor(T r) {
   auto c = [](int k) { return T(kInverseFactorial[k]); };
-  using std::fma;
   const T r2 = r * r, r4 = r2 * r2;
-  const T q0 = fma(c(1), r, c(0)), q1 = fma(c(3), r, c(2)), q2 = fma(c(5), r, c(4)),
-          q3 = fma(c(7), r, c(6));
-  const T low = fma(fma(q3, r2, q2), r4, fma(q1, r2, q0));  // degrees 0 .. 7
+  const T q0 = fused(c(1), r, c(0)), q1 = fused(c(3), r, c(2)), q2 = fused(c(5), r, c(4)),
+          q3 = fused(c(7), r, c(6));
+  const T low = fused(fused(q3, r2, q2), r4, fused(q1, r2, q0));  // degrees 0 .. 7
   if constexpr (N == 7) {
     return low;
   } else {
     static_assert(N == 13, "taylor<T, N> is written out for N = 7 and 13");
-    const T q4 = fma(c(9), r, c(8)), q5 = fma(c(11), r, c(10)), q6 = fma(c(13), r, c(12));
-    const T high = fma(q6, r4, fma(q5, r2, q4));  // degrees 8 .. 13, over r^8
-    return fma(high, r4 * r4, low);
+    const T q4 = fused(c(9), r, c(8)), q5 = fused(c(11), r, c(10)), q6 = fused(c(13), r, c(12));
+    const T high = fused(q6, r4, fused(q5, r2, q4));  // degrees 8 .. 13, over r^8
+    return fused(high, r4 * r4, low);
   }
 }
 
@@ -85,9 +92,9 @@ inline T exp(T x) {
   using C = ExpConstants<T>;
   using Bits = typename C::Bits;
   x = x < C::lo ? C::lo : (x > C::hi ? C::hi : x);
-  const T shifted = std::fma(x, T(C::log2e), T(C::round));  // the nearest integer n, in the low bits
+  const T shifted = fused(x, T(C::log2e), T(C::round));  // the nearest integer n, in the low bits
   const T n = shifted - C::round;
-  const T r = std::fma(-n, T(C::ln2_lo), std::fma(-n, T(C::ln2_hi), x));
+  const T r = fused(-n, T(C::ln2_lo), fused(-n, T(C::ln2_hi), x));
   const T p = taylor<T, C::terms>(r);
   // Unsigned, so that a NaN x (whose bits are anything) wraps instead of
   // shifting a negative number; p is NaN then, and so is the result.
