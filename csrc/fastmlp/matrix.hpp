@@ -32,6 +32,12 @@ class OutOfMemory : public std::bad_alloc {
 
 // --- size arithmetic ----------------------------------------------------------
 
+// ceil(a / b) for b > 0, without overflow for any a.
+inline std::size_t ceil_div(std::size_t a, std::size_t b) { return a == 0 ? 0 : 1 + (a - 1) / b; }
+
+// x rounded up to a multiple of `to` (> 0).
+inline std::size_t round_up(std::size_t x, std::size_t to) { return ceil_div(x, to) * to; }
+
 // a * b, or std::length_error naming `what` if the product overflows size_t.
 inline std::size_t checked_mul(std::size_t a, std::size_t b, const char* what) {
   if (a != 0 && b > std::numeric_limits<std::size_t>::max() / a)

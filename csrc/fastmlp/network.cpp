@@ -136,8 +136,6 @@ constexpr std::size_t kMinBlock = 48;
 constexpr std::size_t kBlockMultiple = 12;
 constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
 
-std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
-
 // check_input without the scan for non-finite values.
 template <class T>
 void check_input_shape(const Network<T>& net, InputView<T> X, const char* name) {
@@ -257,10 +255,10 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // in nor the thread that runs it (see gemm.hpp), so the cut may depend on
   // the pool.
   const std::size_t threads = pool != nullptr ? std::size_t(pool->size()) : 1;
-  std::size_t n_blocks = std::min(round_up((X.rows + kMaxBlock - 1) / kMaxBlock, threads),
-                                  (X.rows + kMinBlock - 1) / kMinBlock);
-  const std::size_t block = round_up((X.rows + n_blocks - 1) / n_blocks, kBlockMultiple);
-  n_blocks = (X.rows + block - 1) / block;
+  std::size_t n_blocks = std::min(round_up(ceil_div(X.rows, kMaxBlock), threads),
+                                  ceil_div(X.rows, kMinBlock));
+  const std::size_t block = round_up(ceil_div(X.rows, n_blocks), kBlockMultiple);
+  n_blocks = ceil_div(X.rows, block);
   std::size_t widest = 0, packed_values = 0;
   for (std::size_t l = 1; l < sizes_.size(); ++l) {
     if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
@@ -327,10 +325,7 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
       in = a;
     }
   };
-  if (pool != nullptr && pool->size() > 1 && n_blocks > 1)
-    pool->parallel_for(n_blocks, run_block);
-  else
-    for (std::size_t b = 0; b < n_blocks; ++b) run_block(b);
+  run_tasks(pool, n_blocks, run_block);
   if (!finite.load(std::memory_order_relaxed)) check_finite(X, "X");  // throws, naming where
 }
 
@@ -367,7 +362,7 @@ template <class T>
 bool all_finite(ConstMatrixView<T> M, ThreadPool* pool) {
   const std::size_t cols = std::max<std::size_t>(1, M.cols);
   const std::size_t rows = std::max<std::size_t>(1, kFiniteBlock / cols);
-  const std::size_t blocks = (M.rows + rows - 1) / rows;
+  const std::size_t blocks = ceil_div(M.rows, rows);
   if (pool == nullptr || pool->size() == 1 || blocks < 2) return rows_finite(M);
   std::atomic<bool> finite{true};
   const auto block = [&](std::size_t b) {

@@ -19,6 +19,7 @@
 #include <functional>
 #include <stdexcept>
 
+#include <fastmlp/matrix.hpp>
 #include <fastmlp/names.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
@@ -109,17 +110,12 @@ namespace {
 
 constexpr std::size_t kChunk = std::size_t(1) << 14;  // parameters per unit of parallel work
 
-std::size_t chunk_count(std::size_t n) { return (n + kChunk - 1) / kChunk; }
+std::size_t chunk_count(std::size_t n) { return ceil_div(n, kChunk); }
 
-// task(c) for every chunk c of n parameters: on the pool when there is one (a
-// std::function wrapping a reference never allocates), else in order.
+// task(c) for every chunk c of n parameters, over the pool when there is one.
 template <class F>
 void for_each_chunk(std::size_t n, ThreadPool* pool, const F& task) {
-  const std::size_t chunks = chunk_count(n);
-  if (pool != nullptr && chunks > 1)
-    pool->parallel_for(chunks, std::cref(task));
-  else
-    for (std::size_t c = 0; c < chunks; ++c) task(c);
+  run_tasks(pool, chunk_count(n), task);
 }
 
 // f(begin, end, decay) for the part of chunk c that each segment covers.

@@ -74,6 +74,17 @@ class ThreadPool {
   bool stop_ = false;  // guarded by mu_
 };
 
+// task(0) ... task(n - 1): over `pool` when there is one with several threads
+// and n > 1, else in order on the calling thread. The pool gets a
+// std::function wrapping a reference to `task`, which never allocates.
+template <class F>
+void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
+  if (pool != nullptr && pool->size() > 1 && n > 1)
+    pool->parallel_for(n, std::cref(task));
+  else
+    for (std::size_t i = 0; i < n; ++i) task(i);
+}
+
 // --- defaults ---------------------------------------------------------------------
 
 // FASTMLP_NUM_THREADS when it holds a positive integer (capped at

@@ -65,19 +65,6 @@ constexpr std::size_t kBlockMax = 256;
 // Phase 2's tasks per thread and layer (see parameter_gradients).
 constexpr std::size_t kTasksPerThread = 2;
 
-// ceil(a / b), for any a.
-std::size_t ceil_div(std::size_t a, std::size_t b) { return a == 0 ? 0 : 1 + (a - 1) / b; }
-
-// task(0) ... task(n - 1): over the pool when there is one, else in order. The
-// pool gets a std::function wrapping a reference, which never allocates.
-template <class F>
-void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
-  if (pool != nullptr && n > 1)
-    pool->parallel_for(n, std::cref(task));
-  else
-    for (std::size_t i = 0; i < n; ++i) task(i);
-}
-
 // The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
 // with `order`, rows order[first] ... order[first + rows - 1], which phase 1
 // gathers into the workspace.

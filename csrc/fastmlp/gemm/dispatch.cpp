@@ -21,6 +21,7 @@
 #include <fastmlp/gemm/blocking.hpp>
 #include <fastmlp/gemm/kernel.hpp>
 #include <fastmlp/gemm/pack.hpp>
+#include <fastmlp/matrix.hpp>
 #include <fastmlp/threads.hpp>
 
 // cpuid and xgetbv: GCC-style (GCC, Clang, clang-cl) or MSVC's intrinsics.
@@ -75,7 +76,6 @@ constexpr std::size_t kMinTasks = 8;          // narrower tasks until there are 
 
 // --- small helpers ----------------------------------------------------------------
 
-std::size_t round_up(std::size_t x, std::size_t to) { return (x + to - 1) / to * to; }
 std::size_t min(std::size_t a, std::size_t b) { return a < b ? a : b; }
 
 // m * n * k, saturating: only compared with thresholds.
@@ -256,16 +256,6 @@ Kernel choose_kernel() {
 
 // --- the tiny path ----------------------------------------------------------------
 
-// Runs task(0) ... task(n - 1): on the pool when there is one, else in order.
-// The pool gets a std::function wrapping a reference, which never allocates.
-template <class F>
-void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
-  if (pool != nullptr) {
-    pool->parallel_for(n, std::cref(task));
-  } else {
-    for (std::size_t t = 0; t < n; ++t) task(t);
-  }
-}
 
 // No packing: the kernel's tiny routine reads A and B in place, unless B
 // arrives transposed, when op(B) is copied first (the path takes that case only
