@@ -80,13 +80,14 @@ inline void softmax_row(T* z, std::size_t k) {
 }
 
 // b (k) added to each of `rows` contiguous rows of k values at z. Narrow rows
-// would each be a loop too short to vectorise, so up to kNarrow columns the
-// rows are walked as one run against b repeated 8 times (a period of 8 k
-// values, a whole number of vectors of any width); the same additions.
+// would each be a loop too short to vectorise, so up to kNarrow columns (and
+// from kRepeat rows, enough to repay building it) the rows are walked as one
+// run against b repeated 8 times (a period of 8 k values, a whole number of
+// vectors of any width); the same additions.
 template <class T>
 void add_bias_rows(T* z, std::size_t rows, std::size_t k, const T* b) {
   constexpr std::size_t kRepeat = 8, kNarrow = 32;
-  if (k > kNarrow) {
+  if (k > kNarrow || rows < kRepeat) {
     for (std::size_t i = 0; i < rows; ++i, z += k)
       for (std::size_t j = 0; j < k; ++j) z[j] += b[j];
     return;

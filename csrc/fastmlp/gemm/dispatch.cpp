@@ -556,15 +556,14 @@ struct PackedAccess {
     const std::size_t size = checked_mul(width, k, "gemm: packed B");
     if (p.panels_.size() < size) p.panels_ = AlignedBuffer<T>(size);
     // Tasks: parts of each k-block, about kPackTaskValues values each.
-    const std::size_t blocks = (k + KC<T> - 1) / KC<T>;
-    const std::size_t parts = (min(KC<T>, k) * n + kPackTaskValues - 1) / kPackTaskValues;
+    const std::size_t blocks = ceil_div(k, KC<T>);
+    const std::size_t parts = ceil_div(min(KC<T>, k) * n, kPackTaskValues);
     T* const panels = p.panels_.data();
-    run_tasks(blocks * parts > 1 && pool != nullptr && pool->size() > 1 ? pool : nullptr,
-              blocks * parts, [&](std::size_t t) {
-                const std::size_t pc = t / parts * KC<T>;
-                ks.pack_b(trans_b, min(KC<T>, k - pc), n, at(trans_b, B, ldb, pc, 0), ldb,
-                          panels + pc * width, t % parts, parts);
-              });
+    run_tasks(pool, blocks * parts, [&](std::size_t t) {
+      const std::size_t pc = t / parts * KC<T>;
+      ks.pack_b(trans_b, min(KC<T>, k - pc), n, at(trans_b, B, ldb, pc, 0), ldb,
+                panels + pc * width, t % parts, parts);
+    });
     p.packed_ = true;
   }
 
