@@ -522,6 +522,25 @@ bool test_misc() {
     threw = true;
   }
   CHECK(threw, "lda < k was accepted");
+  // So are a PackedB's, at packing (ldb) and in its products (lda, ldc). The
+  // shape (48 x 128 x 128) is large enough for the weights to be packed.
+  std::vector<float> A(48 * 128), B(128 * 128), C(48 * 128);
+  fastmlp::PackedB<float> packed;
+  const auto refused = [](const auto& call) {
+    try {
+      call();
+    } catch (const std::invalid_argument&) {
+      return true;
+    }
+    return false;
+  };
+  CHECK(refused([&] { packed.pack(Trans::No, 128, 128, B.data(), 127, 48); }),
+        "PackedB: ldb < n was accepted");
+  packed.pack(Trans::No, 128, 128, B.data(), 128, 48);
+  CHECK(refused([&] { fastmlp::gemm(Trans::No, 48, 1.0f, A.data(), 127, packed, 0.0f, C.data(), 128); }),
+        "PackedB product: lda < k was accepted");
+  CHECK(refused([&] { fastmlp::gemm(Trans::No, 48, 1.0f, A.data(), 128, packed, 0.0f, C.data(), 127); }),
+        "PackedB product: ldc < n was accepted");
   std::printf("kernels supported:");
   for (Kernel k : supported_kernels())
     std::printf(" %s", fastmlp::gemm_detail::kernel_name(k));
