@@ -237,7 +237,7 @@ def test_results_do_not_depend_on_the_gemm_kernel(tmp_path):
         env = dict(os.environ, FASTMLP_GEMM_KERNEL=kernel)
         out = tmp_path / f"{kernel}.npy"
         res = subprocess.run([sys.executable, "-c", script, str(out)], env=env, capture_output=True, text=True)
-        if res.returncode != 0 and "not supported" in res.stderr:
+        if res.returncode != 0 and "cannot run that kernel" in res.stderr:
             continue  # this CPU lacks the instruction set
         assert res.returncode == 0, res.stderr
         assert res.stdout.strip() == kernel
