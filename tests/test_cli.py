@@ -77,13 +77,13 @@ def test_float32_gives_the_article_accuracy_too(cmd, iris):
 @pytest.mark.parametrize("args,status,message", [
     ((), 2, "usage: fastmlp"),
     (("fly",), 2, "unknown command 'fly'"),
-    (("train", "--epochs", "-3"), 2, "--epochs: expected a non-negative integer, got '-3'"),
-    (("train", "--lr", "nan"), 2, "--lr: expected a finite number"),
+    (("train", "--epochs", "-3"), 2, "--epochs: epochs must be an integer >= 0; got -3"),
+    (("train", "--lr", "nan"), 2, "--lr: learning_rate must be a finite number >= 0; got nan"),
     (("train", "--hidden", "5,0"), 2, "layer widths must be positive"),
     (("train", "--hidden"), 2, "--hidden: missing value"),
     (("train", "--bogus", "1"), 2, "unknown option '--bogus'"),
     (("train", "--dtype", "float16"), 2, "--dtype: expected float64 or float32"),
-    (("train", "--threads", "0"), 2, "--threads: expected 1 to 1024"),
+    (("train", "--threads", "0"), 2, "--threads: threads must be an integer in [1, 1024]; got 0"),
     (("train", "--train", "/nonexistent/x.csv"), 1, "/nonexistent/x.csv: cannot open"),
 ])
 def test_errors_are_one_line_with_the_right_status(cmd, args, status, message):
@@ -310,9 +310,9 @@ def test_training_flags_match_the_python_options(iris):
 
 @pytest.mark.parametrize("args,message", [
     (["--optimizer", "rmsprop"], "optimizer must be one of"),
-    (["--momentum", "1.5"], "momentum must be in [0, 1); got 1.5"),
+    (["--momentum", "1.5"], "--momentum: momentum must be a number in [0, 1); got 1.5"),
     (["--nesterov=yes"], "--nesterov: takes no value"),
-    (["--validation-fraction", "1.5"], "--validation-fraction: expected a number between 0 and 1"),
+    (["--validation-fraction", "1.5"], "--validation-fraction: validation_fraction must be a number in (0, 1); got 1.5"),
 ])
 def test_bad_training_flags(args, message):
     res = run(CMD, "train", *args)

@@ -25,6 +25,7 @@
 #include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
+#include <fastmlp/options.hpp>
 #include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
@@ -51,9 +52,8 @@ constexpr const char* kUsage =
 
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
-    "                     [--epochs N] [--lr X] [--seed N] [--dtype T] [--threads N]\n"
-    "                     [network options] [training options] [--quiet] [-o FILE]\n"
-    "                     [--history FILE.csv] [--plot FILE.png]\n"
+    "                     [--seed N] [--dtype T] [network options] [training options]\n"
+    "                     [--quiet] [-o FILE] [--history FILE.csv] [--plot FILE.png]\n"
     "\n"
     "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
     "print its accuracy on the test file, and save it with -o. With no options: the article's\n"
@@ -69,12 +69,9 @@ constexpr const char* kTrainUsage =
     "  --test FILE      test data (default: the bundled data/test.csv)\n"
     "  --labels N       label columns at the end of each row (default: 3)\n"
     "  --hidden N,...   hidden layer widths, comma-separated (default: 5)\n"
-    "  --epochs N       passes over the training data (default: 8000)\n"
-    "  --lr X           learning rate on the summed gradient (default: 0.2)\n"
-    "  --seed N         seed of the weight initialisation (default: 0)\n"
+    "  --seed N         seed of the weight initialisation, the shuffles and the\n"
+    "                   validation split (default: 0)\n"
     "  --dtype T        float64 (default) or float32\n"
-    "  --threads N      threads to train on (default: the CPUs this process may\n"
-    "                   use, or FASTMLP_NUM_THREADS); the result is the same\n"
     "  -o, --save FILE  save the trained network in FILE (a model file, safetensors\n"
     "                   layout; written atomically, never over an input file)\n"
     "  --history FILE   write each epoch's figures to FILE as CSV with a header:\n"
@@ -83,6 +80,7 @@ constexpr const char* kTrainUsage =
     "  --plot FILE      draw the loss curve (training and validation) into FILE\n"
     "                   (.png, .svg, .pdf); only the Python package's fastmlp\n"
     "                   command does, with matplotlib installed\n"
+    "  --quiet          no progress on stderr\n"
     "  -h, --help       show this text\n"
     "\n"
     "network options (defaults: the article's):\n"
@@ -98,30 +96,8 @@ constexpr const char* kTrainUsage =
     "  --init NAME            uniform (default), glorot, he, glorot_normal, he_normal\n"
     "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
     "\n"
-    "training options (defaults: the article's plain gradient descent):\n"
-    "  --optimizer NAME       sgd (default), momentum, adam or adamw\n"
-    "  --momentum X           momentum: mu (default: 0.9)\n"
-    "  --nesterov             momentum: Nesterov's form\n"
-    "  --beta1 X, --beta2 X   adam, adamw: moment decays (default: 0.9, 0.999)\n"
-    "  --eps X                adam, adamw: added to sqrt(v) (default: 1e-8)\n"
-    "  --weight-decay X       adamw: decoupled weight decay (default: 0.01)\n"
-    "  --batch-size N         rows per step, reshuffled every epoch (default: all)\n"
-    "  --class-weight balanced  weigh each training row by n / (classes present *\n"
-    "                         rows of its class), as scikit-learn's 'balanced'\n"
-    "  --l2 X                 l2 * W added to the weights' gradient (default: 0)\n"
-    "  --clip-norm X          clip the gradient's global norm to X (default: off)\n"
-    "  --schedule NAME        constant (default), step, invscaling or cosine\n"
-    "  --step-size N          step: epochs between decays (default: 10)\n"
-    "  --gamma X              step: factor per decay (default: 0.1)\n"
-    "  --power-t X            invscaling: exponent (default: 0.5)\n"
-    "  --lr-min X             cosine: final rate (default: 0)\n"
-    "  --validation-fraction X  hold out this fraction of the training rows\n"
-    "                         (drawn from --seed) and report their figures\n"
-    "  --early-stopping N     stop after N epochs without improvement of the\n"
-    "                         validation loss (or the training loss) by --tol,\n"
-    "                         and keep the best parameters\n"
-    "  --tol X                early stopping's improvement (default: 1e-4)\n"
-    "  --quiet                no progress on stderr\n";
+    "training options (defaults: the article's plain gradient descent; the same\n"
+    "options, names and rules as Python's Network.fit):\n";
 
 constexpr const char* kPredictUsage =
     "usage: fastmlp predict MODEL DATA.csv [--classes] [--labels N] [--threads N]\n"
@@ -216,7 +192,7 @@ std::vector<std::size_t> parse_sizes(const std::string& option, const std::strin
 // One option of a command: its names, whether a value follows it, and what
 // to do with that value ("" for a switch).
 struct Flag {
-  const char* name;   // "--epochs"
+  std::string name;   // "--epochs"
   const char* alias;  // "-o", or nullptr
   bool takes_value;
   std::function<void(const std::string& value)> apply;
@@ -253,17 +229,17 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
       return name == f.name || (f.alias != nullptr && name == f.alias);
     });
     if (flag == flags.end()) throw UsageError("unknown option " + in_quotes(name));
-    if (!seen.insert(&*flag).second) throw UsageError(std::string(flag->name) + ": given twice");
+    if (!seen.insert(&*flag).second) throw UsageError(flag->name + ": given twice");
     if (flag->takes_value && !inline_value) {
       if (i + 1 >= args.size()) throw UsageError(name + ": missing value");
       value = args[++i];
     } else if (!flag->takes_value && inline_value) {
-      throw UsageError(std::string(flag->name) + ": takes no value");
+      throw UsageError(flag->name + ": takes no value");
     }
     try {
       flag->apply(value);
-    } catch (const std::invalid_argument& e) {  // a name the core's tables do not know
-      throw UsageError(e.what());
+    } catch (const std::invalid_argument& e) {  // a value the core's tables refuse
+      throw UsageError(name + ": " + e.what());
     }
   }
   return positional;
@@ -272,9 +248,10 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
 // The options several commands share.
 Flag threads_flag(int& threads) {
   return {"--threads", nullptr, true, [&threads](const std::string& v) {
-            const std::uint64_t n = parse_uint("--threads", v);
-            if (n < 1 || n > 1024) throw UsageError("--threads: expected 1 to 1024");
-            threads = static_cast<int>(n);
+            const OptionSpec& spec = *find_fit_option("threads");
+            FitOptions o;
+            set_fit_option(o, spec, parse_option_text(spec, v));
+            threads = o.threads;
           }};
 }
 
@@ -340,47 +317,29 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
 }
 
 
-// The training options' flags, into `o`; check_fit_flags checks them together.
+// The training options' flags, into `o`: one per row of the core's table
+// (--name-with-dashes, and --no-name for a switch), each value checked as
+// Network.fit checks it.
 std::vector<Flag> fit_flags(FitOptions& o) {
-  const auto real = [](const char* name, double& to) {
-    return Flag{name, nullptr, true, [name, &to](const std::string& v) { to = parse_real(name, v); }};
-  };
-  return {
-      {"--optimizer", nullptr, true,
-       [&o](const std::string& v) { o.optimizer.kind = optimizer_from_name(v); }},
-      real("--momentum", o.optimizer.momentum),
-      {"--nesterov", nullptr, false, [&o](const std::string&) { o.optimizer.nesterov = true; }},
-      real("--beta1", o.optimizer.beta1),
-      real("--beta2", o.optimizer.beta2),
-      real("--eps", o.optimizer.eps),
-      real("--weight-decay", o.optimizer.weight_decay),
-      {"--batch-size", nullptr, true,
-       [&o](const std::string& v) {
-         o.batch_size = parse_uint("--batch-size", v);
-         if (o.batch_size == 0) throw UsageError("--batch-size: expected a positive integer");
-       }},
-      real("--l2", o.l2),
-      real("--clip-norm", o.clip_norm),
-      {"--schedule", nullptr, true,
-       [&o](const std::string& v) { o.schedule.kind = schedule_from_name(v); }},
-      {"--step-size", nullptr, true,
-       [&o](const std::string& v) { o.schedule.step_size = parse_uint("--step-size", v); }},
-      real("--gamma", o.schedule.gamma),
-      real("--power-t", o.schedule.power_t),
-      real("--lr-min", o.schedule.lr_min),
-      {"--early-stopping", nullptr, true,
-       [&o](const std::string& v) { o.early_stopping = parse_uint("--early-stopping", v); }},
-      real("--tol", o.tol),
-  };
-}
-
-// UsageError unless the training options fit together.
-void check_fit_flags(const FitOptions& o) {
-  check_optimizer_config(o.optimizer);
-  check_schedule(o.schedule);
-  if (o.l2 < 0) throw UsageError("--l2: expected a non-negative number");
-  if (o.clip_norm < 0) throw UsageError("--clip-norm: expected a non-negative number");
-  if (o.tol < 0) throw UsageError("--tol: expected a non-negative number");
+  std::vector<Flag> flags;
+  for (const OptionSpec& spec : fit_option_table()) {
+    if (!spec.on_command_line) continue;
+    std::string flag = std::string("--") + spec.name;
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    const OptionSpec* row = &spec;
+    if (spec.kind == OptionKind::Flag) {
+      for (const bool on : {true, false})
+        flags.push_back({on ? flag : "--no-" + flag.substr(2), nullptr, false,
+                         [&o, row, on](const std::string&) {
+                           set_fit_option(o, *row, parse_option_text(*row, on ? "true" : "false"));
+                         }});
+    } else {
+      flags.push_back({flag, spec.alias, true, [&o, row](const std::string& v) {
+                         set_fit_option(o, *row, parse_option_text(*row, v));
+                       }});
+    }
+  }
+  return flags;
 }
 
 // The MODEL and DATA.csv arguments of predict and eval, after the options in
@@ -398,7 +357,10 @@ std::optional<std::array<std::string, 2>> model_and_data(const std::vector<std::
   return std::array<std::string, 2>{(*positional)[0], (*positional)[1]};
 }
 
-ThreadPool* pool_for(int threads) { return threads > 1 ? &shared_thread_pool(threads) : nullptr; }
+ThreadPool* pool_for(int threads) {
+  threads = resolve_threads(threads);
+  return threads > 1 ? &shared_thread_pool(threads) : nullptr;
+}
 
 // --- data --------------------------------------------------------------------------
 
@@ -582,8 +544,7 @@ struct TrainOutputs {
 // write `outputs`; its test accuracy.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
-                          std::uint64_t seed, const FitOptions& options, bool balanced,
-                          const CsvData& train, const CsvData& validation, const CsvData& test,
+                          std::uint64_t seed, const FitOptions& options, const CsvData& train, const CsvData& validation, const CsvData& test,
                           const TrainOutputs& outputs, const Environment& env,
                           std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
@@ -597,6 +558,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   data.Y = Y.view();
   data.X_val = X_val.view();
   data.Y_val = Y_val.view();
+  const bool balanced = options.class_weight == ClassWeight::Balanced;
   const std::vector<T> weights = balanced ? class_weights<T>(Y.view()) : std::vector<T>();
   if (balanced) data.sample_weight = weights.data();
   FitHooks hooks;
@@ -625,42 +587,23 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::string train_path = env.data_dir + "/train.csv";
   std::string test_path = env.data_dir + "/test.csv";
   TrainOutputs outputs;
-  bool balanced = false;
   std::vector<std::size_t> hidden = {5};
   FitOptions fit_options;
-  fit_options.threads = default_thread_count();
   std::uint64_t seed = 0;
   std::optional<std::size_t> labels;
   std::string dtype = "float64";
-  double validation_fraction = 0;
   bool quiet = false;
   std::vector<Flag> flags = {
       {"--train", nullptr, true, [&](const std::string& v) { train_path = v; }},
       {"--test", nullptr, true, [&](const std::string& v) { test_path = v; }},
       labels_flag(labels),
       {"--hidden", nullptr, true, [&](const std::string& v) { hidden = parse_sizes("--hidden", v); }},
-      {"--epochs", nullptr, true,
-       [&](const std::string& v) { fit_options.epochs = parse_uint("--epochs", v); }},
-      {"--lr", nullptr, true,
-       [&](const std::string& v) { fit_options.learning_rate = parse_real("--lr", v); }},
       {"--seed", nullptr, true, [&](const std::string& v) { seed = parse_uint("--seed", v); }},
       {"--dtype", nullptr, true,
        [&](const std::string& v) {
          if (v != "float64" && v != "float32")
            throw UsageError("--dtype: expected float64 or float32, got " + in_quotes(v));
          dtype = v;
-       }},
-      threads_flag(fit_options.threads),
-      {"--validation-fraction", nullptr, true,
-       [&](const std::string& v) {
-         validation_fraction = parse_real("--validation-fraction", v);
-         if (!(validation_fraction > 0 && validation_fraction < 1))
-           throw UsageError("--validation-fraction: expected a number between 0 and 1 (exclusive)");
-       }},
-      {"--class-weight", nullptr, true,
-       [&](const std::string& v) {
-         if (v != "balanced") throw UsageError("--class-weight: expected balanced, got " + in_quotes(v));
-         balanced = true;
        }},
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
       {"--save", "-o", true, [&](const std::string& v) { outputs.model = v; }},
@@ -672,12 +615,12 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   for (Flag& f : fit_flags(fit_options)) flags.push_back(std::move(f));
   const auto positional = parse(args, flags);
   if (!positional) {
-    out << kTrainUsage;
+    out << kTrainUsage << fit_options_help();
     return 0;
   }
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
   try {
-    check_fit_flags(fit_options);
+    check_fit_options(fit_options);
     check_loss_output(spec.loss, spec.activations(hidden.size()).back());
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
@@ -696,8 +639,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
 
   CsvData train = read_csv(train_path, n_labels);
   CsvData validation;
-  if (validation_fraction != 0) {
-    const RowSplit split = validation_split(train.X.rows(), validation_fraction, seed);
+  if (fit_options.validation_fraction != 0) {
+    const RowSplit split = validation_split(train.X.rows(), fit_options.validation_fraction, seed);
     validation.X = select_rows(train.X, split.validation);
     validation.Y = select_rows(train.Y, split.validation);
     train.X = select_rows(train.X, split.train);
@@ -716,10 +659,10 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, balanced, train, validation, test,
-                                      outputs, env, progress)
-          : train_and_evaluate<double>(sizes, spec, seed, fit_options, balanced, train, validation, test,
-                                       outputs, env, progress);
+          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, train, validation, test, outputs,
+                                      env, progress)
+          : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, validation, test, outputs,
+                                       env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;

@@ -35,14 +35,6 @@ constexpr OptimizerKind kOptimizers[] = {OptimizerKind::Sgd, OptimizerKind::Mome
 constexpr ScheduleKind kSchedules[] = {ScheduleKind::Constant, ScheduleKind::Step,
                                        ScheduleKind::InvScaling, ScheduleKind::Cosine};
 
-// std::invalid_argument "`name` must be `range`; got `value`" unless `ok`.
-void require(bool ok, const char* name, const char* range, double value) {
-  if (ok) return;
-  char shown[32];
-  std::snprintf(shown, sizeof shown, "%.10g", value);
-  throw std::invalid_argument(std::string(name) + " must be " + range + "; got " + shown);
-}
-
 }  // namespace
 
 const char* optimizer_name(OptimizerKind kind) {
@@ -57,15 +49,6 @@ const char* optimizer_name(OptimizerKind kind) {
 
 OptimizerKind optimizer_from_name(const std::string& name) {
   return from_name("optimizer", name, kOptimizers, optimizer_name);
-}
-
-void check_optimizer_config(const OptimizerConfig& c) {
-  require(c.momentum >= 0 && c.momentum < 1, "momentum", "in [0, 1)", c.momentum);
-  require(c.beta1 >= 0 && c.beta1 < 1, "beta1", "in [0, 1)", c.beta1);
-  require(c.beta2 >= 0 && c.beta2 < 1, "beta2", "in [0, 1)", c.beta2);
-  require(c.eps > 0 && std::isfinite(c.eps), "eps", "positive and finite", c.eps);
-  require(c.weight_decay >= 0 && std::isfinite(c.weight_decay), "weight_decay",
-          "non-negative and finite", c.weight_decay);
 }
 
 bool same_optimizer(const OptimizerConfig& a, const OptimizerConfig& b) {
@@ -93,15 +76,6 @@ const char* schedule_name(ScheduleKind kind) {
 
 ScheduleKind schedule_from_name(const std::string& name) {
   return from_name("schedule", name, kSchedules, schedule_name);
-}
-
-void check_schedule(const Schedule& s) {
-  require(s.step_size >= 1, "step_size", "at least 1", static_cast<double>(s.step_size));
-  require(s.gamma > 0 && std::isfinite(s.gamma), "gamma", "positive and finite", s.gamma);
-  require(s.power_t >= 0 && std::isfinite(s.power_t), "power_t", "non-negative and finite",
-          s.power_t);
-  require(s.lr_min >= 0 && std::isfinite(s.lr_min), "lr_min", "non-negative and finite",
-          s.lr_min);
 }
 
 // --- the optimiser's step -------------------------------------------------------------------
@@ -148,7 +122,6 @@ struct Gradient {
 
 template <class T>
 void Optimizer<T>::prepare(const OptimizerConfig& config, std::size_t n_params) {
-  check_optimizer_config(config);
   if (!prepared_ || n_params != n_params_ || !same_optimizer(config, config_)) {
     const bool first_moment = config.kind != OptimizerKind::Sgd;
     const bool second_moment = config.kind == OptimizerKind::Adam || config.kind == OptimizerKind::AdamW;

@@ -27,18 +27,16 @@ enum class OptimizerKind { Sgd, Momentum, Adam, AdamW };
 OptimizerKind optimizer_from_name(const std::string& name);
 const char* optimizer_name(OptimizerKind kind);
 
+// The values and their ranges are options (options.hpp's table).
 struct OptimizerConfig {
   OptimizerKind kind = OptimizerKind::Sgd;
-  double momentum = 0.9;       // momentum: mu, in [0, 1)
+  double momentum = 0.9;       // momentum: mu
   bool nesterov = false;       // momentum: Nesterov's form
-  double beta1 = 0.9;          // adam, adamw: decay of the first moment, in [0, 1)
-  double beta2 = 0.999;        // adam, adamw: decay of the second moment, in [0, 1)
-  double eps = 1e-8;           // adam, adamw: added to sqrt(v), > 0
-  double weight_decay = 0.01;  // adamw: decoupled decay rate of the weights, >= 0
+  double beta1 = 0.9;          // adam, adamw: decay of the first moment
+  double beta2 = 0.999;        // adam, adamw: decay of the second moment
+  double eps = 1e-8;           // adam, adamw: added to sqrt(v)
+  double weight_decay = 0.01;  // adamw: decoupled decay rate of the weights
 };
-
-// std::invalid_argument naming the first value out of its range.
-void check_optimizer_config(const OptimizerConfig& config);
 
 // Whether state built under `a` carries over to `b`: same kind, and the same
 // values of the settings that kind uses.
@@ -102,16 +100,14 @@ enum class ScheduleKind { Constant, Step, InvScaling, Cosine };
 ScheduleKind schedule_from_name(const std::string& name);
 const char* schedule_name(ScheduleKind kind);
 
+// The values and their ranges are options (options.hpp's table).
 struct Schedule {
   ScheduleKind kind = ScheduleKind::Constant;
-  std::uint64_t step_size = 10;  // step: epochs between decays, >= 1
-  double gamma = 0.1;            // step: factor per decay, > 0
-  double power_t = 0.5;          // invscaling: exponent, >= 0
-  double lr_min = 0;             // cosine: the rate approached at the end, >= 0
+  std::uint64_t step_size = 10;  // step: epochs between decays
+  double gamma = 0.1;            // step: factor per decay
+  double power_t = 0.5;          // invscaling: exponent
+  double lr_min = 0;             // cosine: the rate approached at the end
 };
-
-// std::invalid_argument naming the first value out of its range.
-void check_schedule(const Schedule& schedule);
 
 // The learning rate of epoch `epoch` (from 0) of a fit of `epochs` epochs over
 // `rows` training rows. Computed with + - * / and sqrt only (its cos and pow are

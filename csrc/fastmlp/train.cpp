@@ -276,21 +276,6 @@ void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, con
 
 namespace {
 
-void check_options(const FitOptions& o) {
-  auto require = [](bool ok, const std::string& message) {
-    if (!ok) throw std::invalid_argument(message);
-  };
-  require(std::isfinite(o.learning_rate), "learning_rate must be finite");
-  require(o.threads >= 1, "threads must be at least 1");
-  require(o.threads <= ThreadPool::kMaxThreads,
-          "threads must be at most " + std::to_string(ThreadPool::kMaxThreads));
-  require(o.l2 >= 0 && std::isfinite(o.l2), "l2 must be non-negative and finite");
-  require(o.clip_norm >= 0 && std::isfinite(o.clip_norm),
-          "clip_norm must be non-negative and finite (0: no clipping)");
-  require(o.tol >= 0 && std::isfinite(o.tol), "tol must be non-negative and finite");
-  check_optimizer_config(o.optimizer);
-  check_schedule(o.schedule);
-}
 
 template <class T>
 void check_sample_weight(const T* w, std::size_t n) {
@@ -473,16 +458,14 @@ FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options
   const ConstMatrixView<T> X = data.X, Y = data.Y;
   // The pool first, when the thread count is valid: large inputs are checked
   // over it, and bad data is reported before bad options.
-  ThreadPool* pool = options.threads > 1 && options.threads <= ThreadPool::kMaxThreads
-                         ? &shared_thread_pool(options.threads)
-                         : nullptr;
+  const int threads = resolve_threads(options.threads);
+  ThreadPool* pool = threads > 1 && threads <= ThreadPool::kMaxThreads ? &shared_thread_pool(threads)
+                                                                        : nullptr;
   check_fit_inputs(net, X, Y, "X", "Y", pool);
-  check_options(options);
+  check_fit_options(options);
   const bool validating = data.X_val.rows != 0;
   if (validating) check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
   if (data.sample_weight != nullptr) check_sample_weight(data.sample_weight, X.rows);
-  if (options.schedule.kind == ScheduleKind::Cosine && options.schedule.lr_min > options.learning_rate)
-    throw std::invalid_argument("lr_min must not exceed learning_rate");
   if (hooks.callback && hooks.callback_every == 0)
     throw std::invalid_argument("callback_every must be at least 1");
 

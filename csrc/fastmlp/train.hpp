@@ -19,27 +19,12 @@
 #include <fastmlp/matrix.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
+#include <fastmlp/options.hpp>
 
 namespace fastmlp {
 
 class ThreadPool;
 
-struct FitOptions {
-  std::size_t epochs = 8000;     // passes over the data
-  double learning_rate = 0.2;    // step size on the gradient (the schedule's starting rate)
-  std::size_t batch_size = 0;    // rows per step; 0 (or >= n) is the full batch
-  bool shuffle = true;           // reshuffle the rows every epoch (batches only)
-  std::uint64_t seed = 0;        // the shuffles' seed
-  std::uint64_t first_epoch = 0; // epochs already trained: resumes the shuffle sequence
-  int threads = 1;               // threads to train on (results do not depend on it)
-  OptimizerConfig optimizer;     // sgd: the article's W -= lr * dW
-  Schedule schedule;             // the learning rate of each epoch; constant by default
-  double l2 = 0;                 // l2 * W added to the weights' gradient at every step
-  double clip_norm = 0;          // > 0: the gradient's global norm (after l2) clipped to it
-  std::size_t early_stopping = 0;  // > 0: stop after this many epochs without improvement
-  double tol = 1e-4;             // the improvement early stopping asks for
-  bool stop_on_divergence = true;  // throw Diverged at a non-finite loss or parameter
-};
 
 // Called between epochs (about every few milliseconds of work, not every
 // epoch): returning true stops the fit after the epoch just completed.

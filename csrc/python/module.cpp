@@ -28,6 +28,7 @@
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
+#include <fastmlp/options.hpp>
 #include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
@@ -41,13 +42,15 @@ namespace {
 template <class T>
 using Array = py::array_t<T, py::array::c_style>;
 
+std::string shape_of(const py::array& a);
+
 // --- arrays <-> views -----------------------------------------------------------------
 
 template <class T>
 ConstMatrixView<T> view_of(const Array<T>& a, const char* name) {
   if (a.ndim() != 2)
-    throw std::invalid_argument(std::string(name) + " must be 2-D; got " +
-                                std::to_string(a.ndim()) + "-D");
+    throw std::invalid_argument(std::string(name) + " must be 2-D (samples x features); got " +
+                                std::to_string(a.ndim()) + "-D with shape " + shape_of(a));
   return {a.data(), static_cast<std::size_t>(a.shape(0)), static_cast<std::size_t>(a.shape(1))};
 }
 
@@ -73,6 +76,38 @@ Array<T> array_arg(py::handle a, const char* name, py::ssize_t ndim) {
     throw std::invalid_argument(std::string(name) + " must be a C-contiguous " +
                                 std::to_string(ndim) + "-D array of the network's dtype");
   return py::reinterpret_borrow<Array<T>>(a);
+}
+
+// A shape as Python prints a tuple: "(3, 4)", "(4,)".
+std::string shape_of(const py::array& a) {
+  std::string text = "(";
+  for (py::ssize_t d = 0; d < a.ndim(); ++d) text += (d ? ", " : "") + std::to_string(a.shape(d));
+  return text + (a.ndim() == 1 ? ",)" : ")");
+}
+
+// TypeError or ValueError unless `out` can take a (rows, cols) result of T in place.
+template <class T>
+void check_out(py::handle out, py::ssize_t rows, py::ssize_t cols) {
+  if (!py::isinstance<py::array>(out))
+    throw py::type_error(std::string("out must be a NumPy array; got ") + Py_TYPE(out.ptr())->tp_name);
+  const auto a = py::reinterpret_borrow<py::array>(out);
+  const char* dtype = sizeof(T) == 8 ? "float64" : "float32";
+  if (!py::isinstance<Array<T>>(out))
+    throw std::invalid_argument(std::string("out must be a C-contiguous ") + dtype + " array; got " +
+                                py::str(a.dtype()).cast<std::string>() +
+                                (a.flags() & py::array::c_style ? "" : ", not C-contiguous"));
+  if (a.ndim() != 2 || a.shape(0) != rows || a.shape(1) != cols)
+    throw std::invalid_argument("out must have shape (" + std::to_string(rows) + ", " + std::to_string(cols) +
+                                "); got " + shape_of(a));
+  if (!a.writeable()) throw std::invalid_argument("out is read-only");
+}
+
+// Whether the memory of two C-contiguous arrays overlaps.
+bool overlaps(const py::array& a, const py::array& b) {
+  const auto* a0 = static_cast<const char*>(a.data());
+  const auto* b0 = static_cast<const char*>(b.data());
+  const auto a_bytes = static_cast<std::size_t>(a.nbytes()), b_bytes = static_cast<std::size_t>(b.nbytes());
+  return a_bytes != 0 && b_bytes != 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
 // A StopCheck that takes the GIL and asks Python whether a signal (Ctrl-C)
@@ -149,53 +184,174 @@ py::array_t<double> to_numpy(const std::vector<double>& v) {
 }
 
 // --- fit options ----------------------------------------------------------------------
+//
+// Python's keyword arguments become OptionValues here and are checked and
+// stored by the core's table (options.hpp), so Python, the command line and
+// C++ give one verdict with one message.
+
+// True for Python's bool and NumPy's bool_.
+bool is_bool(py::handle v) {
+  static const py::object numpy_bool = py::module_::import("numpy").attr("bool_");
+  return PyBool_Check(v.ptr()) || py::isinstance(v, numpy_bool);
+}
+
+// `v` as an OptionValue of the type its Python type says; values of other
+// types keep only their type's name, for set_fit_option's TypeError.
+OptionValue option_value(py::handle v) {
+  static const py::object integral = py::module_::import("numbers").attr("Integral");
+  static const py::object real = py::module_::import("numbers").attr("Real");
+  OptionValue value;
+  value.shown = py::repr(v).cast<std::string>();
+  if (value.shown.size() > 64) value.shown = value.shown.substr(0, 64) + "...";
+  value.type_name = Py_TYPE(v.ptr())->tp_name;
+  if (v.is_none()) return value;
+  if (is_bool(v)) {
+    value.type = OptionValue::Type::Flag;
+    value.flag = PyObject_IsTrue(v.ptr()) == 1;
+  } else if (py::isinstance(v, integral)) {
+    value.type = OptionValue::Type::Integer;
+    const py::int_ number = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
+    if (!number) throw py::error_already_set();
+    value.negative = PyObject_RichCompareBool(number.ptr(), py::int_(0).ptr(), Py_LT) == 1;
+    const py::object magnitude =
+        value.negative ? py::reinterpret_steal<py::object>(PyNumber_Negative(number.ptr())) : py::object(number);
+    if (!magnitude) throw py::error_already_set();
+    value.magnitude = PyLong_AsUnsignedLongLong(magnitude.ptr());
+    if (PyErr_Occurred()) {
+      PyErr_Clear();
+      value.too_large = true;
+    }
+  } else if (py::isinstance(v, real)) {
+    value.type = OptionValue::Type::Real;
+    value.real = PyFloat_AsDouble(v.ptr());
+    if (PyErr_Occurred()) throw py::error_already_set();
+  } else if (PyUnicode_Check(v.ptr())) {
+    value.type = OptionValue::Type::Name;
+    value.name = v.cast<std::string>();
+  } else {
+    value.type = OptionValue::Type::Other;
+  }
+  return value;
+}
+
+// class_weight={class index: weight}: the table's entries, checked here for
+// their types and values; their indices against the classes when the fit
+// has them.
+std::vector<std::pair<std::size_t, double>> class_weight_table(const py::dict& mapping) {
+  static const py::object integral = py::module_::import("numbers").attr("Integral");
+  std::vector<std::pair<std::size_t, double>> table;
+  for (const auto& item : mapping) {
+    const OptionValue key = option_value(item.first), weight = option_value(item.second);
+    if (key.type != OptionValue::Type::Integer)
+      throw py::type_error("class_weight's keys must be class indices (ints); got " + key.type_name);
+    if (key.negative || key.too_large)
+      throw std::invalid_argument("class_weight's keys must be class indices >= 0; got " + key.shown);
+    if (weight.type != OptionValue::Type::Real && weight.type != OptionValue::Type::Integer)
+      throw py::type_error("class_weight[" + key.shown + "] must be a number; got " + weight.type_name);
+    const double w = weight.type == OptionValue::Type::Real ? weight.real
+                     : (weight.negative ? -1.0 : 1.0) * static_cast<double>(weight.magnitude);
+    if (!(w >= 0) || !std::isfinite(w))
+      throw std::invalid_argument("class_weight[" + key.shown + "] must be a finite number >= 0; got " +
+                                  weight.shown);
+    table.emplace_back(static_cast<std::size_t>(key.magnitude), w);
+  }
+  return table;
+}
+
+FitOptions options_from_kwargs(const py::kwargs& kwargs) {
+  FitOptions options;
+  for (const auto& item : kwargs) {
+    const std::string name = item.first.cast<std::string>();
+    const OptionSpec* spec = find_fit_option(name);
+    if (spec == nullptr) throw py::type_error("unknown fit option " + in_quotes(name));
+    if (name == "class_weight" && py::isinstance<py::dict>(item.second)) {
+      options.class_weight = ClassWeight::Table;
+      options.class_weight_table = class_weight_table(item.second.cast<py::dict>());
+      continue;
+    }
+    set_fit_option(options, *spec, option_value(item.second));
+  }
+  return options;
+}
 
 void bind_fit_options(py::module_& m) {
-  py::class_<FitOptions>(m, "FitOptions", "fastmlp::FitOptions: every option of a fit.")
+  py::class_<FitOptions>(m, "FitOptions",
+                         "fastmlp::FitOptions: every option of a fit, checked by the core's table.")
       .def(py::init<>())
-      .def_readwrite("epochs", &FitOptions::epochs)
-      .def_readwrite("learning_rate", &FitOptions::learning_rate)
-      .def_readwrite("batch_size", &FitOptions::batch_size)
-      .def_readwrite("shuffle", &FitOptions::shuffle)
+      .def_static("from_kwargs", &options_from_kwargs,
+                  "The options named by keyword (the table's names; None where an option has none), "
+                  "each checked: TypeError for a value of the wrong type, ValueError out of range.")
+      .def("get", [](const FitOptions& o, const std::string& name) -> py::object {
+             const OptionSpec* spec = find_fit_option(name);
+             if (spec == nullptr) throw py::key_error(name);
+             const OptionValue v = spec->get(o);
+             switch (v.type) {
+               case OptionValue::Type::Flag: return py::bool_(v.flag);
+               case OptionValue::Type::Integer: return py::int_(v.magnitude);
+               case OptionValue::Type::Real: return py::float_(v.real);
+               case OptionValue::Type::Name: return py::str(v.name);
+               default: return py::none();
+             }
+           }, py::arg("name"), "The value of option `name` as stored (0 or None where it is unset).")
       .def_readwrite("seed", &FitOptions::seed)
-      .def_readwrite("first_epoch", &FitOptions::first_epoch)
-      .def_readwrite("threads", &FitOptions::threads)
-      .def_property("optimizer",
-                    [](const FitOptions& o) { return optimizer_name(o.optimizer.kind); },
-                    [](FitOptions& o, const std::string& name) {
-                      o.optimizer.kind = optimizer_from_name(name);
-                    })
-      .def_property("momentum", [](const FitOptions& o) { return o.optimizer.momentum; },
-                    [](FitOptions& o, double v) { o.optimizer.momentum = v; })
-      .def_property("nesterov", [](const FitOptions& o) { return o.optimizer.nesterov; },
-                    [](FitOptions& o, bool v) { o.optimizer.nesterov = v; })
-      .def_property("beta1", [](const FitOptions& o) { return o.optimizer.beta1; },
-                    [](FitOptions& o, double v) { o.optimizer.beta1 = v; })
-      .def_property("beta2", [](const FitOptions& o) { return o.optimizer.beta2; },
-                    [](FitOptions& o, double v) { o.optimizer.beta2 = v; })
-      .def_property("eps", [](const FitOptions& o) { return o.optimizer.eps; },
-                    [](FitOptions& o, double v) { o.optimizer.eps = v; })
-      .def_property("weight_decay", [](const FitOptions& o) { return o.optimizer.weight_decay; },
-                    [](FitOptions& o, double v) { o.optimizer.weight_decay = v; })
-      .def_property("schedule",
-                    [](const FitOptions& o) { return schedule_name(o.schedule.kind); },
-                    [](FitOptions& o, const std::string& name) {
-                      o.schedule.kind = schedule_from_name(name);
-                    })
-      .def_property("step_size", [](const FitOptions& o) { return o.schedule.step_size; },
-                    [](FitOptions& o, std::uint64_t v) { o.schedule.step_size = v; })
-      .def_property("gamma", [](const FitOptions& o) { return o.schedule.gamma; },
-                    [](FitOptions& o, double v) { o.schedule.gamma = v; })
-      .def_property("power_t", [](const FitOptions& o) { return o.schedule.power_t; },
-                    [](FitOptions& o, double v) { o.schedule.power_t = v; })
-      .def_property("lr_min", [](const FitOptions& o) { return o.schedule.lr_min; },
-                    [](FitOptions& o, double v) { o.schedule.lr_min = v; })
-      .def_readwrite("l2", &FitOptions::l2)
-      .def_readwrite("clip_norm", &FitOptions::clip_norm)
-      .def_readwrite("early_stopping", &FitOptions::early_stopping)
-      .def_readwrite("tol", &FitOptions::tol)
-      .def_readwrite("stop_on_divergence", &FitOptions::stop_on_divergence);
+      .def_readwrite("first_epoch", &FitOptions::first_epoch);
+  m.def("fit_option_table", [] {
+          py::list rows;
+          for (const OptionSpec& spec : fit_option_table()) {
+            py::dict row;
+            row["name"] = spec.name;
+            row["kind"] = spec.kind == OptionKind::Count ? "int" : spec.kind == OptionKind::Real ? "float"
+                          : spec.kind == OptionKind::Flag ? "bool" : "str";
+            row["default"] = spec.defaults;
+            row["none_means"] = spec.none_means == nullptr ? py::object(py::none()) : py::str(spec.none_means);
+            row["rule"] = option_rule(spec);
+            row["choices"] = spec.choices;
+            row["alias"] = spec.alias == nullptr ? py::object(py::none()) : py::str(spec.alias);
+            row["on_command_line"] = spec.on_command_line;
+            row["doc"] = spec.doc;
+            rows.append(row);
+          }
+          return rows;
+        }, "Every fit option as the core's table defines it, one dict per row, in order.");
 }
+
+// How a fit ended, as Python sees it: the core's FitResult, the validation
+// score's name, and the exception (Ctrl-C's, or the callback's) that the
+// Python layer raises once the completed epochs are in the history.
+struct PyFitResult {
+  FitResult result;
+  std::string score_name;     // "accuracy" or "r2"
+  bool validating = false;
+  bool restored = false;      // early stopping put the best parameters back
+  py::object exception;       // None, or the exception to raise
+};
+
+void bind_fit_result(py::module_& m) {
+  py::class_<PyFitResult>(m, "FitResult", "What a fit did: the figures of each epoch, and how it ended.")
+      .def_property_readonly("epochs", [](const PyFitResult& r) { return r.result.epochs; })
+      .def_property_readonly("history", [](const PyFitResult& r) {
+             py::dict h;
+             h["loss"] = to_numpy(r.result.loss);
+             h["learning_rate"] = to_numpy(r.result.learning_rate);
+             if (r.validating) {
+               h["val_loss"] = to_numpy(r.result.val_loss);
+               h[py::str("val_" + r.score_name)] = to_numpy(r.result.val_score);
+             }
+             return h;
+           }, "The per-epoch figures, keyed as Network.history.")
+      .def_property_readonly("best_epoch", [](const PyFitResult& r) -> py::object {
+             return r.restored ? py::object(py::int_(r.result.best_epoch)) : py::object(py::none());
+           }, "Early stopping: the epoch whose parameters the network holds; else None.")
+      .def_property_readonly("early_stopped", [](const PyFitResult& r) { return r.result.early_stopped; })
+      .def_property_readonly("stopped_by_callback",
+                             [](const PyFitResult& r) { return r.result.stopped_by_callback; })
+      .def_property_readonly("exception", [](const PyFitResult& r) { return r.exception; },
+                             "Ctrl-C's KeyboardInterrupt or the callback's exception, else None.");
+}
+
+// fastmlp._core.Diverged, a FloatingPointError carrying the FitResult of the
+// epochs completed before it.
+PyObject* diverged_type = nullptr;
 
 template <class T>
 void bind_network(py::module_& m, const char* name) {
@@ -260,8 +416,7 @@ void bind_network(py::module_& m, const char* name) {
            }, py::arg("layer"))
       .def("fit", [](Net& self, const Array<T>& X, const Array<T>& Y, py::handle sample_weight,
                      py::handle X_val, py::handle Y_val, const FitOptions& options,
-                     py::handle callback, std::size_t callback_every, py::handle progress,
-                     double progress_seconds) {
+                     py::handle callback, py::handle progress, double progress_seconds) {
              FitData<T> data;
              data.X = view_of(X, "X");
              data.Y = view_of(Y, "Y");
@@ -280,98 +435,90 @@ void bind_network(py::module_& m, const char* name) {
                data.X_val = view_of(xv, "X_val");
                data.Y_val = view_of(yv, "Y_val");
              }
-             const bool validating = !X_val.is_none();
-             const std::string score_key =
-                 std::string("val_") + validation_score_name(self.net.activation(self.net.n_layers() - 1));
+             PyFitResult out;
+             out.validating = !X_val.is_none() || options.validation_fraction != 0;
+             out.score_name = validation_score_name(self.net.activation(self.net.n_layers() - 1));
+             const std::string score_key = "val_" + out.score_name;
              bool failed = false;
              FitHooks hooks;
              hooks.should_stop = python_signal_check();
              if (!callback.is_none())
-               hooks.callback = python_callback(self, callback, validating, score_key, failed);
-             hooks.callback_every = callback_every;
+               hooks.callback = python_callback(self, callback, out.validating, score_key, failed);
+             hooks.callback_every = options.callback_every;
              if (!progress.is_none())
-               hooks.progress = python_callback(self, progress, validating, score_key, failed);
+               hooks.progress = python_callback(self, progress, out.validating, score_key, failed);
              hooks.progress_seconds = progress_seconds;
-             FitResult result;
-             std::string diverged;
+             std::optional<std::string> diverged;
              {
                py::gil_scoped_release release;
                auto lock = self.lock_for_fit();
                try {
-                 result = fit(self.net, data, options, self.optimizer, hooks);
+                 out.result = fit(self.net, data, options, self.optimizer, hooks);
                } catch (const Diverged& e) {
-                 result = e.result();
+                 out.result = e.result();
                  diverged = e.what();
                }
              }
-             py::dict out;
-             // Ctrl-C or a callback's exception: handed back, raised by the
-             // Python layer once the completed epochs are in the history
-             out["exception"] = py::none();
-             if (result.stopped || failed) {
+             out.exception = py::none();
+             if (out.result.stopped || failed) {
                const py::error_already_set error;
                if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
-               out["exception"] = error.value();
+               out.exception = error.value();
              }
-             out["loss"] = to_numpy(result.loss);
-             out["learning_rate"] = to_numpy(result.learning_rate);
-             if (validating) {
-               out["val_loss"] = to_numpy(result.val_loss);
-               out[py::str(score_key)] = to_numpy(result.val_score);
+             out.restored = options.early_stopping > 0 && out.result.epochs > 0 && !diverged &&
+                            !out.result.stopped;
+             if (diverged) {
+               py::object error = py::reinterpret_steal<py::object>(
+                   PyObject_CallFunction(diverged_type, "s", diverged->c_str()));
+               if (!error) throw py::error_already_set();
+               error.attr("result") = py::cast(std::move(out));
+               PyErr_SetObject(diverged_type, error.ptr());
+               throw py::error_already_set();
              }
-             const bool restored = options.early_stopping > 0 && result.epochs > 0 && diverged.empty() &&
-                                   !result.stopped;
-             out["best_epoch"] = restored
-                                     ? py::object(py::int_(result.best_epoch)) : py::object(py::none());
-             out["early_stopped"] = result.early_stopped;
-             out["stopped_by_callback"] = result.stopped_by_callback;
-             out["diverged"] = diverged.empty() ? py::object(py::none()) : py::object(py::str(diverged));
              return out;
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
            py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"),
-           py::arg("callback_every"), py::arg("progress"), py::arg("progress_seconds"),
-           "Train in place; returns the figures of every epoch and how the fit ended.")
+           py::arg("progress"), py::arg("progress_seconds"),
+           "Train in place; a FitResult. A divergence raises Diverged, whose `result` is the "
+           "FitResult of the epochs before it.")
       .def("reset_optimizer", [](Net& self) {
              auto lock = self.lock_for_fit();
              self.optimizer.reset();
            }, "Forget the optimiser's state (velocity, moments, step count).")
       .def_property_readonly("optimizer_steps", [](const Net& self) { return self.optimizer.steps(); },
                              "Steps the optimiser's state has taken since it began.")
-      .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads)
-               -> py::object {
-             // The common case, checked here without a detour through Python:
-             // X a C-contiguous non-empty 2-D array of the dtype, out None or
-             // such an array of the right shape, threads None or an int. Any
-             // other case returns None and the Python layer converts or explains.
-             if (!py::isinstance<Array<T>>(X) || (!out.is_none() && !py::isinstance<Array<T>>(out)) ||
-                 (!threads.is_none() && !PyLong_CheckExact(threads.ptr())))
-               return py::none();
+      .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads) {
+             // The strict entry: X a C-contiguous 2-D array of the dtype (the
+             // Python layer converts anything else once), out None or a
+             // writable C-contiguous array of the result's shape and dtype,
+             // threads None or the table's range.
+             if (!py::isinstance<Array<T>>(X))
+               throw py::type_error("X must be a C-contiguous array of the network's dtype");
              const auto x_array = py::reinterpret_borrow<Array<T>>(X);
-             if (x_array.ndim() != 2 || x_array.shape(0) == 0 || x_array.shape(1) == 0)
-               return py::none();
              const ConstMatrixView<T> x = view_of(x_array, "X");
+             if (x.rows == 0 || x.cols == 0) throw std::invalid_argument("X is empty (shape " + shape_of(x_array) + ")");
              const py::ssize_t rows = x_array.shape(0);
              const auto cols = static_cast<py::ssize_t>(self.net.n_outputs());
              Array<T> result;
              if (out.is_none()) {
                result = Array<T>({rows, cols});
              } else {
+               check_out<T>(out, rows, cols);
                result = py::reinterpret_borrow<Array<T>>(out);
-               if (result.ndim() != 2 || result.shape(0) != rows || result.shape(1) != cols ||
-                   !result.writeable())
-                 return py::none();
              }
-             static const int default_threads = default_thread_count();
-             long n_threads = default_threads;
+             int n_threads = 0;
              if (!threads.is_none()) {
-               n_threads = PyLong_AsLong(threads.ptr());
-               if (n_threads < 1 || n_threads > ThreadPool::kMaxThreads) {
-                 PyErr_Clear();  // an overflow leaves an error set
-                 return py::none();
-               }
+               FitOptions o;
+               set_fit_option(o, *find_fit_option("threads"), option_value(threads));
+               n_threads = o.threads;
              }
-             ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(int(n_threads)) : nullptr;
-             const MatrixView<T> o(result.mutable_data(), x.rows, self.net.n_outputs());
+             n_threads = resolve_threads(n_threads);
+             ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(n_threads) : nullptr;
+             // An `out` that shares memory with X gets the result through a
+             // temporary: predict reads rows of X after writing earlier rows of out.
+             Array<T> target = result;
+             if (overlaps(x_array, result)) target = Array<T>({rows, cols});
+             const MatrixView<T> o(target.mutable_data(), x.rows, self.net.n_outputs());
              // Rows go in chunks of about 2^28 multiply-adds (a few ms on a
              // few cores), with a check for Ctrl-C between chunks. A row's
              // result does not depend on the chunk it is in; each chunk packs
@@ -397,9 +544,11 @@ void bind_network(py::module_& m, const char* name) {
                done = run();
              }
              if (!done) throw py::error_already_set();  // the KeyboardInterrupt
-             return std::move(result);
+             if (target.ptr() != result.ptr())
+               std::memcpy(result.mutable_data(), target.data(), sizeof(T) * x.rows * self.net.n_outputs());
+             return result;
            }, py::arg("X"), py::arg("out"), py::arg("threads"),
-           "The outputs for X, or None when the arguments need converting or checking.\n\n"
+           "The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.\n\n"
            "Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).")
       .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y,
                                    py::handle sample_weight) {
@@ -572,6 +721,8 @@ PYBIND11_MODULE(_core, m) {
           PyUnicode_DecodeFSDefaultAndSize(e.path().data(), static_cast<py::ssize_t>(e.path().size())));
       if (!filename) throw py::error_already_set();
       PyErr_SetObject(PyExc_OSError, py::make_tuple(e.error_code(), reason, filename).ptr());
+    } catch (const OptionTypeError& e) {
+      PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const std::invalid_argument& e) {
       set_value_error(e.what());
     } catch (const std::length_error& e) {
@@ -579,6 +730,14 @@ PYBIND11_MODULE(_core, m) {
     }
   });
   bind_fit_options(m);
+  bind_fit_result(m);
+  diverged_type = PyErr_NewExceptionWithDoc(
+      "fastmlp._core.Diverged",
+      "A fit's loss or parameters became NaN or infinite; `result` is the FitResult of the "
+      "epochs completed before.",
+      PyExc_FloatingPointError, nullptr);
+  if (diverged_type == nullptr) throw py::error_already_set();
+  m.add_object("Diverged", py::handle(diverged_type));
   bind_network<double>(m, "Network64");
   bind_network<float>(m, "Network32");
   bind_model_files(m);

@@ -2,39 +2,76 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 class FitOptions:
-    """fastmlp::FitOptions: every option of a fit."""
+    """fastmlp::FitOptions: every option of a fit, checked by the core's table."""
 
-    epochs: int
-    learning_rate: float
-    batch_size: int
-    shuffle: bool
     seed: int
     first_epoch: int
-    threads: int
-    optimizer: str
-    momentum: float
-    nesterov: bool
-    beta1: float
-    beta2: float
-    eps: float
-    weight_decay: float
-    schedule: str
-    step_size: int
-    gamma: float
-    power_t: float
-    lr_min: float
-    l2: float
-    clip_norm: float
-    early_stopping: int
-    tol: float
-    stop_on_divergence: bool
     def __init__(self) -> None: ...
+    @staticmethod
+    def from_kwargs(
+        *,
+        epochs: int = ...,
+        learning_rate: float = ...,
+        batch_size: int | None = ...,
+        shuffle: bool = ...,
+        threads: int | None = ...,
+        optimizer: str = ...,
+        momentum: float = ...,
+        nesterov: bool = ...,
+        beta1: float = ...,
+        beta2: float = ...,
+        eps: float = ...,
+        weight_decay: float = ...,
+        schedule: str = ...,
+        step_size: int = ...,
+        gamma: float = ...,
+        power_t: float = ...,
+        lr_min: float = ...,
+        l2: float = ...,
+        clip_norm: float | None = ...,
+        class_weight: str | Mapping[int, float] | None = ...,
+        validation_fraction: float | None = ...,
+        early_stopping: int | None = ...,
+        tol: float = ...,
+        on_divergence: str = ...,
+        callback_every: int = ...,
+    ) -> FitOptions:
+        """The options named by keyword (the table's names; None where an option has none), each checked: TypeError for a value of the wrong type, ValueError out of range."""
+    def get(self, name: str) -> Any:
+        """The value of option `name` as stored (0 or None where it is unset)."""
+
+class FitResult:
+    """What a fit did: the figures of each epoch, and how it ended."""
+
+    @property
+    def epochs(self) -> int: ...
+    @property
+    def history(self) -> dict[str, np.ndarray]:
+        """The per-epoch figures, keyed as Network.history."""
+    @property
+    def best_epoch(self) -> int | None:
+        """Early stopping: the epoch whose parameters the network holds; else None."""
+    @property
+    def early_stopped(self) -> bool: ...
+    @property
+    def stopped_by_callback(self) -> bool: ...
+    @property
+    def exception(self) -> BaseException | None:
+        """Ctrl-C's KeyboardInterrupt or the callback's exception, else None."""
+
+class Diverged(FloatingPointError):
+    """A fit's loss or parameters became NaN or infinite; `result` is the FitResult of the epochs completed before."""
+
+    result: FitResult
+
+def fit_option_table() -> list[dict[str, Any]]:
+    """Every fit option as the core's table defines it, one dict per row, in order."""
 
 class _Network:
     """A dense network's C++ storage; use fastmlp.Network."""
@@ -69,18 +106,17 @@ class _Network:
         Y_val: np.ndarray | None,
         options: FitOptions,
         callback: Callable[[int, dict[str, float]], object] | None,
-        callback_every: int,
         progress: Callable[[int, dict[str, float]], object] | None,
         progress_seconds: float,
-    ) -> dict[str, Any]:
-        """Train in place; returns the figures of every epoch and how the fit ended."""
+    ) -> FitResult:
+        """Train in place; a FitResult. A divergence raises Diverged, whose `result` is the FitResult of the epochs before it."""
     def reset_optimizer(self) -> None:
         """Forget the optimiser's state (velocity, moments, step count)."""
     @property
     def optimizer_steps(self) -> int:
         """Steps the optimiser's state has taken since it began."""
-    def predict(self, X: object, out: object, threads: object) -> np.ndarray | None:
-        """The outputs for X, or None when the arguments need converting or checking.
+    def predict(self, X: np.ndarray, out: np.ndarray | None, threads: int | None) -> np.ndarray:
+        """The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.
 
         Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).
         """

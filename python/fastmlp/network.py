@@ -27,9 +27,6 @@ _OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
 _LOSSES = ("mse", "cross_entropy")
 _REDUCTIONS = ("sum", "mean")
 _INITS = ("uniform", "glorot", "he", "glorot_normal", "he_normal")
-_OPTIMIZERS = ("sgd", "momentum", "adam", "adamw")
-_SCHEDULES = ("constant", "step", "invscaling", "cosine")
-_ON_DIVERGENCE = ("raise", "continue")
 
 
 class Network:
@@ -405,78 +402,57 @@ class Network:
         """
         X = _as_matrix(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
-        options = _core.FitOptions()
-        options.epochs = _check_int(epochs, "epochs", low=0, high=2**64 - 1)
-        options.learning_rate = _check_real(learning_rate, "learning_rate")
-        options.batch_size = 0 if batch_size is None else _check_int(batch_size, "batch_size", low=1, high=2**63 - 1)
-        options.shuffle = _check_bool(shuffle, "shuffle")
-        options.threads = _check_threads(threads)
+        # every option's type and range: the core's table (one verdict with the command line's)
+        options = _core.FitOptions.from_kwargs(
+            epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle, threads=threads,
+            optimizer=optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2, eps=eps,
+            weight_decay=weight_decay, schedule=schedule, step_size=step_size, gamma=gamma, power_t=power_t,
+            lr_min=lr_min, l2=l2, clip_norm=clip_norm, class_weight=class_weight,
+            validation_fraction=validation_fraction, early_stopping=early_stopping, tol=tol,
+            on_divergence=on_divergence, callback_every=callback_every)
         options.seed = self.seed
         options.first_epoch = self.history["loss"].size
-        options.optimizer = _check_choice(optimizer, "optimizer", _OPTIMIZERS)
-        options.nesterov = _check_bool(nesterov, "nesterov")
-        options.schedule = _check_choice(schedule, "schedule", _SCHEDULES)
-        options.step_size = _check_int(step_size, "step_size", low=1, high=2**64 - 1)
-        for name, value in [("momentum", momentum), ("beta1", beta1), ("beta2", beta2), ("eps", eps),
-                            ("weight_decay", weight_decay), ("gamma", gamma), ("power_t", power_t),
-                            ("lr_min", lr_min), ("l2", l2), ("tol", tol)]:
-            setattr(options, name, _check_real(value, name))  # ranges: checked in C++
-        if clip_norm is not None:
-            options.clip_norm = _check_real(clip_norm, "clip_norm")
-            if options.clip_norm <= 0:
-                raise ValueError(f"clip_norm must be positive (or None); got {clip_norm}")
-        if early_stopping is not None:
-            options.early_stopping = _check_int(early_stopping, "early_stopping", low=1, high=2**63 - 1)
-        options.stop_on_divergence = _check_choice(on_divergence, "on_divergence", _ON_DIVERGENCE) == "raise"
-        callback_every = _check_int(callback_every, "callback_every", low=1, high=2**63 - 1)
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
-
-        weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
-        X_val = Y_val = None
         if validation is not None and validation_fraction is not None:
             raise ValueError("give validation or validation_fraction, not both")
+        weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        X_val = Y_val = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             X_val = _as_matrix(validation[0], "X_val", self.dtype)
             Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
-        elif validation_fraction is not None:
-            fraction = _check_real(validation_fraction, "validation_fraction")
-            train_rows, val_rows = _core.validation_split(X.shape[0], fraction, self.seed)
-            X_val, Y_val = X.take(val_rows, axis=0), Y.take(val_rows, axis=0)
-            X, Y = X.take(train_rows, axis=0), Y.take(train_rows, axis=0)
-            weights = None if weights is None else weights.take(train_rows)
-        if class_weight is not None:
-            per_row = _class_weights(Y, class_weight)
-            weights = per_row if weights is None else weights * per_row
 
-        bar = _Progress(options.epochs) if _check_bool(progress, "progress") else None
+        bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
         try:
-            result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, callback_every, bar, 0.1)
+            result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
+        except _core.Diverged as diverged:
+            self._record(diverged.result)
+            raise
         finally:
             if bar is not None:
                 bar.close()
-        self._extend_history(result)
-        self.best_epoch = result["best_epoch"]
-        if result["exception"] is not None:  # Ctrl-C, or the callback's
-            raise result["exception"]
-        if result["diverged"] is not None:
-            raise FloatingPointError(result["diverged"])
+        self._record(result)
+        if result.exception is not None:  # Ctrl-C, or the callback's
+            raise result.exception
         return self
 
     def reset_optimizer(self) -> None:
         """Forget the optimiser's state, so the next ``fit`` starts it afresh."""
         self._core.reset_optimizer()
 
-    def _extend_history(self, result: dict[str, Any]) -> None:
-        """Append a fit's per-epoch figures; NaN where one side did not measure one."""
-        done, new = self.history["loss"].size, result["loss"].size
-        keys = list(self.history) + [k for k, v in result.items() if isinstance(v, np.ndarray) and k not in self.history]
+    def _record(self, result: _core.FitResult) -> None:
+        """Append a fit's per-epoch figures to the history (NaN where one side did not
+        measure one) and take its best epoch."""
+        done, figures = self.history["loss"].size, result.history
+        new = figures["loss"].size
+        keys = list(self.history) + [k for k in figures if k not in self.history]
         self.history = {
-            k: np.concatenate([self.history.get(k, np.full(done, np.nan)), result.get(k, np.full(new, np.nan))])
+            k: np.concatenate([self.history.get(k, np.full(done, np.nan)), figures.get(k, np.full(new, np.nan))])
             for k in keys
         }
+        self.best_epoch = result.best_epoch
 
     def loss(self, X: ArrayLike, Y: ArrayLike, *, sample_weight: ArrayLike | None = None) -> float:
         """The network's loss (under its reduction) for outputs on X against Y.
@@ -512,30 +488,17 @@ class Network:
         X is read in place when it is a C-contiguous array of the network's
         dtype (else converted once). With ``out``, a C-contiguous writable
         array of shape (n, outputs) and the network's dtype, the result is
-        written there and ``out`` is returned. ``threads`` as in ``fit``.
+        written there and ``out`` is returned; it may share memory with X
+        (the result then goes through a temporary). ``threads`` as in ``fit``.
         Ctrl-C stops a long prediction between chunks of rows
         (KeyboardInterrupt; ``out`` then holds only some rows); so does a
         NaN or infinity in X (ValueError naming the first). Predictions
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """
-        result = self._core.predict(X, out, threads)  # None unless the arguments were ready to use
-        if result is None:
-            X = _as_matrix(X, "X", self.dtype)
-            if out is None:
-                out = np.empty((X.shape[0], self.sizes[-1]), dtype=self.dtype)
-            elif not isinstance(out, np.ndarray):
-                raise TypeError(f"out must be a NumPy array; got {type(out).__name__}")
-            elif out.dtype != self.dtype or not out.flags.c_contiguous:
-                raise ValueError(f"out must be a C-contiguous {self.dtype.name} array; got {out.dtype}"
-                                 f"{'' if out.flags.c_contiguous else ', not C-contiguous'}")
-            elif out.shape != (X.shape[0], self.sizes[-1]):
-                raise ValueError(f"out must have shape {(X.shape[0], self.sizes[-1])}; got {out.shape}")
-            elif not out.flags.writeable:
-                raise ValueError("out is read-only")
-            result = self._core.predict(X, out, _check_threads(threads))
-            assert result is not None  # the arguments are ready to use now
-        return result
+        if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
+            X = _as_matrix(X, "X", self.dtype)  # the one conversion; the core checks the rest
+        return self._core.predict(X, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
         """Class probabilities for X, shape (n, outputs): the outputs of a
@@ -682,20 +645,6 @@ def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
     return arr
 
 
-def _class_weights(Y: np.ndarray, class_weight: Any) -> np.ndarray:
-    """Each row's weight from its class, computed in C++ (``_core.class_weights``):
-    the class is the argmax of Y's row (Y >= 0.5 for one output)."""
-    if isinstance(class_weight, str) and class_weight == "balanced":
-        return _core.class_weights(Y, [])
-    if not isinstance(class_weight, Mapping):
-        raise ValueError(f"class_weight must be 'balanced', a dict {{class index: weight}} or None; got {class_weight!r}")
-    table = [1.0] * max(Y.shape[1], 2)
-    for key, value in class_weight.items():
-        index = _check_int(key, "class_weight's keys", low=0, high=len(table) - 1)
-        table[index] = _check_real(value, f"class_weight[{index}]")
-    return _core.class_weights(Y, table)  # ValueError for a negative weight
-
-
 class _Progress:
     """``fit(progress=True)``: a tqdm bar when tqdm is installed, else a line on stderr.
 
@@ -756,15 +705,6 @@ def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
     return number
-
-
-def _check_threads(threads: int | None) -> int:
-    if threads is None:
-        return _DEFAULT_THREADS
-    return _check_int(threads, "threads", low=1, high=1024)
-
-
-_DEFAULT_THREADS = _core.default_threads()
 
 
 def _check_real(value: Any, name: str) -> float:

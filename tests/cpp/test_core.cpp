@@ -262,8 +262,11 @@ void test_schedules() {
   s.gamma = 0.5;
   CHECK(scheduled_rate(s, 1.0, 2, 9, 1) == 1.0 && scheduled_rate(s, 1.0, 3, 9, 1) == 0.5 &&
         scheduled_rate(s, 1.0, 7, 9, 1) == 0.25);
-  s.gamma = 0.0;
-  CHECK(throws<std::invalid_argument>([&] { check_schedule(s); }, "gamma"));
+  FitOptions options;
+  options.schedule = s;
+  options.schedule.gamma = 0.0;
+  CHECK(throws<std::invalid_argument>([&] { check_fit_options(options); },
+                                      "gamma must be a finite number > 0; got 0"));
 }
 
 // A linear model with a huge rate: the loss overflows; fit throws Diverged and

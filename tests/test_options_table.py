@@ -1,0 +1,152 @@
+"""The core's table of fit options is the one definition: Network.fit, train(), the
+command line, the type stub and the README's option table all agree with it."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import math
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import fastmlp
+from fastmlp import _core
+
+ROOT = Path(__file__).resolve().parents[1]
+TABLE = _core.fit_option_table()
+CLI = [os.environ["FASTMLP_PROGRAM"]] if os.environ.get("FASTMLP_PROGRAM") else [sys.executable, "-m", "fastmlp"]
+
+
+def flag(row: dict) -> str:
+    return "--" + row["name"].replace("_", "-")
+
+
+def bad_values(row: dict) -> list:
+    """Values the row's rule refuses, derived from the rule's text."""
+    rule = row["rule"]
+    if row["kind"] == "str":
+        return ["nope"]
+    if row["kind"] == "bool":
+        return []
+    m = re.fullmatch(r"an integer >= (\d+)", rule)
+    if m:
+        return [int(m.group(1)) - 1]
+    m = re.fullmatch(r"an integer in \[(\d+), (\d+)\]", rule)
+    if m:
+        return [int(m.group(1)) - 1, int(m.group(2)) + 1]
+    m = re.fullmatch(r"a finite number (>=?) (\S+)", rule)
+    if m:
+        low = float(m.group(2))
+        return [low if m.group(1) == ">" else low - 1.0, math.inf]
+    m = re.fullmatch(r"a number in ([\[(])(\S+), (\S+)([\])])", rule)
+    if m:
+        low, high = float(m.group(2)), float(m.group(3))
+        return [low if m.group(1) == "(" else low - 1.0, high if m.group(4) == ")" else high + 1.0]
+    raise AssertionError(f"a rule this test cannot read: {rule!r}")
+
+
+CASES = [(row, value) for row in TABLE for value in bad_values(row)]
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    return rng.random((12, 4)), np.eye(3)[rng.integers(0, 3, 12)]
+
+
+@pytest.mark.parametrize("row,value", CASES, ids=[f"{r['name']}={v!r}" for r, v in CASES])
+def test_a_bad_value_gets_one_verdict_from_python_and_the_command_line(row, value, data, tmp_path):
+    X, Y = data
+    with pytest.raises(ValueError) as python:
+        fastmlp.Network([4, 3, 3]).fit(X, Y, **{"epochs": 1, row["name"]: value})
+    message = str(python.value)
+    assert message.startswith(f"{row['name']} must be {row['rule']}; got "), message
+    if not row["on_command_line"]:
+        return
+    text = "inf" if value == math.inf else str(value)
+    epochs = [] if row["name"] == "epochs" else ["--epochs", "1"]
+    res = subprocess.run([*CLI, "train", *epochs, flag(row), text], capture_output=True, text=True)
+    assert res.returncode == 2 and res.stdout == "", res.stderr
+    assert res.stderr == f"fastmlp train: {flag(row)}: {message}\n"
+
+
+@pytest.mark.parametrize("row", [r for r in TABLE if r["kind"] != "str"], ids=lambda r: r["name"])
+def test_a_value_of_the_wrong_type_is_a_type_error(row, data):
+    X, Y = data
+    with pytest.raises(TypeError, match=f"^{row['name']} must be an? "):
+        fastmlp.Network([4, 3, 3]).fit(X, Y, **{"epochs": 1, row["name"]: "3"})
+
+
+def test_a_value_of_the_wrong_type_on_the_command_line_names_the_option():
+    res = subprocess.run([*CLI, "train", "--epochs", "ten"], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr == "fastmlp train: --epochs: epochs must be an int; got 'ten'\n"
+
+
+def test_none_is_refused_where_the_option_has_no_none(data):
+    X, Y = data
+    for row in TABLE:
+        if row["none_means"] is None:
+            with pytest.raises(TypeError, match=f"{row['name']} must not be None"):
+                fastmlp.Network([4, 3, 3]).fit(X, Y, **{"epochs": 1, row["name"]: None})
+
+
+def test_network_fit_and_train_take_every_option_with_the_tables_default():
+    fit = inspect.signature(fastmlp.Network.fit).parameters
+    train = inspect.signature(fastmlp.train).parameters
+    for row in TABLE:
+        assert row["name"] in fit, row["name"]
+        assert repr(fit[row["name"]].default) == row["default"], row["name"]
+        if row["name"] in train:
+            assert repr(train[row["name"]].default) == row["default"], row["name"]
+    # and nothing that looks like an option is left out of the table
+    not_options = {"self", "X", "Y", "sample_weight", "validation", "callback", "progress"}
+    assert set(fit) - not_options == {row["name"] for row in TABLE}
+
+
+def test_the_stub_lists_every_option_with_its_type():
+    tree = ast.parse((ROOT / "python/fastmlp/_core.pyi").read_text())
+    cls = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "FitOptions")
+    method = next(n for n in cls.body if isinstance(n, ast.FunctionDef) and n.name == "from_kwargs")
+    stub = {a.arg: ast.unparse(a.annotation) for a in method.args.kwonlyargs}
+    assert list(stub) == [row["name"] for row in TABLE]
+    for row in TABLE:
+        want = row["kind"] + (" | None" if row["none_means"] is not None else "")
+        if row["name"] == "class_weight":
+            want = "str | Mapping[int, float] | None"
+        assert stub[row["name"]] == want, row["name"]
+
+
+def readme_table() -> str:
+    """The README's table of fit options, as the core's table makes it."""
+    lines = ["| option | command line | default | values | what it does |", "|---|---|---|---|---|"]
+    for row in TABLE:
+        default = f"`{row['default']}`" + (f": {row['none_means']}" if row["none_means"] else "")
+        if row["kind"] == "bool":
+            cli = f"`{flag(row)}`, `--no-{flag(row)[2:]}`"
+        else:
+            cli = f"`{flag(row)}`" + (f", `{row['alias']}`" if row["alias"] else "")
+        lines.append(f"| `{row['name']}` | {cli if row['on_command_line'] else '(Python only)'} | {default} "
+                     f"| {row['rule']} | {row['doc']} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_the_readme_table_is_the_core_table():
+    text = (ROOT / "README.md").read_text()
+    begin, end = "<!-- fit options: begin -->\n", "<!-- fit options: end -->\n"
+    assert begin in text and end in text
+    got = text[text.index(begin) + len(begin):text.index(end)]
+    assert got == readme_table(), "README.md's fit option table differs from the core's; it should read:\n" + readme_table()
+
+
+def test_the_command_lines_help_lists_every_option():
+    res = subprocess.run([*CLI, "train", "--help"], capture_output=True, text=True)
+    assert res.returncode == 0
+    for row in TABLE:
+        assert (flag(row) in res.stdout) == row["on_command_line"], row["name"]
