@@ -155,6 +155,9 @@ def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray) -> tuple[np.nda
 def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The (training, validation) row indices of a seeded split of n rows."""
 
+MAX_THREADS: int
+"""The most threads a fit or predict may ask for."""
+
 def gemm_kernel() -> str:
     """The GEMM micro-kernel in use."""
 

@@ -6,7 +6,6 @@ and converts arguments (once, visibly) and keeps the history.
 
 from __future__ import annotations
 
-import math
 import numbers
 import os
 import sys
@@ -17,6 +16,11 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp import _core
+from fastmlp._checks import check_bool as _check_bool
+from fastmlp._checks import check_choice as _check_choice
+from fastmlp._checks import check_int as _check_int
+from fastmlp._checks import check_real as _check_real
+from fastmlp import onnx as _onnx_export
 
 __all__ = ["Network", "load", "predict", "train"]
 
@@ -524,9 +528,7 @@ class Network:
         index). Input ``"X"`` (n, inputs), output ``"Y"`` (n, outputs), of the
         network's dtype; opset 13, IR version 7. Needs the ``onnx`` extra; see
         ``fastmlp.onnx.to_onnx``."""
-        from fastmlp.onnx import to_onnx
-
-        return to_onnx(self, path, labels=labels)
+        return _onnx_export.to_onnx(self, path, labels=labels)
 
     def __repr__(self) -> str:
         slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
@@ -684,41 +686,12 @@ def _tqdm(total: int) -> Any:
     return tqdm(total=total, unit="epoch", file=sys.stderr)
 
 
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be a bool; got {type(value).__name__}")
-    return bool(value)
-
-
 def _check_sizes(sizes: Sequence[int]) -> tuple[int, ...]:
     if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of ints; got {type(sizes).__name__}")
     if len(sizes) < 2:
         raise ValueError(f"sizes must list at least an input and an output layer; got {list(sizes)}")
     return tuple(_check_int(s, "sizes", low=1, high=2**63 - 1) for s in sizes)
-
-
-def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int; got {type(value).__name__}")
-    number = int(value)
-    if not low <= number <= high:
-        raise ValueError(f"{name} must be in [{low}, {high}]; got {value}")
-    return number
-
-
-def _check_real(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number; got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite; got {value}")
-    return float(value)
-
-
-def _check_choice(value: Any, name: str, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
-    return str(value)
 
 
 def _check_activations(value: Any, n_hidden: int) -> str | tuple[str, ...]:

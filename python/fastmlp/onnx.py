@@ -12,16 +12,33 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
     import onnx as _onnx
 
-    from fastmlp.network import Network
 
-__all__ = ["IR_VERSION", "OPSET", "estimator_to_onnx", "network_graph", "to_onnx"]
+class Network(Protocol):
+    """What the exporters read of a network. This module knows networks only by
+    these attributes: fastmlp.network and fastmlp.sklearn import it, never the
+    other way round."""
+
+    sizes: tuple[int, ...]
+    output: str
+    leaky_slope: float
+    dtype: np.dtype[Any]
+
+    @property
+    def activations(self) -> tuple[str, ...]: ...
+    @property
+    def weights(self) -> tuple[np.ndarray, ...]: ...
+    @property
+    def biases(self) -> tuple[np.ndarray, ...]: ...
+
+
+__all__ = ["IR_VERSION", "OPSET", "network_graph", "to_onnx"]
 
 OPSET = 13
 """The ONNX operator set the exported graphs use."""
@@ -157,9 +174,7 @@ def to_onnx(net: Network, path: str | os.PathLike[str] | None = None, *, labels:
     ImportError
         When the ``onnx`` package is not installed.
     """
-    from fastmlp.network import Network
-
-    if not isinstance(net, Network):
+    if not all(hasattr(net, a) for a in ("sizes", "activations", "output", "weights", "biases", "dtype")):
         raise TypeError(f"net must be a fastmlp.Network; got {type(net).__name__}")
     g = GraphBuilder(net.dtype)
     g.name(input_name)
@@ -186,72 +201,6 @@ def class_index(g: GraphBuilder, net: Network, y: str, output: str) -> str:
     above = g.op("Greater", [g.op("Squeeze", [y, g.constant("axis1", [1], np.int64)], "y_flat"), threshold],
                  "above")
     return g.op("Cast", [above], "label_cast", output=output, to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))
-
-
-def estimator_to_onnx(estimator: Any, path: str | os.PathLike[str] | None = None) -> _onnx.ModelProto:
-    """A fitted ``fastmlp.sklearn`` estimator as an ONNX model; written to ``path`` when given.
-
-    Input ``"X"`` (n, n_features) of the estimator's dtype. A classifier's
-    outputs are ``"label"`` (n,) holding the predicted classes_ (int64,
-    float64 or string tensors, as classes_ holds numbers or text; for
-    multi-label targets the (n, n_labels) int64 indicator matrix) and
-    ``"probabilities"`` (n, n_classes), as ``predict`` and ``predict_proba``.
-    A regressor's output is ``"variable"`` (n, n_targets).
-
-    Raises
-    ------
-    sklearn.exceptions.NotFittedError
-        For an estimator that was not fitted.
-    TypeError
-        For anything but a fastmlp.sklearn estimator.
-    """
-    from fastmlp.sklearn import MLPClassifier, MLPRegressor
-
-    if not isinstance(estimator, (MLPClassifier, MLPRegressor)):
-        raise TypeError(f"estimator must be a fastmlp.sklearn estimator; got {type(estimator).__name__}")
-    net = estimator.network_
-    g = GraphBuilder(net.dtype)
-    for name in ("X", "label", "probabilities", "variable"):
-        g.name(name)
-    int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
-    k = net.sizes[-1]
-    if isinstance(estimator, MLPRegressor):
-        network_graph(g, net, "X", output="variable")
-        outputs = [g.tensor("variable", shape=["n", k])]
-    else:
-        P = network_graph(g, net, "X")
-        outputs = [g.tensor("label", shape=["n"])]  # its type is set below
-        multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
-        if multilabel:
-            g.op("Identity", [P], "probabilities", output="probabilities")
-            g.op("Cast", [g.op("Greater", [P, g.constant("half", 0.5)], "above")], "label", output="label", to=int64)
-            outputs = [g.tensor("label", int64, ["n", k])]
-        else:
-            if k == 1:
-                one_minus = g.op("Sub", [g.constant("one", [[1.0]]), P], "p_negative")
-                g.op("Concat", [one_minus, P], "probabilities", output="probabilities", axis=1)
-                index = class_index(g, net, P, "class_index")
-            else:
-                g.op("Identity", [P], "probabilities", output="probabilities")
-                index = class_index(g, net, P, "class_index")
-            classes = np.asarray(estimator.classes_)
-            if classes.dtype.kind in "iub":
-                values, elem = classes.astype(np.int64), int64
-            elif classes.dtype.kind == "f":
-                values, elem = classes.astype(np.float64), g.helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
-            else:
-                values, elem = classes.astype(str).astype(object), g.onnx.TensorProto.STRING
-            table = g.name("classes")
-            g.initializers.append(g.numpy_helper.from_array(values if elem != g.onnx.TensorProto.STRING
-                                                            else np.array(values, dtype=object), table))
-            g.op("Gather", [table, index], "label", output="label", axis=0)
-            outputs = [g.tensor("label", elem, ["n"])]
-        outputs.append(g.tensor("probabilities", shape=["n", 2 if k == 1 and not multilabel else k]))
-    model = g.model([g.tensor("X", shape=["n", net.sizes[0]])], outputs, f"fastmlp_{type(estimator).__name__}",
-                    f"fastmlp.sklearn.{type(estimator).__name__} {list(net.sizes)}")
-    if path is not None:
-        save(model, path)
-    return model
 
 
 def save(model: _onnx.ModelProto, path: str | os.PathLike[str]) -> None:

@@ -60,7 +60,11 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
+from fastmlp import _core
+from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.network import Network
+from fastmlp.onnx import GraphBuilder, class_index, network_graph
+from fastmlp.onnx import save as onnx_save
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
@@ -72,48 +76,40 @@ _OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity
 
 # --- parameters ---------------------------------------------------------------------------
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _is_real(v: Any) -> bool:
-    return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
 def _choice(*options: str) -> tuple[Any, str]:
     return (lambda v: isinstance(v, str) and v in options), "one of " + ", ".join(map(repr, options))
 
 
 def _real(low: float, high: float = np.inf, *, low_open: bool = False, high_open: bool = True) -> tuple[Any, str]:
     def ok(v: Any) -> bool:
-        return (_is_real(v) and not np.isnan(v) and (v > low if low_open else v >= low)
+        return (is_real(v) and not np.isnan(v) and (v > low if low_open else v >= low)
                 and (v < high if high_open else v <= high))
     left, right = "(" if low_open else "[", ")" if high_open else "]"
     return ok, f"a real number in {left}{low}, {high}{right}"
 
 
 def _boolean() -> tuple[Any, str]:
-    return (lambda v: isinstance(v, (bool, np.bool_))), "a bool"
+    return is_bool, "a bool"
 
 
 # Each parameter: a test and what it expects (checked at fit, as scikit-learn does).
 _PARAMETERS: dict[str, tuple[Any, str]] = {
-    "hidden_layer_sizes": (lambda v: (_is_int(v) and v >= 1) or (
-        not isinstance(v, (str, bytes)) and np.ndim(v) == 1 and all(_is_int(h) and h >= 1 for h in v)),
+    "hidden_layer_sizes": (lambda v: (is_int(v) and v >= 1) or (
+        not isinstance(v, (str, bytes)) and np.ndim(v) == 1 and all(is_int(h) and h >= 1 for h in v)),
         "a positive int or a sequence of positive ints"),
     "activation": _choice(*_ACTIVATIONS),
     "solver": _choice("lbfgs", "sgd", "adam"),
     "alpha": _real(0),
-    "batch_size": (lambda v: v == "auto" or (_is_int(v) and v >= 1), "'auto' or a positive int"),
+    "batch_size": (lambda v: v == "auto" or (is_int(v) and v >= 1), "'auto' or a positive int"),
     "learning_rate": _choice("constant", "invscaling", "adaptive"),
     "learning_rate_init": _real(0, low_open=True),
     "power_t": _real(0),
-    "max_iter": (lambda v: _is_int(v) and v >= 1, "a positive int"),
+    "max_iter": (lambda v: is_int(v) and v >= 1, "a positive int"),
     "shuffle": _boolean(),
-    "random_state": (lambda v: v is None or (_is_int(v) and 0 <= v < 2**64) or isinstance(v, np.random.RandomState),
+    "random_state": (lambda v: v is None or (is_int(v) and 0 <= v < 2**64) or isinstance(v, np.random.RandomState),
                      "None, an int in [0, 2**64) or a numpy RandomState"),
     "tol": _real(0),
-    "verbose": (lambda v: _is_int(v) or isinstance(v, (bool, np.bool_)), "a bool or an int"),
+    "verbose": (lambda v: is_int(v) or isinstance(v, (bool, np.bool_)), "a bool or an int"),
     "warm_start": _boolean(),
     "momentum": _real(0, 1, high_open=False),
     "nesterovs_momentum": _boolean(),
@@ -122,10 +118,11 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "beta_1": _real(0, 1),
     "beta_2": _real(0, 1),
     "epsilon": _real(0, low_open=True),
-    "n_iter_no_change": (lambda v: (_is_int(v) and v >= 1) or (_is_real(v) and v == np.inf),
+    "n_iter_no_change": (lambda v: (is_int(v) and v >= 1) or (is_real(v) and v == np.inf),
                          "a positive int or numpy.inf"),
-    "max_fun": (lambda v: _is_int(v) and v >= 1, "a positive int"),
-    "n_threads": (lambda v: v is None or (_is_int(v) and 1 <= v <= 1024), "None or an int in [1, 1024]"),
+    "max_fun": (lambda v: is_int(v) and v >= 1, "a positive int"),
+    "n_threads": (lambda v: v is None or (is_int(v) and 1 <= v <= _core.MAX_THREADS),
+                  f"None or an int in [1, {_core.MAX_THREADS}]"),
     "dtype": _choice("float64", "float32"),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
     "loss": _choice("squared_error"),
@@ -166,7 +163,7 @@ class _BaseMLP(BaseEstimator):
         X = np.ascontiguousarray(X, dtype=dtype)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
-        hidden = [self.hidden_layer_sizes] if _is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
+        hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X.shape[1], hidden, Y.shape[1], dtype)
@@ -715,11 +712,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             return np.log(P, out=P)
 
     def to_onnx(self, path: Any = None) -> Any:
-        """The classifier as an ONNX model (see ``fastmlp.onnx.estimator_to_onnx``):
-        input "X", outputs "label" and "probabilities"."""
-        from fastmlp.onnx import estimator_to_onnx
-
-        return estimator_to_onnx(self, path)
+        """The classifier as an ONNX model, written to ``path`` when given:
+        input "X", outputs "label" and "probabilities" (see ``_estimator_to_onnx``)."""
+        return _estimator_to_onnx(self, path)
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -847,8 +842,69 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         return P.ravel() if P.shape[1] == 1 else P
 
     def to_onnx(self, path: Any = None) -> Any:
-        """The regressor as an ONNX model (see ``fastmlp.onnx.estimator_to_onnx``):
-        input "X", output "variable" (n, n_targets)."""
-        from fastmlp.onnx import estimator_to_onnx
+        """The regressor as an ONNX model, written to ``path`` when given:
+        input "X", output "variable" (n, n_targets) (see ``_estimator_to_onnx``)."""
+        return _estimator_to_onnx(self, path)
 
-        return estimator_to_onnx(self, path)
+
+# --- ONNX export ----------------------------------------------------------------------------
+
+def _estimator_to_onnx(estimator: _BaseMLP, path: Any = None) -> Any:
+    """A fitted ``fastmlp.sklearn`` estimator as an ONNX model; written to ``path`` when given.
+
+    Input ``"X"`` (n, n_features) of the estimator's dtype. A classifier's
+    outputs are ``"label"`` (n,) holding the predicted classes_ (int64,
+    float64 or string tensors, as classes_ holds numbers or text; for
+    multi-label targets the (n, n_labels) int64 indicator matrix) and
+    ``"probabilities"`` (n, n_classes), as ``predict`` and ``predict_proba``.
+    A regressor's output is ``"variable"`` (n, n_targets).
+
+    Raises
+    ------
+    sklearn.exceptions.NotFittedError
+        For an estimator that was not fitted.
+    """
+    check_is_fitted(estimator)
+    net = estimator.network_
+    g = GraphBuilder(net.dtype)
+    for name in ("X", "label", "probabilities", "variable"):
+        g.name(name)
+    int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+    k = net.sizes[-1]
+    if isinstance(estimator, MLPRegressor):
+        network_graph(g, net, "X", output="variable")
+        outputs = [g.tensor("variable", shape=["n", k])]
+    else:
+        P = network_graph(g, net, "X")
+        outputs = [g.tensor("label", shape=["n"])]  # its type is set below
+        multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
+        if multilabel:
+            g.op("Identity", [P], "probabilities", output="probabilities")
+            g.op("Cast", [g.op("Greater", [P, g.constant("half", 0.5)], "above")], "label", output="label", to=int64)
+            outputs = [g.tensor("label", int64, ["n", k])]
+        else:
+            if k == 1:
+                one_minus = g.op("Sub", [g.constant("one", [[1.0]]), P], "p_negative")
+                g.op("Concat", [one_minus, P], "probabilities", output="probabilities", axis=1)
+                index = class_index(g, net, P, "class_index")
+            else:
+                g.op("Identity", [P], "probabilities", output="probabilities")
+                index = class_index(g, net, P, "class_index")
+            classes = np.asarray(estimator.classes_)
+            if classes.dtype.kind in "iub":
+                values, elem = classes.astype(np.int64), int64
+            elif classes.dtype.kind == "f":
+                values, elem = classes.astype(np.float64), g.helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
+            else:
+                values, elem = classes.astype(str).astype(object), g.onnx.TensorProto.STRING
+            table = g.name("classes")
+            g.initializers.append(g.numpy_helper.from_array(values if elem != g.onnx.TensorProto.STRING
+                                                            else np.array(values, dtype=object), table))
+            g.op("Gather", [table, index], "label", output="label", axis=0)
+            outputs = [g.tensor("label", elem, ["n"])]
+        outputs.append(g.tensor("probabilities", shape=["n", 2 if k == 1 and not multilabel else k]))
+    model = g.model([g.tensor("X", shape=["n", net.sizes[0]])], outputs, f"fastmlp_{type(estimator).__name__}",
+                    f"fastmlp.sklearn.{type(estimator).__name__} {list(net.sizes)}")
+    if path is not None:
+        onnx_save(model, path)
+    return model
