@@ -102,6 +102,29 @@ def test_a_symlink_to_a_device_is_refused_and_the_device_stays(tmp_path, net):
     assert os.readlink(link) == "/dev/null"
 
 
+@pytest.mark.parametrize("flag", ["-o", "--history"])
+def test_the_command_line_refuses_a_fifo_before_training(tmp_path, flag):
+    fifo = tmp_path / "out"
+    os.mkfifo(fifo)
+    other = tmp_path / ("h.csv" if flag == "-o" else "m.st")
+    res = _run("train", "--epochs", "5", flag, str(fifo), "--history" if flag == "-o" else "-o", str(other))
+    assert res.returncode == 1
+    assert res.stderr.count("\n") == 1 and str(fifo) in res.stderr and "FIFO" in res.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    assert not other.exists()  # refused before any work: the other output was never written
+    assert "Accuracy" not in res.stdout
+
+
+def test_the_command_line_refuses_a_plot_over_a_fifo_before_training(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot extra is not installed")
+    fifo = tmp_path / "plot.png"
+    os.mkfifo(fifo)
+    model = tmp_path / "m.st"
+    res = _run("train", "--epochs", "5", "-o", str(model), "--plot", str(fifo))
+    assert res.returncode == 1 and str(fifo) in res.stderr and "FIFO" in res.stderr
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and not model.exists()
+
+
 # --- modes and owners ---------------------------------------------------------------------
 
 
@@ -400,3 +423,14 @@ def test_processes_saving_to_one_path_leave_one_whole_file(tmp_path):
     nets = [fastmlp.Network([8, 16, 4], seed=s) for s in (1, 2, 3)]
     assert sum(_holds(path, net) for net in nets) == 1
     assert _temporaries(tmp_path) == []
+
+
+def test_history_csv_is_written_by_the_same_writer(tmp_path):
+    path = tmp_path / "h.csv"
+    path.write_text("old\n")
+    path.chmod(0o600)
+    res = _run("train", "--epochs", "3", "--history", str(path))
+    assert res.returncode == 0, res.stderr
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    rows = np.loadtxt(path, delimiter=",", skiprows=1)
+    assert rows.shape[0] == 3 and list(rows[:, 0]) == [1, 2, 3]
