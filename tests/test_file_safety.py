@@ -51,6 +51,39 @@ def net():
     return fastmlp.Network([4, 5, 3], seed=7)
 
 
+# --- ONNX export: the same writer ---------------------------------------------------------
+
+
+def test_onnx_export_never_writes_through_a_planted_temporary_name(tmp_path, net):
+    onnx = pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious")
+    path = tmp_path / "m.onnx"
+    # every name a writer that derives its temporary from the path and pid could pick
+    for name in (f"m.onnx.tmp{os.getpid()}", "m.onnx.tmp", "m.onnx~", ".m.onnx.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    model = net.to_onnx(path)
+    assert victim.read_bytes() == b"precious"
+    assert path.read_bytes() == model.SerializeToString()
+    assert onnx.load(str(path)).graph.node  # a whole model
+    assert not path.is_symlink() and _temporaries(tmp_path) == []
+
+
+def test_onnx_export_refuses_special_files_and_keeps_modes(tmp_path, net):
+    pytest.importorskip("onnx", reason="the onnx extra is not installed")
+    fifo = tmp_path / "fifo.onnx"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as info:
+        net.to_onnx(fifo)
+    assert info.value.errno == errno.EINVAL and info.value.filename == str(fifo)
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    path = tmp_path / "m.onnx"
+    path.write_bytes(b"")
+    path.chmod(0o600)
+    net.to_onnx(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600 and path.stat().st_size > 0
+
+
 # --- special files: never written through, never replaced ---------------------------------
 
 
