@@ -321,6 +321,17 @@ def test_a_nul_byte_in_a_path_is_a_value_error_and_creates_nothing(tmp_path, net
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_empty_path_is_file_not_found_as_for_open(tmp_path, net, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError) as system:
+        open("", "wb")  # noqa: SIM115 - the system's own answer, the reference
+    for call in (net.save, fastmlp.load, lambda p: _core.write_file_atomically(p, b"x")):
+        with pytest.raises(FileNotFoundError) as info:
+            call("")
+        assert info.value.errno == system.value.errno
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_names_and_paths_too_long_are_enametoolong(tmp_path, net):
     limit = os.pathconf(tmp_path, "PC_NAME_MAX")
     long_name = tmp_path / ("m" * (limit + 1))

@@ -117,6 +117,7 @@ struct Target {
 
 Target find_target(const std::string& path) {
   check_path(path);
+  if (path.empty()) throw FileError(path, "cannot save there", ENOENT);  // as open("") fails
   auto [dir_path, name] = split(path);
   Fd dir(::open(dir_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dir.get() < 0) throw FileError(path, "cannot save there", errno);
