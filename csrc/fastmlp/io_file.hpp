@@ -11,7 +11,8 @@
 // - A regular file: replaced by rename, keeping its permission bits, and its
 //   owner and group where the system allows (as root; other users keep the
 //   group when they belong to it). Hard links to the old file keep the old
-//   contents.
+//   contents, and a writable file in a directory this user cannot write is
+//   EACCES: the rename needs the directory, and writing in place is not atomic.
 // - A symbolic link: followed, as open() and editors follow it, so that a link
 //   into a dotfiles or data folder stays a link and the file it names is
 //   replaced, atomically, in that file's own directory. A dangling link
