@@ -454,16 +454,13 @@ bool same_file(const std::string& a, const std::string& b) {
 }
 
 // Before any work: UsageError when the file `flag` names would replace one of
-// `inputs`, FileError when its directory does not exist.
+// `inputs`, FileError when it cannot be written there (check_replaceable).
 void check_output(const char* flag, const std::string& path, const std::vector<std::string>& inputs) {
   for (const std::string& input : inputs)
     if (same_file(path, input))
       throw UsageError(std::string(flag) + ": " + in_quotes(path, 256) + " is the input file " +
                        in_quotes(input, 256) + "; refusing to overwrite it");
-  const std::filesystem::path dir = fs_path(path).parent_path();
-  std::error_code ec;
-  if (!dir.empty() && !std::filesystem::is_directory(dir, ec))
-    throw FileError(path, "cannot save there", ENOENT);
+  check_replaceable(path);
 }
 
 // A fit's figures as CSV, one row per epoch, with the names of

@@ -23,8 +23,6 @@
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/io_file.hpp>
 
-#include <sys/stat.h>
-
 namespace fastmlp {
 
 namespace {
@@ -706,23 +704,6 @@ void read_exactly(std::FILE* f, const std::string& path, void* data, std::size_t
   fail(std::string("the file ends inside ") + what);
 }
 
-// The size of the open regular file `f` (its directory entry's claim, which
-// the reads then verify).
-std::uint64_t regular_file_size(std::FILE* f, const std::string& path) {
-#if defined(_WIN32)
-  struct _stat64 st;
-  if (_fstat64(_fileno(f), &st) != 0) throw FileError(path, "cannot read", errno);
-  if ((st.st_mode & _S_IFMT) == _S_IFDIR) throw FileError(path, "cannot read", EISDIR);
-  if ((st.st_mode & _S_IFMT) != _S_IFREG) throw FileError(path, "not a regular file", 0);
-#else
-  struct stat st;
-  if (::fstat(fileno(f), &st) != 0) throw FileError(path, "cannot read", errno);
-  if (S_ISDIR(st.st_mode)) throw FileError(path, "cannot read", EISDIR);
-  if (!S_ISREG(st.st_mode)) throw FileError(path, "not a regular file", 0);
-#endif
-  return static_cast<std::uint64_t>(st.st_size);
-}
-
 template <class T>
 Model read_tensors(std::FILE* f, const std::string& path, Layout& layout) {
   Network<T> net = as_file_error([&] { return build<T>(layout.description); });
@@ -794,12 +775,9 @@ Model from_safetensors(const void* data, std::size_t size) {
 }
 
 Model load(const std::string& path) {
-  check_path(path);
-  errno = 0;
-  FilePtr file(open_file(path, "rb"));
-  if (!file) throw FileError(path, "cannot open for reading", errno ? errno : EIO);
-  std::FILE* f = file.get();
-  const std::uint64_t size = regular_file_size(f, path);
+  const ReadFile opened = open_for_reading(path);  // regular files only: a size to check
+  std::FILE* f = opened.file.get();
+  const std::uint64_t size = opened.size;
   try {
     unsigned char first8[8];
     if (size < 8)

@@ -646,6 +646,10 @@ void bind_files(py::module_& m) {
           write_file_atomically(path, bytes);
         }, py::arg("path"), py::arg("data"),
         "Write data to path atomically, as model files are written.");
+  m.def("check_replaceable", [](const std::string& path) { check_replaceable(path); },
+        py::arg("path"),
+        "Raise what write_file_atomically(path, ...) would for the target itself (a special "
+        "file, a directory, a missing directory), writing nothing.");
 }
 
 // --- dense operations, exposed for tests ------------------------------------------------

@@ -13,7 +13,6 @@ nothing here parses or writes files in a second way.
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 import sys
@@ -158,11 +157,9 @@ def _positional(args: list[str]) -> list[str]:
 
 
 def _check_plot_path(path: str, command: str, args: list[str], data_dir: str) -> None:
-    """Before any work: the plot must go to an existing directory, and never
-    over a file the command reads or writes."""
-    directory = os.path.dirname(path)
-    if directory and not os.path.isdir(directory):
-        raise FileNotFoundError(errno.ENOENT, f"cannot save there: {os.strerror(errno.ENOENT)}", path)
+    """Before any work: the plot must be a file that can be written there (as
+    the model and history files), and never one the command reads or writes."""
+    _core.check_replaceable(os.fsencode(path))
     if command == "train":
         named = _values(args, {"--train", "--test", "-o", "--save", "--history"})
         named += [os.path.join(data_dir, "train.csv"), os.path.join(data_dir, "test.csv")]

@@ -143,6 +143,10 @@ def read_csv(path: str | bytes, n_labels: int) -> tuple[list[str], np.ndarray, n
 def write_file_atomically(path: str | bytes, data: bytes) -> None:
     """Write data to path atomically, as model files are written."""
 
+def check_replaceable(path: str | bytes) -> None:
+    """Raise what write_file_atomically(path, ...) would for the target itself (a special
+    file, a directory, a missing directory), writing nothing."""
+
 def gemm(trans_a: bool, trans_b: bool, alpha: float, A: np.ndarray, B: np.ndarray, beta: float, C: np.ndarray) -> None:
     """C = alpha * op(A) @ op(B) + beta * C, in place."""
 

@@ -166,8 +166,10 @@ class Network:
         program and the C++ ``fastmlp::load`` read it, and so does any
         safetensors reader. The write is atomic: a temporary file beside
         ``path`` is renamed over it when complete, so a failure leaves any
-        previous file intact. Raises ``OSError`` (naming the path) when the
-        file cannot be written, ``ValueError`` for a path with a NUL byte,
+        previous file intact. A file replaced keeps its mode; a symbolic link
+        is followed and the file it names replaced; a FIFO, device, socket or
+        directory at ``path`` is refused. Raises ``OSError`` (naming the path)
+        when the file cannot be written, ``ValueError`` for a path with a NUL byte,
         and ``RuntimeError`` while another thread fits this network (see
         ``fit``).
         """
@@ -597,7 +599,8 @@ def load(path: str | os.PathLike[str]) -> Network:
     bit-identical parameters, so its predictions are identical; its history
     starts empty. Raises ``ValueError`` when the file is not a valid model
     file (truncated, corrupted, an unknown format version), naming what is
-    wrong, and ``OSError`` when it cannot be read.
+    wrong, and ``OSError`` when it cannot be read (a FIFO, device, socket or
+    directory at ``path`` included: model files are read from regular files only).
     """
     name = _file_path(path)
     net = Network.__new__(Network)

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from fastmlp import _core
+
 if TYPE_CHECKING:  # pragma: no cover
     import onnx as _onnx
 
@@ -204,13 +206,8 @@ def class_index(g: GraphBuilder, net: Network, y: str, output: str) -> str:
 
 
 def save(model: _onnx.ModelProto, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed over it)."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            f.write(model.SerializeToString())
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    """Write ``model`` to ``path`` atomically, as model files are written: a
+    temporary file beside ``path`` renamed over it when complete, symlinks
+    followed, special files refused, the old file's mode kept (``OSError``
+    naming the path when it cannot be written)."""
+    _core.write_file_atomically(os.fsencode(path), model.SerializeToString())

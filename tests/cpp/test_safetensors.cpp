@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <vector>
 
+#include <fastmlp/io_file.hpp>
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/rng.hpp>
 
@@ -21,6 +22,11 @@
 #if defined(__linux__)
 #include <csignal>
 #include <sys/resource.h>
+#endif
+#if !defined(_WIN32)
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
 #endif
 
 using namespace fastmlp;
@@ -406,7 +412,7 @@ void test_files() {
   }
 
   // save into a missing directory, or over a directory: FileError, nothing left behind
-  CHECK(throws<FileError>([&] { save(net, (dir / "no" / "m.st").string()); }, "cannot create a temporary"));
+  CHECK(throws<FileError>([&] { save(net, (dir / "no" / "m.st").string()); }, "cannot save there"));
   fs::create_directories(dir / "sub");
   CHECK(throws<FileError>([&] { save(net, (dir / "sub").string()); }, "cannot replace"));
   CHECK(fs::is_directory(dir / "sub") && no_temporaries(dir));
@@ -444,6 +450,74 @@ void test_files() {
   fs::remove_all(dir);
 }
 
+
+#if !defined(_WIN32)
+// The error code of the FileError `f` throws, or -1.
+template <class F>
+int file_error_code(F&& f) {
+  try {
+    f();
+  } catch (const FileError& e) {
+    return e.error_code();
+  } catch (...) {
+  }
+  return -1;
+}
+
+unsigned mode_of(const fs::path& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<unsigned>(st.st_mode & 07777) : 0u;
+}
+
+// What a save does with what it finds at its path (io_file.hpp): special files
+// refused with a real error code and left as they are, a FIFO never waited on,
+// modes kept, symbolic links followed, loops refused.
+void test_special_files() {
+  const fs::path dir = fs::temp_directory_path() / "fastmlp_test_special_files";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const Network<double> net = random_network<double>({3, 4, 2}, Activation::Sigmoid, Activation::Sigmoid,
+                                                     Loss::Mse, Reduction::Sum, 5);
+  const std::string bytes = to_safetensors(net);
+
+  const fs::path fifo = dir / "fifo";
+  CHECK(::mkfifo(fifo.c_str(), 0644) == 0);
+  CHECK(throws<FileError>([&] { save(net, fifo.string()); }, "cannot replace a FIFO, not a regular file"));
+  CHECK(file_error_code([&] { write_file_atomically(fifo.string(), "x"); }) == EINVAL);
+  CHECK(file_error_code([&] { check_replaceable(fifo.string()); }) == EINVAL);
+  CHECK(fs::is_fifo(fs::symlink_status(fifo)));
+  // no writer: the load answers instead of waiting for one
+  CHECK(file_error_code([&] { load(fifo.string()); }) == EINVAL);
+  CHECK(throws<FileError>([&] { load("/dev/zero"); }, "/dev/zero: cannot read a character device"));
+  CHECK(file_error_code([&] { save(net, dir.string()); }) == EISDIR);
+
+  // a replaced file keeps its mode; a new one gets 0666 less the umask, as std::ofstream's
+  const fs::path path = dir / "m.st";
+  std::ofstream(path) << "old";
+  CHECK(::chmod(path.c_str(), 0600) == 0);
+  save(net, path.string());
+  CHECK(mode_of(path) == 0600u && read_file(path) == bytes);
+  const mode_t old_umask = ::umask(027);
+  std::ofstream(dir / "by_ofstream") << "x";
+  save(net, (dir / "new.st").string());
+  ::umask(old_umask);
+  CHECK(mode_of(dir / "new.st") == mode_of(dir / "by_ofstream") && mode_of(dir / "new.st") == 0640u);
+
+  // a symbolic link: the file it names is replaced; the link stays
+  fs::create_directories(dir / "sub");
+  fs::create_symlink(fs::path("sub") / "real.st", dir / "link.st");
+  save(net, (dir / "link.st").string());
+  CHECK(fs::is_symlink(dir / "link.st") && read_file(dir / "sub" / "real.st") == bytes);
+  CHECK(no_temporaries(dir) && no_temporaries(dir / "sub"));
+  // a loop: ELOOP, nothing created
+  fs::create_symlink("loop_b", dir / "loop_a");
+  fs::create_symlink("loop_a", dir / "loop_b");
+  CHECK(file_error_code([&] { save(net, (dir / "loop_a").string()); }) == ELOOP);
+  CHECK(fs::is_symlink(dir / "loop_a") && fs::is_symlink(dir / "loop_b") && no_temporaries(dir));
+  fs::remove_all(dir);
+}
+#endif
+
 }  // namespace
 
 int main() {
@@ -456,5 +530,8 @@ int main() {
   test_messages_are_printable();
   test_truncation_and_flips();
   test_files();
+#if !defined(_WIN32)
+  test_special_files();
+#endif
   return check::finish("test_safetensors");
 }
