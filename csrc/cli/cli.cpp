@@ -570,9 +570,8 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   Optimizer<T> optimizer;
   const FitResult result = fit(net, data, options, optimizer, hooks);
   if (result.stopped) throw Interrupted{};
-  // The entries the Python package records beside the network's own.
   if (!outputs.model.empty())
-    save(net, outputs.model, {{"init", init_name(spec.init)}, {"seed", std::to_string(seed)}});
+    save(net, outputs.model, ModelInfo{spec.init, seed});
   if (!outputs.history.empty()) write_history(outputs.history, result, score);
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());

@@ -342,7 +342,7 @@ Network<T> build(const Description& d) {
 }
 
 constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
-                                         "leaky_slope", "loss", "reduction"};
+                                         "leaky_slope", "loss", "reduction", "init", "seed"};
 
 bool is_reserved(const std::string& key) {
   for (const char* k : kReservedKeys)
@@ -446,6 +446,25 @@ Description parse_description(const Metadata& meta) {
   return d;
 }
 
+// The info entries of `meta` (ModelInfo), each checked when present.
+ModelInfo parse_info(const Metadata& meta) {
+  ModelInfo info;
+  if (const auto it = meta.find("init"); it != meta.end()) {
+    try {
+      info.init = init_from_name(std::string(short_value(it->second, "init")));
+    } catch (const std::invalid_argument& e) {
+      fail("metadata 'init'" + std::string(e.what()).substr(4));  // e: "init must be one of ..."
+    }
+  }
+  if (const auto it = meta.find("seed"); it != meta.end()) {
+    std::uint64_t seed = 0;
+    if (it->second != "0" && !parse_count(it->second, ~std::uint64_t(0), seed))
+      fail("metadata 'seed' must be an integer in [0, 2^64); got " + in_quotes(it->second));
+    info.seed = seed;
+  }
+  return info;
+}
+
 // --- the header's tensors -----------------------------------------------------------
 
 enum class Dtype { F64, F32 };
@@ -484,6 +503,7 @@ struct Layout {
   std::vector<std::size_t> begin;  // per slot: its first byte in the data section
   std::vector<std::size_t> count;  // per slot: its number of values
   std::vector<std::size_t> order;  // slots by position in the data section
+  ModelInfo info;
   Metadata extra;                  // metadata entries beside the format's own
 };
 
@@ -519,6 +539,7 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
     all.emplace(meta->keys[i], meta->items[i].string);
   }
   layout.description = parse_description(all);
+  layout.info = parse_info(all);
   for (auto& [key, value] : all)
     if (!is_reserved(key)) layout.extra.emplace(key, std::move(value));
 
@@ -650,8 +671,10 @@ T* slot_data(Network<T>& net, std::size_t slot) {
 
 // The 8-byte length and the padded JSON header of `net`'s file.
 template <class T>
-std::string header_bytes(const Network<T>& net, const Metadata& extra) {
+std::string header_bytes(const Network<T>& net, const ModelInfo& info, const Metadata& extra) {
   Metadata meta = format_metadata(describe(net));
+  if (info.init) meta.emplace("init", init_name(*info.init));
+  if (info.seed) meta.emplace("seed", std::to_string(*info.seed));
   for (const auto& [key, value] : extra) {
     if (is_reserved(key))
       throw std::invalid_argument("metadata key " + in_quotes(key) + " is reserved by the file format");
@@ -712,7 +735,7 @@ Model read_tensors(std::FILE* f, const std::string& path, Layout& layout) {
     read_exactly(f, path, data, layout.count[slot] * sizeof(T), "a tensor");
     little_endian_in_place(data, layout.count[slot], sizeof(T));
   }
-  return Model{std::move(net), std::move(layout.extra)};
+  return Model{std::move(net), layout.info, std::move(layout.extra)};
 }
 
 template <class T>
@@ -723,7 +746,7 @@ Model copy_tensors(const unsigned char* data, Layout& layout) {
     std::memcpy(dst, data + layout.begin[slot], layout.count[slot] * sizeof(T));
     little_endian_in_place(dst, layout.count[slot], sizeof(T));
   }
-  return Model{std::move(net), std::move(layout.extra)};
+  return Model{std::move(net), layout.info, std::move(layout.extra)};
 }
 
 }  // namespace
@@ -731,8 +754,8 @@ Model copy_tensors(const unsigned char* data, Layout& layout) {
 // --- public entry points --------------------------------------------------------------
 
 template <class T>
-std::string to_safetensors(const Network<T>& net, const Metadata& extra) {
-  std::string out = header_bytes(net, extra);
+std::string to_safetensors(const Network<T>& net, const ModelInfo& info, const Metadata& extra) {
+  std::string out = header_bytes(net, info, extra);
   const std::size_t start = out.size();
   out.resize(start + net.n_params() * sizeof(T));
   std::memcpy(&out[start], net.params(), net.n_params() * sizeof(T));
@@ -741,8 +764,8 @@ std::string to_safetensors(const Network<T>& net, const Metadata& extra) {
 }
 
 template <class T>
-void save(const Network<T>& net, const std::string& path, const Metadata& extra) {
-  const std::string header = header_bytes(net, extra);  // bad metadata: before any file exists
+void save(const Network<T>& net, const std::string& path, const ModelInfo& info, const Metadata& extra) {
+  const std::string header = header_bytes(net, info, extra);  // bad metadata: before any file exists
   AtomicFile file(path);
   file.write(header.data(), header.size());
   if (host_is_little_endian()) {
@@ -798,8 +821,8 @@ Model load(const std::string& path) {
 }
 
 #define FASTMLP_INSTANTIATE(T)                                                    \
-  template std::string to_safetensors<T>(const Network<T>&, const Metadata&);     \
-  template void save<T>(const Network<T>&, const std::string&, const Metadata&);
+  template std::string to_safetensors<T>(const Network<T>&, const ModelInfo&, const Metadata&); \
+  template void save<T>(const Network<T>&, const std::string&, const ModelInfo&, const Metadata&);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)
 #undef FASTMLP_INSTANTIATE

@@ -6,13 +6,16 @@
 // and layers.{i}.bias (out), all F64 or all F32. The header's __metadata__ holds
 // strings: format ("fastmlp"), format_version ("1"), sizes ("4,5,3"),
 // activations (one per dense layer, "sigmoid,sigmoid"), leaky_slope, loss,
-// reduction, and any entries a caller adds (the Python package stores its own).
+// reduction; when known, init and seed (ModelInfo); and any entries a caller
+// adds (the Python package stores its own).
 // Reading trusts nothing and checks every number before it sizes anything. Not
 // a general safetensors library: only networks, in this layout.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <variant>
@@ -41,24 +44,33 @@ constexpr std::size_t kMaxLayers = 10'000;            // dense layers in one fil
 constexpr const char* kFormatName = "fastmlp";
 constexpr const char* kFormatVersion = "1";
 
+// What a file records of how its network was made, beside the network: each
+// entry written when known, and checked when read (absent from files that lack it).
+struct ModelInfo {
+  std::optional<Init> init;           // "init": the weights' initialisation
+  std::optional<std::uint64_t> seed;  // "seed": the initialisation's seed
+};
+
 // --- writing ------------------------------------------------------------------------
 
 // The whole file as bytes. `extra` entries are stored in __metadata__ beside the
 // format's own keys, which they may not reuse (std::invalid_argument).
 template <class T>
-std::string to_safetensors(const Network<T>& net, const Metadata& extra = {});
+std::string to_safetensors(const Network<T>& net, const ModelInfo& info = {}, const Metadata& extra = {});
 
 // Write the file at `path` atomically: a temporary file in the same directory,
 // flushed to disk, then renamed over `path`. On any failure the temporary is
 // removed, a previous file at `path` is left as it was, and FileError is thrown.
 template <class T>
-void save(const Network<T>& net, const std::string& path, const Metadata& extra = {});
+void save(const Network<T>& net, const std::string& path, const ModelInfo& info = {},
+          const Metadata& extra = {});
 
 // --- reading ------------------------------------------------------------------------
 
 // A loaded network, in the precision the file stores, and the file's extra entries.
 struct Model {
   std::variant<Network<double>, Network<float>> network;
+  ModelInfo info;
   Metadata extra;
 };
 

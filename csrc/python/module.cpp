@@ -382,21 +382,26 @@ void bind_network(py::module_& m, const char* name) {
       .def_property_readonly("reduction",
                              [](const Net& self) { return reduction_name(self.net.reduction()); })
       .def_property_readonly("leaky_slope", [](const Net& self) { return self.net.leaky_slope(); })
-      .def("to_bytes", [](const Net& self, const Metadata& extra) {
+      .def("to_bytes", [](const Net& self, const std::string& init, std::uint64_t seed, const Metadata& extra) {
+             const ModelInfo info{init_from_name(init), seed};
              std::string bytes;
              {
                py::gil_scoped_release release;
                auto lock = self.lock_for_predict();
-               bytes = to_safetensors(self.net, extra);
+               bytes = to_safetensors(self.net, info, extra);
              }
              return py::bytes(bytes);
-           }, py::arg("extra"), "The model file's bytes, with `extra` in its metadata.")
-      .def("save", [](const Net& self, const std::string& path, const Metadata& extra) {
+           }, py::arg("init"), py::arg("seed"), py::arg("extra"),
+           "The model file's bytes, recording `init` and `seed`, with `extra` in its metadata.")
+      .def("save", [](const Net& self, const std::string& path, const std::string& init, std::uint64_t seed,
+                      const Metadata& extra) {
+             const ModelInfo info{init_from_name(init), seed};
              py::gil_scoped_release release;
              auto lock = self.lock_for_predict();
-             save(self.net, path, extra);
-           }, py::arg("path"), py::arg("extra"),
-           "Write the model file at `path` atomically, with `extra` in its metadata.")
+             save(self.net, path, info, extra);
+           }, py::arg("path"), py::arg("init"), py::arg("seed"), py::arg("extra"),
+           "Write the model file at `path` atomically, recording `init` and `seed`, with `extra` in its "
+           "metadata.")
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
@@ -571,16 +576,20 @@ void bind_network(py::module_& m, const char* name) {
 
 // --- model files ------------------------------------------------------------------------
 
-// (core network, dtype name, extra metadata) for a loaded model.
+// (core network, dtype name, info, extra metadata) for a loaded model; info
+// holds "init" and "seed" where the file records them.
 py::tuple model_tuple(Model&& model) {
+  py::dict info;
+  if (model.info.init) info["init"] = init_name(*model.info.init);
+  if (model.info.seed) info["seed"] = *model.info.seed;
   if (auto* net = std::get_if<Network<double>>(&model.network))
     return py::make_tuple(py::cast(new PyNetwork<double>{std::move(*net), {}},
                                    py::return_value_policy::take_ownership),
-                          "float64", model.extra);
+                          "float64", info, model.extra);
   auto& net = std::get<Network<float>>(model.network);
   return py::make_tuple(py::cast(new PyNetwork<float>{std::move(net), {}},
                                  py::return_value_policy::take_ownership),
-                        "float32", model.extra);
+                        "float32", info, model.extra);
 }
 
 void bind_model_files(py::module_& m) {
@@ -599,7 +608,7 @@ void bind_model_files(py::module_& m) {
           }
           return model_tuple(std::move(*model));
         }, py::arg("data"),
-        "(core network, dtype name, extra metadata) from a model file's bytes.");
+        "(core network, dtype name, info, extra metadata) from a model file's bytes.");
   m.def("load", [](const std::string& path) {
           std::optional<Model> model;
           {
@@ -607,7 +616,7 @@ void bind_model_files(py::module_& m) {
             model.emplace(load(path));
           }
           return model_tuple(std::move(*model));
-        }, py::arg("path"), "(core network, dtype name, extra metadata) from a model file.");
+        }, py::arg("path"), "(core network, dtype name, info, extra metadata) from a model file.");
 }
 
 // --- data and files -----------------------------------------------------------------------

@@ -90,10 +90,10 @@ class _Network:
     def reduction(self) -> str: ...
     @property
     def leaky_slope(self) -> float: ...
-    def to_bytes(self, extra: dict[str, str]) -> bytes:
-        """The model file's bytes, with `extra` in its metadata."""
-    def save(self, path: str | bytes, extra: dict[str, str]) -> None:
-        """Write the model file at `path` atomically, with `extra` in its metadata."""
+    def to_bytes(self, init: str, seed: int, extra: dict[str, str]) -> bytes:
+        """The model file's bytes, recording `init` and `seed`, with `extra` in its metadata."""
+    def save(self, path: str | bytes, init: str, seed: int, extra: dict[str, str]) -> None:
+        """Write the model file at `path` atomically, recording `init` and `seed`, with `extra` in its metadata."""
     def initialize(self, init: str, seed: int) -> None: ...
     def weight(self, layer: int) -> np.ndarray: ...
     def bias(self, layer: int) -> np.ndarray: ...
@@ -126,11 +126,11 @@ class _Network:
 class Network64(_Network): ...
 class Network32(_Network): ...
 
-def from_bytes(data: bytes | bytearray | memoryview) -> tuple[Network64 | Network32, str, dict[str, str]]:
-    """(core network, dtype name, extra metadata) from a model file's bytes."""
+def from_bytes(data: bytes | bytearray | memoryview) -> tuple[Network64 | Network32, str, dict[str, Any], dict[str, str]]:
+    """(core network, dtype name, info, extra metadata) from a model file's bytes."""
 
-def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, str]]:
-    """(core network, dtype name, extra metadata) from a model file."""
+def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, Any], dict[str, str]]:
+    """(core network, dtype name, info, extra metadata) from a model file."""
 
 def class_weights(Y: np.ndarray, per_class: list[float]) -> np.ndarray:
     """Each row's weight from its class (the argmax of its Y row; Y >= 0.5 for one column):

@@ -128,8 +128,9 @@ class Network:
         self.best_epoch: int | None = None
         self._extra: dict[str, str] = {}
 
-    def _restore(self, core: Any, dtype: str, extra: dict[str, str], source: str) -> None:
-        """Become the network of a loaded ``core``; ``extra`` is the metadata of ``source``."""
+    def _restore(self, core: Any, dtype: str, info: dict[str, Any], extra: dict[str, str], source: str) -> None:
+        """Become the network of a loaded ``core``; ``info`` and ``extra`` are the
+        metadata of ``source`` (checked by the core)."""
         *hidden, self.output = core.activations
         self.sizes = tuple(core.sizes)
         # One name when the hidden layers share it (or there are none, so the
@@ -138,23 +139,13 @@ class Network:
         self.leaky_slope = core.leaky_slope
         self.loss_name = core.loss
         self.reduction = core.reduction
-        self.init = extra.pop("init", "uniform")
-        if self.init not in _INITS:
-            raise ValueError(f"{source}: metadata 'init' must be one of {', '.join(map(repr, _INITS))}; "
-                             f"got {self.init!r}")
-        seed = extra.pop("seed", "0")
-        if not (seed.isascii() and seed.isdigit() and len(seed) <= 20 and int(seed) < 2**64):
-            raise ValueError(f"{source}: metadata 'seed' must be an integer in [0, 2**64); got {seed!r}")
-        self.seed = int(seed)
+        self.init = info.get("init", "uniform")
+        self.seed = info.get("seed", 0)
         self.dtype = _DTYPES[dtype]
         self._core = core
         self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch = None
         self._extra = extra  # entries this version does not use, kept for the next save
-
-    def _metadata(self) -> dict[str, str]:
-        """What a model file records beside the C++ core's own entries."""
-        return {**self._extra, "init": self.init, "seed": str(self.seed)}
 
     # --- files and pickling ------------------------------------------------------
 
@@ -173,10 +164,10 @@ class Network:
         and ``RuntimeError`` while another thread fits this network (see
         ``fit``).
         """
-        self._core.save(_file_path(path), self._metadata())
+        self._core.save(_file_path(path), self.init, self.seed, self._extra)
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self._core.to_bytes(self._metadata()), "history": self.history,
+        return {"model": self._core.to_bytes(self.init, self.seed, self._extra), "history": self.history,
                 "best_epoch": self.best_epoch}
 
     def __setstate__(self, state: dict[str, Any]) -> None:

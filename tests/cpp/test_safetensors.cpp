@@ -97,19 +97,23 @@ void test_round_trip() {
       10);
   for (const Network<T>* net : {&a, &b, &c, &d}) {
     const Metadata extra = {{"classes", "[\"setosa\", \"v\\u00e9\"]"}, {"note", "caf\xc3\xa9\n\t\"q\""}, {"", ""}};
-    const std::string bytes = to_safetensors(*net, extra);
+    const std::string bytes = to_safetensors(*net, {}, extra);
     Model m = parse(bytes);
     CHECK(std::holds_alternative<Network<T>>(m.network));
     CHECK(same(*net, std::get<Network<T>>(m.network)));
     CHECK(m.extra == extra);
 
     const fs::path path = fs::temp_directory_path() / "fastmlp_test_round_trip.safetensors";
-    save(*net, path.string(), extra);
+    save(*net, path.string(), {}, extra);
     CHECK(read_file(path) == bytes);  // save writes exactly to_safetensors' bytes
     Model from_disk = load(path.string());
     CHECK(same(*net, std::get<Network<T>>(from_disk.network)));
     CHECK(from_disk.extra == extra);
     fs::remove(path);
+    CHECK(!m.info.init && !m.info.seed);  // none written, none read
+    const Model with_info = parse(to_safetensors(*net, ModelInfo{Init::HeNormal, ~std::uint64_t(0)}, extra));
+    CHECK(with_info.info.init == Init::HeNormal && with_info.info.seed == ~std::uint64_t(0));
+    CHECK(with_info.extra == extra);
   }
 }
 
@@ -321,8 +325,8 @@ void test_hostile_headers() {
   }
   // reserved keys cannot be smuggled in through `extra`
   Network<double> net({2, 1}, Activation::Sigmoid, Activation::Sigmoid);
-  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {{"sizes", "9"}}); }, "reserved"));
-  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {{"k", "\xff"}}); }, "UTF-8"));
+  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {}, {{"sizes", "9"}}); }, "reserved"));
+  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {}, {{"k", "\xff"}}); }, "UTF-8"));
 }
 
 // Messages quote the file's text: always one line of well-formed UTF-8, any
@@ -348,7 +352,7 @@ void test_messages_are_printable() {
 void test_truncation_and_flips() {
   const Network<float> net = random_network<float>({3, 2, 2}, Activation::Relu, Activation::Softmax,
                                                    Loss::CrossEntropy, Reduction::Mean, 3);
-  const std::string bytes = to_safetensors(net, {{"classes", "[\"a\",\"b\"]"}});
+  const std::string bytes = to_safetensors(net, {}, {{"classes", "[\"a\",\"b\"]"}});
   bool all_refused = true;
   for (std::size_t k = 0; k < bytes.size(); ++k) {
     try {

@@ -119,11 +119,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       [&](const auto& net) {
         check_predict(net, data, size);
         // A round trip keeps every bit, and writing again gives the same bytes.
-        const std::string bytes = to_safetensors(net, model->extra);
+        const std::string bytes = to_safetensors(net, model->info, model->extra);
         const Model again = from_safetensors(bytes.data(), bytes.size());
         if (!same_model(*model, again)) broken("a round trip changed the model");
         std::visit([&](const auto& net2) {
-          if (to_safetensors(net2, again.extra) != bytes) broken("writing a loaded file again changed its bytes");
+          if (to_safetensors(net2, again.info, again.extra) != bytes) broken("writing a loaded file again changed its bytes");
         }, again.network);
       },
       model->network);
