@@ -392,9 +392,11 @@ class Network:
         FloatingPointError
             The training diverged (see on_divergence).
         KeyboardInterrupt
-            On Ctrl-C; the network keeps the last completed epoch, and
-            ``history`` the epochs completed (so after an exception of the
-            callback). Any ``epochs`` is accepted, up to 2**64 - 1: nothing is
+            On Ctrl-C, within milliseconds whatever the batch size; the
+            network keeps its parameters from the last completed step (the
+            batch under way is discarded; with batches, that may be part way
+            through an epoch), and ``history`` the epochs completed (so after
+            an exception of the callback). Any ``epochs`` is accepted, up to 2**64 - 1: nothing is
             sized by it, and Ctrl-C (or a callback returning False) ends it.
         RuntimeError
             Another thread is using this network. While a fit runs, every
