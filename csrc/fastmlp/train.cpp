@@ -1,7 +1,7 @@
 // The epoch loop (fit) and the small steps it calls by name: an epoch's
 // batches, the divergence guard, recording the epoch, early stopping and the
 // hooks after each epoch. Not the gradient (gradient.cpp) nor the validation
-// figures (validation.cpp), which it uses.
+// figures, split and class weights (validation.cpp), which it uses.
 #include <fastmlp/train.hpp>
 
 #include <algorithm>
@@ -36,6 +36,13 @@ void check_options(const FitOptions& o) {
   require(o.clip_norm >= 0 && std::isfinite(o.clip_norm),
           "clip_norm must be non-negative and finite (0: no clipping)");
   require(o.tol >= 0 && std::isfinite(o.tol), "tol must be non-negative and finite");
+  require(o.validation_fraction == 0 || (o.validation_fraction > 0 && o.validation_fraction < 1),
+          "validation_fraction must be between 0 and 1 (exclusive), or 0 for none; got " +
+              std::to_string(o.validation_fraction));
+  // an empty table would read as "balanced" (class_weights); a table with
+  // another kind would be ignored
+  require((o.class_weight.kind == ClassWeightKind::PerClass) == !o.class_weight.per_class.empty(),
+          "class_weight: give one weight per class exactly when its kind is PerClass");
   check_optimizer_config(o.optimizer);
   check_schedule(o.schedule);
 }
@@ -59,13 +66,77 @@ void check_fit(const Network<T>& net, const FitData<T>& data, const FitOptions& 
                const FitHooks& hooks, ThreadPool* pool) {
   check_fit_inputs(net, data.X, data.Y, "X", "Y", pool);
   check_options(options);
-  if (data.X_val.rows != 0) check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
+  if (data.X_val.rows != 0) {
+    check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
+    if (options.validation_fraction != 0)
+      throw std::invalid_argument("give validation rows or validation_fraction, not both");
+  }
   if (data.sample_weight != nullptr) check_sample_weight(data.sample_weight, data.X.rows);
   if (options.schedule.kind == ScheduleKind::Cosine && options.schedule.lr_min > options.learning_rate)
     throw std::invalid_argument("lr_min must not exceed learning_rate");
   if (hooks.callback && hooks.callback_every == 0)
     throw std::invalid_argument("callback_every must be at least 1");
 }
+
+// --- the rows a fit trains on -----------------------------------------------------------
+
+// Rows `rows` of M, in that order.
+template <class T>
+Matrix<T> select_rows(ConstMatrixView<T> M, const std::vector<std::size_t>& rows) {
+  Matrix<T> out(rows.size(), M.cols);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy(M.row(rows[i]), M.row(rows[i]) + M.cols, out.view().row(i));
+  return out;
+}
+
+// The data fit trains and validates on: the caller's, or with
+// validation_fraction copies of the rows validation_split gives each side;
+// with class_weight, the training rows' weights times their classes'.
+template <class T>
+class FitRows {
+ public:
+  FitRows(const FitData<T>& given, const FitOptions& options) : data(given) {
+    if (options.validation_fraction != 0) split(options.validation_fraction, options.seed);
+    if (options.class_weight.kind != ClassWeightKind::None) weigh(options.class_weight);
+  }
+  FitRows(const FitRows&) = delete;  // `data` views the members
+  FitRows& operator=(const FitRows&) = delete;
+
+  FitData<T> data;
+
+ private:
+  void split(double fraction, std::uint64_t seed) {
+    const RowSplit rows = validation_split(data.X.rows, fraction, seed);
+    X_ = select_rows(data.X, rows.train);
+    Y_ = select_rows(data.Y, rows.train);
+    X_val_ = select_rows(data.X, rows.validation);
+    Y_val_ = select_rows(data.Y, rows.validation);
+    if (data.sample_weight != nullptr) {
+      for (const std::size_t i : rows.train) weight_.push_back(data.sample_weight[i]);
+      data.sample_weight = weight_.data();
+    }
+    data.X = X_.view();
+    data.Y = Y_.view();
+    data.X_val = X_val_.view();
+    data.Y_val = Y_val_.view();
+  }
+
+  void weigh(const ClassWeight& by_class) {
+    const std::size_t n = data.X.rows;
+    const std::vector<T> per_row = class_weights<T>(data.Y, by_class.per_class);
+    if (data.sample_weight == nullptr) {
+      weight_ = per_row;
+    } else {
+      weight_.assign(data.sample_weight, data.sample_weight + n);  // a no-op after split
+      for (std::size_t i = 0; i < n; ++i) weight_[i] = weight_[i] * per_row[i];
+    }
+    data.sample_weight = weight_.data();
+    check_sample_weight(data.sample_weight, n);  // not all zero
+  }
+
+  Matrix<T> X_, Y_, X_val_, Y_val_;
+  std::vector<T> weight_;
+};
 
 // --- an epoch's batches -----------------------------------------------------------------
 
@@ -291,7 +362,8 @@ FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& option
   check_fit(net, given, options, hooks, pool);
 
   // everything the loop needs, made now
-  const FitData<T>& data = given;
+  const FitRows<T> rows(given, options);
+  const FitData<T>& data = rows.data;
   const std::size_t n = data.X.rows, n_params = net.n_params();
   Batches<T> batches(net, data, options, pool);
   optimizer.prepare(options.optimizer, n_params);

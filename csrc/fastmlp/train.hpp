@@ -4,7 +4,7 @@
 // The defaults are the article's algorithm: full-batch gradient descent on the
 // network's loss (mse, summed), W -= learning_rate * dW once per epoch. With a
 // batch size, each epoch walks the rows in batches, reshuffled every epoch from
-// the seed; options add optimisers, schedules, l2, clipping, sample
+// the seed; options add optimisers, schedules, l2, clipping, sample and class
 // weights, validation and early stopping. Everything a fit needs is allocated
 // once, before the first epoch; the loop allocates nothing. Interruption,
 // callbacks and progress are hooks, so the loop knows no Python.
@@ -42,6 +42,8 @@ struct FitOptions {
   std::size_t early_stopping = 0;  // > 0: stop after this many epochs without improvement
   double tol = 1e-4;             // the improvement early stopping asks for
   bool stop_on_divergence = true;  // throw Diverged at a non-finite loss or parameter
+  double validation_fraction = 0;  // in (0, 1): hold out that fraction of the rows (validation_split, from `seed`)
+  ClassWeight class_weight;        // each training row's weight times its class's (class_weights)
 };
 
 // What a callback learns after an epoch. Figures that were not measured are NaN.
@@ -68,7 +70,8 @@ struct FitHooks {
   double progress_seconds = 0.1;  // the fit began or the last call, and after the last epoch
 };
 
-// The data of a fit. Views are read in place, never copied.
+// The data of a fit. Views are read in place, never copied (but see
+// FitOptions::validation_fraction and class_weight).
 template <class T>
 struct FitData {
   ConstMatrixView<T> X, Y;           // (n, inputs), (n, outputs)
@@ -107,7 +110,11 @@ class Diverged : public std::runtime_error {
 
 // Train `net` in place from its current parameters. `optimizer` carries its
 // state from the last fit when the settings are the same (Optimizer::prepare).
-// When should_stop interrupts, the batch
+// With options.validation_fraction, fit trains on copies of the rows
+// validation_split keeps for training and validates on the others (data's own
+// validation rows must then be empty); with options.class_weight, each
+// training row's weight (sample_weight's, or 1) is multiplied, in T, by
+// class_weights of the training rows. When should_stop interrupts, the batch
 // under way is discarded: the network keeps its parameters from the last
 // completed step, and the result holds the epochs completed before it.
 // Throws Diverged (see FitOptions::stop_on_divergence), std::invalid_argument

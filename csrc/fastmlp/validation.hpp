@@ -32,6 +32,14 @@ struct RowSplit {
 };
 RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed);
 
+// How a fit weighs each row by its class (class_weights): not at all, as
+// scikit-learn's "balanced", or by a table of one weight per class.
+enum class ClassWeightKind { None, Balanced, PerClass };
+struct ClassWeight {
+  ClassWeightKind kind = ClassWeightKind::None;
+  std::vector<double> per_class;  // PerClass: max(outputs, 2) weights, finite, >= 0
+};
+
 // Each row's weight from its class, for a fit's sample weights. A row's
 // class is the argmax of its Y row (the first on ties), or with a single
 // column 1 where Y >= 0.5 and 0 elsewhere; there are max(Y.cols, 2) classes.

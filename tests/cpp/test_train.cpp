@@ -1,6 +1,8 @@
-// C++ tests of the epoch loop's gradient and interruption: the chunked
-// parameter gradient against one product per layer, and a stop in the
-// middle of a gradient. Bit for bit throughout.
+// C++ tests of the epoch loop's inputs and interruption: fit's own
+// validation split and class weights against the same fit given the split
+// and weighted rows explicitly (as the Python layer and the command line
+// prepare them), the chunked parameter gradient against one product per
+// layer, and a stop in the middle of a gradient. Bit for bit throughout.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -29,6 +31,9 @@ template <class T>
 bool same_bits(const T* a, const T* b, std::size_t n) {
   return std::memcmp(a, b, n * sizeof(T)) == 0;
 }
+bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
+  return a.size() == b.size() && same_bits(a.data(), b.data(), a.size());
+}
 
 // n rows of `in` features uniform in [-1, 1) and one-hot targets over `out`
 // classes (one column: 0/1), with more rows of class 0 so that balanced
@@ -48,6 +53,150 @@ struct Data {
     }
   }
 };
+
+template <class T>
+Matrix<T> rows_of(const Matrix<T>& M, const std::vector<std::size_t>& rows) {
+  Matrix<T> out(rows.size(), M.cols());
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    for (std::size_t j = 0; j < M.cols(); ++j) out(i, j) = M(rows[i], j);
+  return out;
+}
+
+template <class T>
+Network<T> classifier(std::size_t in, std::size_t out, std::uint64_t seed) {
+  Network<T> net({in, 9, out}, Activation::Tanh, out == 1 ? Activation::Sigmoid : Activation::Softmax,
+                 Loss::CrossEntropy, Reduction::Mean);
+  net.initialize(Init::Glorot, seed);
+  return net;
+}
+
+// fit with validation_fraction and a class weight setting against fit on
+// rows split by validation_split (copied in increasing order), with the
+// training rows' sample weights times class_weights of the training rows
+// (in T): the same parameters and per-epoch figures, bit for bit.
+template <class T>
+void test_split_and_class_weights_inside_fit() {
+  struct Case {
+    std::size_t out;
+    bool sample_weight;
+    double fraction;
+    ClassWeightKind kind;
+    std::vector<double> per_class;
+  };
+  const Case cases[] = {
+      {3, false, 0.2, ClassWeightKind::None, {}},
+      {3, true, 0.25, ClassWeightKind::None, {}},
+      {3, false, 0, ClassWeightKind::Balanced, {}},
+      {3, true, 0.3, ClassWeightKind::Balanced, {}},
+      {1, true, 0.1, ClassWeightKind::Balanced, {}},
+      {3, true, 0.2, ClassWeightKind::PerClass, {0.5, 2.0, 1.25}},
+      {1, false, 0, ClassWeightKind::PerClass, {3.0, 0.5}},
+  };
+  for (const Case& c : cases) {
+    const Data<T> d(203, 4, c.out, 17);
+    FitOptions options;
+    options.epochs = 12;
+    options.learning_rate = 0.1;
+    options.batch_size = 16;
+    options.seed = 29;
+    options.early_stopping = 4;
+    options.optimizer.kind = OptimizerKind::Adam;
+
+    // the rows and weights prepared by hand, as the Python layer does
+    std::vector<std::size_t> train(d.X.rows()), validation;
+    for (std::size_t i = 0; i < train.size(); ++i) train[i] = i;
+    if (c.fraction != 0) {
+      const RowSplit split = validation_split(d.X.rows(), c.fraction, options.seed);
+      train = split.train;
+      validation = split.validation;
+    }
+    const Matrix<T> X = rows_of(d.X, train), Y = rows_of(d.Y, train);
+    const Matrix<T> X_val = rows_of(d.X, validation), Y_val = rows_of(d.Y, validation);
+    std::vector<T> weight;
+    if (c.sample_weight)
+      for (const std::size_t i : train) weight.push_back(d.weight[i]);
+    if (c.kind != ClassWeightKind::None) {
+      const std::vector<T> per_row = class_weights<T>(Y.view(), c.per_class);
+      if (weight.empty()) weight.assign(per_row.size(), T(1));
+      for (std::size_t i = 0; i < weight.size(); ++i) weight[i] = weight[i] * per_row[i];
+    }
+    FitData<T> by_hand;
+    by_hand.X = X.view();
+    by_hand.Y = Y.view();
+    by_hand.X_val = X_val.view();
+    by_hand.Y_val = Y_val.view();
+    by_hand.sample_weight = weight.empty() ? nullptr : weight.data();
+    Network<T> want = classifier<T>(4, c.out, 3);
+    Optimizer<T> o1;
+    const FitResult r1 = fit(want, by_hand, options, o1);
+
+    // the same, left to fit
+    FitData<T> whole;
+    whole.X = d.X.view();
+    whole.Y = d.Y.view();
+    whole.sample_weight = c.sample_weight ? d.weight.data() : nullptr;
+    options.validation_fraction = c.fraction;
+    options.class_weight.kind = c.kind;
+    options.class_weight.per_class = c.per_class;
+    Network<T> got = classifier<T>(4, c.out, 3);
+    Optimizer<T> o2;
+    const FitResult r2 = fit(got, whole, options, o2);
+
+    CHECK(r1.epochs > 0 && r2.epochs == r1.epochs);
+    CHECK(same_bits(got.params(), want.params(), want.n_params()));
+    CHECK(same_bits(r2.loss, r1.loss));
+    CHECK(same_bits(r2.val_loss, r1.val_loss) && same_bits(r2.val_score, r1.val_score));
+    CHECK(r2.val_loss.size() == (c.fraction != 0 ? r2.epochs : 0));
+    CHECK(r2.best_epoch == r1.best_epoch && r2.early_stopped == r1.early_stopped);
+    // the weighting reached the fit: without it the parameters differ
+    if (c.kind != ClassWeightKind::None) {
+      options.class_weight = ClassWeight{};
+      Network<T> unweighted = classifier<T>(4, c.out, 3);
+      Optimizer<T> o3;
+      fit(unweighted, whole, options, o3);
+      CHECK(!same_bits(unweighted.params(), want.params(), want.n_params()));
+    }
+  }
+}
+
+// Bad settings are refused before anything changes.
+void test_split_and_class_weight_errors() {
+  const Data<double> d(20, 4, 3, 5);
+  Network<double> net = classifier<double>(4, 3, 1);
+  const std::vector<double> before(net.params(), net.params() + net.n_params());
+  FitData<double> data;
+  data.X = d.X.view();
+  data.Y = d.Y.view();
+  auto fit_with = [&](const FitOptions& options) {
+    Optimizer<double> optimizer;
+    fit(net, data, options, optimizer);
+  };
+  FitOptions options;
+  options.epochs = 3;
+  for (const double bad : {-0.5, 1.0, 1.5, std::nan("")}) {
+    options.validation_fraction = bad;
+    CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "validation_fraction must be between 0 and 1"));
+  }
+  options.validation_fraction = 0.99;
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "leaves no rows to train on"));
+  options.validation_fraction = 0.5;
+  data.X_val = d.X.view();
+  data.Y_val = d.Y.view();
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "not both"));
+  data.X_val = data.Y_val = ConstMatrixView<double>();
+  options.validation_fraction = 0;
+  options.class_weight.kind = ClassWeightKind::PerClass;  // without a table
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "one weight per class"));
+  options.class_weight.kind = ClassWeightKind::Balanced;  // with one
+  options.class_weight.per_class = {1.0, 2.0, 3.0};
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "one weight per class"));
+  options.class_weight.kind = ClassWeightKind::PerClass;
+  options.class_weight.per_class = {1.0, 2.0};
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "2 weights for 3 classes"));
+  options.class_weight.per_class = {0.0, 0.0, 0.0};
+  CHECK(throws<std::invalid_argument>([&] { fit_with(options); }, "must not be all zero"));
+  CHECK(same_bits(net.params(), before.data(), before.size()));
+}
 
 // loss_and_gradient on more rows than one chunk of phase 2 (whole GEMM
 // k-blocks), over no pool and a pool of 2: the same bits as the layers' dense
@@ -127,6 +276,9 @@ void test_stop_inside_a_gradient() {
 }  // namespace
 
 int main() {
+  test_split_and_class_weights_inside_fit<double>();
+  test_split_and_class_weights_inside_fit<float>();
+  test_split_and_class_weight_errors();
   test_chunked_gradient_is_one_product<double>();
   test_chunked_gradient_is_one_product<float>();
   test_stop_inside_a_gradient();
