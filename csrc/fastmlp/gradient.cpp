@@ -1,5 +1,6 @@
-// The gradient of the loss over a batch, in two phases over the pool (below),
-// and the checks of a fit's inputs. No epochs, no optimiser: train.cpp.
+// The gradient of the loss over a batch, in two phases over the pool (see
+// "the gradient" below), and the checks of a fit's inputs. Not the epoch loop
+// nor the optimiser's step: train.cpp and optim.cpp.
 #include <fastmlp/gradient.hpp>
 
 #include <algorithm>

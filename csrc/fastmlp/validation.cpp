@@ -1,5 +1,6 @@
-// The validation split, the validation figures and the class weights; the
-// epoch loop that uses them is train.cpp.
+// The validation split, the validation figures (loss, and accuracy or R^2)
+// and the class weights. Not when they run: the epoch loop (train.cpp)
+// decides that; nothing here changes a network's parameters.
 #include <fastmlp/validation.hpp>
 
 #include <algorithm>
