@@ -127,7 +127,7 @@ class FitRows {
     if (data.sample_weight == nullptr) {
       weight_ = per_row;
     } else {
-      weight_.assign(data.sample_weight, data.sample_weight + n);  // a no-op after split
+      if (weight_.empty()) weight_.assign(data.sample_weight, data.sample_weight + n);  // not split
       for (std::size_t i = 0; i < n; ++i) weight_[i] = weight_[i] * per_row[i];
     }
     data.sample_weight = weight_.data();
