@@ -122,7 +122,7 @@ def test_class_weight_balanced_trains_what_python_trains(capfd, tmp_path, iris, 
     # the weights change the training
     assert not same_parameters(loaded, fastmlp.train(X, Y, epochs=60, seed=4, dtype=dtype, validation_fraction=0.2))
     bad = run_in_process(capfd, "train", "--class-weight", "{0: 2}")
-    assert bad.returncode == 2 and "--class-weight: expected balanced, got '{0: 2}'" in bad.err
+    assert bad.returncode == 2 and "--class-weight: class_weight must be 'balanced'; got '{0: 2}'" in bad.err
 
 
 # --- --plot -------------------------------------------------------------------------------------

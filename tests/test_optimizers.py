@@ -181,18 +181,18 @@ def test_reset_optimizer_is_a_fresh_start():
 
 @pytest.mark.parametrize("bad,match", [
     (dict(optimizer="rmsprop"), "optimizer must be one of"),
-    (dict(optimizer="momentum", momentum=1.0), "momentum must be in"),
-    (dict(beta2=-0.1), "beta2 must be in"),
-    (dict(eps=0.0), "eps must be positive"),
-    (dict(weight_decay=-1.0), "weight_decay must be non-negative"),
+    (dict(optimizer="momentum", momentum=1.0), r"momentum must be a number in \[0, 1\); got 1.0"),
+    (dict(beta2=-0.1), r"beta2 must be a number in \[0, 1\); got -0.1"),
+    (dict(eps=0.0), "eps must be a finite number > 0; got 0.0"),
+    (dict(weight_decay=-1.0), "weight_decay must be a finite number >= 0; got -1.0"),
     (dict(schedule="linear"), "schedule must be one of"),
-    (dict(schedule="step", gamma=0.0), "gamma must be positive"),
-    (dict(schedule="step", step_size=0), "step_size must be in"),
-    (dict(power_t=-1.0), "power_t must be non-negative"),
+    (dict(schedule="step", gamma=0.0), "gamma must be a finite number > 0; got 0.0"),
+    (dict(schedule="step", step_size=0), "step_size must be an integer >= 1; got 0"),
+    (dict(power_t=-1.0), "power_t must be a finite number >= 0; got -1.0"),
     (dict(schedule="cosine", lr_min=1.0), "lr_min must not exceed learning_rate"),
-    (dict(l2=-0.1), "l2 must be non-negative"),
-    (dict(clip_norm=0.0), "clip_norm must be positive"),
-    (dict(momentum=float("nan")), "momentum must be finite"),
+    (dict(l2=-0.1), "l2 must be a finite number >= 0; got -0.1"),
+    (dict(clip_norm=0.0), "clip_norm must be a finite number > 0; got 0.0"),
+    (dict(momentum=float("nan")), r"momentum must be a number in \[0, 1\); got nan"),
 ])
 def test_bad_optimizer_options_raise(bad, match):
     net, X, Y = _problem(n=5)

@@ -523,29 +523,20 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-// The rows `rows` of M.
-Matrix<double> select_rows(const Matrix<double>& M, const std::vector<std::size_t>& rows) {
-  Matrix<double> result(rows.size(), M.cols());
-  for (std::size_t i = 0; i < rows.size(); ++i)
-    for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = M(rows[i], j);
-  return result;
-}
-
 // Where `train` writes: the model file and the history, each "" for none.
 struct TrainOutputs {
   std::string model, history;
 };
 
-// Train the article's network in precision T on `train` (validating on
-// `validation` when it has rows; rows weighted by class when `balanced`),
-// write `outputs`; its test accuracy.
+// Train the article's network in precision T on `train` (the fit holds out
+// --validation-fraction's rows and weighs them by class itself), write
+// `outputs`; its test accuracy.
 template <class T>
 double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
-                          std::uint64_t seed, const FitOptions& options, const CsvData& train, const CsvData& validation, const CsvData& test,
-                          const TrainOutputs& outputs, const Environment& env,
+                          std::uint64_t seed, const FitOptions& options, const CsvData& train,
+                          const CsvData& test, const TrainOutputs& outputs, const Environment& env,
                           std::ostream* progress) {
   const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
-  const Matrix<T> X_val = converted<T>(validation.X), Y_val = converted<T>(validation.Y);
   const Matrix<T> X_test = converted<T>(test.X);
   Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
                  spec.leaky_slope);
@@ -553,11 +544,6 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   FitData<T> data;
   data.X = X.view();
   data.Y = Y.view();
-  data.X_val = X_val.view();
-  data.Y_val = Y_val.view();
-  const bool balanced = options.class_weight == ClassWeight::Balanced;
-  const std::vector<T> weights = balanced ? class_weights<T>(Y.view()) : std::vector<T>();
-  if (balanced) data.sample_weight = weights.data();
   FitHooks hooks;
   hooks.should_stop = env.should_stop;
   std::unique_ptr<ProgressLine> line;
@@ -633,15 +619,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       throw UsageError("--history: " + in_quotes(outputs.history, 256) + " is also -o's model file");
   }
 
-  CsvData train = read_csv(train_path, n_labels);
-  CsvData validation;
-  if (fit_options.validation_fraction != 0) {
-    const RowSplit split = validation_split(train.X.rows(), fit_options.validation_fraction, seed);
-    validation.X = select_rows(train.X, split.validation);
-    validation.Y = select_rows(train.Y, split.validation);
-    train.X = select_rows(train.X, split.train);
-    train.Y = select_rows(train.Y, split.train);
-  }
+  const CsvData train = read_csv(train_path, n_labels);
   const CsvData test = read_csv(test_path, n_labels);
   if (test.X.cols() != train.X.cols())
     throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
@@ -655,10 +633,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::ostream* progress = quiet ? nullptr : &err;
   const double acc =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, train, validation, test, outputs,
-                                      env, progress)
-          : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, validation, test, outputs,
-                                       env, progress);
+          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, train, test, outputs, env, progress)
+          : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, test, outputs, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
   out << line;

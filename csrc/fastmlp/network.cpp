@@ -54,9 +54,9 @@ void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixVi
 
 template <class T>
 void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
-                           ThreadPool* pool) {
+                           ThreadPool* pool, bool accumulate) {
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
-       dZ.stride, T(0), dW.data, dW.stride, pool);
+       dZ.stride, T(accumulate ? 1 : 0), dW.data, dW.stride, pool);
 }
 
 namespace {
@@ -68,8 +68,9 @@ constexpr std::size_t kNarrowCols = 8;
 
 // dense_backward_bias for dZ of exactly W columns.
 template <class T, std::size_t W>
-void column_sums(T* db, ConstMatrixView<T> dZ) {
+void column_sums(T* db, ConstMatrixView<T> dZ, bool accumulate) {
   T sum[W] = {};
+  if (accumulate) std::copy(db, db + W, sum);
   for (std::size_t i = 0; i < dZ.rows; ++i) {
     const T* d = dZ.row(i);
     for (std::size_t j = 0; j < W; ++j) sum[j] += d[j];
@@ -79,21 +80,21 @@ void column_sums(T* db, ConstMatrixView<T> dZ) {
 
 // column_sums for dZ of W to kNarrowCols columns; false for other widths.
 template <class T, std::size_t W = 1>
-bool narrow_column_sums(T* db, ConstMatrixView<T> dZ) {
+bool narrow_column_sums(T* db, ConstMatrixView<T> dZ, bool accumulate) {
   if (dZ.cols == W) {
-    column_sums<T, W>(db, dZ);
+    column_sums<T, W>(db, dZ, accumulate);
     return true;
   }
-  if constexpr (W < kNarrowCols) return narrow_column_sums<T, W + 1>(db, dZ);
+  if constexpr (W < kNarrowCols) return narrow_column_sums<T, W + 1>(db, dZ, accumulate);
   return false;
 }
 
 }  // namespace
 
 template <class T>
-void dense_backward_bias(T* db, ConstMatrixView<T> dZ) {
-  if (narrow_column_sums(db, dZ)) return;
-  for (std::size_t j = 0; j < dZ.cols; ++j) db[j] = T(0);
+void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate) {
+  if (narrow_column_sums(db, dZ, accumulate)) return;
+  if (!accumulate) std::fill(db, db + dZ.cols, T(0));
   for (std::size_t i = 0; i < dZ.rows; ++i) {
     const T* d = dZ.row(i);
     for (std::size_t j = 0; j < dZ.cols; ++j) db[j] += d[j];
@@ -400,8 +401,8 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name, Thread
   template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
                                         ConstMatrixView<T>, ThreadPool*);                   \
   template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
-                                         ConstMatrixView<T>, ThreadPool*);                  \
-  template void dense_backward_bias<T>(T*, ConstMatrixView<T>);                              \
+                                         ConstMatrixView<T>, ThreadPool*, bool);            \
+  template void dense_backward_bias<T>(T*, ConstMatrixView<T>, bool);                        \
   template class Network<T>;                                                                 \
   template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \
   template void check_finite<T>(ConstMatrixView<T>, const char*, ThreadPool*);               \

@@ -35,14 +35,17 @@ template <class T>
 void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
                           ThreadPool* pool = nullptr);
 
-// dW (in, out) = X^T dZ, overwritten; X is the layer's input (n, in).
+// dW (in, out) = X^T dZ, overwritten; X is the layer's input (n, in). With
+// `accumulate`, dW += X^T dZ: when the rows come in chunks of whole GEMM
+// k-blocks (gemm.hpp), the chunks give the bits of one product.
 template <class T>
 void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
-                           ThreadPool* pool = nullptr);
+                           ThreadPool* pool = nullptr, bool accumulate = false);
 
-// db (out) = the column sums of dZ, overwritten.
+// db (out) = the column sums of dZ, overwritten; with `accumulate`, added to
+// db, continuing each sum row by row (chunks of rows give one sum's bits).
 template <class T>
-void dense_backward_bias(T* db, ConstMatrixView<T> dZ);
+void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate = false);
 
 // --- initialisation ---------------------------------------------------------------
 

@@ -140,10 +140,10 @@ std::vector<OptionSpec> make_table() {
        "weigh each row by its class: 'balanced' (scikit-learn's), or in Python a dict {class index: weight}",
        [](const FitOptions& o) {
          // a table's entries are checked against the classes when the fit has them
-         return o.class_weight == ClassWeight::Balanced ? of_name("balanced") : OptionValue{};
+         return o.class_weight.kind == ClassWeightKind::Balanced ? of_name("balanced") : OptionValue{};
        },
        [](FitOptions& o, const OptionValue& v) {
-         o.class_weight = v.type == OptionValue::Type::None ? ClassWeight::None : ClassWeight::Balanced;
+         o.class_weight = {v.type == OptionValue::Type::None ? ClassWeightKind::None : ClassWeightKind::Balanced, {}};
        }},
       {"validation_fraction", nullptr, OptionKind::Real, "None", "no held-out rows", 0, 1, true, true, {},
        "X", true, "hold out this share of the rows, drawn from the seed, and report their figures",

@@ -19,10 +19,15 @@
 
 namespace fastmlp {
 
-// How rows are weighted by their class (multiplied into sample weights).
-// balanced: scikit-learn's n / (classes present * count[class]); table: the
-// weights FitOptions::class_weight_table gives, 1 for classes it leaves out.
-enum class ClassWeight { None, Balanced, Table };
+// How a fit weighs each row by its class (multiplied into sample weights):
+// not at all, as scikit-learn's "balanced" (n / (classes present *
+// count[class])), or by a table of (class index, weight), classes left out
+// weighing 1.
+enum class ClassWeightKind { None, Balanced, PerClass };
+struct ClassWeight {
+  ClassWeightKind kind = ClassWeightKind::None;
+  std::vector<std::pair<std::size_t, double>> per_class;  // PerClass: (class index, weight)
+};
 
 struct FitOptions {
   std::size_t epochs = 8000;       // passes over the data
@@ -40,8 +45,7 @@ struct FitOptions {
   double tol = 1e-4;               // the improvement early stopping asks for
   bool stop_on_divergence = true;  // throw Diverged at a non-finite loss or parameter
   double validation_fraction = 0;  // in (0, 1): hold out that share of the rows (validation_split)
-  ClassWeight class_weight = ClassWeight::None;
-  std::vector<std::pair<std::size_t, double>> class_weight_table;  // (class index, weight)
+  ClassWeight class_weight;        // each training row's weight times its class's
   std::size_t callback_every = 1;  // FitHooks::callback runs after every this many epochs
 };
 

@@ -1,281 +1,28 @@
-// The gradient of the loss and the epoch loop.
+// The epoch loop (fit) and the small steps it calls by name: an epoch's
+// batches, the divergence guard, recording the epoch, early stopping and the
+// hooks after each epoch. Not the gradient (gradient.cpp) nor the validation
+// figures, split and class weights (validation.cpp), which it uses.
 #include <fastmlp/train.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <memory>
 #include <numeric>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <tuple>
 
-#include <fastmlp/gemm.hpp>
-#include <fastmlp/losses.hpp>
-#include <fastmlp/metrics.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
 namespace fastmlp {
 
-template <class T>
-Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward) {
-  const std::size_t L = net.n_layers();
-  for (std::size_t l = 0; l < L; ++l) {
-    const std::size_t units = net.sizes()[l + 1];
-    activations.emplace_back(rows, units);
-    deltas.emplace_back(backward || l + 1 == L ? rows : 0, units);
-  }
-  if (loss_needs_logits(net.loss())) logits = Matrix<T>(rows, net.n_outputs());
-  loss_terms = Matrix<double>(rows, loss_terms_per_row(net.loss(), net.activation(L - 1),
-                                                       net.n_outputs()));
-  if (backward) grads = AlignedBuffer<T>(net.n_params());
-  if (gather) {
-    X = Matrix<T>(rows, net.n_inputs());
-    Y = Matrix<T>(rows, net.n_outputs());
-    weight = AlignedBuffer<T>(rows);
-  }
-}
-
-// --- the gradient -----------------------------------------------------------------
-//
-// A batch's gradient goes in two phases, each a single hand-off to the pool.
-// Phase 1 cuts the rows into blocks. Each block, on one thread and with
-// single-threaded products, is gathered (a shuffled batch), goes forward
-// through every layer, gets its loss terms and output dZ, and goes back down:
-// dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}. Every value there depends on its own row
-// alone (a row of a product on that row of its left operand; the sweeps work
-// element by element or row by row), so neither the cut nor the thread that
-// runs a block changes a bit. Phase 2 sums over the rows: dW_l = A_{l-1}^T dZ_l
-// and db_l = the column sums of dZ_l, each element over all the batch's rows in
-// row order, as one thread would; it is cut by rows of dW and columns of db
-// instead. The loss then adds the rows' terms in row order.
-
 namespace {
-
-// Below this much work (rows * parameters) a batch stays on the calling
-// thread: a hand-off to the pool costs about a microsecond.
-constexpr std::size_t kParallelWork = std::size_t(1) << 18;
-// Phase 1's blocks: the rows shared out evenly over the threads, in multiples
-// of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
-constexpr std::size_t kBlockAlign = 16;
-constexpr std::size_t kBlockMax = 256;
-// Phase 2's tasks per thread and layer (see parameter_gradients).
-constexpr std::size_t kTasksPerThread = 2;
-
-// The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
-// with `order`, rows order[first] ... order[first + rows - 1], which phase 1
-// gathers into the workspace.
-template <class T>
-struct Batch {
-  ConstMatrixView<T> X, Y;
-  const T* weight;  // null: every row 1
-  const std::size_t* order;
-  std::size_t first, rows;
-
-  // The row of X that is row i of the batch.
-  std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }
-  // The batch's weights (rows), in the workspace once phase 1 has gathered them.
-  const T* weights(const Workspace<T>& ws) const {
-    if (weight == nullptr) return nullptr;
-    return order != nullptr ? ws.weight.data() : weight + first;
-  }
-};
-
-// The sum of the batch's weights, in row order.
-template <class T>
-double weight_sum(const Batch<T>& b) {
-  double sum = 0;
-  for (std::size_t i = 0; i < b.rows; ++i) sum += b.weight[b.row(i)];
-  return sum;
-}
-
-// The factor of the loss and dZ: 1 under the sum reduction; under the mean,
-// 1 / n, or 1 / (the sum of the weights), 0 when that is 0.
-template <class T>
-T reduction_scale(Reduction reduction, const Batch<T>& b) {
-  if (reduction != Reduction::Mean) return T(1);
-  if (b.weight == nullptr) return T(1) / static_cast<T>(b.rows);
-  const double sum = weight_sum(b);
-  return sum > 0 ? static_cast<T>(1.0 / sum) : T(0);
-}
-
-// Phase 1 for rows [first, first + count) of a batch (see above); without
-// `backward`, up to the loss terms and the output dZ.
-template <class T>
-void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
-                           bool backward, std::size_t first, std::size_t count) {
-  const std::size_t L = net.n_layers();
-  auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
-  ConstMatrixView<T> X = b.X.rows_range(b.first + first, count);
-  ConstMatrixView<T> Y = b.Y.rows_range(b.first + first, count);
-  if (b.order != nullptr) {
-    const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
-    for (std::size_t i = 0; i < count; ++i) {
-      const std::size_t from = b.row(first + i);
-      std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
-      std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
-      if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
-    }
-    X = gx;
-    Y = gy;
-  }
-  const T* weight = b.weights(ws);
-  if (weight != nullptr) weight += first;
-
-  // forward: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} = X; the output layer's
-  // logits Z kept when the loss needs them
-  auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
-  auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  for (std::size_t l = 0; l + 1 < L; ++l)
-    dense_forward(A(l), input(l), net.weight(l), net.bias(l), net.activation(l));
-  MatrixView<T> logits;
-  if (loss_needs_logits(net.loss())) {
-    logits = rows(ws.logits);
-    dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
-    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
-  } else {
-    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  net.activation(L - 1));
-  }
-
-  // the loss terms and dZ at the output, then dZ of every layer below
-  loss_forward_backward<T>(net.loss(), net.activation(L - 1), rows(ws.deltas[L - 1]),
-                           rows(ws.loss_terms), logits, A(L - 1), Y, scale, weight);
-  if (!backward) return;
-  for (std::size_t l = L - 1; l > 0; --l) {
-    const MatrixView<T> dX = rows(ws.deltas[l - 1]);
-    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
-    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
-  }
-}
-
-// The rows of phase 1's blocks for a batch of `rows` rows.
-std::size_t block_rows(std::size_t rows, ThreadPool* pool) {
-  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
-  return std::min(kBlockMax, ceil_div(ceil_div(rows, threads), kBlockAlign) * kBlockAlign);
-}
-
-// Phase 1 over all the batch's rows, in blocks over the pool.
-template <class T>
-void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
-                      bool backward, ThreadPool* pool) {
-  const std::size_t block = block_rows(b.rows, pool);
-  run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
-    const std::size_t first = i * block;
-    rows_forward_backward(net, b, ws, scale, backward, first, std::min(block, b.rows - first));
-  });
-}
-
-// Phase 2 cuts each layer's dW into this many parts by rows, and its db by
-// columns: kTasksPerThread per thread, large products (each part packs all of
-// dZ) but enough of them for the threads to even out. Without a pool, one.
-std::size_t grad_parts(ThreadPool* pool) {
-  return pool != nullptr ? kTasksPerThread * static_cast<std::size_t>(pool->size()) : 1;
-}
-
-// Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
-// (rows, inputs) and the dZ phase 1 left, in tasks over the pool.
-template <class T>
-void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
-                         ThreadPool* pool) {
-  const std::size_t n = X.rows, parts = grad_parts(pool);
-  const auto& sizes = net.sizes();
-  T* grads = ws.grads.data();
-  // Part `part` of layer l's dW (part < parts), or of its db (the rest); a
-  // layer narrower than `parts` leaves some parts empty.
-  const auto task = [&](std::size_t l, std::size_t part) {
-    const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(0, n);
-    const bool weight = part < parts;
-    const std::size_t units = weight ? sizes[l] : sizes[l + 1];
-    const std::size_t size = ceil_div(units, parts), first = (weight ? part : part - parts) * size;
-    if (first >= units) return;
-    const std::size_t count = std::min(size, units - first);
-    if (weight) {
-      const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
-      const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
-      dense_backward_weight(dW.rows_range(first, count), input.cols_range(first, count), dZ);
-    } else {
-      dense_backward_bias(grads + net.bias_offset(l) + first, dZ.cols_range(first, count));
-    }
-  };
-  run_tasks(pool, net.n_layers() * 2 * parts,
-            [&](std::size_t t) { task(t / (2 * parts), t % (2 * parts)); });
-}
-
-// The pool for a batch of `rows` rows: none when the work is too small.
-template <class T>
-ThreadPool* pool_for(const Network<T>& net, std::size_t rows, ThreadPool* pool) {
-  return rows * net.n_params() < kParallelWork ? nullptr : pool;
-}
-
-// Sizes the gemm scratch of each of the pool's threads for the products phase
-// 1 and (with `backward`) phase 2 give them for batches of up to `rows` rows,
-// so that the batches allocate nothing, whichever thread takes which task.
-template <class T>
-void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, ThreadPool* pool) {
-  pool = pool_for(net, rows, pool);
-  if (pool == nullptr) return;
-  const std::size_t block = block_rows(rows, pool);
-  const auto& sizes = net.sizes();
-  const auto reserve = [&] {
-    for (std::size_t l = 0; l < net.n_layers(); ++l) {
-      const std::size_t in = sizes[l], out = sizes[l + 1];
-      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
-      if (!backward) continue;
-      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
-      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
-                      rows);  // part of A_{l-1}^T dZ_l
-    }
-  };
-  pool->on_every_thread(std::cref(reserve));
-}
-
-// The loss of a batch under the network's reduction, and its gradient in ws.grads.
-template <class T>
-double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws,
-                      ThreadPool* pool) {
-  pool = pool_for(net, b.rows, pool);
-  const T scale = reduction_scale(net.reduction(), b);
-  forward_backward(net, b, ws, scale, true, pool);
-  const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
-                               scale, b.weights(ws));
-  const ConstMatrixView<T> X = b.order != nullptr
-                                   ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
-                                   : b.X.rows_range(b.first, b.rows);
-  parameter_gradients(net, X, ws, pool);
-  return loss;
-}
-
-}  // namespace
-
-template <class T>
-double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
-                         Workspace<T>& ws, ThreadPool* pool, const T* weight) {
-  return batch_gradient(net, Batch<T>{X, Y, weight, nullptr, 0, X.rows}, ws, pool);
-}
 
 // --- checks ---------------------------------------------------------------------------
-
-template <class T>
-void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, const char* x_name,
-                      const char* y_name, ThreadPool* pool) {
-  check_input(net, X, x_name, pool);
-  if (Y.rows != X.rows)
-    throw std::invalid_argument(std::string(x_name) + " and " + y_name +
-                                " must have the same number of rows; got " +
-                                std::to_string(X.rows) + " and " + std::to_string(Y.rows));
-  if (Y.cols != net.n_outputs())
-    throw std::invalid_argument(std::string(y_name) + " has " + std::to_string(Y.cols) +
-                                " columns but the network has " +
-                                std::to_string(net.n_outputs()) + " outputs");
-  check_finite(Y, y_name, pool);
-}
-
-namespace {
-
 
 template <class T>
 void check_sample_weight(const T* w, std::size_t n) {
@@ -289,136 +36,91 @@ void check_sample_weight(const T* w, std::size_t n) {
   if (!(sum > 0)) throw std::invalid_argument("sample_weight must not be all zero");
 }
 
-}  // namespace
-
-// --- validation ------------------------------------------------------------------------
-
-namespace {
-// Whether the output layer's activation makes the network a classifier.
-bool classifies(Activation output) {
-  return output == Activation::Softmax || output == Activation::Sigmoid;
-}
-}  // namespace
-
-const char* validation_score_name(Activation output) {
-  return classifies(output) ? "accuracy" : "r2";
-}
-
-RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed) {
-  if (!(fraction > 0 && fraction < 1))
-    throw std::invalid_argument("validation_fraction must be between 0 and 1 (exclusive); got " +
-                                std::to_string(fraction));
-  const std::size_t n_val =
-      std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n))));
-  if (n_val >= n)
-    throw std::invalid_argument("validation_fraction " + std::to_string(fraction) + " of " +
-                                std::to_string(n) + " rows leaves no rows to train on");
-  std::vector<std::size_t> order(n);
-  std::iota(order.begin(), order.end(), std::size_t(0));
-  Rng rng(seed ^ 0x5851f42d4c957f2dULL);
-  for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
-  RowSplit split;
-  split.validation.assign(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(n_val));
-  split.train.assign(order.begin() + static_cast<std::ptrdiff_t>(n_val), order.end());
-  std::sort(split.validation.begin(), split.validation.end());
-  std::sort(split.train.begin(), split.train.end());
-  return split;
-}
-
-// --- class weights ----------------------------------------------------------------------
-
+// Everything about a fit's data, options and hooks that can be wrong, in the
+// order the caller is told: data, then options.
 template <class T>
-std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& per_class) {
-  const std::size_t n = Y.rows, n_classes = std::max<std::size_t>(Y.cols, 2);
-  std::vector<std::size_t> label(n);
-  for (std::size_t i = 0; i < n; ++i)
-    label[i] = Y.cols == 1 ? std::size_t(Y(i, 0) >= T(0.5)) : argmax_row(Y, i);
-  std::vector<double> table = per_class;
-  if (table.empty()) {
-    std::vector<std::size_t> count(n_classes, 0);
-    for (const std::size_t c : label) ++count[c];
-    const auto present = static_cast<double>(
-        std::count_if(count.begin(), count.end(), [](std::size_t k) { return k > 0; }));
-    table.assign(n_classes, 1.0);
-    for (std::size_t c = 0; c < n_classes; ++c)
-      if (count[c] > 0) table[c] = static_cast<double>(n) / (present * static_cast<double>(count[c]));
-  } else if (table.size() != n_classes) {
-    throw std::invalid_argument("class weights: " + std::to_string(table.size()) + " weights for " +
-                                std::to_string(n_classes) + " classes");
+void check_fit(const Network<T>& net, const FitData<T>& data, const FitOptions& options, ThreadPool* pool) {
+  check_fit_inputs(net, data.X, data.Y, "X", "Y", pool);
+  check_fit_options(options);
+  if (data.X_val.rows != 0) {
+    check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
+    if (options.validation_fraction != 0)
+      throw std::invalid_argument("give validation rows or validation_fraction, not both");
   }
-  for (std::size_t c = 0; c < n_classes; ++c)
-    if (!(table[c] >= 0) || !std::isfinite(table[c]))
-      throw std::invalid_argument("class_weight[" + std::to_string(c) +
-                                  "] must be finite and non-negative; got " + std::to_string(table[c]));
-  std::vector<T> weight(n);
-  for (std::size_t i = 0; i < n; ++i) weight[i] = static_cast<T>(table[label[i]]);
-  return weight;
+  if (data.sample_weight != nullptr) check_sample_weight(data.sample_weight, data.X.rows);
 }
 
-namespace {
+// --- the rows a fit trains on -----------------------------------------------------------
 
-// The validation loss and score of a network, with every buffer made up front.
+// Rows `rows` of M, in that order.
 template <class T>
-class Validator {
+Matrix<T> select_rows(ConstMatrixView<T> M, const std::vector<std::size_t>& rows) {
+  Matrix<T> out(rows.size(), M.cols);
+  for (std::size_t i = 0; i < rows.size(); ++i)
+    std::copy(M.row(rows[i]), M.row(rows[i]) + M.cols, out.view().row(i));
+  return out;
+}
+
+// The data fit trains and validates on: the caller's, or with
+// validation_fraction copies of the rows validation_split gives each side;
+// with class_weight, the training rows' weights times their classes'.
+template <class T>
+class FitRows {
  public:
-  Validator(const Network<T>& net, InputView<T> X, InputView<T> Y)
-      : X_(X), Y_(Y), ws_(net, X.rows, false, false),
-        accuracy_(classifies(net.activation(net.n_layers() - 1))),
-        ss_tot_(Y.cols, 0.0), ss_res_(Y.cols, 0.0) {
-    if (accuracy_) return;
-    // R^2's denominators: each output's sum of squares about its mean
-    for (std::size_t j = 0; j < Y.cols; ++j) {
-      double mean = 0;
-      for (std::size_t i = 0; i < Y.rows; ++i) mean += Y(i, j);
-      mean /= static_cast<double>(Y.rows);
-      for (std::size_t i = 0; i < Y.rows; ++i)
-        ss_tot_[j] += (Y(i, j) - mean) * (Y(i, j) - mean);
-    }
+  FitRows(const FitData<T>& given, const FitOptions& options) : data(given) {
+    if (options.validation_fraction != 0) split(options.validation_fraction, options.seed);
+    if (options.class_weight.kind != ClassWeightKind::None) weigh(options.class_weight);
   }
+  FitRows(const FitRows&) = delete;  // `data` views the members
+  FitRows& operator=(const FitRows&) = delete;
 
-  // (loss, score) of `net` now: the loss under its reduction, unweighted.
-  std::pair<double, double> evaluate(const Network<T>& net, ThreadPool* pool) {
-    const std::size_t n = X_.rows;
-    const Batch<T> b{X_, Y_, nullptr, nullptr, 0, n};
-    pool = pool_for(net, n, pool);
-    const T scale = reduction_scale(net.reduction(), b);
-    forward_backward(net, b, ws_, scale, false, pool);
-    const double loss = loss_sum(ConstMatrixView<double>(ws_.loss_terms.view()), scale);
-    const ConstMatrixView<T> A = ws_.activations.back().view();
-    return {loss, accuracy_ ? accuracy(A) : r2(A)};
-  }
+  FitData<T> data;
 
  private:
-  double accuracy(ConstMatrixView<T> A) const {
-    std::size_t correct = 0;
-    for (std::size_t i = 0; i < A.rows; ++i)
-      correct += A.cols == 1 ? (A(i, 0) >= T(0.5)) == (Y_(i, 0) >= T(0.5))
-                             : argmax_row(A, i) == argmax_row(Y_, i);
-    return static_cast<double>(correct) / static_cast<double>(A.rows);
+  void split(double fraction, std::uint64_t seed) {
+    const RowSplit rows = validation_split(data.X.rows, fraction, seed);
+    X_ = select_rows(data.X, rows.train);
+    Y_ = select_rows(data.Y, rows.train);
+    X_val_ = select_rows(data.X, rows.validation);
+    Y_val_ = select_rows(data.Y, rows.validation);
+    if (data.sample_weight != nullptr) {
+      for (const std::size_t i : rows.train) weight_.push_back(data.sample_weight[i]);
+      data.sample_weight = weight_.data();
+    }
+    data.X = X_.view();
+    data.Y = Y_.view();
+    data.X_val = X_val_.view();
+    data.Y_val = Y_val_.view();
   }
 
-  // scikit-learn's r2_score: 1 - SS_res / SS_tot per output (1 for a constant
-  // output predicted exactly, else 0 for one), averaged over the outputs.
-  double r2(ConstMatrixView<T> A) {
-    std::fill(ss_res_.begin(), ss_res_.end(), 0.0);
-    for (std::size_t i = 0; i < A.rows; ++i)
-      for (std::size_t j = 0; j < A.cols; ++j) {
-        const double e = static_cast<double>(Y_(i, j)) - static_cast<double>(A(i, j));
-        ss_res_[j] += e * e;
+  void weigh(const ClassWeight& by_class) {
+    const std::size_t n = data.X.rows;
+    std::vector<double> table;  // empty: balanced
+    if (by_class.kind == ClassWeightKind::PerClass) {
+      table.assign(std::max<std::size_t>(data.Y.cols, 2), 1.0);
+      for (const auto& [index, weight] : by_class.per_class) {
+        if (index >= table.size())
+          throw std::invalid_argument("class_weight's keys must be class indices in [0, " +
+                                      std::to_string(table.size() - 1) + "]; got " + std::to_string(index));
+        table[index] = weight;
       }
-    double sum = 0;
-    for (std::size_t j = 0; j < A.cols; ++j)
-      sum += ss_tot_[j] != 0 ? 1 - ss_res_[j] / ss_tot_[j] : (ss_res_[j] == 0 ? 1.0 : 0.0);
-    return sum / static_cast<double>(A.cols);
+    }
+    const std::vector<T> per_row = class_weights<T>(data.Y, table);
+    if (data.sample_weight == nullptr) {
+      weight_ = per_row;
+    } else {
+      if (weight_.empty()) weight_.assign(data.sample_weight, data.sample_weight + n);  // not split
+      for (std::size_t i = 0; i < n; ++i) weight_[i] = weight_[i] * per_row[i];
+    }
+    data.sample_weight = weight_.data();
+    check_sample_weight(data.sample_weight, n);  // not all zero
   }
 
-  ConstMatrixView<T> X_, Y_;
-  Workspace<T> ws_;
-  bool accuracy_;
-  std::vector<double> ss_tot_, ss_res_;
+  Matrix<T> X_, Y_, X_val_, Y_val_;
+  std::vector<T> weight_;
 };
 
-// --- the epoch loop ---------------------------------------------------------------------
+// --- an epoch's batches -----------------------------------------------------------------
 
 // The order of the rows in epoch `epoch`: a Fisher-Yates shuffle drawn from a
 // stream that depends only on (seed, epoch), so a resumed fit continues the
@@ -441,6 +143,63 @@ std::vector<ParamSegment> param_segments(const Network<T>& net) {
   return segments;
 }
 
+// An epoch's optimiser steps, one per batch, with the buffers they need.
+template <class T>
+class Batches {
+ public:
+  Batches(const Network<T>& net, const FitData<T>& data, const FitOptions& options, ThreadPool* pool)
+      : X_(data.X), Y_(data.Y), weight_(data.sample_weight), pool_(pool),
+        batch_(options.batch_size == 0 ? X_.rows : std::min(options.batch_size, X_.rows)),
+        shuffled_(options.shuffle && batch_ < X_.rows), seed_(options.seed),
+        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_),
+        order_(shuffled_ ? X_.rows : 0), segments_(param_segments(net)) {
+    reserve_scratch(net, batch_, true, pool);
+    if (weight_ != nullptr) total_weight_ = std::accumulate(weight_, weight_ + X_.rows, 0.0);
+  }
+
+  // Epoch `epoch` (counted over fits, for its shuffle): its loss, the sum of
+  // its batches' losses under the network's reduction (mean: each batch
+  // counting with its share of the rows or their weight); nullopt when `stop`
+  // was raised, the batch under way then discarded before its step.
+  std::optional<double> run(Network<T>& net, Optimizer<T>& optimizer, const StepOptions& step,
+                            std::uint64_t epoch, StopFlag& stop) {
+    const std::size_t n = X_.rows;
+    const bool mean = net.reduction() == Reduction::Mean;
+    if (shuffled_) shuffle_rows(order_, seed_, epoch);
+    double epoch_loss = 0;
+    for (std::size_t first = 0; first < n; first += batch_) {
+      const std::size_t rows = std::min(batch_, n - first);
+      const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows};
+      const double loss = batch_gradient(net, b, ws_, pool_, stop);
+      if (stop.raised()) return std::nullopt;
+      if (mean && rows != n) {
+        const double share = weight_ != nullptr ? b.weight_sum() : static_cast<double>(rows);
+        epoch_loss += loss * share / total_weight_;
+      } else {
+        epoch_loss += loss;
+      }
+      if (guard_ && !std::isfinite(loss)) break;  // the guard restores the epoch's start
+      optimizer.step(net.params(), ws_.grads.data(), segments_, step, pool_);
+    }
+    return epoch_loss;
+  }
+
+ private:
+  ConstMatrixView<T> X_, Y_;
+  const T* weight_;
+  ThreadPool* pool_;
+  std::size_t batch_;
+  bool shuffled_;
+  std::uint64_t seed_;
+  bool guard_;
+  Workspace<T> ws_;
+  std::vector<std::size_t> order_;
+  std::vector<ParamSegment> segments_;
+  double total_weight_ = static_cast<double>(X_.rows);
+};
+
+// --- after an epoch -----------------------------------------------------------------------
+
 std::string divergence_message(std::size_t epoch, double loss) {
   const std::string what = std::isfinite(loss) ? "the parameters became NaN or infinite"
                                                : "the loss became " + std::to_string(loss);
@@ -450,150 +209,184 @@ std::string divergence_message(std::size_t epoch, double loss) {
          "; the network keeps " + kept + " (try a smaller learning_rate, or clip_norm)";
 }
 
-}  // namespace
-
+// The divergence guard: throws Diverged, with the parameters `start` held at
+// the epoch's start put back, when epoch `epoch` (from 1) ended with a loss or
+// a parameter NaN or infinite.
 template <class T>
-FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
-              Optimizer<T>& optimizer, const FitHooks& hooks) {
-  const ConstMatrixView<T> X = data.X, Y = data.Y;
-  // The pool first, when the thread count is valid: large inputs are checked
-  // over it, and bad data is reported before bad options.
-  const int threads = resolve_threads(options.threads);
-  ThreadPool* pool = threads > 1 && threads <= ThreadPool::kMaxThreads ? &shared_thread_pool(threads)
-                                                                        : nullptr;
-  check_fit_inputs(net, X, Y, "X", "Y", pool);
-  check_fit_options(options);
-  const bool validating = data.X_val.rows != 0;
-  if (validating) check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
-  if (data.sample_weight != nullptr) check_sample_weight(data.sample_weight, X.rows);
-  if (hooks.callback && hooks.callback_every == 0)
-    throw std::invalid_argument("callback_every must be at least 1");
-
-  // everything the loop needs, made now
-  const std::size_t n = X.rows, n_params = net.n_params();
-  const std::size_t batch = options.batch_size == 0 ? n : std::min(options.batch_size, n);
-  const bool shuffled = options.shuffle && batch < n;
-  const T* weight = data.sample_weight;
-  Workspace<T> ws(net, batch, shuffled);
-  std::vector<std::size_t> order(shuffled ? n : 0);
-  optimizer.prepare(options.optimizer, n_params);
-  const std::vector<ParamSegment> segments = param_segments(net);
-  std::unique_ptr<Validator<T>> validator;
-  if (validating) validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val);
-  reserve_scratch(net, batch, true, pool);
-  if (validating) reserve_scratch(net, data.X_val.rows, false, pool);
-  // `start`: the parameters at the start of the epoch (to fall back on when it
-  // diverges; the training loss's early stopping keeps them when they are best)
-  const bool early = options.early_stopping > 0;
-  const bool guard = options.stop_on_divergence;
-  AlignedBuffer<T> start(guard || (early && !validating) ? n_params : 0);
-  AlignedBuffer<T> best(early ? n_params : 0);
+void check_divergence(Network<T>& net, double loss, const AlignedBuffer<T>& start,
+                      std::size_t epoch, FitResult& result) {
   T* params = net.params();
-  if (start.size()) std::copy(params, params + n_params, start.data());
+  const std::size_t n = net.n_params();
+  if (std::isfinite(loss) && all_finite(ConstMatrixView<T>(params, 1, n))) return;
+  std::copy(start.data(), start.data() + n, params);
+  throw Diverged(divergence_message(epoch, loss), epoch, std::move(result));
+}
 
+// An empty result with room for `epochs` epochs' figures (up to a bound: the
+// count may be absurd when a hook is meant to end the fit).
+FitResult new_result(std::size_t epochs, bool validating) {
   FitResult result;
-  const std::size_t reserve = std::min<std::size_t>(options.epochs, std::size_t(1) << 20);
+  const std::size_t reserve = std::min<std::size_t>(epochs, std::size_t(1) << 20);
   result.loss.reserve(reserve);
   result.learning_rate.reserve(reserve);
   if (validating) {
     result.val_loss.reserve(reserve);
     result.val_score.reserve(reserve);
   }
-  // Ask should_stop about every 2^22 multiply-adds of work (a few milliseconds).
-  const std::size_t work = std::max<std::size_t>(1, n * n_params);
-  const std::size_t check_every = std::max<std::size_t>(1, (std::size_t(1) << 22) / work);
-  // Under the mean reduction a batch's loss is its (weighted) mean; the epoch's
-  // is the mean over all n rows, so each batch counts with its share of them.
-  const bool mean = net.reduction() == Reduction::Mean;
-  double total_weight = static_cast<double>(n);
-  if (weight != nullptr) total_weight = std::accumulate(weight, weight + n, 0.0);
-  double best_figure = std::numeric_limits<double>::infinity();
-  bool have_best = false;
-  std::size_t epochs_without_improvement = 0;
-  using Clock = std::chrono::steady_clock;
-  Clock::time_point last_progress = Clock::now();
+  return result;
+}
 
+// Epoch `epoch`'s (from 0) figures, into the result and the log the hooks
+// get; the validation figures measured now, with a validator.
+template <class T>
+EpochLog record_epoch(FitResult& result, std::size_t epoch, std::size_t epochs, double loss,
+                      double learning_rate, Validator<T>* validator, const Network<T>& net,
+                      ThreadPool* pool) {
+  result.loss.push_back(loss);
+  result.learning_rate.push_back(learning_rate);
+  result.epochs = epoch + 1;
+  EpochLog log;
+  log.epoch = epoch + 1;
+  log.epochs = epochs;
+  log.loss = loss;
+  log.learning_rate = learning_rate;
+  log.val_loss = log.val_score = std::numeric_limits<double>::quiet_NaN();
+  if (validator != nullptr) {
+    std::tie(log.val_loss, log.val_score) = validator->evaluate(net, pool);
+    result.val_loss.push_back(log.val_loss);
+    result.val_score.push_back(log.val_score);
+  }
+  return log;
+}
+
+// Early stopping, as scikit-learn's MLP: an epoch improves when its figure
+// (the validation loss, else the training loss) is below the best so far by at
+// least tol; the best parameters are those of the lowest figure: after the
+// epoch for the validation loss (measured then), at its start for the
+// training loss (measured on the way through).
+template <class T>
+class EarlyStopping {
+ public:
+  EarlyStopping(std::size_t patience, double tol, std::size_t n_params, bool validating)
+      : patience_(patience), tol_(tol), validating_(validating), best_(patience > 0 ? n_params : 0) {}
+
+  // After epoch `epoch` (from 0) with figures `log`, the parameters `before`
+  // and `after` it: records the best, and says whether the fit ends here.
+  bool update(const EpochLog& log, std::size_t epoch, const T* before, const T* after,
+              FitResult& result) {
+    if (patience_ == 0) return false;
+    const double figure = validating_ ? log.val_loss : log.loss;
+    since_best_ = figure <= best_figure_ - tol_ ? 0 : since_best_ + 1;
+    if (figure < best_figure_) {
+      best_figure_ = figure;
+      have_best_ = true;
+      result.best_epoch = validating_ ? epoch + 1 : epoch;
+      const T* source = validating_ ? after : before;
+      std::copy(source, source + best_.size(), best_.data());
+    }
+    return since_best_ >= patience_;
+  }
+
+  // The best parameters into `params`, unless the fit was interrupted.
+  void restore(T* params, const FitResult& result) const {
+    if (have_best_ && !result.stopped) std::copy(best_.data(), best_.data() + best_.size(), params);
+  }
+
+ private:
+  std::size_t patience_;
+  double tol_;
+  bool validating_;
+  AlignedBuffer<T> best_;
+  double best_figure_ = std::numeric_limits<double>::infinity();
+  bool have_best_ = false;
+  std::size_t since_best_ = 0;
+};
+
+// The hooks after an epoch: the callback after every callback_every-th epoch
+// and the last, progress once progress_seconds have passed and after the last.
+class EpochHooks {
+ public:
+  EpochHooks(const FitHooks& hooks, std::size_t callback_every)
+      : hooks_(hooks), callback_every_(callback_every), last_progress_(Clock::now()) {}
+
+  // False when a hook asks the fit to stop.
+  bool call(const EpochLog& log) {
+    bool go_on = true;
+    if (hooks_.callback && (log.epoch % callback_every_ == 0 || log.last))
+      go_on = hooks_.callback(log);
+    if (hooks_.progress) {
+      const Clock::time_point now = Clock::now();
+      if (log.last || std::chrono::duration<double>(now - last_progress_).count() >= hooks_.progress_seconds) {
+        last_progress_ = now;
+        go_on = hooks_.progress(log) && go_on;
+      }
+    }
+    return go_on;
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  const FitHooks& hooks_;
+  std::size_t callback_every_;
+  Clock::time_point last_progress_;
+};
+
+}  // namespace
+
+// --- the epoch loop ---------------------------------------------------------------------
+
+template <class T>
+FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& options,
+              Optimizer<T>& optimizer, const FitHooks& hooks) {
+  // The pool first, when the thread count is valid: large inputs are checked
+  // over it, and bad data is reported before bad options.
+  const int threads = resolve_threads(options.threads);
+  ThreadPool* pool = threads > 1 && threads <= ThreadPool::kMaxThreads ? &shared_thread_pool(threads)
+                                                                        : nullptr;
+  check_fit(net, given, options, pool);
+
+  // everything the loop needs, made now
+  const FitRows<T> rows(given, options);
+  const FitData<T>& data = rows.data;
+  const std::size_t n = data.X.rows, n_params = net.n_params();
+  Batches<T> batches(net, data, options, pool);
+  optimizer.prepare(options.optimizer, n_params);
+  std::unique_ptr<Validator<T>> validator;
+  if (data.X_val.rows != 0) {
+    validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val);
+    reserve_scratch(net, data.X_val.rows, false, pool);
+  }
+  EarlyStopping<T> early(options.early_stopping, options.tol, n_params, validator != nullptr);
+  // the parameters at the epoch's start, for the divergence guard and the
+  // training loss's early stopping
+  AlignedBuffer<T> start(options.stop_on_divergence || (options.early_stopping > 0 && !validator)
+                             ? n_params : 0);
+  T* params = net.params();
+  std::copy(params, params + start.size(), start.data());
+  EpochHooks after_epoch(hooks, options.callback_every);
+  StopFlag stop(&hooks.should_stop);
   StepOptions step;
   step.l2 = options.l2;
   step.clip_norm = options.clip_norm;
-  T* grads = ws.grads.data();
+  FitResult result = new_result(options.epochs, validator != nullptr);
+
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
     step.learning_rate = scheduled_rate(options.schedule, options.learning_rate, epoch,
                                         options.epochs, n);
-    if (shuffled) shuffle_rows(order, options.seed, options.first_epoch + epoch);
-    double epoch_loss = 0;
-    for (std::size_t first = 0; first < n; first += batch) {
-      const std::size_t rows = std::min(batch, n - first);
-      const Batch<T> b{X, Y, weight, shuffled ? order.data() : nullptr, first, rows};
-      const double loss = batch_gradient(net, b, ws, pool);
-      if (mean && rows != n) {
-        const double share = weight != nullptr ? weight_sum(b) : static_cast<double>(rows);
-        epoch_loss += loss * share / total_weight;
-      } else {
-        epoch_loss += loss;
-      }
-      if (guard && !std::isfinite(loss)) break;
-      optimizer.step(params, grads, segments, step, pool);
-    }
-
-    if (guard) {
-      if (!std::isfinite(epoch_loss) || !all_finite(ConstMatrixView<T>(params, 1, n_params))) {
-        std::copy(start.data(), start.data() + n_params, params);
-        throw Diverged(divergence_message(epoch + 1, epoch_loss), epoch + 1, std::move(result));
-      }
-    }
-    result.loss.push_back(epoch_loss);
-    result.learning_rate.push_back(step.learning_rate);
-    result.epochs = epoch + 1;
-    EpochLog log;
-    log.epoch = epoch + 1;
-    log.epochs = options.epochs;
-    log.loss = epoch_loss;
-    log.learning_rate = step.learning_rate;
-    log.val_loss = log.val_score = std::numeric_limits<double>::quiet_NaN();
-    if (validating) {
-      std::tie(log.val_loss, log.val_score) = validator->evaluate(net, pool);
-      result.val_loss.push_back(log.val_loss);
-      result.val_score.push_back(log.val_score);
-    }
-
-    // Early stopping, as scikit-learn's MLP: an epoch improves when its figure
-    // is below the best so far by at least tol; the best parameters are those
-    // of the lowest figure: after the epoch for the validation loss (measured
-    // then), at its start for the training loss (measured on the way through).
-    if (early) {
-      const double figure = validating ? log.val_loss : epoch_loss;
-      epochs_without_improvement = figure <= best_figure - options.tol ? 0 : epochs_without_improvement + 1;
-      if (figure < best_figure) {
-        best_figure = figure;
-        have_best = true;
-        result.best_epoch = validating ? epoch + 1 : epoch;
-        const T* source = validating ? params : start.data();
-        std::copy(source, source + n_params, best.data());
-      }
-      result.early_stopped = epochs_without_improvement >= options.early_stopping;
-    }
-    if (start.size()) std::copy(params, params + n_params, start.data());
-
+    const std::optional<double> loss =
+        batches.run(net, optimizer, step, options.first_epoch + epoch, stop);
+    if (!loss) break;  // interrupted
+    if (options.stop_on_divergence) check_divergence(net, *loss, start, epoch + 1, result);
+    EpochLog log = record_epoch(result, epoch, options.epochs, *loss, step.learning_rate,
+                                validator.get(), net, pool);
+    result.early_stopped = early.update(log, epoch, start.data(), params, result);
+    std::copy(params, params + start.size(), start.data());
     log.last = result.early_stopped || epoch + 1 == options.epochs;
-    if (hooks.callback && ((epoch + 1) % hooks.callback_every == 0 || log.last) &&
-        !hooks.callback(log))
-      result.stopped_by_callback = true;
-    if (hooks.progress) {
-      const Clock::time_point now = Clock::now();
-      if (log.last || std::chrono::duration<double>(now - last_progress).count() >= hooks.progress_seconds) {
-        last_progress = now;
-        if (!hooks.progress(log)) result.stopped_by_callback = true;
-      }
-    }
-    if (result.early_stopped || result.stopped_by_callback) break;
-    if (hooks.should_stop && result.epochs % check_every == 0 && hooks.should_stop()) {
-      result.stopped = true;
-      break;
-    }
+    result.stopped_by_callback = !after_epoch.call(log);
+    if (result.early_stopped || result.stopped_by_callback || stop.poll(0)) break;
   }
-  if (have_best && !result.stopped)
-    std::copy(best.data(), best.data() + n_params, params);
+  result.stopped = stop.raised();
+  early.restore(params, result);
   return result;
 }
 
@@ -612,12 +405,6 @@ FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions&
 // --- instantiations ---------------------------------------------------------------------
 
 #define FASTMLP_INSTANTIATE(T)                                                                 \
-  template class Workspace<T>;                                                                 \
-  template double loss_and_gradient<T>(const Network<T>&, InputView<T>, InputView<T>,         \
-                                       Workspace<T>&, ThreadPool*, const T*);                  \
-  template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>,            \
-                                    const char*, const char*, ThreadPool*);                    \
-  template std::vector<T> class_weights<T>(ConstMatrixView<T>, const std::vector<double>&);    \
   template FitResult fit<T>(Network<T>&, const FitData<T>&, const FitOptions&, Optimizer<T>&,  \
                             const FitHooks&);                                                  \
   template FitResult fit<T>(Network<T>&, InputView<T>, InputView<T>, const FitOptions&,        \

@@ -1,12 +1,13 @@
-// Training: the gradient of the loss, and the epoch loop that applies it.
+// Training: the epoch loop that applies a batch's gradient (gradient.hpp)
+// through an optimiser (optim.hpp), and the options, hooks and results of a fit.
 //
 // The defaults are the article's algorithm: full-batch gradient descent on the
 // network's loss (mse, summed), W -= learning_rate * dW once per epoch. With a
 // batch size, each epoch walks the rows in batches, reshuffled every epoch from
-// the seed; options add optimisers, schedules, l2, clipping, sample weights,
-// validation and early stopping. Everything a fit needs is allocated once,
-// before the first epoch; the loop allocates nothing. Interruption, callbacks
-// and progress are hooks, so the loop knows no Python.
+// the seed; options add optimisers, schedules, l2, clipping, sample and class
+// weights, validation and early stopping. Everything a fit needs is allocated
+// once, before the first epoch; the loop allocates nothing. Interruption,
+// callbacks and progress are hooks, so the loop knows no Python.
 #pragma once
 
 #include <cstddef>
@@ -16,19 +17,17 @@
 #include <string>
 #include <vector>
 
+#include <fastmlp/gradient.hpp>
 #include <fastmlp/matrix.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/options.hpp>
+#include <fastmlp/validation.hpp>
 
 namespace fastmlp {
 
 class ThreadPool;
 
-
-// Called between epochs (about every few milliseconds of work, not every
-// epoch): returning true stops the fit after the epoch just completed.
-using StopCheck = std::function<bool()>;
 
 // What a callback learns after an epoch. Figures that were not measured are NaN.
 struct EpochLog {
@@ -44,16 +43,17 @@ struct EpochLog {
 // Returning false stops the fit after the epoch just completed.
 using EpochCallback = std::function<bool(const EpochLog&)>;
 
-// Code a fit calls between epochs; every member is optional.
+// Code a fit calls as it runs; every member is optional.
 struct FitHooks {
-  StopCheck should_stop;          // polled every few milliseconds of work: true interrupts
-  EpochCallback callback;         // after every `callback_every`-th epoch, and after the last
-  std::size_t callback_every = 1;
+  StopCheck should_stop;          // polled every few milliseconds of work, between batches and
+                                  // inside them: true interrupts (see fit)
+  EpochCallback callback;         // after every FitOptions::callback_every-th epoch, and the last
   EpochCallback progress;         // after an epoch once `progress_seconds` have passed since
   double progress_seconds = 0.1;  // the fit began or the last call, and after the last epoch
 };
 
-// The data of a fit. Views are read in place, never copied.
+// The data of a fit. Views are read in place, never copied (but see
+// FitOptions::validation_fraction and class_weight).
 template <class T>
 struct FitData {
   ConstMatrixView<T> X, Y;           // (n, inputs), (n, outputs)
@@ -90,67 +90,15 @@ class Diverged : public std::runtime_error {
   FitResult result_;
 };
 
-// The validation figure besides the loss: "accuracy" (argmax agreement, or
-// outputs and targets on the same side of 1/2 for a single output) after a
-// softmax or sigmoid output layer, "r2" (the coefficient of determination,
-// averaged over the outputs as scikit-learn's r2_score) after any other.
-const char* validation_score_name(Activation output);
-
-// A seeded split of n rows: round(fraction * n) rows (at least 1) for
-// validation, the rest for training, each list in increasing order; the rows
-// are drawn by a Fisher-Yates shuffle from Rng(seed ^ 0x5851f42d4c957f2d).
-// std::invalid_argument unless 0 < fraction < 1 and both parts have rows.
-struct RowSplit {
-  std::vector<std::size_t> train, validation;
-};
-RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed);
-
-// Each row's weight from its class, for a fit's sample weights. A row's
-// class is the argmax of its Y row (the first on ties), or with a single
-// column 1 where Y >= 0.5 and 0 elsewhere; there are max(Y.cols, 2) classes.
-// `per_class` holds one weight per class; empty, the weights are
-// scikit-learn's "balanced": n / (classes present * count[class]) over the
-// classes present in Y. std::invalid_argument for a per_class of another
-// length or with a weight that is negative or not finite.
-template <class T>
-std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& per_class = {});
-
-// The buffers one gradient evaluation (or, without `backward`, one forward
-// pass and loss) needs for a network and a number of rows.
-template <class T>
-class Workspace {
- public:
-  Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true);
-  std::vector<Matrix<T>> activations;  // A of every layer, (rows, units)
-  Matrix<T> logits;                    // the output layer's Z, when the loss needs it
-  std::vector<Matrix<T>> deltas;       // dZ of every layer, (rows, units); without
-                                       // `backward` the output layer's alone
-  Matrix<double> loss_terms;           // (rows, loss_terms_per_row)
-  Matrix<T> X, Y;                      // a shuffled batch, gathered (when `gather`)
-  AlignedBuffer<T> weight;             // its rows' weights, gathered (when `gather`)
-  AlignedBuffer<T> grads;              // laid out as Network::params() (when `backward`)
-};
-
-// The loss on (X, Y) under the network's reduction, and its gradient with
-// respect to every parameter, written to ws.grads (laid out as net.params()).
-// X is (n, inputs), Y is (n, outputs), n no more than the workspace's rows;
-// both assumed checked (check_fit_inputs). With `weight` (n), row i's loss and
-// gradient count weight[i] times, and the mean reduction divides by the sum of
-// the weights instead of n (zero when they sum to 0).
-template <class T>
-double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
-                         Workspace<T>& ws, ThreadPool* pool = nullptr,
-                         const T* weight = nullptr);
-
-// std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can
-// train `net`. Large inputs are scanned over `pool`.
-template <class T>
-void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y,
-                      const char* x_name = "X", const char* y_name = "Y",
-                      ThreadPool* pool = nullptr);
-
 // Train `net` in place from its current parameters. `optimizer` carries its
 // state from the last fit when the settings are the same (Optimizer::prepare).
+// With options.validation_fraction, fit trains on copies of the rows
+// validation_split keeps for training and validates on the others (data's own
+// validation rows must then be empty); with options.class_weight, each
+// training row's weight (sample_weight's, or 1) is multiplied, in T, by
+// class_weights of the training rows. When should_stop interrupts, the batch
+// under way is discarded: the network keeps its parameters from the last
+// completed step, and the result holds the epochs completed before it.
 // Throws Diverged (see FitOptions::stop_on_divergence), std::invalid_argument
 // for bad data or options, before anything changes.
 template <class T>

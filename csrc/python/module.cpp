@@ -265,8 +265,7 @@ FitOptions options_from_kwargs(const py::kwargs& kwargs) {
     const OptionSpec* spec = find_fit_option(name);
     if (spec == nullptr) throw py::type_error("unknown fit option " + in_quotes(name));
     if (name == "class_weight" && py::isinstance<py::dict>(item.second)) {
-      options.class_weight = ClassWeight::Table;
-      options.class_weight_table = class_weight_table(item.second.cast<py::dict>());
+      options.class_weight = {ClassWeightKind::PerClass, class_weight_table(item.second.cast<py::dict>())};
       continue;
     }
     set_fit_option(options, *spec, option_value(item.second));
@@ -449,7 +448,6 @@ void bind_network(py::module_& m, const char* name) {
              hooks.should_stop = python_signal_check();
              if (!callback.is_none())
                hooks.callback = python_callback(self, callback, out.validating, score_key, failed);
-             hooks.callback_every = options.callback_every;
              if (!progress.is_none())
                hooks.progress = python_callback(self, progress, out.validating, score_key, failed);
              hooks.progress_seconds = progress_seconds;

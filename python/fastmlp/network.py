@@ -386,9 +386,11 @@ class Network:
         FloatingPointError
             The training diverged (see on_divergence).
         KeyboardInterrupt
-            On Ctrl-C; the network keeps the last completed epoch, and
-            ``history`` the epochs completed (so after an exception of the
-            callback). Any ``epochs`` is accepted, up to 2**64 - 1: nothing is
+            On Ctrl-C, within milliseconds whatever the batch size; the
+            network keeps its parameters from the last completed step (the
+            batch under way is discarded; with batches, that may be part way
+            through an epoch), and ``history`` the epochs completed (so after
+            an exception of the callback). Any ``epochs`` is accepted, up to 2**64 - 1: nothing is
             sized by it, and Ctrl-C (or a callback returning False) ends it.
         RuntimeError
             Another thread is using this network. While a fit runs, every
@@ -411,8 +413,6 @@ class Network:
         options.first_epoch = self.history["loss"].size
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
-        if validation is not None and validation_fraction is not None:
-            raise ValueError("give validation or validation_fraction, not both")
         weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
         X_val = Y_val = None
         if validation is not None:

@@ -1,0 +1,298 @@
+// The gradient of the loss over a batch, in two phases over the pool (see
+// "the gradient" below), and the checks of a fit's inputs. Not the epoch loop
+// nor the optimiser's step: train.cpp and optim.cpp.
+#include <fastmlp/gradient.hpp>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include <fastmlp/gemm.hpp>
+#include <fastmlp/gemm/blocking.hpp>
+#include <fastmlp/losses.hpp>
+#include <fastmlp/threads.hpp>
+
+namespace fastmlp {
+
+template <class T>
+Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward) {
+  const std::size_t L = net.n_layers();
+  for (std::size_t l = 0; l < L; ++l) {
+    const std::size_t units = net.sizes()[l + 1];
+    activations.emplace_back(rows, units);
+    deltas.emplace_back(backward || l + 1 == L ? rows : 0, units);
+  }
+  if (loss_needs_logits(net.loss())) logits = Matrix<T>(rows, net.n_outputs());
+  loss_terms = Matrix<double>(rows, loss_terms_per_row(net.loss(), net.activation(L - 1),
+                                                       net.n_outputs()));
+  if (backward) grads = AlignedBuffer<T>(net.n_params());
+  if (gather) {
+    X = Matrix<T>(rows, net.n_inputs());
+    Y = Matrix<T>(rows, net.n_outputs());
+    weight = AlignedBuffer<T>(rows);
+  }
+}
+
+// --- the gradient -----------------------------------------------------------------
+//
+// A batch's gradient goes in two phases over the pool. Phase 1 cuts the rows
+// into blocks. Each block, on one thread and with single-threaded products, is
+// gathered (a shuffled batch), goes forward through every layer, gets its loss
+// terms and output dZ, and goes back down: dZ_{l-1} = (dZ_l W_l^T) * f'_{l-1}.
+// Every value there depends on its own row alone (a row of a product on that
+// row of its left operand; the sweeps work element by element or row by row),
+// so neither the cut nor the thread that runs a block changes a bit. Phase 2
+// sums over the rows: dW_l = A_{l-1}^T dZ_l and db_l = the column sums of dZ_l,
+// each element over all the batch's rows in row order, as one thread would; it
+// is cut by rows of dW and columns of db instead, and goes through the batch's
+// rows in chunks of whole GEMM k-blocks, which add up to the bits of one
+// product. The loss then adds the rows' terms in row order. The StopFlag is
+// polled before each block of phase 1 and each chunk of phase 2, so that a
+// stop is answered within milliseconds whatever the batch size.
+
+namespace {
+
+// Below this much work (rows * parameters) a batch stays on the calling
+// thread: a hand-off to the pool costs about a microsecond.
+constexpr std::size_t kParallelWork = std::size_t(1) << 18;
+// Phase 1's blocks: the rows shared out evenly over the threads, in multiples
+// of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
+constexpr std::size_t kBlockAlign = 16;
+constexpr std::size_t kBlockMax = 256;
+// Phase 2's tasks per thread and layer (see parameter_gradients).
+constexpr std::size_t kTasksPerThread = 2;
+// Phase 2's chunks: at least this many multiply-adds (a millisecond or so on
+// one thread), so that the hand-offs between them cost nothing measurable.
+constexpr std::size_t kChunkWork = std::size_t(1) << 24;
+
+// The factor of the loss and dZ: 1 under the sum reduction; under the mean,
+// 1 / n, or 1 / (the sum of the weights), 0 when that is 0.
+template <class T>
+T reduction_scale(Reduction reduction, const Batch<T>& b) {
+  if (reduction != Reduction::Mean) return T(1);
+  if (b.weight == nullptr) return T(1) / static_cast<T>(b.rows);
+  const double sum = b.weight_sum();
+  return sum > 0 ? static_cast<T>(1.0 / sum) : T(0);
+}
+
+// Phase 1 for rows [first, first + count) of a batch (see above); without
+// `backward`, up to the loss terms and the output dZ.
+template <class T>
+void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                           bool backward, std::size_t first, std::size_t count) {
+  const std::size_t L = net.n_layers();
+  auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
+  ConstMatrixView<T> X = b.X.rows_range(b.first + first, count);
+  ConstMatrixView<T> Y = b.Y.rows_range(b.first + first, count);
+  if (b.order != nullptr) {
+    const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
+    for (std::size_t i = 0; i < count; ++i) {
+      const std::size_t from = b.row(first + i);
+      std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
+      std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
+      if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
+    }
+    X = gx;
+    Y = gy;
+  }
+  const T* weight = b.weights(ws);
+  if (weight != nullptr) weight += first;
+
+  // forward: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} = X; the output layer's
+  // logits Z kept when the loss needs them
+  auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
+  auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
+  for (std::size_t l = 0; l + 1 < L; ++l)
+    dense_forward(A(l), input(l), net.weight(l), net.bias(l), net.activation(l));
+  MatrixView<T> logits;
+  if (loss_needs_logits(net.loss())) {
+    logits = rows(ws.logits);
+    dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
+    activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
+  } else {
+    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1),
+                  net.activation(L - 1));
+  }
+
+  // the loss terms and dZ at the output, then dZ of every layer below
+  loss_forward_backward<T>(net.loss(), net.activation(L - 1), rows(ws.deltas[L - 1]),
+                           rows(ws.loss_terms), logits, A(L - 1), Y, scale, weight);
+  if (!backward) return;
+  for (std::size_t l = L - 1; l > 0; --l) {
+    const MatrixView<T> dX = rows(ws.deltas[l - 1]);
+    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
+    activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
+  }
+}
+
+// The rows of phase 1's blocks for a batch of `rows` rows.
+std::size_t block_rows(std::size_t rows, ThreadPool* pool) {
+  const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
+  return std::min(kBlockMax, ceil_div(ceil_div(rows, threads), kBlockAlign) * kBlockAlign);
+}
+
+// Phase 1 over all the batch's rows, in blocks over the pool; the blocks
+// after a stop are skipped.
+template <class T>
+void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
+                      bool backward, ThreadPool* pool, StopFlag& stop) {
+  const std::size_t block = block_rows(b.rows, pool);
+  const std::size_t block_work = block * net.n_params() * (backward ? 2 : 1);
+  run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
+    if (stop.poll(block_work)) return;
+    const std::size_t first = i * block;
+    rows_forward_backward(net, b, ws, scale, backward, first, std::min(block, b.rows - first));
+  });
+}
+
+// Phase 2 cuts each layer's dW into this many parts by rows, and its db by
+// columns: kTasksPerThread per thread, large products (each part packs all of
+// dZ) but enough of them for the threads to even out. Without a pool, one.
+std::size_t grad_parts(ThreadPool* pool) {
+  return pool != nullptr ? kTasksPerThread * static_cast<std::size_t>(pool->size()) : 1;
+}
+
+// Phase 2's chunks of rows for a network: whole k-blocks of the GEMM (so that
+// the chunks' products add up to one product's bits), about kChunkWork
+// multiply-adds each.
+template <class T>
+std::size_t chunk_rows(const Network<T>& net) {
+  return round_up(std::max<std::size_t>(1, kChunkWork / net.n_params()), gemm_detail::KC<T>);
+}
+
+// Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
+// (rows, inputs) and the dZ phase 1 left, chunk by chunk of rows, each chunk
+// in tasks over the pool; the chunks after a stop are skipped.
+template <class T>
+void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
+                         ThreadPool* pool, StopFlag& stop) {
+  const std::size_t n = X.rows, parts = grad_parts(pool), chunk = chunk_rows(net);
+  const auto& sizes = net.sizes();
+  T* grads = ws.grads.data();
+  // Part `part` of layer l's dW (part < parts), or of its db (the rest), over
+  // rows [first_row, first_row + rows); a layer narrower than `parts` leaves
+  // some parts empty.
+  const auto task = [&](std::size_t l, std::size_t part, std::size_t first_row, std::size_t rows) {
+    const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(first_row, rows);
+    const bool weight = part < parts, accumulate = first_row > 0;
+    const std::size_t units = weight ? sizes[l] : sizes[l + 1];
+    const std::size_t size = ceil_div(units, parts), first = (weight ? part : part - parts) * size;
+    if (first >= units) return;
+    const std::size_t count = std::min(size, units - first);
+    if (weight) {
+      const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
+      const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
+      dense_backward_weight(dW.rows_range(first, count),
+                            input.rows_range(first_row, rows).cols_range(first, count), dZ,
+                            nullptr, accumulate);
+    } else {
+      dense_backward_bias(grads + net.bias_offset(l) + first, dZ.cols_range(first, count),
+                          accumulate);
+    }
+  };
+  const std::size_t tasks = net.n_layers() * 2 * parts;
+  std::size_t first_row = 0;
+  do {  // at least once: no rows still writes zeros
+    const std::size_t rows = std::min(chunk, n - first_row);
+    if (stop.poll(rows * net.n_params())) return;
+    run_tasks(pool, tasks,
+              [&](std::size_t t) { task(t / (2 * parts), t % (2 * parts), first_row, rows); });
+  } while ((first_row += chunk) < n);
+}
+
+// The pool for a batch of `rows` rows: none when the work is too small.
+template <class T>
+ThreadPool* pool_for(const Network<T>& net, std::size_t rows, ThreadPool* pool) {
+  return rows * net.n_params() < kParallelWork ? nullptr : pool;
+}
+
+}  // namespace
+
+template <class T>
+void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, ThreadPool* pool) {
+  pool = pool_for(net, rows, pool);
+  if (pool == nullptr) return;
+  const std::size_t block = block_rows(rows, pool);
+  const std::size_t chunk = std::min(rows, chunk_rows(net));
+  const auto& sizes = net.sizes();
+  const auto reserve = [&] {
+    for (std::size_t l = 0; l < net.n_layers(); ++l) {
+      const std::size_t in = sizes[l], out = sizes[l + 1];
+      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
+      if (!backward) continue;
+      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
+      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
+                      chunk);  // part of A_{l-1}^T dZ_l, a chunk of rows
+    }
+  };
+  pool->on_every_thread(std::cref(reserve));
+}
+
+template <class T>
+double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws,
+                      ThreadPool* pool, StopFlag& stop) {
+  pool = pool_for(net, b.rows, pool);
+  const T scale = reduction_scale(net.reduction(), b);
+  forward_backward(net, b, ws, scale, true, pool, stop);
+  if (stop.raised()) return 0;
+  const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
+                               scale, b.weights(ws));
+  const ConstMatrixView<T> X = b.order != nullptr
+                                   ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
+                                   : b.X.rows_range(b.first, b.rows);
+  parameter_gradients(net, X, ws, pool, stop);
+  return loss;
+}
+
+template <class T>
+double batch_loss(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, ThreadPool* pool) {
+  pool = pool_for(net, b.rows, pool);
+  const T scale = reduction_scale(net.reduction(), b);
+  StopFlag never;
+  forward_backward(net, b, ws, scale, false, pool, never);
+  return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
+                  b.weights(ws));
+}
+
+template <class T>
+double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
+                         Workspace<T>& ws, ThreadPool* pool, const T* weight) {
+  StopFlag never;
+  return batch_gradient(net, Batch<T>{X, Y, weight, nullptr, 0, X.rows}, ws, pool, never);
+}
+
+// --- checks ---------------------------------------------------------------------------
+
+template <class T>
+void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, const char* x_name,
+                      const char* y_name, ThreadPool* pool) {
+  check_input(net, X, x_name, pool);
+  if (Y.rows != X.rows)
+    throw std::invalid_argument(std::string(x_name) + " and " + y_name +
+                                " must have the same number of rows; got " +
+                                std::to_string(X.rows) + " and " + std::to_string(Y.rows));
+  if (Y.cols != net.n_outputs())
+    throw std::invalid_argument(std::string(y_name) + " has " + std::to_string(Y.cols) +
+                                " columns but the network has " +
+                                std::to_string(net.n_outputs()) + " outputs");
+  check_finite(Y, y_name, pool);
+}
+
+// --- instantiations ---------------------------------------------------------------------
+
+#define FASTMLP_INSTANTIATE(T)                                                                 \
+  template class Workspace<T>;                                                                 \
+  template double loss_and_gradient<T>(const Network<T>&, InputView<T>, InputView<T>,         \
+                                       Workspace<T>&, ThreadPool*, const T*);                  \
+  template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>,            \
+                                    const char*, const char*, ThreadPool*);                    \
+  template double batch_gradient<T>(const Network<T>&, const Batch<T>&, Workspace<T>&,        \
+                                    ThreadPool*, StopFlag&);                                   \
+  template double batch_loss<T>(const Network<T>&, const Batch<T>&, Workspace<T>&,            \
+                                ThreadPool*);                                                  \
+  template void reserve_scratch<T>(const Network<T>&, std::size_t, bool, ThreadPool*);
+FASTMLP_INSTANTIATE(float)
+FASTMLP_INSTANTIATE(double)
+#undef FASTMLP_INSTANTIATE
+
+}  // namespace fastmlp
