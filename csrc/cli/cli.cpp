@@ -136,8 +136,8 @@ constexpr const char* kPredictUsage =
     "\n"
     "options:\n"
     "  --classes        print each row's predicted class instead: the index of its\n"
-    "                   largest output (a single output: 1 above 0.5 for a sigmoid\n"
-    "                   output layer, above 0 for others, else 0)\n"
+    "                   largest output (a single output: 1 above 0.5, else 0,\n"
+    "                   whatever the output layer)\n"
     "  --labels N       label columns that may follow the inputs (default: as many\n"
     "                   as the network has outputs)\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -747,7 +747,7 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
   CsvBlocks data(path, env.should_stop);
   if (data.columns() != 0) label_columns(net, data, path, labels.value_or(net.n_outputs()));
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), net.n_outputs());
-  const Activation output = net.activation(net.n_layers() - 1);
+  const std::string rows_of = path + ", data";
   std::string text;
   while (const std::size_t n = data.next()) {
     data.features(X);
@@ -756,7 +756,7 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
     for (std::size_t i = 0; i < n; ++i) {
       const T* p = P.data() + i * P.cols();
       if (classes) {
-        text += std::to_string(predicted_class(p, P.cols(), output));
+        text += std::to_string(predicted_class_of_row(p, P.cols(), rows_of, data.first_row() + i + 1));
       } else {
         for (std::size_t j = 0; j < P.cols(); ++j) {
           if (j > 0) text += ',';
@@ -827,7 +827,7 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
                           : std::to_string(c));  // an empty file has neither header nor columns
 
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), k);
-  const Activation output = net.activation(net.n_layers() - 1);
+  const std::string rows_of = path + ", data";
   while (const std::size_t n = data.next()) {
     data.features(X);
     net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
@@ -835,7 +835,7 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
       const double* y = data.row(i) + net.n_inputs();
       std::size_t truth;
       if (one_hot) {
-        truth = argmax_row(ConstMatrixView<double>(y, 1, labels), 0);
+        truth = true_class_of_row(y, labels, rows_of, data.first_row() + i + 1);
       } else {
         if (!(y[0] >= 0 && y[0] < double(e.classes) && y[0] == std::floor(y[0])))
           throw std::invalid_argument(path + ", data row " + std::to_string(data.first_row() + i + 1) +
@@ -844,7 +844,8 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
                                       std::to_string(e.classes - 1));
         truth = static_cast<std::size_t>(y[0]);
       }
-      const std::size_t predicted = predicted_class(P.data() + i * k, k, output);
+      const std::size_t predicted =
+          predicted_class_of_row(P.data() + i * k, k, rows_of, data.first_row() + i + 1);
       e.correct += truth == predicted;
       if (!e.confusion.empty()) ++e.confusion[truth * e.classes + predicted];
     }

@@ -17,6 +17,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp import _core
+from fastmlp.metrics import predicted_classes
 
 __all__ = ["Network", "load", "predict", "train"]
 
@@ -337,7 +338,7 @@ class Network:
             weights changes nothing, and a weight of 2 is a repeated row).
         class_weight : "balanced", dict or None
             Weights per class, multiplied into sample_weight. The class of a
-            row is the argmax of its Y (or ``Y >= 0.5`` for one output).
+            row is the argmax of its Y (or ``Y > 0.5`` for one output).
             "balanced" is scikit-learn's ``n / (n_classes * count[class])``
             over the classes present in the training rows (computed in C++,
             the same function as ``fastmlp train --class-weight balanced``);
@@ -545,13 +546,12 @@ class Network:
         return self.predict(X, threads=threads)
 
     def predict_classes(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
-        """The predicted class index of each row of X, shape (n,), int64: the
-        argmax of the outputs (the first on ties); with a single output, 1
-        where it exceeds 0.5 (sigmoid) or 0 (other outputs), else 0."""
-        P = self.predict(X, threads=threads)
-        if P.shape[1] == 1:
-            return (P[:, 0] > (0.5 if self.output == "sigmoid" else 0.0)).astype(np.int64)
-        return P.argmax(axis=1)
+        """The predicted class index of each row of X, shape (n,), int64, by
+        ``fastmlp.metrics``' one rule: the argmax of the outputs (the first on
+        ties); with a single output, 1 where it exceeds 0.5, else 0, whatever
+        the output activation. ValueError naming a row whose outputs are not
+        finite (they overflowed)."""
+        return predicted_classes(self.predict(X, threads=threads), "predictions")
 
     # --- export -------------------------------------------------------------------
 
@@ -684,7 +684,7 @@ def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
 
 def _class_weights(Y: np.ndarray, class_weight: Any) -> np.ndarray:
     """Each row's weight from its class, computed in C++ (``_core.class_weights``):
-    the class is the argmax of Y's row (Y >= 0.5 for one output)."""
+    the class of Y's row by ``fastmlp.metrics``' rule (Y > 0.5 for one output)."""
     if isinstance(class_weight, str) and class_weight == "balanced":
         return _core.class_weights(Y, [])
     if not isinstance(class_weight, Mapping):

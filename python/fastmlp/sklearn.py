@@ -60,6 +60,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
+from fastmlp.metrics import predicted_classes
 from fastmlp.network import Network
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
@@ -663,7 +664,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(accuracy_score(y, self._labels(P), sample_weight=sample_weight))
 
     def _labels(self, P: np.ndarray) -> np.ndarray:
-        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+        """The labels of outputs P by fastmlp's one class rule (scikit-learn's
+        LabelBinarizer threshold): each multi-label column on its own, else
+        each row; ValueError for outputs that are not finite."""
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            indicator = predicted_classes(P.reshape(-1, 1), "predictions").reshape(P.shape)
+            return self._label_binarizer.inverse_transform(indicator)  # dense or sparse, as y was
+        index = predicted_classes(P, "predictions")
+        if len(self.classes_) == 1:  # a single class seen: every row is it, as LabelBinarizer decodes
+            index[:] = 0
+        return self.classes_[index]
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPClassifier:
         """Fit the network to X (n_samples, n_features) and labels y (n_samples,)
