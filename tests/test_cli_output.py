@@ -1,7 +1,12 @@
-"""The command line's answers for one-output networks: through a subprocess,
-as a user runs it."""
+"""The command line's answers for one-output networks, and what it does when
+its output cannot be written: through a subprocess, as a user runs it."""
 
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -78,3 +83,52 @@ def test_eval_refuses_an_all_zero_one_hot_row(cmd, tmp_path):
     assert res.returncode == 1
     assert f"{tmp_path / 'data.csv'}, data row 2 has no single largest value" in res.stderr
     assert res.stdout == "" and res.stderr.count("\n") == 1
+
+
+# --- output that cannot be written ---------------------------------------------------------
+
+
+@pytest.fixture
+def files(tmp_path):
+    net = fastmlp.Network([2, 3, 2], seed=1)
+    net.save(tmp_path / "m.safetensors")
+    (tmp_path / "data.csv").write_text("0,0,1,0\n1,1,0,1\n")
+    return str(tmp_path / "m.safetensors"), str(tmp_path / "data.csv")
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [
+    ("--version",), ("--help",), ("train", "--help"), ("train", "--epochs", "3", "--quiet"),
+    ("predict", "{model}", "{data}"), ("eval", "{model}", "{data}"),
+])
+def test_a_full_disk_fails_the_command(cmd, files, args):
+    args = [a.format(model=files[0], data=files[1]) for a in args]
+    with open("/dev/full", "w") as full:
+        res = subprocess.run([*cmd, *args], stdout=full, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert res.returncode == 1, res.stderr
+    assert res.stderr == f"fastmlp: cannot write to standard output: {os.strerror(28)}\n"  # ENOSPC
+
+
+def test_a_closed_stdout_fails_the_command(cmd):
+    res = subprocess.run([*cmd, "--version"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                         timeout=120, preexec_fn=lambda: os.close(1))
+    assert res.returncode == 1, res.stderr
+    assert res.stderr == f"fastmlp: cannot write to standard output: {os.strerror(9)}\n"  # EBADF
+
+
+def test_a_closed_pipe_ends_predict_quietly(door, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "data.csv", rng.standard_normal((50_000, 2)), delimiter=",")  # far more than a pipe holds
+    net = fastmlp.Network([2, 3, 2], seed=1)
+    net.save(tmp_path / "m.safetensors")
+    with subprocess.Popen([*door, "predict", str(tmp_path / "m.safetensors"), str(tmp_path / "data.csv")],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+        first = proc.stdout.readline()  # `| head -1`
+        proc.stdout.close()
+        stderr = proc.stderr.read()
+        status = proc.wait(timeout=120)
+    assert np.array(first.decode().split(","), dtype=float) == pytest.approx(
+        net.predict(np.loadtxt(tmp_path / "data.csv", delimiter=",", max_rows=1)[None])[0])
+    assert stderr == b""
+    # the Python program exits 1; the native one dies of SIGPIPE, as `cat` does
+    assert status == (1 if door is DOORS["python"] else -signal.SIGPIPE)

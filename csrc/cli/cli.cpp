@@ -7,8 +7,10 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -175,6 +177,12 @@ struct UsageError : std::runtime_error {
 
 // The user interrupted a command (Ctrl-C): exit status 130.
 struct Interrupted {};
+
+// Standard output refused a write (a full disk, a closed descriptor or pipe):
+// exit status 1. `error` is the errno of the failed write.
+struct OutputLost {
+  int error;
+};
 
 std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   std::uint64_t value = 0;
@@ -480,7 +488,14 @@ void append_number(std::string& text, T value) {
 
 void write_out(std::ostream& out, const std::string& text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!out) throw std::runtime_error("cannot write to standard output");
+  if (!out) throw OutputLost{errno};
+}
+
+// Flush `out`: OutputLost unless everything written to it arrived, so that no
+// command reports success with its output lost.
+void finish_output(std::ostream& out) {
+  out.flush();
+  if (!out) throw OutputLost{errno};
 }
 
 // --- train ---------------------------------------------------------------------------
@@ -722,7 +737,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
                                        outputs, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
-  out << line;
+  write_out(out, line);
   return 0;
 }
 
@@ -922,17 +937,29 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         const Environment& env) {
   const std::string command = args.empty() ? "" : args[0];
   try {
+    int status = 0;
     if (command.empty() || command == "-h" || command == "--help") {
       (command.empty() ? err : out) << kUsage;
-      return command.empty() ? 2 : 0;
-    }
-    if (command == "--version") {
+      status = command.empty() ? 2 : 0;
+    } else if (command == "--version") {
       out << "fastmlp " << FASTMLP_VERSION << "\n";
-      return 0;
+    } else {
+      const CommandEntry* found = nullptr;
+      for (const CommandEntry& c : kCommands)
+        if (command == c.name) found = &c;
+      if (found == nullptr)
+        throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+      status = found->run(args, out, err, env);
     }
-    for (const CommandEntry& c : kCommands)
-      if (command == c.name) return c.run(args, out, err, env);
-    throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+    if (status == 0) finish_output(out);
+    return status;
+  } catch (const OutputLost& e) {
+    // A closed pipe means the reader has all it wants (`fastmlp predict ... |
+    // head`): fail without a word, as other command-line tools do.
+    if (e.error != EPIPE)
+      err << "fastmlp: cannot write to standard output"
+          << (e.error != 0 ? std::string(": ") + std::strerror(e.error) : std::string()) << "\n";
+    return 1;
   } catch (const Interrupted&) {
     err << "fastmlp: interrupted\n";
     return 130;

@@ -639,6 +639,7 @@ PYBIND11_MODULE(_core, m) {
           int status;
           {
             py::gil_scoped_release release;
+            std::cout.clear();  // an earlier call's lost output is not this one's
             status = cli::run(args, std::cout, std::cerr, env);
             std::cout.flush();
           }

@@ -41,7 +41,11 @@ _FIGURE_INCHES, _DPI = (6.4, 4.8), 100
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fastmlp ARGS`` and return its exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    sys.stdout.flush()
+    try:
+        if sys.stdout is not None:  # None when the program started with descriptor 1 closed
+            sys.stdout.flush()  # what Python wrote goes before what C++ writes
+    except OSError:  # a full disk or a closed pipe: the C++ command sees it too and says so
+        pass
     data_dir = str(resources.files("fastmlp").joinpath("data"))
     command = args[0] if args else ""
     if command not in _COMMANDS or _asks_for_help(args):
