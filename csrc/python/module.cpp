@@ -104,6 +104,9 @@ struct PyNetwork {
 
   std::unique_lock<std::shared_mutex> lock_for_fit() {
     std::unique_lock<std::shared_mutex> lock(busy, std::try_to_lock);
+    if (!lock.owns_lock() && callback_thread.load() == std::this_thread::get_id())
+      throw std::runtime_error("a fit's callback cannot fit, initialize or reset the network it is "
+                               "called from (it may predict)");
     if (!lock.owns_lock())
       throw std::runtime_error("the network is in use by another thread (fit or predict)");
     return lock;
@@ -118,7 +121,8 @@ struct PyNetwork {
 
 // An EpochCallback that calls the Python callable `fn(epoch, logs)` with the
 // GIL taken only then; a Python exception is left set, `failed` raised, and the
-// fit stopped. Returning False stops the fit too.
+// fit stopped. Returning a false value other than None (False, np.False_, 0)
+// stops the fit too; None, what a function without `return` gives, goes on.
 template <class T>
 EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating,
                               const std::string& score_key, bool& failed) {
@@ -135,7 +139,7 @@ EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating
         logs[py::str(score_key)] = log.val_score;
       }
       const py::object answer = fn(log.epoch, logs);
-      go_on = !(py::isinstance<py::bool_>(answer) && !answer.cast<bool>());
+      go_on = answer.is_none() || py::bool_(answer);
     } catch (py::error_already_set& e) {
       e.restore();
       failed = true;

@@ -368,8 +368,8 @@ class Network:
             only then) after every ``callback_every``-th epoch and after the
             last: ``epoch`` counts this fit's epochs from 1, ``logs`` holds
             "loss", "learning_rate" and, with validation data, "val_loss" and
-            "val_accuracy" or "val_r2". Returning False stops the fit after
-            that epoch (early stopping's restore still applies); an
+            "val_accuracy" or "val_r2". Returning a false value other than
+            None (False, np.False_, 0) stops the fit after that epoch (early stopping's restore still applies); an
             exception stops it and propagates. It may call ``predict``.
         callback_every : int, default 1
         progress : bool, default False
