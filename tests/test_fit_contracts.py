@@ -1,5 +1,5 @@
-"""Small contract points of Network.fit: what a callback's answer means, and a
-callback fitting its own network."""
+"""Small contract points of Network.fit: what a callback's answer means, a
+callback fitting its own network, and pandas DataFrames of mixed columns."""
 
 from __future__ import annotations
 
@@ -41,3 +41,22 @@ def test_callback_that_fits_its_own_network_is_told_so():
     seen = []
     net.fit(X, Y, epochs=2, callback=lambda epoch, logs: seen.append(net.predict(X)))
     assert len(seen) == 2
+
+
+def test_fit_takes_a_dataframe_of_float_int_and_bool_columns():
+    pd = pytest.importorskip("pandas")
+    X, Y = _data()
+    frame = pd.DataFrame({"a": X[:, 0], "b": (10 * X[:, 1]).astype(np.int64), "c": X[:, 2] > 0})
+    as_array = np.column_stack([frame["a"].to_numpy(), frame["b"].to_numpy(), frame["c"].to_numpy()]).astype(float)
+    by_frame = fastmlp.Network([3, 4, 2], seed=1).fit(frame, Y, epochs=20)
+    by_array = fastmlp.Network([3, 4, 2], seed=1).fit(as_array, Y, epochs=20)
+    for w_frame, w_array in zip(by_frame.weights, by_array.weights):
+        np.testing.assert_array_equal(w_frame, w_array)
+    np.testing.assert_array_equal(by_frame.predict(frame), by_array.predict(as_array))
+    # a missing value is refused as a NaN would be, and text columns still are
+    missing = frame.astype({"b": "Int64"})
+    missing.loc[3, "b"] = pd.NA
+    with pytest.raises(ValueError):
+        fastmlp.Network([3, 4, 2], seed=1).fit(missing, Y, epochs=1)
+    with pytest.raises(TypeError, match="X must hold real numbers"):
+        fastmlp.Network([3, 4, 2], seed=1).fit(frame.assign(c=["x"] * len(frame)), Y, epochs=1)
