@@ -105,7 +105,7 @@ def predicted_classes(P: ArrayLike, name: str = "P") -> np.ndarray:
     """Each row's class in the outputs P (n, k), int64 (n,), by the rule in
     this module's docstring; ValueError naming the first row (from 0) with an
     output that is not finite (NaN or infinite), which has no class."""
-    return _core.predicted_classes(_as_rows(P, name), name)  # type: ignore[no-any-return]
+    return _core.predicted_classes(_as_rows(P, name), name)
 
 
 def true_classes(Y: ArrayLike, name: str = "Y") -> np.ndarray:
@@ -113,7 +113,7 @@ def true_classes(Y: ArrayLike, name: str = "Y") -> np.ndarray:
     ValueError naming the first row (from 0) with a value that is not finite or
     without a single largest value (an all-zero one-hot row): such a row has
     no class, and counting it as class 0 would be a guess."""
-    return _core.true_classes(_as_rows(Y, name), name)  # type: ignore[no-any-return]
+    return _core.true_classes(_as_rows(Y, name), name)
 
 
 def _as_rows(a: ArrayLike, name: str) -> np.ndarray:

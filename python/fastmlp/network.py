@@ -654,10 +654,11 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     """``a`` as a C-contiguous 2-D array of ``dtype``: itself when it already is one.
     A pandas DataFrame of numeric and bool columns is converted once, with its
     own ``to_numpy`` (``np.asarray`` would give mixed columns dtype object)."""
-    columns = getattr(a, "dtypes", None)  # a DataFrame's: one per column
-    if not isinstance(a, np.ndarray) and callable(getattr(a, "to_numpy", None)) and hasattr(columns, "__iter__"):
+    frame: Any = a
+    columns: Any = getattr(frame, "dtypes", None)  # a DataFrame's: one per column
+    if not isinstance(a, np.ndarray) and callable(getattr(frame, "to_numpy", None)) and hasattr(columns, "__iter__"):
         if all(getattr(t, "kind", "O") in ("f", "i", "u", "b") for t in columns):
-            a = a.to_numpy(dtype=dtype, na_value=np.nan)  # a missing value becomes NaN, which fit refuses
+            a = frame.to_numpy(dtype=dtype, na_value=np.nan)  # a missing value becomes NaN, which fit refuses
     arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
