@@ -188,3 +188,11 @@ def test_accuracy_refuses_class_indices_that_name_no_class(y, match):
     P = np.eye(3)
     with pytest.raises(ValueError, match=match):
         fastmlp.accuracy(P, y)
+
+
+def test_a_single_label_column_holds_binary_labels():
+    P = np.array([[0.9], [0.2], [0.7]])
+    with pytest.raises(ValueError, match="Y row 2 holds 2.0+, not a binary label from 0 to 1"):
+        fastmlp.accuracy(P, [[1], [0], [2]])  # class indices in a column: not one output's labels
+    with pytest.raises(ValueError, match="y_true row 1 holds -1.0+, not a binary label"):
+        fastmlp.confusion_matrix([[1], [-1], [0]], P)

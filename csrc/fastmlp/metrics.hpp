@@ -45,8 +45,9 @@ std::size_t class_of_row(const T* row, std::size_t k) {
 
 // The class of row `row` of k true labels: class_of_row's, refusing what
 // would be a guess. std::invalid_argument naming "<what> row <row>" for a value
-// that is not finite, or (k > 1) a row whose largest value is not unique, such
-// as an all-zero one-hot row.
+// that is not finite, a single label outside [0, 1] (a class index such as 2
+// is not a binary label), or (k > 1) a row whose largest value is not unique,
+// such as an all-zero one-hot row.
 template <class T>
 std::size_t true_class_of_row(const T* values, std::size_t k, const std::string& what,
                               std::size_t row) {
@@ -54,6 +55,10 @@ std::size_t true_class_of_row(const T* values, std::size_t k, const std::string&
   if (c == kNoClass)
     throw std::invalid_argument(what + " row " + std::to_string(row) +
                                 " holds a value that is not finite (NaN or infinite)");
+  if (k == 1 && !(values[0] >= 0 && values[0] <= 1))
+    throw std::invalid_argument(what + " row " + std::to_string(row) + " holds " +
+                                std::to_string(static_cast<double>(values[0])) +
+                                ", not a binary label from 0 to 1");
   for (std::size_t j = 0; k > 1 && j < k; ++j)
     if (j != c && !(values[j] < values[c]))
       throw std::invalid_argument(what + " row " + std::to_string(row) +
@@ -75,14 +80,15 @@ std::size_t predicted_class_of_row(const T* values, std::size_t k, const std::st
 
 // The fraction of rows whose predicted class in P is the true class in Y, by
 // the two functions above (rows named from 0); P, Y (n, k).
-// std::invalid_argument for shapes that differ and for the rows they refuse.
+// std::invalid_argument for shapes that differ, no rows (there is no fraction
+// of nothing) and the rows those functions refuse.
 template <class T, class U>
 double accuracy(ConstMatrixView<T> P, ConstMatrixView<U> Y) {
   if (P.rows != Y.rows || P.cols != Y.cols)
     throw std::invalid_argument("accuracy: the predictions are " + std::to_string(P.rows) + " x " +
                                 std::to_string(P.cols) + " but the labels " + std::to_string(Y.rows) +
                                 " x " + std::to_string(Y.cols));
-  if (P.rows == 0) return 0.0;
+  if (P.rows == 0) throw std::invalid_argument("accuracy: there are no rows");
   const std::string predictions = "predictions", labels = "labels";
   std::size_t correct = 0;
   for (std::size_t i = 0; i < P.rows; ++i)

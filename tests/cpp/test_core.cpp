@@ -394,6 +394,13 @@ void test_classes_and_accuracy() {
   CHECK(check::throws<std::invalid_argument>(
       [&] { accuracy(ConstMatrixView<double>(P3, 2, 3), ConstMatrixView<double>(zero_row, 2, 2)); },
       "but the labels 2 x 2"));
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P3, 0, 3), ConstMatrixView<double>(Y3, 0, 3)); },
+      "no rows"));
+  const double index_two = 2;
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P1, 1, 1), ConstMatrixView<double>(&index_two, 1, 1)); },
+      "labels row 0 holds 2.000000, not a binary label"));
 
   // validation accuracy in a fit: zero weights make every output exactly 0.5, class 0
   const double X[] = {0, 1, 1, 0};
