@@ -164,6 +164,13 @@ def test_classifier_predict_refuses_outputs_that_are_not_finite():
     clf.network_.biases[-1][...] = np.nan
     with pytest.raises(ValueError, match="predictions row 0 .*not finite"):
         clf.predict(X)
+    # multi-label: each column by the same rule, as scikit-learn's LabelBinarizer decodes it
+    Y = np.column_stack([y, 1 - y, X[:, 1] > 0]).astype(int)
+    multi = fastmlp_sklearn.MLPClassifier(hidden_layer_sizes=(3,), max_iter=5, random_state=0).fit(X, Y)
+    np.testing.assert_array_equal(multi.predict(X), (multi.predict_proba(X) > 0.5).astype(int))
+    multi.network_.weights[-1][0, 1] = np.nan
+    with pytest.raises(ValueError, match="predictions row 0 .*not finite"):
+        multi.predict(X)
 
 
 # --- labels that name no class ---------------------------------------------------------------

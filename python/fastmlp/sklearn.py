@@ -668,6 +668,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         LabelBinarizer threshold): each multi-label column on its own, else
         each row; ValueError for outputs that are not finite."""
         if self._label_binarizer.y_type_.startswith("multilabel"):
+            predicted_classes(P, "predictions")  # names the first row with an output that is not finite
             indicator = predicted_classes(P.reshape(-1, 1), "predictions").reshape(P.shape)
             return self._label_binarizer.inverse_transform(indicator)  # dense or sparse, as y was
         index = predicted_classes(P, "predictions")
