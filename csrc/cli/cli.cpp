@@ -7,8 +7,10 @@
 #include <array>
 #include <charconv>
 #include <chrono>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -112,8 +114,8 @@ constexpr const char* kPredictUsage =
     "\n"
     "options:\n"
     "  --classes        print each row's predicted class instead: the index of its\n"
-    "                   largest output (a single output: 1 above 0.5 for a sigmoid\n"
-    "                   output layer, above 0 for others, else 0)\n"
+    "                   largest output (a single output: 1 above 0.5, else 0,\n"
+    "                   whatever the output layer)\n"
     "  --labels N       label columns that may follow the inputs (default: as many\n"
     "                   as the network has outputs)\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -151,6 +153,12 @@ struct UsageError : std::runtime_error {
 
 // The user interrupted a command (Ctrl-C): exit status 130.
 struct Interrupted {};
+
+// Standard output refused a write (a full disk, a closed descriptor or pipe):
+// exit status 1. `error` is the errno of the failed write.
+struct OutputLost {
+  int error;
+};
 
 std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   std::uint64_t value = 0;
@@ -442,7 +450,14 @@ void append_number(std::string& text, T value) {
 
 void write_out(std::ostream& out, const std::string& text) {
   out.write(text.data(), static_cast<std::streamsize>(text.size()));
-  if (!out) throw std::runtime_error("cannot write to standard output");
+  if (!out) throw OutputLost{errno};
+}
+
+// Flush `out`: OutputLost unless everything written to it arrived, so that no
+// command reports success with its output lost.
+void finish_output(std::ostream& out) {
+  out.flush();
+  if (!out) throw OutputLost{errno};
 }
 
 // --- train ---------------------------------------------------------------------------
@@ -637,7 +652,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
           : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, test, outputs, env, progress);
   char line[64];
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
-  out << line;
+  write_out(out, line);
   return 0;
 }
 
@@ -662,7 +677,7 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
   CsvBlocks data(path, env.should_stop);
   if (data.columns() != 0) label_columns(net, data, path, labels.value_or(net.n_outputs()));
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), net.n_outputs());
-  const Activation output = net.activation(net.n_layers() - 1);
+  const std::string rows_of = path + ", data";
   std::string text;
   while (const std::size_t n = data.next()) {
     data.features(X);
@@ -671,7 +686,7 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
     for (std::size_t i = 0; i < n; ++i) {
       const T* p = P.data() + i * P.cols();
       if (classes) {
-        text += std::to_string(predicted_class(p, P.cols(), output));
+        text += std::to_string(predicted_class_of_row(p, P.cols(), rows_of, data.first_row() + i + 1));
       } else {
         for (std::size_t j = 0; j < P.cols(); ++j) {
           if (j > 0) text += ',';
@@ -742,7 +757,7 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
                           : std::to_string(c));  // an empty file has neither header nor columns
 
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), k);
-  const Activation output = net.activation(net.n_layers() - 1);
+  const std::string rows_of = path + ", data";
   while (const std::size_t n = data.next()) {
     data.features(X);
     net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
@@ -750,7 +765,7 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
       const double* y = data.row(i) + net.n_inputs();
       std::size_t truth;
       if (one_hot) {
-        truth = argmax_row(ConstMatrixView<double>(y, 1, labels), 0);
+        truth = true_class_of_row(y, labels, rows_of, data.first_row() + i + 1);
       } else {
         if (!(y[0] >= 0 && y[0] < double(e.classes) && y[0] == std::floor(y[0])))
           throw std::invalid_argument(path + ", data row " + std::to_string(data.first_row() + i + 1) +
@@ -759,7 +774,8 @@ Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
                                       std::to_string(e.classes - 1));
         truth = static_cast<std::size_t>(y[0]);
       }
-      const std::size_t predicted = predicted_class(P.data() + i * k, k, output);
+      const std::size_t predicted =
+          predicted_class_of_row(P.data() + i * k, k, rows_of, data.first_row() + i + 1);
       e.correct += truth == predicted;
       if (!e.confusion.empty()) ++e.confusion[truth * e.classes + predicted];
     }
@@ -836,17 +852,29 @@ int run(const std::vector<std::string>& args, std::ostream& out, std::ostream& e
         const Environment& env) {
   const std::string command = args.empty() ? "" : args[0];
   try {
+    int status = 0;
     if (command.empty() || command == "-h" || command == "--help") {
       (command.empty() ? err : out) << kUsage;
-      return command.empty() ? 2 : 0;
-    }
-    if (command == "--version") {
+      status = command.empty() ? 2 : 0;
+    } else if (command == "--version") {
       out << "fastmlp " << FASTMLP_VERSION << "\n";
-      return 0;
+    } else {
+      const CommandEntry* found = nullptr;
+      for (const CommandEntry& c : kCommands)
+        if (command == c.name) found = &c;
+      if (found == nullptr)
+        throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+      status = found->run(args, out, err, env);
     }
-    for (const CommandEntry& c : kCommands)
-      if (command == c.name) return c.run(args, out, err, env);
-    throw UsageError("unknown command " + in_quotes(command) + " (see 'fastmlp --help')");
+    if (status == 0) finish_output(out);
+    return status;
+  } catch (const OutputLost& e) {
+    // A closed pipe means the reader has all it wants (`fastmlp predict ... |
+    // head`): fail without a word, as other command-line tools do.
+    if (e.error != EPIPE)
+      err << "fastmlp: cannot write to standard output"
+          << (e.error != 0 ? std::string(": ") + std::strerror(e.error) : std::string()) << "\n";
+    return 1;
   } catch (const Interrupted&) {
     err << "fastmlp: interrupted\n";
     return 130;

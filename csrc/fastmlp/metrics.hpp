@@ -1,9 +1,15 @@
-// Evaluation figures computed from outputs and one-hot (or scored) targets.
+// Evaluation figures computed from outputs and one-hot (or scored) targets,
+// and the one rule that turns a row of outputs into a class. Every place that
+// needs a class (metrics, predict --classes, eval, validation accuracy, class
+// weights, the Python package and its estimators) calls class_of_row.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
+#include <limits>
+#include <stdexcept>
+#include <string>
 
-#include <fastmlp/activations.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -18,21 +24,76 @@ std::size_t argmax_row(ConstMatrixView<T> M, std::size_t i) {
   return best;
 }
 
-// The class a network predicts from its output row `row` of k values: the
-// argmax (the first on ties); with a single output, 1 where it exceeds 0.5
-// (a sigmoid output layer) or 0 (any other), else 0.
+// A single output above this is class 1, at or below it class 0.
+inline constexpr double kBinaryThreshold = 0.5;
+
+// What class_of_row returns for a row holding NaN or an infinity: no class.
+inline constexpr std::size_t kNoClass = std::numeric_limits<std::size_t>::max();
+
+// The class of a row of k > 0 outputs (or target columns): with k > 1, the
+// index of the largest (the first on ties); with k == 1, a binary class, 1
+// where the value is > 0.5 and 0 otherwise, whatever the output activation.
+// That is scikit-learn's rule (LabelBinarizer.inverse_transform), so our
+// estimators and theirs agree at exactly 0.5. kNoClass if a value is not finite.
 template <class T>
-std::size_t predicted_class(const T* row, std::size_t k, Activation output) {
-  if (k == 1) return row[0] > (output == Activation::Sigmoid ? T(0.5) : T(0)) ? 1 : 0;
+std::size_t class_of_row(const T* row, std::size_t k) {
+  for (std::size_t j = 0; j < k; ++j)
+    if (!std::isfinite(row[j])) return kNoClass;
+  if (k == 1) return static_cast<double>(row[0]) > kBinaryThreshold ? 1 : 0;
   return argmax_row(ConstMatrixView<T>(row, 1, k), 0);
 }
 
-// The fraction of rows whose argmax in P equals the argmax in Y; P, Y (n, k).
+// The class of row `row` of k true labels: class_of_row's, refusing what
+// would be a guess. std::invalid_argument naming "<what> row <row>" for a value
+// that is not finite, a single label outside [0, 1] (a class index such as 2
+// is not a binary label), or (k > 1) a row whose largest value is not unique,
+// such as an all-zero one-hot row.
+template <class T>
+std::size_t true_class_of_row(const T* values, std::size_t k, const std::string& what,
+                              std::size_t row) {
+  const std::size_t c = class_of_row(values, k);
+  if (c == kNoClass)
+    throw std::invalid_argument(what + " row " + std::to_string(row) +
+                                " holds a value that is not finite (NaN or infinite)");
+  if (k == 1 && !(values[0] >= 0 && values[0] <= 1))
+    throw std::invalid_argument(what + " row " + std::to_string(row) + " holds " +
+                                std::to_string(static_cast<double>(values[0])) +
+                                ", not a binary label from 0 to 1");
+  for (std::size_t j = 0; k > 1 && j < k; ++j)
+    if (j != c && !(values[j] < values[c]))
+      throw std::invalid_argument(what + " row " + std::to_string(row) +
+                                  " has no single largest value, so no class (an all-zero one-hot row?)");
+  return c;
+}
+
+// The predicted class of row `row` of k outputs: class_of_row's, or
+// std::invalid_argument naming "<what> row <row>" when an output is not finite.
+template <class T>
+std::size_t predicted_class_of_row(const T* values, std::size_t k, const std::string& what,
+                                   std::size_t row) {
+  const std::size_t c = class_of_row(values, k);
+  if (c == kNoClass)
+    throw std::invalid_argument(what + " row " + std::to_string(row) +
+                                " holds an output that is not finite (NaN or infinite), so no class");
+  return c;
+}
+
+// The fraction of rows whose predicted class in P is the true class in Y, by
+// the two functions above (rows named from 0); P, Y (n, k).
+// std::invalid_argument for shapes that differ, no rows (there is no fraction
+// of nothing) and the rows those functions refuse.
 template <class T, class U>
 double accuracy(ConstMatrixView<T> P, ConstMatrixView<U> Y) {
-  if (P.rows == 0) return 0.0;
+  if (P.rows != Y.rows || P.cols != Y.cols)
+    throw std::invalid_argument("accuracy: the predictions are " + std::to_string(P.rows) + " x " +
+                                std::to_string(P.cols) + " but the labels " + std::to_string(Y.rows) +
+                                " x " + std::to_string(Y.cols));
+  if (P.rows == 0) throw std::invalid_argument("accuracy: there are no rows");
+  const std::string predictions = "predictions", labels = "labels";
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < P.rows; ++i) correct += argmax_row(P, i) == argmax_row(Y, i);
+  for (std::size_t i = 0; i < P.rows; ++i)
+    correct += predicted_class_of_row(P.row(i), P.cols, predictions, i) ==
+               true_class_of_row(Y.row(i), Y.cols, labels, i);
   return static_cast<double>(correct) / static_cast<double>(P.rows);
 }
 

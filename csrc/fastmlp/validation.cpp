@@ -55,7 +55,8 @@ std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& pe
   const std::size_t n = Y.rows, n_classes = std::max<std::size_t>(Y.cols, 2);
   std::vector<std::size_t> label(n);
   for (std::size_t i = 0; i < n; ++i)
-    label[i] = Y.cols == 1 ? std::size_t(Y(i, 0) >= T(0.5)) : argmax_row(Y, i);
+    if ((label[i] = class_of_row(Y.row(i), Y.cols)) == kNoClass)
+      throw std::invalid_argument("Y row " + std::to_string(i) + " holds a value that is not finite");
   std::vector<double> table = per_class;
   if (table.empty()) {
     std::vector<std::size_t> count(n_classes, 0);
@@ -106,9 +107,10 @@ std::pair<double, double> Validator<T>::evaluate(const Network<T>& net, ThreadPo
 template <class T>
 double Validator<T>::accuracy(ConstMatrixView<T> A) const {
   std::size_t correct = 0;
-  for (std::size_t i = 0; i < A.rows; ++i)
-    correct += A.cols == 1 ? (A(i, 0) >= T(0.5)) == (Y_(i, 0) >= T(0.5))
-                           : argmax_row(A, i) == argmax_row(Y_, i);
+  for (std::size_t i = 0; i < A.rows; ++i) {
+    const std::size_t predicted = class_of_row(A.row(i), A.cols);  // a diverged row is wrong
+    correct += predicted != kNoClass && predicted == class_of_row(Y_.row(i), Y_.cols);
+  }
   return static_cast<double>(correct) / static_cast<double>(A.rows);
 }
 

@@ -18,8 +18,8 @@
 
 namespace fastmlp {
 
-// The validation figure besides the loss: "accuracy" (argmax agreement, or
-// outputs and targets on the same side of 1/2 for a single output) after a
+// The validation figure besides the loss: "accuracy" (outputs and targets of
+// the same class, by class_of_row in metrics.hpp) after a
 // softmax or sigmoid output layer, "r2" (the coefficient of determination,
 // averaged over the outputs as scikit-learn's r2_score) after any other.
 const char* validation_score_name(Activation output);
@@ -35,8 +35,8 @@ RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed);
 
 
 // Each row's weight from its class, for a fit's sample weights. A row's
-// class is the argmax of its Y row (the first on ties), or with a single
-// column 1 where Y >= 0.5 and 0 elsewhere; there are max(Y.cols, 2) classes.
+// class is class_of_row's (metrics.hpp) for its Y row; there are
+// max(Y.cols, 2) classes.
 // `per_class` holds one weight per class; empty, the weights are
 // scikit-learn's "balanced": n / (classes present * count[class]) over the
 // classes present in Y. std::invalid_argument for a per_class of another

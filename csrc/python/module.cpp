@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <iostream>
 #include <memory>
@@ -26,6 +27,7 @@
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/io_file.hpp>
 #include <fastmlp/io_safetensors.hpp>
+#include <fastmlp/metrics.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/options.hpp>
@@ -137,6 +139,9 @@ struct PyNetwork {
 
   std::unique_lock<std::shared_mutex> lock_for_fit() {
     std::unique_lock<std::shared_mutex> lock(busy, std::try_to_lock);
+    if (!lock.owns_lock() && callback_thread.load() == std::this_thread::get_id())
+      throw std::runtime_error("a fit's callback cannot fit, initialize or reset the network it is "
+                               "called from (it may predict)");
     if (!lock.owns_lock())
       throw std::runtime_error("the network is in use by another thread (fit or predict)");
     return lock;
@@ -151,7 +156,8 @@ struct PyNetwork {
 
 // An EpochCallback that calls the Python callable `fn(epoch, logs)` with the
 // GIL taken only then; a Python exception is left set, `failed` raised, and the
-// fit stopped. Returning False stops the fit too.
+// fit stopped. Returning a false value other than None (False, np.False_, 0)
+// stops the fit too; None, what a function without `return` gives, goes on.
 template <class T>
 EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating,
                               const std::string& score_key, bool& failed) {
@@ -168,7 +174,7 @@ EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating
         logs[py::str(score_key)] = log.val_score;
       }
       const py::object answer = fn(log.epoch, logs);
-      go_on = !(py::isinstance<py::bool_>(answer) && !answer.cast<bool>());
+      go_on = answer.is_none() || py::bool_(answer);
     } catch (py::error_already_set& e) {
       e.restore();
       failed = true;
@@ -632,8 +638,34 @@ void bind_class_weights(py::module_& m) {
           const std::vector<T> w = class_weights(view_of(Y, "Y"), per_class);
           return py::array_t<T>(w.size(), w.data());
         }, py::arg("Y").noconvert(), py::arg("per_class"),
-        "Each row's weight from its class (the argmax of its Y row; Y >= 0.5 for one column): "
+        "Each row's weight from its class (predicted_classes' rule applied to its Y row): "
         "per_class[class], or scikit-learn's 'balanced' weights when per_class is empty.");
+}
+
+template <class T>
+void bind_metrics(py::module_& m) {
+  m.def("predicted_classes", [](const Array<T>& P, const std::string& what) {
+          const ConstMatrixView<T> v = view_of(P, what.c_str());
+          if (v.cols == 0) throw std::invalid_argument(what + " has no columns");
+          py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(v.rows));
+          std::int64_t* c = classes.mutable_data();
+          for (std::size_t i = 0; i < v.rows; ++i)
+            c[i] = static_cast<std::int64_t>(predicted_class_of_row(v.row(i), v.cols, what, i));
+          return classes;
+        }, py::arg("P").noconvert(), py::arg("what"),
+        "Each row's class by the one rule (metrics.hpp's class_of_row), int64; ValueError naming "
+        "the row for an output that is not finite.");
+  m.def("true_classes", [](const Array<T>& Y, const std::string& what) {
+          const ConstMatrixView<T> v = view_of(Y, what.c_str());
+          if (v.cols == 0) throw std::invalid_argument(what + " has no columns");
+          py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(v.rows));
+          std::int64_t* c = classes.mutable_data();
+          for (std::size_t i = 0; i < v.rows; ++i)
+            c[i] = static_cast<std::int64_t>(true_class_of_row(v.row(i), v.cols, what, i));
+          return classes;
+        }, py::arg("Y").noconvert(), py::arg("what"),
+        "Each row's true class by the same rule, int64; ValueError naming the row for a value "
+        "that is not finite or a row without a single largest value (an all-zero one-hot row).");
 }
 
 void bind_files(py::module_& m) {
@@ -754,6 +786,9 @@ PYBIND11_MODULE(_core, m) {
   bind_model_files(m);
   bind_class_weights<double>(m);
   bind_class_weights<float>(m);
+  bind_metrics<double>(m);
+  bind_metrics<float>(m);
+  m.attr("BINARY_THRESHOLD") = kBinaryThreshold;
   bind_files(m);
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
@@ -779,6 +814,7 @@ PYBIND11_MODULE(_core, m) {
           int status;
           {
             py::gil_scoped_release release;
+            std::cout.clear();  // an earlier call's lost output is not this one's
             status = cli::run(args, std::cout, std::cerr, env);
             std::cout.flush();
           }

@@ -40,7 +40,11 @@ _FIGURE_INCHES, _DPI = (6.4, 4.8), 100
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``fastmlp ARGS`` and return its exit status."""
     args = sys.argv[1:] if argv is None else list(argv)
-    sys.stdout.flush()
+    try:
+        if sys.stdout is not None:  # None when the program started with descriptor 1 closed
+            sys.stdout.flush()  # what Python wrote goes before what C++ writes
+    except OSError:  # a full disk or a closed pipe: the C++ command sees it too and says so
+        pass
     data_dir = str(resources.files("fastmlp").joinpath("data"))
     command = args[0] if args else ""
     if command not in _COMMANDS or _asks_for_help(args):
@@ -195,6 +199,7 @@ def _train_and_plot(args: list[str], data_dir: str, figure: Figure) -> int:
 def _plot_confusion(args: list[str], figure: Figure) -> None:
     """Draw the confusion matrix of ``eval MODEL DATA.csv``: the model's
     predicted classes against the data's labels, as the C++ eval counts them."""
+    from fastmlp.metrics import true_classes
     from fastmlp.network import load
     from fastmlp.plot import confusion_matrix
 
@@ -207,7 +212,7 @@ def _plot_confusion(args: list[str], figure: Figure) -> None:
     if n_classes > _MAX_PLOT_CLASSES:
         raise ValueError(f"{n_classes} classes are too many to draw (at most {_MAX_PLOT_CLASSES})")
     header, X, Y = _core.read_csv(os.fsencode(data), n_labels)
-    truth = Y.argmax(axis=1) if n_labels > 1 else Y[:, 0].astype(np.int64)
+    truth = true_classes(Y, "labels") if n_labels > 1 else Y[:, 0].astype(np.int64)
     one_hot_names = n_labels > 1 and len(header) == X.shape[1] + n_labels
     names = header[X.shape[1]:] if one_hot_names else [str(c) for c in range(n_classes)]
     ax = confusion_matrix(truth, net.predict_classes(X), labels=range(n_classes), ax=figure.subplots())

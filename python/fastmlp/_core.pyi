@@ -133,8 +133,17 @@ def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, Any],
     """(core network, dtype name, info, extra metadata) from a model file."""
 
 def class_weights(Y: np.ndarray, per_class: list[float]) -> np.ndarray:
-    """Each row's weight from its class (the argmax of its Y row; Y >= 0.5 for one column):
+    """Each row's weight from its class (predicted_classes' rule applied to its Y row):
     per_class[class], or scikit-learn's 'balanced' weights when per_class is empty."""
+
+BINARY_THRESHOLD: float
+"""A single output above this is class 1, at or below it class 0."""
+
+def predicted_classes(P: np.ndarray, what: str) -> np.ndarray:
+    """Each row's class by the one rule (metrics.hpp's class_of_row), int64; ValueError naming the row for an output that is not finite."""
+
+def true_classes(Y: np.ndarray, what: str) -> np.ndarray:
+    """Each row's true class by the same rule, int64; ValueError naming the row for a value that is not finite or a row without a single largest value (an all-zero one-hot row)."""
 
 def read_csv(path: str | bytes, n_labels: int) -> tuple[list[str], np.ndarray, np.ndarray]:
     """(header, X, Y) of a numeric CSV file, as the command line reads it: Y its last

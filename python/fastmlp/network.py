@@ -16,11 +16,12 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp import _core
+from fastmlp import onnx as _onnx_export
 from fastmlp._checks import check_bool as _check_bool
 from fastmlp._checks import check_choice as _check_choice
 from fastmlp._checks import check_int as _check_int
 from fastmlp._checks import check_real as _check_real
-from fastmlp import onnx as _onnx_export
+from fastmlp.metrics import predicted_classes
 
 __all__ = ["Network", "load", "predict", "train"]
 
@@ -331,7 +332,7 @@ class Network:
             weights changes nothing, and a weight of 2 is a repeated row).
         class_weight : "balanced", dict or None
             Weights per class, multiplied into sample_weight. The class of a
-            row is the argmax of its Y (or ``Y >= 0.5`` for one output).
+            row is the argmax of its Y (or ``Y > 0.5`` for one output).
             "balanced" is scikit-learn's ``n / (n_classes * count[class])``
             over the classes present in the training rows (computed in C++,
             the same function as ``fastmlp train --class-weight balanced``);
@@ -361,8 +362,8 @@ class Network:
             only then) after every ``callback_every``-th epoch and after the
             last: ``epoch`` counts this fit's epochs from 1, ``logs`` holds
             "loss", "learning_rate" and, with validation data, "val_loss" and
-            "val_accuracy" or "val_r2". Returning False stops the fit after
-            that epoch (early stopping's restore still applies); an
+            "val_accuracy" or "val_r2". Returning a false value other than
+            None (False, np.False_, 0) stops the fit after that epoch (early stopping's restore still applies); an
             exception stops it and propagates. It may call ``predict``.
         callback_every : int, default 1
         progress : bool, default False
@@ -505,13 +506,12 @@ class Network:
         return self.predict(X, threads=threads)
 
     def predict_classes(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
-        """The predicted class index of each row of X, shape (n,), int64: the
-        argmax of the outputs (the first on ties); with a single output, 1
-        where it exceeds 0.5 (sigmoid) or 0 (other outputs), else 0."""
-        P = self.predict(X, threads=threads)
-        if P.shape[1] == 1:
-            return (P[:, 0] > (0.5 if self.output == "sigmoid" else 0.0)).astype(np.int64)
-        return P.argmax(axis=1)
+        """The predicted class index of each row of X, shape (n,), int64, by
+        ``fastmlp.metrics``' one rule: the argmax of the outputs (the first on
+        ties); with a single output, 1 where it exceeds 0.5, else 0, whatever
+        the output activation. ValueError naming a row whose outputs are not
+        finite (they overflowed)."""
+        return predicted_classes(self.predict(X, threads=threads), "predictions")
 
     # --- export -------------------------------------------------------------------
 
@@ -610,7 +610,14 @@ def predict(net: Network, X: ArrayLike, *, out: np.ndarray | None = None) -> np.
 
 
 def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
-    """``a`` as a C-contiguous 2-D array of ``dtype``: itself when it already is one."""
+    """``a`` as a C-contiguous 2-D array of ``dtype``: itself when it already is one.
+    A pandas DataFrame of numeric and bool columns is converted once, with its
+    own ``to_numpy`` (``np.asarray`` would give mixed columns dtype object)."""
+    frame: Any = a
+    columns: Any = getattr(frame, "dtypes", None)  # a DataFrame's: one per column
+    if not isinstance(a, np.ndarray) and callable(getattr(frame, "to_numpy", None)) and hasattr(columns, "__iter__"):
+        if all(getattr(t, "kind", "O") in ("f", "i", "u", "b") for t in columns):
+            a = frame.to_numpy(dtype=dtype, na_value=np.nan)  # a missing value becomes NaN, which fit refuses
     arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
     if arr.dtype.kind not in "fiub":
         raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")

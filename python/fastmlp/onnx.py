@@ -157,10 +157,9 @@ def to_onnx(net: Network, path: str | os.PathLike[str] | None = None, *, labels:
     path : str or path-like, optional
         Where to write the model (``.onnx``); the file is replaced.
     labels : bool, default False
-        Also output ``"label"``: the index of each row's largest output
-        (int64, shape (n,), the first on ties, as ``net.predict_classes`` for
-        more than one output; with a single output, 1 where it exceeds 0.5
-        for a sigmoid output or 0 for others).
+        Also output ``"label"``: each row's class as ``net.predict_classes``
+        gives it (int64, shape (n,)): the index of the largest output, the
+        first on ties; with a single output, 1 where it exceeds 0.5, else 0.
     input_name, output_name : str
         Names of the graph's input, shape (n, inputs), and output, shape
         (n, outputs); both of the network's dtype.
@@ -199,7 +198,7 @@ def class_index(g: GraphBuilder, net: Network, y: str, output: str) -> str:
     """Add the class index of each row of the outputs ``y`` (int64, shape (n,))."""
     if net.sizes[-1] > 1:
         return g.op("ArgMax", [y], "argmax", output=output, axis=1, keepdims=0)
-    threshold = g.constant("threshold", 0.5 if net.output == "sigmoid" else 0.0)
+    threshold = g.constant("threshold", _core.BINARY_THRESHOLD)
     above = g.op("Greater", [g.op("Squeeze", [y, g.constant("axis1", [1], np.int64)], "y_flat"), threshold],
                  "above")
     return g.op("Cast", [above], "label_cast", output=output, to=g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64)))

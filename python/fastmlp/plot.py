@@ -10,13 +10,14 @@ any with ``predict``). Needs ``pip install "fastmlp[plot]"``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp.metrics import confusion_matrix as _confusion_counts
+from fastmlp.metrics import predicted_classes, true_classes
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -106,13 +107,12 @@ def loss_curve(model: Any, *, ax: Axes | None = None, log_scale: bool = False) -
     return ax
 
 
-def _labels_of(y: ArrayLike, name: str) -> np.ndarray:
-    """1-D labels of y: itself, or the argmax of 2-D one-hot/score rows."""
+def _labels_of(y: ArrayLike, name: str, rule: Callable[[ArrayLike, str], np.ndarray]) -> np.ndarray:
+    """1-D labels of y: itself, or the classes of 2-D one-hot/score rows by
+    ``rule`` (``fastmlp.metrics``' true_classes or predicted_classes)."""
     arr = np.asarray(y)
     if arr.ndim == 2:
-        if arr.shape[1] == 0:
-            raise ValueError(f"{name} has no columns")
-        return arr.argmax(axis=1)
+        return rule(arr, name)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D labels or 2-D one-hot rows; got {arr.ndim}-D")
     return arr
@@ -127,10 +127,12 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     ----------
     y_true, y_pred : array of shape (n,) or (n, k)
         Labels of any type (strings, integers), or one-hot / scored rows
-        whose argmax is the class index.
+        whose class index is given by ``fastmlp.metrics``' rule (the argmax;
+        a single column is a binary class, 1 where > 0.5).
     labels : sequence, optional
         The classes, in the order of the rows and columns; with 2-D inputs,
-        the name of each column. Default: the sorted labels seen (or 0..k-1).
+        the name of each class index (two for a single column). Default: the
+        sorted labels seen (or 0..max(k, 2)-1).
     ax : matplotlib Axes, optional
     normalize : bool, default False
         Show each row as fractions of its true class instead of counts.
@@ -145,18 +147,18 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     ValueError
         Shapes that do not fit, or labels not among ``labels``.
     """
-    true, pred = _labels_of(y_true, "y_true"), _labels_of(y_pred, "y_pred")
+    true, pred = _labels_of(y_true, "y_true", true_classes), _labels_of(y_pred, "y_pred", predicted_classes)
     if true.shape[0] != pred.shape[0]:
         raise ValueError(f"y_true and y_pred must have the same number of rows; got {true.shape[0]} and "
                          f"{pred.shape[0]}")
     two_d = np.ndim(y_true) == 2 or np.ndim(y_pred) == 2
-    k = max(np.shape(y)[1] for y in (y_true, y_pred) if np.ndim(y) == 2) if two_d else 0
+    k = max(max(np.shape(y)[1], 2) for y in (y_true, y_pred) if np.ndim(y) == 2) if two_d else 0
     if labels is None:
         classes = np.arange(k) if two_d else np.unique(np.concatenate([true, pred]))
     else:
         classes = np.asarray(labels)
         if two_d and classes.size != k:
-            raise ValueError(f"labels names {classes.size} classes but the rows have {k} columns")
+            raise ValueError(f"labels names {classes.size} classes but the rows make {k}")
     if two_d:
         index_true, index_pred = true, pred
     else:
@@ -190,7 +192,7 @@ def _predict_labels(model: Any, X: np.ndarray) -> np.ndarray:
     if isinstance(model, Network):
         return model.predict_classes(X)
     if callable(getattr(model, "predict", None)):
-        return _labels_of(model.predict(X), "predictions")
+        return _labels_of(model.predict(X), "predictions", predicted_classes)
     raise TypeError(f"model must be a fastmlp Network or have a predict method; got {type(model).__name__}")
 
 
@@ -226,7 +228,7 @@ def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
-    labels = _labels_of(y, "y")
+    labels = _labels_of(y, "y", true_classes)
     if labels.shape[0] != X.shape[0]:
         raise ValueError(f"X and y must have the same number of rows; got {X.shape[0]} and {labels.shape[0]}")
     if len(features) != 2 or any(not 0 <= int(f) < X.shape[1] for f in features) or features[0] == features[1]:

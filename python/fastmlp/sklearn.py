@@ -62,6 +62,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from fastmlp import _core
 from fastmlp._checks import is_bool, is_int, is_real
+from fastmlp.metrics import predicted_classes
 from fastmlp.network import Network
 from fastmlp.onnx import GraphBuilder, class_index, network_graph
 from fastmlp.onnx import save as onnx_save
@@ -660,7 +661,17 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         return float(accuracy_score(y, self._labels(P), sample_weight=sample_weight))
 
     def _labels(self, P: np.ndarray) -> np.ndarray:
-        return self._label_binarizer.inverse_transform(P.ravel() if self.n_outputs_ == 1 else P)
+        """The labels of outputs P by fastmlp's one class rule (scikit-learn's
+        LabelBinarizer threshold): each multi-label column on its own, else
+        each row; ValueError for outputs that are not finite."""
+        if self._label_binarizer.y_type_.startswith("multilabel"):
+            predicted_classes(P, "predictions")  # names the first row with an output that is not finite
+            indicator = predicted_classes(P.reshape(-1, 1), "predictions").reshape(P.shape)
+            return self._label_binarizer.inverse_transform(indicator)  # dense or sparse, as y was
+        index = predicted_classes(P, "predictions")
+        if len(self.classes_) == 1:  # a single class seen: every row is it, as LabelBinarizer decodes
+            index[:] = 0
+        return self.classes_[index]
 
     def fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None = None) -> MLPClassifier:
         """Fit the network to X (n_samples, n_features) and labels y (n_samples,)
@@ -880,7 +891,7 @@ def _estimator_to_onnx(estimator: _BaseMLP, path: Any = None) -> Any:
         multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
         if multilabel:
             g.op("Identity", [P], "probabilities", output="probabilities")
-            g.op("Cast", [g.op("Greater", [P, g.constant("half", 0.5)], "above")], "label", output="label", to=int64)
+            g.op("Cast", [g.op("Greater", [P, g.constant("half", _core.BINARY_THRESHOLD)], "above")], "label", output="label", to=int64)
             outputs = [g.tensor("label", int64, ["n", k])]
         else:
             if k == 1:

@@ -365,6 +365,62 @@ void test_class_weights() {
 
 }  // namespace
 
+// --- classes and accuracy ------------------------------------------------------------------
+
+// One output is a binary class at 0.5 (scikit-learn's rule, strictly above),
+// whatever the activation; a row that is not finite has no class.
+void test_classes_and_accuracy() {
+  const double P1[] = {0.7, 0.5, 0.2, 0.5000001, -4, 0.3};
+  const double Y1[] = {1, 1, 0, 1, 0, 1};
+  std::size_t expected = 0;
+  for (int i = 0; i < 6; ++i) expected += (P1[i] > 0.5 ? 1.0 : 0.0) == Y1[i];
+  CHECK(accuracy(ConstMatrixView<double>(P1, 6, 1), ConstMatrixView<double>(Y1, 6, 1)) ==
+        static_cast<double>(expected) / 6);
+  CHECK(class_of_row(P1 + 1, 1) == 0 && class_of_row(P1 + 3, 1) == 1);
+  const float half = 0.5f;
+  CHECK(class_of_row(&half, 1) == 0);
+
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double inf = std::numeric_limits<double>::infinity();
+  const double P3[] = {0.1, 0.8, 0.1, 0.2, nan, 0.3};
+  const double Y3[] = {0, 1, 0, 0, 0, 1};
+  CHECK(class_of_row(P3, 3) == 1 && class_of_row(P3 + 3, 3) == kNoClass);
+  const double big[] = {inf, 1};
+  CHECK(class_of_row(big, 2) == kNoClass);
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P3, 2, 3), ConstMatrixView<double>(Y3, 2, 3)); },
+      "predictions row 1 holds an output that is not finite"));
+  const double zero_row[] = {0, 1, 0, 0, 0, 0};
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P3, 1, 3), ConstMatrixView<double>(zero_row + 3, 1, 3)); },
+      "labels row 0 has no single largest value"));
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P3, 2, 3), ConstMatrixView<double>(zero_row, 2, 2)); },
+      "but the labels 2 x 2"));
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P3, 0, 3), ConstMatrixView<double>(Y3, 0, 3)); },
+      "no rows"));
+  const double index_two = 2;
+  CHECK(check::throws<std::invalid_argument>(
+      [&] { accuracy(ConstMatrixView<double>(P1, 1, 1), ConstMatrixView<double>(&index_two, 1, 1)); },
+      "labels row 0 holds 2.000000, not a binary label"));
+
+  // validation accuracy in a fit: zero weights make every output exactly 0.5, class 0
+  const double X[] = {0, 1, 1, 0};
+  const double Y[] = {1, 1};
+  Network<double> net({2, 2, 1}, Activation::Sigmoid, Activation::Sigmoid);
+  std::fill(net.params(), net.params() + net.n_params(), 0.0);
+  FitData<double> data;
+  data.X = data.X_val = ConstMatrixView<double>(X, 2, 2);
+  data.Y = data.Y_val = ConstMatrixView<double>(Y, 2, 1);
+  FitOptions options;
+  options.epochs = 1;
+  options.learning_rate = 0;
+  Optimizer<double> optimizer;
+  const FitResult r = fit(net, data, options, optimizer, FitHooks());
+  CHECK(r.val_score.size() == 1 && r.val_score[0] == 0.0);
+}
+
 int main() {
   test_rng();
   test_portable_log_and_normal();
@@ -378,5 +434,6 @@ int main() {
   test_divergence();
   test_validation_split();
   test_class_weights();
+  test_classes_and_accuracy();
   return check::finish("test_core");
 }
