@@ -10,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
@@ -438,6 +439,11 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
 }
 
 void open_csv(std::ifstream& in, const std::string& path) {
+  if (path == "-") {
+    // The stream's own file buffer stays closed and unused; std::cin's is borrowed.
+    static_cast<std::istream&>(in).rdbuf(std::cin.rdbuf());
+    return;
+  }
   check_path(path);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw FileError(path, "cannot read", EISDIR);

@@ -92,7 +92,9 @@ class CsvReader {
 };
 
 // Opens `path` into `in` for a CsvReader: FileError if it cannot be opened or
-// is a directory (which a stream would open, then fail to read).
+// is a directory (which a stream would open, then fail to read). "-" is the
+// standard input, as for most command-line tools: `in` then reads through
+// std::cin's buffer (a file named "-" is still ./-).
 void open_csv(std::ifstream& in, const std::string& path);
 
 // --- whole files --------------------------------------------------------------------
