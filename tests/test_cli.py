@@ -99,7 +99,7 @@ def test_bad_csv_names_file_line_and_column(cmd, tmp_path):
     bad.write_text("a,b,c,d,e\n0,0,1,0,0\n0,x,0,1,0\n")
     res = run(cmd, "train", "--train", str(bad))
     assert res.returncode == 1
-    assert f"{bad}, line 3, column 2: 'x' is not a number" in res.stderr
+    assert f"{bad}, line 3, column 2 ('b'): 'x' is not a number" in res.stderr
     bad.write_text("0,0,1,0,0\n0,nan,0,1,0\n")
     assert "line 2, column 2: 'nan' is not a finite number" in run(cmd, "train", "--train", str(bad)).stderr
     bad.write_text("0,0,1,0,0\n0,0,1,0\n")
@@ -249,7 +249,7 @@ def test_train_never_overwrites_its_input(door, tmp_path):
     (("eval", "{model}", "{tmp}/missing.csv"), 1, "missing.csv: cannot open for reading"),
     (("eval", "{truncated}", "{csv}"), 1, "truncated.st: tensor 'layers.2.bias': data_offsets"),
     (("predict", "{csv}", "{csv}"), 1, "test.csv: header length"),
-    (("predict", "{model}", "{model}"), 1, "columns, but the network takes 4 inputs"),
+    (("predict", "{model}", "{model}"), 1, "safetensors, line 1, column 4: text after the closing quote"),
     (("predict", "{model}", "{narrow}"), 1, "3 columns, but the network takes 4 inputs"),
     (("eval", "{model}", "{narrow}"), 1, "3 columns, but the network's 4 inputs and 3 label column(s) make 7"),
     (("train", "-o", "{tmp}/no/such/dir/m.st", "--epochs", "1"), 1, "m.st: cannot save there"),

@@ -1,5 +1,6 @@
-// The CSV reader: the input in blocks (64 KiB by default), one line buffer, one field list,
-// each reused from row to row; and the number parser it uses.
+// The CSV reader: the input in blocks (64 KiB by default) and one line buffer, reused
+// from row to row, its fields walked in place (counted before any is stored); and the
+// number parser it uses.
 #include <fastmlp/io_csv.hpp>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <limits>
 #include <stdexcept>
 #include <string_view>
@@ -36,6 +38,10 @@
 namespace fastmlp {
 namespace {
 
+// What a field's text is to the number grammar: a number, no number, or a
+// number beyond a double's range (1e400, 1e-400), which std::from_chars tells apart.
+enum class Number { Yes, No, OutOfRange };
+
 #if !defined(FASTMLP_FROM_CHARS_DOUBLE)
 
 // Whether `s` starts with `word`, ignoring ASCII case.
@@ -60,14 +66,14 @@ double strtod_c(const char* text, char** end) {
 // std::from_chars(first, last, value) for a whole field: its grammar (an
 // optional '-', then digits with an optional point and exponent, or inf,
 // infinity, nan, nan(chars), in any case) and its range errors.
-bool from_chars_whole(std::string_view s, double& value) {
+Number from_chars_whole(std::string_view s, double& value) {
   const bool negative = !s.empty() && s.front() == '-';
   if (negative) s.remove_prefix(1);
   auto signed_ = [negative](double x) { return negative ? -x : x; };  // flips NaN's sign too
   if ((s.size() == 3 && starts_with_nocase(s, "inf")) ||
       (s.size() == 8 && starts_with_nocase(s, "infinity"))) {
     value = signed_(std::numeric_limits<double>::infinity());
-    return true;
+    return Number::Yes;
   }
   if (starts_with_nocase(s, "nan")) {
     const std::string_view rest = s.substr(3);
@@ -78,7 +84,7 @@ bool from_chars_whole(std::string_view s, double& value) {
         ok = ok && (c == '_' || (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'));
     }
     if (ok) value = signed_(std::numeric_limits<double>::quiet_NaN());
-    return ok;
+    return ok ? Number::Yes : Number::No;
   }
   std::size_t i = 0, digits = 0;
   auto is_digit = [&](std::size_t k) { return k < s.size() && s[k] >= '0' && s[k] <= '9'; };
@@ -87,14 +93,14 @@ bool from_chars_whole(std::string_view s, double& value) {
     ++i;
     while (is_digit(i)) ++i, ++digits;
   }
-  if (digits == 0) return false;
+  if (digits == 0) return Number::No;
   if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
     ++i;
     if (i < s.size() && (s[i] == '+' || s[i] == '-')) ++i;
-    if (!is_digit(i)) return false;
+    if (!is_digit(i)) return Number::No;
     while (is_digit(i)) ++i;
   }
-  if (i != s.size()) return false;
+  if (i != s.size()) return Number::No;
 
   char small[64];
   std::string large;
@@ -110,9 +116,9 @@ bool from_chars_whole(std::string_view s, double& value) {
   const double magnitude = strtod_c(text, nullptr);
   // Out of range, as from_chars reports it: overflow to infinity, or a
   // non-zero number that rounds to zero.
-  if (errno == ERANGE && (std::isinf(magnitude) || magnitude == 0.0)) return false;
+  if (errno == ERANGE && (std::isinf(magnitude) || magnitude == 0.0)) return Number::OutOfRange;
   value = signed_(magnitude);
-  return true;
+  return Number::Yes;
 }
 
 // snprintf's "%.*g" in the "C" locale, whatever locale the process runs in.
@@ -133,37 +139,86 @@ int format_g_c(char* out, std::size_t size, int precision, double value) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
 
-// The comma-separated fields of `line`, trimmed, as views into it.
-void split(std::string_view line, std::vector<std::string_view>& fields) {
-  fields.clear();
-  std::size_t start = 0;
-  for (;;) {
-    const std::size_t comma = line.find(',', start);
-    fields.push_back(trim(line.substr(start, comma - start)));
-    if (comma == std::string_view::npos) return;
-    start = comma + 1;
+// One field of a line: its trimmed text, a quoted field's without its quotes.
+struct Field {
+  std::string_view text;
+  bool escaped = false;  // text still holds "" for each quote: no number, and a name to unescape
+};
+
+// The field that starts at line[pos] into `field`; pos moves past its comma,
+// or to npos after the line's last field. Returns what is wrong with the
+// field's quotes, or nullptr.
+const char* next_field(std::string_view line, std::size_t& pos, Field& field) {
+  const std::string_view rest = line.substr(pos);
+  if (rest.empty() || rest.front() != '"') {
+    const std::size_t comma = rest.find(',');
+    field = {trim(rest.substr(0, comma)), false};
+    pos = comma == std::string_view::npos ? comma : pos + comma + 1;
+    return nullptr;
+  }
+  bool escaped = false;
+  for (std::size_t i = 1;;) {
+    const std::size_t quote = rest.find('"', i);
+    if (quote == std::string_view::npos) return "the quoted field does not end on its line";
+    if (quote + 1 < rest.size() && rest[quote + 1] == '"') {  // "" inside quotes
+      escaped = true;
+      i = quote + 2;
+      continue;
+    }
+    field = {trim(rest.substr(1, quote - 1)), escaped};
+    if (quote + 1 == rest.size()) {
+      pos = std::string_view::npos;
+    } else if (rest[quote + 1] == ',') {
+      pos += quote + 2;
+    } else {
+      return "text after the closing quote";
+    }
+    return nullptr;
   }
 }
 
-}  // namespace
+// A quoted field's text with each "" made one ".
+std::string unescaped(const Field& field) {
+  std::string text;
+  text.reserve(field.text.size());
+  for (std::size_t i = 0; i < field.text.size(); ++i) {
+    text += field.text[i];
+    if (field.escaped && field.text[i] == '"') ++i;  // the second of the pair
+  }
+  return text;
+}
+
+bool is_utf8(std::string_view s) {
+  for (std::size_t n; !s.empty(); s.remove_prefix(n))
+    if ((n = utf8_sequence(s)) == 0) return false;
+  return true;
+}
 
 // --- numbers ----------------------------------------------------------------------
 
-bool parse_number(std::string_view text, double& value) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
-  if (text.empty()) return false;
+// parse_number, telling a number out of range from no number.
+Number read_number(std::string_view text, double& value) {
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && text.front() == '-') return Number::No;  // from_chars would read the -1 of +-1
+  }
+  if (text.empty()) return Number::No;
 #if defined(FASTMLP_FROM_CHARS_DOUBLE)
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  return ec == std::errc() && end == text.data() + text.size();
+  if (end != text.data() + text.size()) return Number::No;
+  return ec == std::errc() ? Number::Yes : ec == std::errc::result_out_of_range ? Number::OutOfRange : Number::No;
 #else
   return from_chars_whole(text, value);
 #endif
 }
+
+}  // namespace
+
+bool parse_number(std::string_view text, double& value) { return read_number(text, value) == Number::Yes; }
 
 template <class T>
 std::size_t format_number(T value, char* out) {
@@ -192,15 +247,13 @@ template std::size_t format_number<double>(double, char*);
 CsvReader::CsvReader(std::istream& in, std::string name, std::size_t block_bytes)
     : in_(in), name_(std::move(name)), buf_(std::max<std::size_t>(block_bytes, 1)) {
   while (next_line()) {
-    if (trim(line_).empty()) continue;
-    split(line_, fields_);
-    columns_ = fields_.size();
-    first_row_.resize(columns_);
-    if (parse_row(first_row_.data(), false)) {
-      first_pending_ = true;
-    } else {  // not all numbers: the header
-      for (auto f : fields_) header_.emplace_back(f);
+    if (line_no_ == 1) {  // a byte order mark can only start the file
+      if (line_.compare(0, 2, "\xFF\xFE") == 0 || line_.compare(0, 2, "\xFE\xFF") == 0)
+        throw std::invalid_argument(name_ + ": UTF-16 text (its byte order mark); expected UTF-8");
+      if (line_.compare(0, 3, "\xEF\xBB\xBF") == 0) line_.erase(0, 3);
     }
+    if (trim(line_).empty()) continue;
+    read_first_row();
     return;
   }
 }
@@ -219,35 +272,113 @@ bool CsvReader::next_line() {
         return any;
       }
     }
+    if (after_cr_) {  // the \n of a \r\n
+      after_cr_ = false;
+      if (buf_[pos_] == '\n') {
+        ++pos_;
+        continue;
+      }
+    }
     any = true;
     const char* start = buf_.data() + pos_;
-    const auto* newline = static_cast<const char*>(std::memchr(start, '\n', end_ - pos_));
-    const std::size_t n = newline ? static_cast<std::size_t>(newline - start) : end_ - pos_;
+    const std::size_t available = end_ - pos_;
+    const auto* newline = static_cast<const char*>(std::memchr(start, '\n', available));
+    const std::size_t before_newline = newline ? static_cast<std::size_t>(newline - start) : available;
+    const auto* cr = static_cast<const char*>(std::memchr(start, '\r', before_newline));
+    const char* stop = cr ? cr : newline;
+    const std::size_t n = stop ? static_cast<std::size_t>(stop - start) : available;
     if (line_.size() + n > kMaxLineBytes)
       throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_ + 1) +
                                   ": longer than " + std::to_string(kMaxLineBytes) + " bytes");
     line_.append(start, n);
     pos_ += n;
-    if (newline) {
+    if (stop) {
       ++pos_;
       ++line_no_;
+      after_cr_ = stop == cr;
       return true;
     }
   }
 }
 
-bool CsvReader::parse_row(double* out, bool throw_if_bad) {
-  for (std::size_t c = 0; c < fields_.size(); ++c) {
-    double v;
-    const bool number = parse_number(fields_[c], v);
-    if (!throw_if_bad && !number) return false;
-    const char* problem = !number ? " is not a number" : !std::isfinite(v) ? " is not a finite number" : nullptr;
-    if (problem)
-      throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ", column " +
-                                  std::to_string(c + 1) + ": " + in_quotes(fields_[c]) + problem);
-    out[c] = v;
+std::size_t CsvReader::count_fields() const {
+  std::size_t n = 0;
+  if (line_.find('"') == std::string::npos)
+    n = 1 + static_cast<std::size_t>(std::count(line_.begin(), line_.end(), ','));
+  else
+    for_each_field([&n](std::size_t, const Field&) { ++n; });
+  if (n > kMaxColumns)
+    throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ": " +
+                                std::to_string(n) + " fields, more than the " +
+                                std::to_string(kMaxColumns) + " columns a file may have");
+  return n;
+}
+
+template <class F>
+void CsvReader::for_each_field(F&& f) const {
+  Field field;
+  for (std::size_t pos = 0, column = 0; pos != std::string::npos; ++column) {
+    if (const char* problem = next_field(line_, pos, field))
+      throw std::invalid_argument(where(column) + ": " + problem);
+    f(column, field);
   }
-  return true;
+}
+
+std::string CsvReader::where(std::size_t column) const {
+  std::string text = name_ + ", line " + std::to_string(line_no_) + ", column " + std::to_string(column + 1);
+  if (column < header_.size()) text += " (" + in_quotes(header_[column]) + ")";
+  return text;
+}
+
+void CsvReader::not_a_number(std::size_t column, std::string_view text, const char* hint) const {
+  throw std::invalid_argument(where(column) + ": " +
+                              (text.empty() ? "empty field" : in_quotes(text) + " is not a number") + hint);
+}
+
+void CsvReader::read_first_row() {
+  columns_ = count_fields();
+  std::size_t numbers = 0, first_text = columns_;
+  for_each_field([&](std::size_t c, const Field& f) {
+    double value;
+    if (!f.escaped && read_number(f.text, value) != Number::No) {  // 1e400 and nan are numbers, refused
+      ++numbers;
+    } else {
+      first_text = std::min(first_text, c);
+    }
+  });
+  if (numbers == columns_) {
+    first_row_.resize(columns_);
+    parse_row(first_row_.data());
+    first_pending_ = true;
+    return;
+  }
+  if (numbers == 0) {
+    header_.reserve(columns_);
+    for_each_field([&](std::size_t c, const Field& f) {
+      header_.push_back(unescaped(f));
+      if (!is_utf8(header_.back()))
+        throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ", column " +
+                                    std::to_string(c + 1) + ": header name " +
+                                    in_quotes(header_.back()) + " is not UTF-8 text");
+    });
+    return;
+  }
+  // Numbers and text: a data row with a bad field, or a header with numbers for names.
+  for_each_field([&](std::size_t c, const Field& f) {
+    if (c == first_text)
+      not_a_number(c, f.text, " (a first row is a header only when none of its fields is a number)");
+  });
+}
+
+void CsvReader::parse_row(double* out) const {
+  for_each_field([&](std::size_t c, const Field& f) {
+    const Number number = f.escaped ? Number::No : read_number(f.text, out[c]);
+    if (number == Number::No) not_a_number(c, f.text);
+    if (number == Number::OutOfRange)
+      throw std::invalid_argument(where(c) + ": " + in_quotes(f.text) + " is not a number in a double's range");
+    if (!std::isfinite(out[c]))
+      throw std::invalid_argument(where(c) + ": " + in_quotes(f.text) + " is not a finite number");
+  });
 }
 
 std::size_t CsvReader::read(double* out, std::size_t max_rows) {
@@ -259,12 +390,12 @@ std::size_t CsvReader::read(double* out, std::size_t max_rows) {
   }
   while (rows < max_rows && next_line()) {
     if (trim(line_).empty()) continue;
-    split(line_, fields_);
-    if (fields_.size() != columns_)
+    const std::size_t fields = count_fields();
+    if (fields != columns_)
       throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ": expected " +
                                   std::to_string(columns_) + " fields, found " +
-                                  std::to_string(fields_.size()));
-    parse_row(out + rows * columns_, true);
+                                  std::to_string(fields));
+    parse_row(out + rows * columns_);
     ++rows;
   }
   return rows;
@@ -308,6 +439,11 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
 }
 
 void open_csv(std::ifstream& in, const std::string& path) {
+  if (path == "-") {
+    // The stream's own file buffer stays closed and unused; std::cin's is borrowed.
+    static_cast<std::istream&>(in).rdbuf(std::cin.rdbuf());
+    return;
+  }
   check_path(path);
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) throw FileError(path, "cannot read", EISDIR);

@@ -1,12 +1,33 @@
 // Reading numeric CSV files: features first, then the label columns.
 //
-// A first row that is not all numbers is taken as the header. Fields are
-// comma-separated numbers; surrounding spaces and a trailing \r are ignored,
-// blank lines skipped. Every bad field is an error naming the file, the line
-// and the column; NaN and infinities are refused, never read silently.
-// CsvReader streams rows in blocks into the caller's buffer (no allocation per
-// row, memory bounded by the block and the longest line); read_csv reads a
-// whole file. Not a general CSV parser: no quoting, no other separators.
+// The rules, so that a file means what pandas.read_csv and Python's csv module
+// make of it, or is refused with a message; never another reading in silence:
+// - Text is UTF-8. A UTF-8 byte order mark at the start is skipped; a UTF-16
+//   one is refused, and so is a header name that is not UTF-8.
+// - Lines end with \n, \r\n or \r, and are counted from 1 as an editor counts
+//   them. Blank lines (nothing but spaces and tabs) are skipped.
+// - Fields are separated by commas. A field whose first byte is '"' is quoted:
+//   it runs to the next lone '"' ("" stands for one), cannot hold a line
+//   break, and only a comma or the end of the line may follow it. Any other
+//   field runs to the next comma, quotes and all. Spaces and tabs around a
+//   field's text are dropped.
+// - A number, quoted or not, is what std::from_chars reads (digits with an
+//   optional point and exponent, an optional sign, + included) in any locale.
+//   NaN, infinities and numbers beyond a double's range either way (1e400,
+//   1e-400) are refused, never read as something else.
+// - The first row is a header when none of its fields is a number, data when
+//   all are; a first row mixing the two is an error, whatever was meant (a
+//   typo like O.5, an empty field, a header of names like 1,2,3,label). A
+//   header of numbers only cannot be told from data, and is data.
+// - A data row has as many fields as the first row, each a finite number; an
+//   empty field is an error.
+// - A line holds at most kMaxLineBytes and kMaxColumns fields, checked before
+//   anything per field is allocated: memory stays a small multiple of the
+//   longest line.
+// Errors name the file, the line and the column (with its header name when
+// there is a header). CsvReader streams rows in blocks into the caller's
+// buffer (no allocation per row); read_csv reads a whole file. Not a general
+// CSV parser: no other separators, no line breaks inside quotes.
 #pragma once
 
 #include <cstddef>
@@ -26,6 +47,9 @@ class CsvReader {
  public:
   // The longest line accepted: a guard against a file without line breaks.
   static constexpr std::size_t kMaxLineBytes = std::size_t(64) << 20;
+  // The most fields a line may have (a million inputs is far past what a dense
+  // network on a CPU is for).
+  static constexpr std::size_t kMaxColumns = std::size_t(1) << 20;
   // The bytes read from `in` at a time.
   static constexpr std::size_t kBlockBytes = std::size_t(64) << 10;
 
@@ -44,17 +68,23 @@ class CsvReader {
   std::size_t read(double* out, std::size_t max_rows);
 
  private:
-  bool next_line();                         // the next line into line_; false at the end
-  // fields_ into out; a field that is no number throws, or returns false
-  // when !throw_if_bad (the header test); a non-finite number always throws.
-  bool parse_row(double* out, bool throw_if_bad);
+  bool next_line();         // the next line into line_; false at the end
+  void read_first_row();    // the header, or the first data row into first_row_
+  std::size_t count_fields() const;  // line_'s fields, counted, none stored; past kMaxColumns throws
+  template <class F>
+  void for_each_field(F&& f) const;  // f(column, field) for each of line_'s fields
+  void parse_row(double* out) const;  // line_'s fields (columns_ of them) into out
+  // "NAME, line N, column C ('header name')", for a message about a field.
+  std::string where(std::size_t column) const;
+  // Throws std::invalid_argument: the field in `column` (its `text`) is no number.
+  [[noreturn]] void not_a_number(std::size_t column, std::string_view text, const char* hint = "") const;
 
   std::istream& in_;
   std::string name_;
   std::vector<char> buf_;  // read in blocks; lines are cut from here
   std::size_t pos_ = 0, end_ = 0;
+  bool after_cr_ = false;  // the last line ended with \r: a \n next ends it too
   std::string line_;
-  std::vector<std::string_view> fields_;
   std::vector<std::string> header_;
   std::vector<double> first_row_;  // the first data row, read by the constructor
   bool first_pending_ = false;
@@ -62,7 +92,9 @@ class CsvReader {
 };
 
 // Opens `path` into `in` for a CsvReader: FileError if it cannot be opened or
-// is a directory (which a stream would open, then fail to read).
+// is a directory (which a stream would open, then fail to read). "-" is the
+// standard input, as for most command-line tools: `in` then reads through
+// std::cin's buffer (a file named "-" is still ./-).
 void open_csv(std::ifstream& in, const std::string& path);
 
 // --- whole files --------------------------------------------------------------------

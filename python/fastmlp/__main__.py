@@ -169,6 +169,8 @@ def _check_plot_path(path: str, command: str, args: list[str], data_dir: str) ->
         named += [os.path.join(data_dir, "train.csv"), os.path.join(data_dir, "test.csv")]
     else:
         named = _positional(args)
+        if named[1:2] == ["-"]:  # eval reads standard input to its end: nothing is left to draw from
+            raise _UsageError("--plot: needs DATA.csv as a file, not - (standard input)")
     target = os.path.realpath(path)
     for other in named:
         exists = os.path.exists(path) and os.path.exists(other)

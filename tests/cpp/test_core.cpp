@@ -8,6 +8,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <fastmlp/elementwise.hpp>
@@ -152,6 +153,58 @@ void test_csv() {
   // a line without end is refused at the limit, not buffered whole
   std::istringstream endless(std::string(CsvReader::kMaxLineBytes + 1, '1'));
   CHECK(throws<std::invalid_argument>([&] { CsvReader r(endless, "e.csv"); }, "e.csv, line 1: longer than"));
+  // The first row: a header only when none of its fields is a number, data when
+  // all are, an error naming the field otherwise (it was once taken as a header).
+  auto rows_of = [](const std::string& text, std::size_t block = CsvReader::kBlockBytes) {
+    std::istringstream in(text);
+    CsvReader r(in, "t.csv", block);
+    std::vector<double> values(16 * std::max<std::size_t>(r.columns(), 1));
+    const std::size_t n = r.read(values.data(), 16);
+    values.resize(n * r.columns());
+    return std::make_pair(r.header(), values);
+  };
+  CHECK(throws<std::invalid_argument>([&] { parse("0.5,O.5,0.5,0.5\n1,2,3,4\n"); },
+                                      "t.csv, line 1, column 2: 'O.5' is not a number (a first row"));
+  CHECK(throws<std::invalid_argument>([&] { parse("0.5,,0.5\n1,2,3\n"); }, "line 1, column 2: empty field"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2,3,label\n1,2,3,0\n"); }, "line 1, column 4: 'label'"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,\n"); }, "line 2, column 2: empty field"));
+  // a UTF-8 byte order mark is not part of the first field; a UTF-16 one is refused
+  CHECK(rows_of("\xEF\xBB\xBF" "0.5,1\n2,3\n").second == std::vector<double>({0.5, 1, 2, 3}));
+  CHECK(rows_of("\xEF\xBB\xBF" "x,y\n2,3\n").first == std::vector<std::string>({"x", "y"}));
+  CHECK(throws<std::invalid_argument>([&] { parse(std::string("\xFF\xFE" "1\0,\0" "2\0\n\0", 10)); }, "t.csv: UTF-16 text"));
+  CHECK(throws<std::invalid_argument>([&] { parse("\xFF" "a,b\n1,2\n"); }, "column 1: header name '\\xffa' is not UTF-8"));
+  // errors in data rows name the column by its header name too
+  CHECK(throws<std::invalid_argument>([&] { parse("a,b\n1,2\n3,x\n"); }, "t.csv, line 3, column 2 ('b'): 'x' is not"));
+  // \n, \r\n and \r end lines, counted as an editor counts them, whatever the blocks
+  for (std::size_t block : {std::size_t(1), std::size_t(2), CsvReader::kBlockBytes}) {
+    CHECK(rows_of("a,b\r\n1,2\r\r\n3,4\r5,6\n\r7,8", block).second ==
+          std::vector<double>({1, 2, 3, 4, 5, 6, 7, 8}));
+    CHECK(throws<std::invalid_argument>([&] {
+      std::istringstream in("a,b\r\n1,2\r\r\n3,4\r5,x\n");
+      CsvReader r(in, "t.csv", block);
+      double out[8];
+      r.read(out, 4);
+    }, "t.csv, line 5, column 2 ('b')"));
+  }
+  // quoted fields: names with commas and quotes, numbers as if unquoted
+  const auto quoted = rows_of("\"a, \"\"1\"\"\",\" b \",c\n\"1\", 2 ,\"3.5\"\n");
+  CHECK(quoted.first == std::vector<std::string>({"a, \"1\"", "b", "c"}));
+  CHECK(quoted.second == std::vector<double>({1, 2, 3.5}));
+  CHECK(throws<std::invalid_argument>([&] { parse("a,\"b\nc\",d\n1,2,3\n"); },
+                                      "line 1, column 2: the quoted field does not end on its line"));
+  CHECK(throws<std::invalid_argument>([&] { parse("1,\"2\"x\n"); }, "line 1, column 2: text after the closing quote"));
+  CHECK(throws<std::invalid_argument>([&] { parse("a,b\n1,\"2\"\"\"\n"); }, "column 2 ('b'): '2\"\"' is not a number"));
+  // a number beyond a double's range is a number all the same: the row is data, refused
+  CHECK(throws<std::invalid_argument>([&] { parse("1e400,1e-400\n1,2\n"); },
+                                      "line 1, column 1: '1e400' is not a number in a double's range"));
+  // a sign is one character: +-1 is no number
+  double value;
+  CHECK(!parse_number("+-1", value) && !parse_number("+", value) && parse_number("+1", value) && value == 1);
+  // a row past the column limit is refused before a field is stored
+  std::istringstream commas(std::string(CsvReader::kMaxColumns, ','));
+  CHECK(throws<std::invalid_argument>([&] { CsvReader r(commas, "c.csv"); },
+                                      "c.csv, line 1: 1048577 fields, more than the 1048576 columns"));
+
   // hostile text is quoted short and printable
   CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,\x1b" + std::string(100, 'z') + "\n"); },
                                       "column 2: '\\x1bzzz"));

@@ -18,9 +18,13 @@ namespace {
 
 int failures = 0;
 
-// What std::from_chars makes of all of `text`, after the '+' the reader allows.
+// What std::from_chars makes of all of `text`, after the '+' the reader allows
+// (a sign, so never followed by another).
 bool reference(std::string_view text, double& value) {
-  if (!text.empty() && text.front() == '+') text.remove_prefix(1);
+  if (!text.empty() && text.front() == '+') {
+    text.remove_prefix(1);
+    if (!text.empty() && (text.front() == '-' || text.front() == '+')) return false;
+  }
   if (text.empty()) return false;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   return ec == std::errc() && end == text.data() + text.size();

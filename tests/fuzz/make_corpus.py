@@ -74,6 +74,18 @@ def csv_seeds() -> dict[str, bytes]:
         "trailing-comma": (0x11, b"1,2,\n3,4,\n"),
         "cr-only": (0x01, b"1,2\r3,4\r"),
         "one-column": (0x00, b"7\n8\n9\n"),
+        "bom": (0x21, b"\xef\xbb\xbf0.5,0.5,0.5,0.5\n1,2,3,4\n"),
+        "typo-first-row": (0x21, b"0.5,O.5,0.5,0.5\n1,2,3,4\n"),
+        "empty-first-field": (0x21, b"0.5,,0.5,0.5\n1,2,3,4\n"),
+        "number-names": (0x01, b"1,2,3,label\n4,5,6,0\n"),
+        "out-of-range-first-row": (0x00, b"1e400,1e-400\n1,2\n"),
+        "quoted": (0x25, b'"a, ""b""",\" c \",d\r\n"1", 2 ,"3.5"\r\n4,"5",6\r'),
+        "quote-errors": (0x02, b'a,"b\nc",d\n1,"2"x,3\n'),
+        "line-ends": (0x0d, b"a,b\r\n1,2\r\r\n3,4\r5,6\n\r7,8"),
+        "utf16": (0x01, "a,b\n1,2\n".encode("utf-16")),
+        "bad-utf8-name": (0x01, b"a,\xff\xfe\n1,2\n"),
+        "pandas-index": (0x01, b",a,b\n0,1.5,2\n1,3,4.25\n"),
+        "signs": (0x00, b"+1,-1\n+-1,2\n"),
     }
     return {name: bytes([control]) + text for name, (control, text) in texts.items()}
 
