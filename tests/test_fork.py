@@ -154,6 +154,40 @@ def _run(script: str, *args: str, env: dict | None = None) -> subprocess.Complet
                           text=True, timeout=TIMEOUT, env=env)
 
 
+_BACKGROUND = """
+    import sys, threading
+    import numpy as np
+    import fastmlp
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((2000, 32)), rng.random((2000, 3))
+    net = fastmlp.Network([32, 64, 3])
+    net.predict(X, threads=2)  # the pool is alive from here on
+    working = threading.Event()
+
+    def fit():
+        net.fit(X, Y, epochs=10**9, threads=2, callback=lambda epoch, logs: working.set())
+
+    def predict():
+        while True:
+            net.predict(X, threads=2)
+            working.set()
+
+    if sys.argv[1] != "idle":
+        threading.Thread(target=globals()[sys.argv[1]], daemon=True).start()
+        working.wait()
+    print("exiting", flush=True)
+"""
+
+
+@pytest.mark.parametrize("background", ["idle", "fit", "predict"])
+def test_interpreter_exits_cleanly_while_the_pool_works(background):
+    """Exit with the pool idle, or busy for a daemon thread's endless fit or
+    predictions: status 0, nothing on stderr, within the timeout."""
+    done = _run(_BACKGROUND, background)
+    assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
+
+
 _THREAD_COUNTS = """
     import json, os, time
     import numpy as np
