@@ -224,6 +224,40 @@ def test_many_thread_counts_keep_the_threads_bounded():
     assert counts["after"] <= counts["before"] + max(counts["cpus"] - 1, 1), counts
 
 
+_ENV_AFTER_IMPORT = """
+    import os
+    import numpy as np
+    import fastmlp
+
+    def threads():
+        return len(os.listdir("/proc/self/task"))
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((6000, 8)), rng.random((6000, 3))
+    net = fastmlp.Network([8, 16, 3])
+    os.environ["FASTMLP_NUM_THREADS"] = "1"
+    net.predict(X)
+    before = threads()
+    os.environ["FASTMLP_NUM_THREADS"] = "4"
+    net.fit(X, Y, epochs=1)
+    after_fit = threads()
+    os.environ["FASTMLP_NUM_THREADS"] = "6"
+    net.predict(X)
+    print(fastmlp._core.default_threads(), after_fit - before, threads() - before)
+"""
+
+
+@pytest.mark.skipif(not HAVE_PROC_TASKS, reason="counts threads in /proc/self/task")
+def test_fastmlp_num_threads_set_after_import_counts():
+    """The variable is read at each call, not once: changed between calls, fit's
+    default then runs on 4 threads and predict's on 6 (3 and 5 workers beside
+    the caller), whatever the CPU count."""
+    env = {k: v for k, v in os.environ.items() if k != "FASTMLP_NUM_THREADS"}
+    done = _run(_ENV_AFTER_IMPORT, env=env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["6", "3", "5"]
+
+
 _FEW_THREADS_ALLOWED = """
     import os, resource
     import numpy as np

@@ -397,8 +397,7 @@ void bind_network(py::module_& m, const char* name) {
                    !result.writeable())
                  return py::none();
              }
-             static const int default_threads = default_thread_count();
-             long n_threads = default_threads;
+             long n_threads = default_thread_count();
              if (!threads.is_none()) {
                n_threads = PyLong_AsLong(threads.ptr());
                if (n_threads < 1 || n_threads > ThreadPool::kMaxThreads) {

@@ -760,11 +760,8 @@ def _check_int(value: Any, name: str, *, low: int, high: int) -> int:
 
 def _check_threads(threads: int | None) -> int:
     if threads is None:
-        return _DEFAULT_THREADS
+        return _core.default_threads()
     return _check_int(threads, "threads", low=1, high=1024)
-
-
-_DEFAULT_THREADS = _core.default_threads()
 
 
 def _check_real(value: Any, name: str) -> float:
