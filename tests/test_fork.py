@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from contextlib import redirect_stdout
 
@@ -293,3 +294,34 @@ def test_threads_the_system_refuses_leave_the_results_unchanged(tmp_path):
     assert int(done.stdout) < 15  # the limit did refuse threads
     expected, got = np.load(out)
     np.testing.assert_array_equal(got, expected)
+
+
+def _predict_in_child(X: np.ndarray) -> np.ndarray:
+    return fastmlp.Network([20, 64, 3], seed=3).predict(X, threads=2)
+
+
+def test_fork_while_another_thread_runs_jobs_on_the_pool(tmp_path):
+    """Forks taken while another thread's predictions hold the pool's locks:
+    each child's own pool works and gives the parent's bits."""
+    X, _ = _problem()
+    expected = _predict_in_child(X)
+    busy = fastmlp.Network([20, 64, 3], seed=4)
+    stop = threading.Event()
+    running = threading.Event()
+
+    def predict_until_stopped():
+        while not stop.is_set():
+            busy.predict(X, threads=2)
+            running.set()
+
+    thread = threading.Thread(target=predict_until_stopped)
+    thread.start()
+    try:
+        running.wait()
+        with multiprocessing.get_context("fork").Pool(4) as pool:
+            answers = [pool.apply_async(_predict_in_child, (X,)) for _ in range(8)]
+            for answer in answers:
+                np.testing.assert_array_equal(answer.get(timeout=TIMEOUT), expected)
+    finally:
+        stop.set()
+        thread.join()
