@@ -27,11 +27,16 @@ import pytest
 
 import fastmlp
 from fastmlp.__main__ import main as cli
-
 from reference import forward
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
 
 TIMEOUT = 120  # seconds; a healthy child takes well under one
 HAVE_PROC_TASKS = os.path.isdir("/proc/self/task")
+needs_fork = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork()")
 
 # Python 3.12+ warns that fork() in a process with threads may deadlock the
 # child: the deadlock these tests prove does not happen to fastmlp's threads.
@@ -105,6 +110,7 @@ def parent(tmp_path):
     return results
 
 
+@needs_fork
 def test_os_fork_after_threaded_fit_and_predict(parent, tmp_path):
     result = tmp_path / "child.pickle"
     pid = os.fork()
@@ -131,6 +137,7 @@ def test_os_fork_after_threaded_fit_and_predict(parent, tmp_path):
         _assert_same(pickle.load(f), parent)
 
 
+@needs_fork
 def test_multiprocessing_fork_after_threaded_fit_and_predict(parent, tmp_path):
     with multiprocessing.get_context("fork").Pool(2) as pool:
         answers = [pool.apply_async(_pooled_work, (str(tmp_path),)) for _ in range(2)]
@@ -138,6 +145,7 @@ def test_multiprocessing_fork_after_threaded_fit_and_predict(parent, tmp_path):
             _assert_same(answer.get(timeout=TIMEOUT), parent)
 
 
+@needs_fork
 def test_joblib_multiprocessing_backend_after_threaded_fit_and_predict(parent, tmp_path, monkeypatch):
     joblib = pytest.importorskip("joblib")
     # joblib's process pools start the way this context says (JOBLIB_START_METHOD sets it at import).
@@ -272,10 +280,11 @@ _FEW_THREADS_ALLOWED = """
     net = fastmlp.Network([8, 16, 3])
     expected = net.predict(X, threads=1)
     before = threads()
-    # Address space for a few thread stacks (8 MiB each, by default) but not 15.
+    # Address space for a few thread stacks (their size is the stack limit's) but not 15.
+    stack = resource.getrlimit(resource.RLIMIT_STACK)[0]
     with open("/proc/self/statm") as f:
         mapped = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    resource.setrlimit(resource.RLIMIT_AS, (mapped + (40 << 20), resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + 4 * stack + (8 << 20), resource.RLIM_INFINITY))
     got = net.predict(X, threads=16)
     started = threads() - before
     np.save(os.sys.argv[1], np.stack([expected, got]))
@@ -283,7 +292,9 @@ _FEW_THREADS_ALLOWED = """
 """
 
 
-@pytest.mark.skipif(not HAVE_PROC_TASKS, reason="reads /proc/self/statm")
+@pytest.mark.skipif(not HAVE_PROC_TASKS or resource is None
+                    or not 1 << 20 <= resource.getrlimit(resource.RLIMIT_STACK)[0] <= 64 << 20,
+                    reason="reads /proc/self/statm; thread stacks sized by a finite stack limit")
 def test_threads_the_system_refuses_leave_the_results_unchanged(tmp_path):
     """Under an address-space limit that leaves room for only a few threads,
     predict(threads=16) runs on the threads that could start: no crash, no
@@ -300,6 +311,7 @@ def _predict_in_child(X: np.ndarray) -> np.ndarray:
     return fastmlp.Network([20, 64, 3], seed=3).predict(X, threads=2)
 
 
+@needs_fork
 def test_fork_while_another_thread_runs_jobs_on_the_pool(tmp_path):
     """Forks taken while another thread's predictions hold the pool's locks:
     each child's own pool works and gives the parent's bits."""
