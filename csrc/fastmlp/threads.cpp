@@ -1,21 +1,34 @@
-// ThreadPool, default_thread_count() and shared_thread_pool(): see threads.hpp.
+// ThreadPool and default_thread_count(): see threads.hpp.
 //
-// One job at a time: parallel_for publishes it, bumps a generation counter and
-// wakes the workers; everyone (the caller too) takes chunk numbers from one
-// atomic counter; the caller waits for the workers to report back before it
+// One job at a time over the process-wide workers: a call publishes it,
+// bumps a generation counter and wakes the workers taking part (the first
+// size() - 1); everyone, the caller too, takes chunk numbers from one atomic
+// counter; the caller waits for the workers to report back before it
 // returns, so the job (and what it captures) outlives every use of it.
+//
+// The workers are never destroyed: at exit a job may still be running on a
+// daemon thread, and in a forked child their mutexes may be held by threads
+// that do not exist there, so the child drops them unused and starts anew.
 #include <fastmlp/threads.hpp>
 
-#include <chrono>
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
 #include <cstdlib>
-#include <map>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #if defined(__linux__)
 #include <sched.h>
+#endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define FASTMLP_HAVE_ATFORK 1
 #endif
 #if defined(__x86_64__) || defined(_M_X64)
 #include <emmintrin.h>
@@ -26,8 +39,8 @@ namespace fastmlp {
 
 namespace {
 
-// Set on pool workers, and on a caller while it runs chunks: a parallel_for
-// from there must not wait for threads that are busy running its own caller.
+// Set on workers, and on a caller while it runs chunks: a parallel_for from
+// there must not wait for threads that are busy running its own caller.
 thread_local bool t_inside_pool = false;
 
 // How long a waiting thread polls before it sleeps: long enough to catch the
@@ -70,130 +83,249 @@ class InsidePool {
   bool saved_;
 };
 
-}  // namespace
+// The CPUs this process may run on, at least 1, at most kMaxThreads.
+int usable_cpus() {
+  int n = 0;
+#if defined(__linux__)
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) n = CPU_COUNT(&set);
+#endif
+  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+  if (n <= 0) return 1;
+  return n > ThreadPool::kMaxThreads ? ThreadPool::kMaxThreads : n;
+}
 
-// --- the pool ---------------------------------------------------------------------
-
-ThreadPool::ThreadPool(int threads) {
-  if (threads < 1 || threads > kMaxThreads)
+// `threads`, or std::invalid_argument unless 1 <= threads <= kMaxThreads.
+int checked_thread_count(int threads) {
+  if (threads < 1 || threads > ThreadPool::kMaxThreads)
     throw std::invalid_argument("threads must be between 1 and " +
-                                std::to_string(kMaxThreads) + ", got " +
+                                std::to_string(ThreadPool::kMaxThreads) + ", got " +
                                 std::to_string(threads));
-  workers_.reserve(static_cast<std::size_t>(threads - 1));
-  try {
-    for (int t = 1; t < threads; ++t) workers_.emplace_back([this] { worker_loop(); });
-  } catch (...) {
-    shutdown();  // joins the workers already started
-    throw;
-  }
+  return threads;
 }
 
-ThreadPool::~ThreadPool() { shutdown(); }
+using Job = std::function<void(std::size_t)>;
 
-void ThreadPool::shutdown() noexcept {
-  {
+// --- the workers ------------------------------------------------------------------
+
+class Workers {
+ public:
+  // Workers below `keep` wait for work for ever; those above exit when idle.
+  explicit Workers(int keep)
+      : keep_(keep), slots_(new Slot[ThreadPool::kMaxThreads - 1]) {}
+
+  // Runs `job` over the caller and up to `helpers` workers, starting any that
+  // are missing: job(0) ... job(n_chunks - 1) shared out, or, with
+  // `every_thread`, job(i) once on the i-th thread taking part.
+  void run(int helpers, std::size_t n_chunks, bool every_thread, const Job& job);
+
+  int running() {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    int n = 0;
+    for (int i = 0; i < ThreadPool::kMaxThreads - 1; ++i) n += slots_[i].running ? 1 : 0;
+    return n;
   }
-  wake_.notify_all();
-  for (auto& w : workers_)
-    if (w.joinable()) w.join();
-  workers_.clear();
+
+ private:
+  struct Slot {
+    std::thread thread;
+    std::condition_variable wake;  // this worker's own: a job wakes only its helpers
+    bool running = false;          // guarded by mu_
+  };
+
+  int start(int helpers);  // with mu_ held
+  void worker_loop(int index, std::uint64_t seen);
+  void run_chunks();
+  void fail(std::exception_ptr e);
+
+  const int keep_;
+  const std::unique_ptr<Slot[]> slots_;  // fixed: a worker's slot never moves
+  std::mutex submit_mu_;                 // one job at a time
+
+  // The current job; written by run before it bumps generation_.
+  const Job* job_ = nullptr;
+  std::size_t n_chunks_ = 0;
+  bool every_thread_ = false;
+  std::atomic<std::size_t> next_chunk_{0};
+  std::atomic<int> busy_{0};  // helpers yet to finish the current job
+  std::exception_ptr error_;
+  std::mutex error_mu_;
+
+  // Wake-ups: workers spin briefly on generation_ (jobs often come in quick
+  // succession), then sleep on their slot's `wake`; the caller does the same on done_.
+  std::mutex mu_;
+  std::condition_variable done_;
+  std::atomic<std::uint64_t> generation_{0};
+  int helpers_ = 0;  // workers 0 .. helpers_ - 1 take part in the current job; guarded by mu_
+};
+
+int Workers::start(int helpers) {
+  int n = 0;
+  for (; n < helpers; ++n) {
+    Slot& slot = slots_[n];
+    if (slot.running) continue;
+    try {
+      // Detached or never started, so assigning does not terminate.
+      slot.thread = std::thread(
+          [this, n, seen = generation_.load(std::memory_order_relaxed)] { worker_loop(n, seen); });
+    } catch (const std::exception&) {
+      break;  // the system refuses threads (or memory for them): run on those there are
+    }
+    slot.running = true;
+  }
+  return n;
 }
 
-void ThreadPool::parallel_for(std::size_t n_chunks,
-                              const std::function<void(std::size_t)>& f) {
-  if (n_chunks == 0) return;
-  if (workers_.empty() || n_chunks == 1 || t_inside_pool) {
-    InsidePool inside;
-    for (std::size_t i = 0; i < n_chunks; ++i) f(i);
-    return;
-  }
-
+void Workers::run(int helpers, std::size_t n_chunks, bool every_thread, const Job& job) {
   std::lock_guard<std::mutex> submit(submit_mu_);
-  job_ = &f;
-  n_chunks_ = n_chunks;
-  next_chunk_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-  error_ = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    helpers = start(helpers);
+    job_ = &job;
+    n_chunks_ = every_thread ? static_cast<std::size_t>(helpers) + 1 : n_chunks;
+    every_thread_ = every_thread;
+    next_chunk_.store(0, std::memory_order_relaxed);
+    busy_.store(helpers, std::memory_order_relaxed);
+    error_ = nullptr;
+    helpers_ = helpers;
     generation_.fetch_add(1, std::memory_order_release);
+    for (int i = 0; i < helpers; ++i) slots_[i].wake.notify_one();
   }
-  wake_.notify_all();
 
   {
     InsidePool inside;
-    run_chunks();
+    if (every_thread) {
+      try {
+        job(0);
+      } catch (...) {
+        fail(std::current_exception());
+      }
+    } else {
+      run_chunks();
+    }
   }
 
-  if (!spin_until([this] { return busy_workers_.load(std::memory_order_acquire) == 0; })) {
+  if (!spin_until([this] { return busy_.load(std::memory_order_acquire) == 0; })) {
     std::unique_lock<std::mutex> lock(mu_);
-    done_.wait(lock, [this] { return busy_workers_.load(std::memory_order_acquire) == 0; });
+    done_.wait(lock, [this] { return busy_.load(std::memory_order_acquire) == 0; });
   }
   job_ = nullptr;
   if (error_) std::rethrow_exception(error_);
 }
 
-void ThreadPool::on_every_thread(const std::function<void()>& f) {
-  if (workers_.empty() || t_inside_pool) {
-    f();
-    return;
-  }
-  // One chunk per thread: a thread that has taken one waits until every chunk
-  // is taken, so none can take a second. An exception waits its turn too (one
-  // leaving a chunk early would let parallel_for skip the chunks not taken).
-  const std::size_t n = workers_.size() + 1;
-  std::atomic<std::size_t> taken{0};
-  std::exception_ptr error;
-  std::mutex error_mu;
-  const auto chunk = [&](std::size_t) {
-    taken.fetch_add(1, std::memory_order_acq_rel);
-    try {
-      f();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu);
-      if (!error) error = std::current_exception();
-    }
-    while (taken.load(std::memory_order_acquire) < n) std::this_thread::yield();
-  };
-  parallel_for(n, std::cref(chunk));
-  if (error) std::rethrow_exception(error);
+void Workers::fail(std::exception_ptr e) {
+  std::lock_guard<std::mutex> lock(error_mu_);
+  if (!error_) error_ = std::move(e);
 }
 
-void ThreadPool::run_chunks() {
+void Workers::run_chunks() {
   for (;;) {
     const std::size_t i = next_chunk_.fetch_add(1, std::memory_order_relaxed);
     if (i >= n_chunks_) return;
     try {
       (*job_)(i);
     } catch (...) {
-      std::lock_guard<std::mutex> lock(error_mu_);
-      if (!error_) error_ = std::current_exception();
+      fail(std::current_exception());
       next_chunk_.store(n_chunks_, std::memory_order_relaxed);  // skip the rest
     }
   }
 }
 
-void ThreadPool::worker_loop() {
+void Workers::worker_loop(int index, std::uint64_t seen) {
   t_inside_pool = true;
-  std::uint64_t seen = 0;
+  Slot& slot = slots_[index];
+  auto last_work = std::chrono::steady_clock::now();
+  bool spin = false;  // only right after a job: the next one often follows at once
   for (;;) {
-    spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
+    if (spin) spin_until([&] { return generation_.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lock(mu_);
-      wake_.wait(lock, [&] {
-        return stop_ || generation_.load(std::memory_order_acquire) != seen;
-      });
-      if (stop_) return;
-      seen = generation_.load(std::memory_order_acquire);
+      const auto called = [&] {
+        return generation_.load(std::memory_order_relaxed) != seen && index < helpers_;
+      };
+      if (index < keep_) {
+        slot.wake.wait(lock, called);
+      } else if (!slot.wake.wait_until(lock, last_work + ThreadPool::kIdleExit, called)) {
+        // Idle too long: leave. Detached, the slot can take a new thread.
+        slot.running = false;
+        slot.thread.detach();
+        return;
+      }
+      seen = generation_.load(std::memory_order_relaxed);
     }
-    run_chunks();
-    if (busy_workers_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+    if (every_thread_) {
+      try {
+        (*job_)(static_cast<std::size_t>(index) + 1);
+      } catch (...) {
+        fail(std::current_exception());
+      }
+    } else {
+      run_chunks();
+    }
+    last_work = std::chrono::steady_clock::now();
+    if (busy_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mu_);  // pairs with the caller's wait
       done_.notify_one();
     }
+    spin = true;
   }
+}
+
+// --- the process-wide workers -----------------------------------------------------
+
+// Made on first use and never destroyed; a forked child drops its copy.
+std::atomic<Workers*> g_workers{nullptr};
+
+#if defined(FASTMLP_HAVE_ATFORK)
+// Runs in a forked child, whose only thread is the one that forked: the
+// parent's workers are not there, and their mutexes may be held for ever.
+void drop_workers_in_child() { g_workers.store(nullptr, std::memory_order_relaxed); }
+std::atomic<bool> g_atfork_registered{false};  // inherited, like the handler
+#endif
+
+Workers& workers() {
+  Workers* w = g_workers.load(std::memory_order_acquire);
+  if (w != nullptr) return *w;
+#if defined(FASTMLP_HAVE_ATFORK)
+  if (!g_atfork_registered.exchange(true) &&
+      pthread_atfork(nullptr, nullptr, &drop_workers_in_child) != 0) {
+    g_atfork_registered.store(false);
+    throw std::runtime_error("cannot register the thread pool's fork handler");
+  }
+#endif
+  // The caller is one of the CPUs; keeping one worker even on one CPU spares
+  // the common two-thread call a thread start per idle pause.
+  auto made = std::make_unique<Workers>(std::max(usable_cpus() - 1, 1));
+  if (g_workers.compare_exchange_strong(w, made.get(), std::memory_order_acq_rel))
+    return *made.release();
+  return *w;  // another thread made them first
+}
+
+}  // namespace
+
+// --- the pool ---------------------------------------------------------------------
+
+ThreadPool::ThreadPool(int threads) : size_(checked_thread_count(threads)) {}
+
+void ThreadPool::parallel_for(std::size_t n_chunks, const std::function<void(std::size_t)>& f) {
+  if (n_chunks == 0) return;
+  if (size_ == 1 || n_chunks == 1 || t_inside_pool) {
+    InsidePool inside;
+    for (std::size_t i = 0; i < n_chunks; ++i) f(i);
+    return;
+  }
+  // More helpers than chunks would only wake to find nothing left.
+  const std::size_t helpers = std::min<std::size_t>(static_cast<std::size_t>(size_), n_chunks) - 1;
+  workers().run(static_cast<int>(helpers), n_chunks, false, f);
+}
+
+void ThreadPool::on_every_thread(const std::function<void()>& f) {
+  if (size_ == 1 || t_inside_pool) {
+    f();
+    return;
+  }
+  const auto call = [&f](std::size_t) { f(); };
+  workers().run(size_ - 1, 0, true, std::cref(call));
 }
 
 // --- defaults ---------------------------------------------------------------------
@@ -205,28 +337,26 @@ int default_thread_count() {
     if (end != env && *end == '\0' && n > 0)
       return n > ThreadPool::kMaxThreads ? ThreadPool::kMaxThreads : static_cast<int>(n);
   }
-#if defined(__linux__)
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return n > ThreadPool::kMaxThreads ? ThreadPool::kMaxThreads : n;
-  }
-#endif
-  const unsigned n = std::thread::hardware_concurrency();
-  if (n == 0) return 1;
-  return n > static_cast<unsigned>(ThreadPool::kMaxThreads) ? ThreadPool::kMaxThreads
-                                                            : static_cast<int>(n);
+  return usable_cpus();
 }
 
-// --- shared pools -----------------------------------------------------------------
-
 ThreadPool& shared_thread_pool(int threads) {
-  static std::mutex mu;
-  static std::map<int, std::unique_ptr<ThreadPool>> pools;
-  std::lock_guard<std::mutex> lock(mu);
-  std::unique_ptr<ThreadPool>& pool = pools[threads];
-  if (!pool) pool = std::make_unique<ThreadPool>(threads);
+  checked_thread_count(threads);
+  // Filled as counts are asked for, never freed; constant-initialized, so a
+  // forked child finds no half-made guard here.
+  static std::atomic<ThreadPool*> pools[ThreadPool::kMaxThreads + 1];
+  std::atomic<ThreadPool*>& slot = pools[threads];
+  ThreadPool* pool = slot.load(std::memory_order_acquire);
+  if (pool != nullptr) return *pool;
+  auto made = std::make_unique<ThreadPool>(threads);
+  if (slot.compare_exchange_strong(pool, made.get(), std::memory_order_acq_rel))
+    return *made.release();
   return *pool;
+}
+
+int pool_worker_count() {
+  Workers* w = g_workers.load(std::memory_order_acquire);
+  return w != nullptr ? w->running() : 0;
 }
 
 }  // namespace fastmlp

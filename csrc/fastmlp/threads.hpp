@@ -1,21 +1,22 @@
-// A fixed pool of worker threads that runs numbered chunks of work, the
-// default thread count, and the process-wide pools the library shares.
+// The library's threads: ThreadPool, which runs numbered chunks of work over
+// a given number of threads, and the default thread count.
 //
-// The threads are created once and reused; a call hands out chunk numbers, the
-// calling thread works too, and the call returns when every chunk is done. It
-// is not a task queue or a scheduler: it never decides how work is split, so
-// the caller can keep results independent of the thread count.
+// A call hands out chunk numbers, the calling thread works too, and the call
+// returns when every chunk is done. It is not a task queue or a scheduler: it
+// never decides how work is split, so the caller can keep results independent
+// of the thread count.
+//
+// Every ThreadPool runs on one process-wide set of worker threads, started
+// when a call first needs them and grown to the most a call has asked for;
+// calls from several threads take turns. Workers beyond the CPUs this process
+// may use exit after kIdleExit without work. A forked child starts workers of
+// its own (the parent's do not exist there). When the system refuses a new
+// thread, calls run on the threads there are: the results do not change.
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
+#include <chrono>
 #include <cstddef>
-#include <cstdint>
-#include <exception>
 #include <functional>
-#include <mutex>
-#include <thread>
-#include <vector>
 
 namespace fastmlp {
 
@@ -23,18 +24,21 @@ namespace fastmlp {
 
 class ThreadPool {
  public:
-  // A pool of `threads` threads in all, the caller counted: threads - 1 workers
-  // are started now. std::invalid_argument unless 1 <= threads <= kMaxThreads.
+  // `threads` threads in all, the caller counted. Cheap: it starts nothing
+  // (the workers start on first use). std::invalid_argument unless
+  // 1 <= threads <= kMaxThreads.
   explicit ThreadPool(int threads);
-  ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
 
   // The most threads a pool may have: a guard against absurd requests.
   static constexpr int kMaxThreads = 1024;
 
-  // The number of threads that run chunks, the caller included.
-  int size() const noexcept { return static_cast<int>(workers_.size()) + 1; }
+  // How long a worker beyond the CPU count may wait for work before it exits.
+  static constexpr std::chrono::milliseconds kIdleExit{1000};
+
+  // The thread count the pool was made for: callers cut their work by it.
+  int size() const noexcept { return size_; }
 
   // Calls f(0) ... f(n_chunks - 1), each exactly once, spread over the pool, and
   // returns when all have returned. The first exception a chunk throws is
@@ -43,35 +47,15 @@ class ThreadPool {
   // several outside threads take turns.
   void parallel_for(std::size_t n_chunks, const std::function<void(std::size_t)>& f);
 
-  // Calls f() once on each of the pool's threads, the caller's included (to
-  // prepare per-thread state), and returns when all have returned; from inside
-  // a chunk, or on a pool of size 1, once on the calling thread. The first
-  // exception f throws is rethrown here, after every call has returned.
+  // Calls f() once on each thread that runs this pool's chunks, the caller's
+  // included (to prepare per-thread state), and returns when all have
+  // returned; from inside a chunk, or on a pool of size 1, once on the calling
+  // thread. The first exception f throws is rethrown here, after every call
+  // has returned.
   void on_every_thread(const std::function<void()>& f);
 
  private:
-  void worker_loop();
-  void shutdown() noexcept;  // stops and joins the workers
-  void run_chunks();  // takes chunk numbers until none are left
-
-  std::vector<std::thread> workers_;
-  std::mutex submit_mu_;  // one parallel_for at a time
-
-  // The current job; written by parallel_for before it bumps generation_.
-  const std::function<void(std::size_t)>* job_ = nullptr;
-  std::size_t n_chunks_ = 0;
-  std::atomic<std::size_t> next_chunk_{0};
-  std::atomic<int> busy_workers_{0};  // workers yet to finish the current job
-  std::exception_ptr error_;
-  std::mutex error_mu_;
-
-  // Wake-ups: workers spin briefly on generation_ (jobs often come in quick
-  // succession), then sleep on wake_; the caller does the same on done_.
-  std::mutex mu_;
-  std::condition_variable wake_;
-  std::condition_variable done_;
-  std::atomic<std::uint64_t> generation_{0};
-  bool stop_ = false;  // guarded by mu_
+  int size_;
 };
 
 // task(0) ... task(n - 1): over `pool` when there is one with several threads
@@ -89,10 +73,15 @@ void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
 
 // FASTMLP_NUM_THREADS when it holds a positive integer (capped at
 // ThreadPool::kMaxThreads), else the number of CPUs this process may run on.
+// Read at each call, so a change to the variable counts from the next call.
 int default_thread_count();
 
-// The process-wide pool of `threads` threads, created on first use and kept:
-// fits and predicts share pools instead of starting threads per call.
+// A ThreadPool of `threads` threads that lives as long as the process, for
+// callers that hand a pointer down. Pools hold no threads of their own, so one
+// per count costs a few bytes. std::invalid_argument as ThreadPool's.
 ThreadPool& shared_thread_pool(int threads);
+
+// The worker threads running now (for tests and diagnostics).
+int pool_worker_count();
 
 }  // namespace fastmlp

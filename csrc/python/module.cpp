@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -112,10 +113,44 @@ bool overlaps(const py::array& a, const py::array& b) {
   return a_bytes != 0 && b_bytes != 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
 }
 
+// --- the GIL at interpreter exit ----------------------------------------------------------
+
+// A daemon thread that wants the GIL while the interpreter shuts down waits
+// here for the process to end. Python up to 3.13 would end the thread with
+// pthread_exit instead, and its unwinding aborts the process where it crosses
+// a destructor (one that takes the GIL back, say); 3.14 waits the same way.
+void wait_if_finalizing() {
+#if PY_VERSION_HEX >= 0x030D0000
+  const bool finalizing = Py_IsFinalizing() != 0;
+#else
+  const bool finalizing = _Py_IsFinalizing() != 0;
+#endif
+  if (finalizing)
+    for (;;) std::this_thread::sleep_for(std::chrono::hours(1));
+}
+
+// The GIL released for a scope (py::gil_scoped_release), taken back safely at
+// interpreter exit. noexcept(false): when shutdown begins while this thread
+// waits for the GIL, Python's unwinding of the thread passes through here.
+class ReleaseGil {
+ public:
+  ReleaseGil() : state_(PyEval_SaveThread()) {}
+  ~ReleaseGil() noexcept(false) {
+    wait_if_finalizing();
+    PyEval_RestoreThread(state_);
+  }
+  ReleaseGil(const ReleaseGil&) = delete;
+  ReleaseGil& operator=(const ReleaseGil&) = delete;
+
+ private:
+  PyThreadState* state_;
+};
+
 // A StopCheck that takes the GIL and asks Python whether a signal (Ctrl-C)
 // arrived; the error it leaves set is raised when the fit returns.
 StopCheck python_signal_check() {
   return [] {
+    wait_if_finalizing();
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
   };
@@ -162,6 +197,7 @@ template <class T>
 EpochCallback python_callback(PyNetwork<T>& self, py::handle fn, bool validating,
                               const std::string& score_key, bool& failed) {
   return [&self, fn, validating, score_key, &failed](const EpochLog& log) {
+    wait_if_finalizing();
     py::gil_scoped_acquire gil;
     self.callback_thread = std::this_thread::get_id();
     bool go_on = false;
@@ -391,7 +427,7 @@ void bind_network(py::module_& m, const char* name) {
              const ModelInfo info{init_from_name(init), seed};
              std::string bytes;
              {
-               py::gil_scoped_release release;
+               ReleaseGil release;
                auto lock = self.lock_for_predict();
                bytes = to_safetensors(self.net, info, extra);
              }
@@ -401,7 +437,7 @@ void bind_network(py::module_& m, const char* name) {
       .def("save", [](const Net& self, const std::string& path, const std::string& init, std::uint64_t seed,
                       const Metadata& extra) {
              const ModelInfo info{init_from_name(init), seed};
-             py::gil_scoped_release release;
+             ReleaseGil release;
              auto lock = self.lock_for_predict();
              save(self.net, path, info, extra);
            }, py::arg("path"), py::arg("init"), py::arg("seed"), py::arg("extra"),
@@ -459,7 +495,7 @@ void bind_network(py::module_& m, const char* name) {
              hooks.progress_seconds = progress_seconds;
              std::optional<std::string> diverged;
              {
-               py::gil_scoped_release release;
+               ReleaseGil release;
                auto lock = self.lock_for_fit();
                try {
                  out.result = fit(self.net, data, options, self.optimizer, hooks);
@@ -549,7 +585,7 @@ void bind_network(py::module_& m, const char* name) {
              if (x.rows * self.net.n_params() < (std::size_t(1) << 16)) {
                done = run();
              } else {
-               py::gil_scoped_release release;
+               ReleaseGil release;
                done = run();
              }
              if (!done) throw py::error_already_set();  // the KeyboardInterrupt
@@ -607,7 +643,7 @@ void bind_model_files(py::module_& m) {
           std::unique_ptr<Py_buffer, void (*)(Py_buffer*)> release_view(&view, PyBuffer_Release);
           std::optional<Model> model;
           {
-            py::gil_scoped_release release;
+            ReleaseGil release;
             model.emplace(from_safetensors(view.buf, static_cast<std::size_t>(view.len)));
           }
           return model_tuple(std::move(*model));
@@ -616,7 +652,7 @@ void bind_model_files(py::module_& m) {
   m.def("load", [](const std::string& path) {
           std::optional<Model> model;
           {
-            py::gil_scoped_release release;
+            ReleaseGil release;
             model.emplace(load(path));
           }
           return model_tuple(std::move(*model));
@@ -672,7 +708,7 @@ void bind_files(py::module_& m) {
   m.def("read_csv", [](const std::string& path, std::size_t n_labels) {
           std::optional<CsvData> data;
           {
-            py::gil_scoped_release release;
+            ReleaseGil release;
             data.emplace(read_csv(path, n_labels));
           }
           return py::make_tuple(data->header, numpy_copy(data->X), numpy_copy(data->Y));
@@ -681,7 +717,7 @@ void bind_files(py::module_& m) {
         "n_labels columns, float64.");
   m.def("write_file_atomically", [](const std::string& path, const py::bytes& data) {
           std::string bytes = data;
-          py::gil_scoped_release release;
+          ReleaseGil release;
           write_file_atomically(path, bytes);
         }, py::arg("path"), py::arg("data"),
         "Write data to path atomically, as model files are written.");
@@ -703,7 +739,7 @@ void bind_dense_ops(py::module_& m) {
           const std::size_t kb = trans_b ? b.cols : b.rows, n = trans_b ? b.rows : b.cols;
           if (k != kb || c.rows != m_ || c.cols != n)
             throw std::invalid_argument("gemm: shapes do not match");
-          py::gil_scoped_release release;
+          ReleaseGil release;
           gemm(Trans(trans_a), Trans(trans_b), m_, n, k, alpha, a.data, a.stride, b.data,
                b.stride, beta, c.data, c.stride);
         }, py::arg("trans_a"), py::arg("trans_b"), py::arg("alpha"), py::arg("A").noconvert(),
@@ -807,13 +843,14 @@ PYBIND11_MODULE(_core, m) {
           env.data_dir = data_dir;
           bool interrupted = false;
           env.should_stop = [&interrupted] {
+            wait_if_finalizing();
             py::gil_scoped_acquire gil;
             interrupted = interrupted || PyErr_CheckSignals() != 0;
             return interrupted;
           };
           int status;
           {
-            py::gil_scoped_release release;
+            ReleaseGil release;
             std::cout.clear();  // an earlier call's lost output is not this one's
             status = cli::run(args, std::cout, std::cerr, env);
             std::cout.flush();

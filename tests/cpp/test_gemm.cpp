@@ -8,6 +8,7 @@
 // padding must stay untouched). A plain program: exits 1 on the first failure.
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -22,6 +23,12 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#if defined(__unix__) || defined(__APPLE__)
+#include <sys/wait.h>
+#include <unistd.h>
+#define FASTMLP_TEST_FORK 1
+#endif
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/gemm/blocking.hpp>
@@ -423,6 +430,55 @@ bool test_pool() {
   return true;
 }
 
+// Pools of every count from 2 to 64 share one set of workers: never more than
+// the largest needs (63), and those beyond the CPUs exit once idle.
+bool test_pool_workers() {
+  for (int threads = 2; threads <= 64; ++threads) {
+    ThreadPool pool(threads);
+    std::vector<std::atomic<int>> hits(std::size_t(threads) * 4);
+    pool.parallel_for(hits.size(), [&](std::size_t i) { ++hits[i]; });
+    for (std::size_t i = 0; i < hits.size(); ++i)
+      CHECK(hits[i] == 1, "threads=%d: chunk %zu ran %d times", threads, i, hits[i].load());
+    CHECK(fastmlp::pool_worker_count() <= 63, "after threads=%d: %d workers", threads,
+          fastmlp::pool_worker_count());
+  }
+  CHECK(fastmlp::pool_worker_count() >= 1, "no workers after pools of up to 64 threads");
+  const unsigned cpus = std::max(std::thread::hardware_concurrency(), 2u);
+  const auto deadline = std::chrono::steady_clock::now() + 60 * ThreadPool::kIdleExit;
+  while (fastmlp::pool_worker_count() > int(cpus) - 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(fastmlp::pool_worker_count() <= int(cpus) - 1, "%d idle workers stayed on %u CPUs",
+        fastmlp::pool_worker_count(), cpus);
+  std::printf("thread pool workers: ok\n");
+  return true;
+}
+
+#if defined(FASTMLP_TEST_FORK)
+// A forked child has none of its parent's workers: its pools start their own.
+// A child that hangs is ended by an alarm, and the parent sees the signal.
+bool test_pool_after_fork() {
+  ThreadPool pool(3);
+  std::atomic<int> parent_hits{0};
+  pool.parallel_for(12, [&](std::size_t) { ++parent_hits; });
+  const pid_t pid = fork();
+  if (pid == 0) {
+    alarm(60);
+    std::atomic<int> hits{0}, calls{0};
+    pool.parallel_for(12, [&](std::size_t) { ++hits; });
+    pool.on_every_thread([&] { ++calls; });
+    _exit(hits == 12 && calls == 3 && fastmlp::pool_worker_count() == 2 ? 0 : 1);
+  }
+  CHECK(pid > 0, "fork failed");
+  int status = 0;
+  CHECK(waitpid(pid, &status, 0) == pid, "waitpid failed");
+  CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+        "the forked child's pool failed (exit %d, signal %d)", WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+        WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  std::printf("thread pool after fork: ok\n");
+  return parent_hits == 12;
+}
+#endif
+
 // --- no allocation in steady state -----------------------------------------------
 
 // Each path once to warm up (scratch buffers grow), then again: no allocation.
@@ -552,7 +608,10 @@ bool test_misc() {
 
 int main() {
   try {
-    if (!test_pool() || !test_misc()) return 1;
+    if (!test_pool() || !test_pool_workers() || !test_misc()) return 1;
+#if defined(FASTMLP_TEST_FORK)
+    if (!test_pool_after_fork()) return 1;
+#endif
     ThreadPool pool1(1), pool2(2), pool3(3), pool4(4);
     const std::vector<ThreadPool*> pools = {nullptr, &pool3, &pool1, &pool2, &pool4};
     if (!test_no_allocation<float>(&pool2) || !test_no_allocation<double>(&pool2)) return 1;
