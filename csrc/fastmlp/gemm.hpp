@@ -111,10 +111,11 @@ extern template void gemm<double>(Trans, std::size_t, double, const double*, std
 // one), so that such products, and smaller ones, allocate nothing. Scratch
 // only grows; a thread that runs gemm allocates on its first large product
 // otherwise (training sizes every pool thread's scratch up front this way).
+// op(A)'s transpose takes no part: packing A either way takes the same room.
 template <class T>
-void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
-extern template void gemm_reserve<float>(Trans, Trans, std::size_t, std::size_t, std::size_t);
-extern template void gemm_reserve<double>(Trans, Trans, std::size_t, std::size_t, std::size_t);
+void gemm_reserve(Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
+extern template void gemm_reserve<float>(Trans, std::size_t, std::size_t, std::size_t);
+extern template void gemm_reserve<double>(Trans, std::size_t, std::size_t, std::size_t);
 
 // The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
 // one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.

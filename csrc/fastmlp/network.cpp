@@ -39,24 +39,22 @@ std::size_t physical_memory() {
 
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f, ThreadPool* pool) {
+                   Activation f) {
   gemm(Trans::No, Trans::No, X.rows, W.cols, X.cols, T(1), X.data, X.stride, W.data, W.stride,
-       T(0), A.data, A.stride, pool);
+       T(0), A.data, A.stride);
   bias_activation_forward(f, A, b);
 }
 
 template <class T>
-void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
-                          ThreadPool* pool) {
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W) {
   gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-       W.stride, T(0), dX.data, dX.stride, pool);
+       W.stride, T(0), dX.data, dX.stride);
 }
 
 template <class T>
-void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
-                           ThreadPool* pool) {
+void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ) {
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
-       dZ.stride, T(0), dW.data, dW.stride, pool);
+       dZ.stride, T(0), dW.data, dW.stride);
 }
 
 namespace {
@@ -396,11 +394,11 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name, Thread
 
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
-                                 const T*, Activation, ThreadPool*);                        \
+                                 const T*, Activation);                                     \
   template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
-                                        ConstMatrixView<T>, ThreadPool*);                   \
+                                        ConstMatrixView<T>);                                \
   template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
-                                         ConstMatrixView<T>, ThreadPool*);                  \
+                                         ConstMatrixView<T>);                               \
   template void dense_backward_bias<T>(T*, ConstMatrixView<T>);                              \
   template class Network<T>;                                                                 \
   template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \

@@ -223,10 +223,10 @@ void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, Thr
   const auto reserve = [&] {
     for (std::size_t l = 0; l < net.n_layers(); ++l) {
       const std::size_t in = sizes[l], out = sizes[l + 1];
-      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
+      gemm_reserve<T>(Trans::No, block, out, in);  // A_{l-1} W_l
       if (!backward) continue;
-      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
-      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
+      if (l > 0) gemm_reserve<T>(Trans::Yes, block, in, out);  // dZ_l W_l^T
+      gemm_reserve<T>(Trans::No, ceil_div(in, grad_parts(pool)), out,
                       rows);  // part of A_{l-1}^T dZ_l
     }
   };

@@ -483,7 +483,7 @@ bool test_reserve() {
     long count = -1;
     std::thread t([&] {
       if (reserve)
-        for (const Operands<T>& o : ops) fastmlp::gemm_reserve<T>(o.ta, o.tb, o.m, o.n, o.k);
+        for (const Operands<T>& o : ops) fastmlp::gemm_reserve<T>(o.tb, o.m, o.n, o.k);
       const long before = g_allocations.load();
       for (Operands<T>& o : ops)
         fastmlp::gemm(o.ta, o.tb, o.m - shrink, o.n - shrink, o.k - shrink, o.alpha, o.A.data(),

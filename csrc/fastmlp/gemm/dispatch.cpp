@@ -725,9 +725,9 @@ template void gemm<double>(Trans, std::size_t, double, const double*, std::size_
                            const Epilogue<double>&);
 
 template <class T>
-void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k) {
+void gemm_reserve(Trans trans_b, std::size_t m, std::size_t n, std::size_t k) {
   using namespace gemm_detail;
-  (void)trans_a;  // packing A either way takes the same room
+  // Packing A takes the same room either way, so only B's transpose matters.
   const PackedSizes packed = packed_sizes<T>(kernel_set<T>(active_kernel()).blocking, m, n, k);
   // The tiny path copies a transposed op(B) (k x n) into `a`, for products of up
   // to kTinyWork multiply-adds only.
@@ -737,8 +737,8 @@ void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, st
   scratch.b.get(2 * packed.b);
 }
 
-template void gemm_reserve<float>(Trans, Trans, std::size_t, std::size_t, std::size_t);
-template void gemm_reserve<double>(Trans, Trans, std::size_t, std::size_t, std::size_t);
+template void gemm_reserve<float>(Trans, std::size_t, std::size_t, std::size_t);
+template void gemm_reserve<double>(Trans, std::size_t, std::size_t, std::size_t);
 
 const char* gemm_kernel_name() { return gemm_detail::kernel_name(gemm_detail::active_kernel()); }
 
