@@ -16,6 +16,7 @@
 
 #include <cstddef>
 
+#include <fastmlp/isa.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -46,7 +47,7 @@ extern template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::s
 
 namespace gemm_detail {
 template <class T>
-struct PackedAccess;  // dispatch.cpp's view of a PackedB
+struct PackedAccess;  // packed_b.cpp's view of a PackedB
 }
 
 // op(B) (k x n), packed into the panels of the kernel gemm uses when products
@@ -69,7 +70,7 @@ class PackedB {
   Trans trans_ = Trans::No;
   std::size_t k_ = 0, n_ = 0, ldb_ = 0;
   const T* b_ = nullptr;
-  int kernel_ = 0;           // the kernel its products use (a gemm_detail::Kernel)
+  Isa isa_ = Isa::Ref;       // the kernels its products use
   bool packed_ = false;      // whether panels_ holds op(B), or products read B
   AlignedBuffer<T> panels_;  // the k-blocks of op(B), one after another
 };
@@ -116,9 +117,5 @@ template <class T>
 void gemm_reserve(Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
 extern template void gemm_reserve<float>(Trans, std::size_t, std::size_t, std::size_t);
 extern template void gemm_reserve<double>(Trans, std::size_t, std::size_t, std::size_t);
-
-// The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
-// one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.
-const char* gemm_kernel_name();
 
 }  // namespace fastmlp

@@ -593,7 +593,7 @@ PYBIND11_MODULE(_core, m) {
                                 py::array_t<std::size_t>(split.validation.size(), split.validation.data()));
         }, py::arg("n"), py::arg("fraction"), py::arg("seed"),
         "The (training, validation) row indices of a seeded split of n rows.");
-  m.def("gemm_kernel", &gemm_kernel_name, "The GEMM micro-kernel in use.");
+  m.def("gemm_kernel", [] { return isa_name(active_isa()); }, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
         "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
   m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir) {

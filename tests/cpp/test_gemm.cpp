@@ -1,6 +1,7 @@
 // Tests for gemm and the thread pool: every supported kernel, both paths and
 // 1-4 threads, and products with a packed right operand (PackedB), must agree
-// BIT FOR BIT with the naive oracle (gemm/naive.hpp).
+// BIT FOR BIT with the naive oracle (gemm/naive.hpp). And the instruction sets
+// isa.hpp reports, against the compiler's own view of this CPU.
 //
 // Shapes cover 0, 1, primes, non-multiples of every block size, k below and
 // above KC, all transpose pairs, alpha 1 and other, beta 0 (C full of NaN, so a
@@ -27,6 +28,7 @@
 #include <fastmlp/gemm/blocking.hpp>
 #include <fastmlp/gemm/dispatch.hpp>
 #include <fastmlp/gemm/naive.hpp>
+#include <fastmlp/isa.hpp>
 #include <fastmlp/threads.hpp>
 
 // --- allocation counting ---------------------------------------------------------
@@ -60,7 +62,8 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::fre
 
 using fastmlp::ThreadPool;
 using fastmlp::Trans;
-using fastmlp::gemm_detail::Kernel;
+using fastmlp::Isa;
+using Kernel = fastmlp::Isa;
 using fastmlp::gemm_detail::Path;
 
 namespace {
@@ -110,10 +113,12 @@ const char* pname(Path p) {
   return p == Path::Tiny ? "tiny" : p == Path::Packed ? "packed" : "auto";
 }
 
+const char* active_name() { return fastmlp::isa_name(fastmlp::active_isa()); }
+
 std::vector<Kernel> supported_kernels() {
   std::vector<Kernel> ks;
   for (Kernel k : {Kernel::Ref, Kernel::Avx2, Kernel::Avx512})
-    if (fastmlp::gemm_detail::kernel_supported(k)) ks.push_back(k);
+    if (fastmlp::isa_supported(k)) ks.push_back(k);
   return ks;
 }
 
@@ -248,7 +253,7 @@ bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
         got = o.C0;
         multiply(packed, got);
         const std::string label = std::string("PackedB/") +
-                                  fastmlp::gemm_detail::kernel_name(kernel) + "/" + pname(path) +
+                                  fastmlp::isa_name(kernel) + "/" + pname(path) +
                                   "/threads=" + std::to_string(pool != nullptr ? pool->size() : 0);
         if (!compare(o, want, got, label)) return false;
         const bool slow = kernel == Kernel::Ref && o.m * o.n * o.k > 100000;
@@ -259,7 +264,7 @@ bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
   packed.pack(o.tb, o.k, o.n, o.B.data(), o.ldb, o.m, pools.back());
   got = o.C0;
   multiply(packed, got);
-  return compare(o, want, got, std::string("PackedB/") + fastmlp::gemm_kernel_name());
+  return compare(o, want, got, std::string("PackedB/") + active_name());
 }
 
 // Runs one case through the oracle, then through every kernel x path x pool,
@@ -289,7 +294,7 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
         fastmlp::gemm_detail::gemm_with(kernel, path, o.ta, o.tb, o.m, o.n, o.k, o.alpha,
                                         o.A.data(), o.lda, o.B.data(), o.ldb, o.beta,
                                         got.data(), o.ldc, pool);
-        const std::string label = std::string(fastmlp::gemm_detail::kernel_name(kernel)) + "/" +
+        const std::string label = std::string(fastmlp::isa_name(kernel)) + "/" +
                                   pname(path) + "/threads=" +
                                   std::to_string(pool != nullptr ? pool->size() : 0);
         if (!compare(o, want, got, label)) return false;
@@ -299,7 +304,7 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   got = o.C0;
   fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
                 o.beta, got.data(), o.ldc, pools.back());
-  if (!compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name())) return false;
+  if (!compare(o, want, got, std::string("gemm/") + active_name())) return false;
   return check_packed_b(o, want, pools);
 }
 
@@ -504,11 +509,38 @@ bool test_reserve() {
   return true;
 }
 
+// --- instruction sets --------------------------------------------------------------
+
+// isa_supported reads cpuid and xgetbv itself; the compiler's runtime (libgcc
+// or compiler-rt, which also checks that the OS saves the registers) is an
+// independent reading of the same CPU. And with FASTMLP_GEMM_KERNEL unset,
+// the instruction set in use is the best one supported.
+bool test_isa() {
+  CHECK(fastmlp::isa_supported(Isa::Ref), "the portable kernels must always run");
+#if defined(FASTMLP_X86) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  CHECK(fastmlp::isa_supported(Isa::Avx2) == avx2, "avx2: isa.hpp says %d, the compiler %d",
+        int(fastmlp::isa_supported(Isa::Avx2)), int(avx2));
+  CHECK(fastmlp::isa_supported(Isa::Avx512) == avx512,
+        "avx512: isa.hpp says %d, the compiler %d", int(fastmlp::isa_supported(Isa::Avx512)),
+        int(avx512));
+#endif
+  const char* forced = std::getenv("FASTMLP_GEMM_KERNEL");
+  if (forced == nullptr || *forced == '\0') {
+    const Isa best = supported_kernels().back();
+    CHECK(fastmlp::active_isa() == best, "in use: %s; best supported: %s", active_name(),
+          fastmlp::isa_name(best));
+  }
+  return true;
+}
+
 // --- the rest of the contract -----------------------------------------------------
 
 bool test_misc() {
   // The kernel gemm uses is supported, and is the forced one when forced.
-  const std::string name = fastmlp::gemm_kernel_name();
+  const std::string name = active_name();
   CHECK(name == "ref" || name == "avx2" || name == "avx512", "kernel name %s", name.c_str());
   if (const char* forced = std::getenv("FASTMLP_GEMM_KERNEL"))
     if (*forced != '\0')
@@ -543,7 +575,7 @@ bool test_misc() {
         "PackedB product: ldc < n was accepted");
   std::printf("kernels supported:");
   for (Kernel k : supported_kernels())
-    std::printf(" %s", fastmlp::gemm_detail::kernel_name(k));
+    std::printf(" %s", fastmlp::isa_name(k));
   std::printf("; gemm uses %s\n", name.c_str());
   return true;
 }
@@ -552,7 +584,7 @@ bool test_misc() {
 
 int main() {
   try {
-    if (!test_pool() || !test_misc()) return 1;
+    if (!test_pool() || !test_misc() || !test_isa()) return 1;
     ThreadPool pool1(1), pool2(2), pool3(3), pool4(4);
     const std::vector<ThreadPool*> pools = {nullptr, &pool3, &pool1, &pool2, &pool4};
     if (!test_no_allocation<float>(&pool2) || !test_no_allocation<double>(&pool2)) return 1;

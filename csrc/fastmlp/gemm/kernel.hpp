@@ -4,10 +4,12 @@
 // Each instruction set lives in its own .cpp compiled with its own flags
 // (kernel_ref.cpp: none; kernel_avx2.cpp and kernel_avx512.cpp: see their
 // headers). This header only declares; it carries no ISA-specific code, and it
-// does not choose a kernel (dispatch.cpp does).
+// does not choose a kernel (isa.cpp picks the instruction set, paths.hpp its set).
 #pragma once
 
 #include <cstddef>
+
+#include <fastmlp/isa.hpp>
 
 namespace fastmlp::gemm_detail {
 
@@ -59,7 +61,7 @@ using MicroKernelInPlace = void (*)(std::size_t kc, const T* a, std::size_t lda,
 // The whole product without packing, for small sizes:
 //   C (m x n) = alpha * A (m x k) * B (k x n) + beta * C
 // with A's element (i, p) at A[i * a_rs + p * a_cs] (so either transpose) and B
-// row-major (dispatch transposes a small B first). k == 0 counts as one empty
+// row-major (tiny.cpp transposes a small B first). k == 0 counts as one empty
 // block: C = alpha * 0 or fma(alpha, 0, beta * C).
 template <class T>
 using TinyGemm = void (*)(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* A,
@@ -88,10 +90,9 @@ void tiny_ref(std::size_t m, std::size_t n, std::size_t k, double alpha, const d
               std::size_t a_rs, std::size_t a_cs, const double* B, std::size_t ldb,
               double beta, double* C, std::size_t ldc);
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define FASTMLP_GEMM_X86 1
+#if defined(FASTMLP_X86)
 
-// AVX2 + FMA; call only when the CPU has both (dispatch checks).
+// AVX2 + FMA; call only when the CPU has both (isa_supported).
 void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                 float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
                 const TileEpilogue<float>* ep);
@@ -111,7 +112,7 @@ void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, double alpha, const 
                std::size_t a_rs, std::size_t a_cs, const double* B, std::size_t ldb,
                double beta, double* C, std::size_t ldc);
 
-// AVX-512F; call only when the CPU and the OS support it (dispatch checks).
+// AVX-512F; call only when the CPU and the OS support it (isa_supported).
 void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                   float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
                   const TileEpilogue<float>* ep);

@@ -1,11 +1,11 @@
 // The AVX2 kernels (float and double): 256-bit vectors, FMA, masked loads and
 // stores for edges. Compile this file, and only this one, with
 //   -mavx2 -mfma
-// and call it only where dispatch.cpp found AVX2 and FMA enabled by CPU and OS.
+// and call it only where isa.cpp found AVX2 and FMA enabled by CPU and OS.
 // The arithmetic is kernel_impl.hpp's, shared with the other instruction sets.
 #include <fastmlp/gemm/kernel.hpp>
 
-#if defined(FASTMLP_GEMM_X86)
+#if defined(FASTMLP_X86)
 
 #include <immintrin.h>
 
@@ -116,4 +116,4 @@ void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, double alpha, const 
 
 }  // namespace fastmlp::gemm_detail
 
-#endif  // FASTMLP_GEMM_X86
+#endif  // FASTMLP_X86

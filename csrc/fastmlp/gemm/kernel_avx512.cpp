@@ -1,11 +1,11 @@
 // The AVX-512 kernels (float and double): 512-bit vectors, lane masks for
 // edges, FMA. Compile this file, and only this one, with
 //   -mavx512f -mfma
-// and call it only where dispatch.cpp found AVX-512F enabled by CPU and OS.
+// and call it only where isa.cpp found AVX-512F enabled by CPU and OS.
 // The arithmetic is kernel_impl.hpp's, shared with the other instruction sets.
 #include <fastmlp/gemm/kernel.hpp>
 
-#if defined(FASTMLP_GEMM_X86)
+#if defined(FASTMLP_X86)
 
 #include <immintrin.h>
 
@@ -108,4 +108,4 @@ void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, double alpha, cons
 
 }  // namespace fastmlp::gemm_detail
 
-#endif  // FASTMLP_GEMM_X86
+#endif  // FASTMLP_X86
