@@ -16,6 +16,7 @@
 
 #include <cstddef>
 
+#include <fastmlp/activations.hpp>
 #include <fastmlp/isa.hpp>
 #include <fastmlp/matrix.hpp>
 
@@ -75,19 +76,18 @@ class PackedB {
   AlignedBuffer<T> panels_;  // the k-blocks of op(B), one after another
 };
 
-// What a product with a PackedB does to C's values before they leave the
-// registers (a dense layer's bias and activation, without a pass of their own):
-//   z = C + bias[j] (column j; no bias when null), then
-//   Relu: z > 0 ? z : 0; LeakyRelu: z > 0 ? z : slope * z; Identity: z,
-// the operations of activations.hpp, so the same bits as applying them after;
-// and *nonfinite = true when some z (before the activation) is NaN or
+// What a product with a PackedB does to C's values after the product (a dense
+// layer's bias and activation):
+//   z = C + bias[j] (column j; no bias when null), then act(z),
+// the operations of activations.hpp, so the same bits as applying them after.
+// Relu and leaky relu (its slope is act.slope) are applied before the values
+// leave the registers; other activations in a pass over the rows just written.
+// And *nonfinite = true when some z (before the activation) is NaN or
 // infinite (left as it was otherwise).
 template <class T>
 struct Epilogue {
-  enum class Act { Identity, Relu, LeakyRelu };
   const T* bias = nullptr;
-  Act act = Act::Identity;
-  T slope = T(0);
+  Activation act = Activation::Identity;
   bool* nonfinite = nullptr;
 };
 

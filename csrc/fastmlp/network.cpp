@@ -299,16 +299,12 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
       const Activation f = activations_[l];
       bool nonfinite = false;
       if (packed != nullptr) {
-        // The bias, and relu or leaky relu, go into the product's epilogue.
+        // The bias and the activation go into the product's epilogue.
         Epilogue<T> ep;
         ep.bias = bias(l);
-        ep.act = f == Activation::Relu        ? Epilogue<T>::Act::Relu
-                 : f == Activation::LeakyRelu ? Epilogue<T>::Act::LeakyRelu
-                                              : Epilogue<T>::Act::Identity;
-        ep.slope = static_cast<T>(f.slope);
+        ep.act = f;
         ep.nonfinite = l == 0 ? &nonfinite : nullptr;
         gemm(Trans::No, rows, T(1), in.data, in.stride, (*packed)[l], T(0), a.data, a.stride, ep);
-        if (ep.act == Epilogue<T>::Act::Identity) bias_activation_forward<T>(f, a, nullptr);
       } else {
         const ConstMatrixView<T> W = weight(l);
         gemm(Trans::No, Trans::No, rows, W.cols, W.rows, T(1), in.data, in.stride, W.data,

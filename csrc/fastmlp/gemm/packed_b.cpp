@@ -3,36 +3,33 @@
 //
 // Not here: the packed path of a single product (packed.cpp), the tiny path
 // (tiny.cpp), or the packing layout itself (pack.hpp).
+#include <fastmlp/activations.hpp>
 #include <fastmlp/gemm/paths.hpp>
 #include <fastmlp/threads.hpp>
 
 namespace fastmlp::gemm_detail {
 namespace {
 
-// The kernels' form of an Epilogue.
-template <class T>
-TileEpilogue<T> tile_epilogue(const Epilogue<T>& e) {
-  using Act = typename Epilogue<T>::Act;
-  const auto act = e.act == Act::Relu        ? TileEpilogue<T>::kRelu
-                   : e.act == Act::LeakyRelu ? TileEpilogue<T>::kLeakyRelu
-                                             : TileEpilogue<T>::kIdentity;
-  return {e.bias, act, e.slope, e.nonfinite};
+// The activations the micro-kernels apply in registers (kernel_impl.hpp's
+// store_finished); any other is a pass over C after the product.
+bool in_registers(Activation f) {
+  return f == Activation::Identity || f == Activation::Relu || f == Activation::LeakyRelu;
 }
 
 // The epilogue over C in memory, for products that did not go through the
-// micro-kernels: the operations of store_finished (kernel_impl.hpp), element
-// by element.
+// micro-kernels: the operations of store_finished, element by element.
 template <class T>
-void finish_in_memory(const TileEpilogue<T>& ep, std::size_t m, std::size_t n, T* C,
+void finish_in_memory(const Epilogue<T>& ep, std::size_t m, std::size_t n, T* C,
                       std::size_t ldc) {
+  const T slope = static_cast<T>(ep.act.slope);
   for (std::size_t i = 0; i < m; ++i) {
     T* const c = C + i * ldc;
     for (std::size_t j = 0; j < n; ++j) {
       T z = c[j];
       if (ep.bias != nullptr) z = z + ep.bias[j];
       if (ep.nonfinite != nullptr && z * T(0) != T(0)) *ep.nonfinite = true;
-      if (ep.act == TileEpilogue<T>::kRelu) z = z > T(0) ? z : T(0);
-      else if (ep.act == TileEpilogue<T>::kLeakyRelu) z = z > T(0) ? z : ep.slope * z;
+      if (ep.act == Activation::Relu) z = z > T(0) ? z : T(0);
+      else if (ep.act == Activation::LeakyRelu) z = z > T(0) ? z : slope * z;
       c[j] = z;
     }
   }
@@ -89,11 +86,10 @@ struct PackedAccess {
   // packed on its own into this thread's panel scratch.
   static void multiply(Trans trans_a, std::size_t m, T alpha, const T* A, std::size_t lda,
                        const PackedB<T>& p, T beta, T* C, std::size_t ldc,
-                       const Epilogue<T>& epilogue) {
+                       const Epilogue<T>& ep) {
     const std::size_t n = p.n_, k = p.k_;
-    const TileEpilogue<T> ep = tile_epilogue(epilogue);
-    const bool finish = epilogue.bias != nullptr || epilogue.act != Epilogue<T>::Act::Identity ||
-                        epilogue.nonfinite != nullptr;
+    const bool finish = ep.bias != nullptr || ep.act != Activation::Identity ||
+                        ep.nonfinite != nullptr;
     if (!p.packed_ || k == 0) {
       gemm_with(p.isa_, Path::Auto, trans_a, p.trans_, m, n, k, alpha, A, lda, p.b_, p.ldb_,
                 beta, C, ldc, nullptr);
@@ -120,6 +116,8 @@ struct PackedAccess {
         }
       }
     }
+    if (!in_registers(ep.act) && n > 0)
+      bias_activation_forward<T>(ep.act, MatrixView<T>(C, m, n, ldc), nullptr);
   }
 };
 

@@ -192,7 +192,7 @@ template <class T, class PanelOfA>
 void run_tiles(const KernelSet<T>& ks, std::size_t kc, const PanelOfA& panel_a,
                const T* b_packed, T alpha, T beta, T* C, std::size_t ldc, std::size_t i0,
                std::size_t i1, std::size_t j0, std::size_t j1,
-               const TileEpilogue<T>* ep = nullptr) {
+               const Epilogue<T>* ep = nullptr) {
   const Blocking& bl = ks.blocking;
   for (std::size_t ir = i0; ir < i1; ir += bl.mr) {      // loop 2
     const std::size_t rows = min(bl.mr, i1 - ir);
@@ -200,12 +200,12 @@ void run_tiles(const KernelSet<T>& ks, std::size_t kc, const PanelOfA& panel_a,
     for (std::size_t jr = j0; jr < j1; jr += bl.nr) {    // loop 1
       T* const c = C + ir * ldc + jr;
       const std::size_t cols = min(bl.nr, j1 - jr);
-      TileEpilogue<T> tile_ep{};
+      Epilogue<T> tile_ep;
       if (ep != nullptr) {
         tile_ep = *ep;
         if (ep->bias != nullptr) tile_ep.bias = ep->bias + jr;
       }
-      const TileEpilogue<T>* const e = ep != nullptr ? &tile_ep : nullptr;
+      const Epilogue<T>* const e = ep != nullptr ? &tile_ep : nullptr;
       if (a.lda != 0)
         ks.micro_in_place(kc, a.data, a.lda, b_packed + jr * kc, alpha, beta, c, ldc, cols, e);
       else
