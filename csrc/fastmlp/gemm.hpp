@@ -66,6 +66,13 @@ class PackedB {
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
 
+  // The rows each product should take when `rows` rows (of every layer, say)
+  // are cut into blocks for `threads` threads: whole row tiles of the kernel
+  // in use (only the last block has a partial one), few enough for a block to
+  // stay in cache, and a block per thread where each still gets enough rows.
+  // Results do not depend on it; pack for products of this many rows.
+  static std::size_t block_rows(std::size_t rows, std::size_t threads);
+
  private:
   friend struct gemm_detail::PackedAccess<T>;
   Trans trans_ = Trans::No;

@@ -120,18 +120,10 @@ const char* init_name(Init init) {
 
 namespace {
 
-// Network::predict's blocks of rows: at most kMaxBlock rows, a multiple of
-// kBlockMultiple (12: of every kernel's row tile, 4, 6 or 12, so that only the
-// last block has a partial tile), and as many as the threads when that leaves
-// them at least kMinBlock rows. Weights are packed for the whole call only
-// up to kMaxPackedBytes (the packed copy lives on in each calling thread, as
-// gemm's own scratch does: no larger than that), and for blocks of more than
-// kDirectRows rows; otherwise each product reads them in place (gemm's tiny
-// path, for few rows) or packs them itself.
-constexpr std::size_t kDirectRows = 32;
-constexpr std::size_t kMaxBlock = 252;
-constexpr std::size_t kMinBlock = 48;
-constexpr std::size_t kBlockMultiple = 12;
+// Network::predict's weights are packed for the whole call (PackedB) only up to
+// kMaxPackedBytes: the packed copy lives on in each calling thread, as gemm's
+// own scratch does, so no larger than that; larger weights are packed by each
+// product itself.
 constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
 
 // check_input without the scan for non-finite values.
@@ -253,10 +245,8 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // in nor the thread that runs it (see gemm.hpp), so the cut may depend on
   // the pool.
   const std::size_t threads = pool != nullptr ? std::size_t(pool->size()) : 1;
-  std::size_t n_blocks = std::min(round_up(ceil_div(X.rows, kMaxBlock), threads),
-                                  ceil_div(X.rows, kMinBlock));
-  const std::size_t block = round_up(ceil_div(X.rows, n_blocks), kBlockMultiple);
-  n_blocks = ceil_div(X.rows, block);
+  const std::size_t block = PackedB<T>::block_rows(X.rows, threads);
+  const std::size_t n_blocks = ceil_div(X.rows, block);
   std::size_t widest = 0, packed_values = 0;
   for (std::size_t l = 1; l < sizes_.size(); ++l) {
     if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
@@ -265,9 +255,10 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // The calling thread's packed weights; the pool's threads read them through
   // this pointer (a lambda naming a thread_local would find its own thread's).
   // With one block, the thread that uses them packs them: that leaves them in
-  // its cache, and split over threads it measured slower.
+  // its cache, and split over threads it measured slower. A PackedB decides
+  // itself whether blocks of this many rows repay packing.
   std::vector<PackedB<T>>* packed = nullptr;
-  if (block > kDirectRows && packed_values * sizeof(T) <= kMaxPackedBytes) {
+  if (packed_values * sizeof(T) <= kMaxPackedBytes) {
     thread_local std::vector<PackedB<T>> packed_weights;
     packed = &packed_weights;
     if (packed->size() < n_layers()) packed->resize(n_layers());

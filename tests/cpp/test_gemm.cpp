@@ -517,7 +517,7 @@ bool test_reserve() {
   return true;
 }
 
-// --- instruction sets --------------------------------------------------------------
+// --- instruction sets and blocks of rows --------------------------------------------
 
 // isa_supported reads cpuid and xgetbv itself; the compiler's runtime (libgcc
 // or compiler-rt, which also checks that the OS saves the registers) is an
@@ -541,6 +541,29 @@ bool test_isa() {
     CHECK(fastmlp::active_isa() == best, "in use: %s; best supported: %s", active_name(),
           fastmlp::isa_name(best));
   }
+  return true;
+}
+
+// PackedB::block_rows cuts any number of rows into blocks of whole row tiles
+// of the kernel in use, none of them empty and none above the cap.
+template <class T>
+bool test_block_rows() {
+  namespace gd = fastmlp::gemm_detail;
+  const gd::Blocking tiles[] = {gd::kRefBlocking<T>, gd::kAvx2Blocking<T>,
+                                gd::kAvx512Blocking<T>};
+  const std::size_t mr = tiles[static_cast<int>(fastmlp::active_isa())].mr;
+  for (std::size_t threads : {0, 1, 2, 3, 4, 8, 64})
+    for (std::size_t rows = 1; rows <= 3000; ++rows) {
+      const std::size_t block = fastmlp::PackedB<T>::block_rows(rows, threads);
+      CHECK(block > 0 && block % mr == 0, "rows %zu threads %zu: block %zu, row tile %zu",
+            rows, threads, block, mr);
+      CHECK(block <= std::max(gd::kMaxBlockRows, mr), "rows %zu threads %zu: block %zu", rows,
+            threads, block);
+      const std::size_t blocks = (rows + block - 1) / block;
+      CHECK((blocks - 1) * block < rows, "rows %zu threads %zu: block %zu leaves one empty",
+            rows, threads, block);
+    }
+  std::printf("%s: blocks of rows for a PackedB (row tile %zu)\n", type_name<T>(), mr);
   return true;
 }
 
@@ -593,6 +616,7 @@ bool test_misc() {
 int main() {
   try {
     if (!test_pool() || !test_misc() || !test_isa()) return 1;
+    if (!test_block_rows<float>() || !test_block_rows<double>()) return 1;
     ThreadPool pool1(1), pool2(2), pool3(3), pool4(4);
     const std::vector<ThreadPool*> pools = {nullptr, &pool3, &pool1, &pool2, &pool4};
     if (!test_no_allocation<float>(&pool2) || !test_no_allocation<double>(&pool2)) return 1;

@@ -1,5 +1,6 @@
-// PackedB: a right operand packed once, and its products on any thread (loops
-// 2, 4 and 1 over the shared panels, with the epilogue of a dense layer).
+// PackedB: a right operand packed once, its products on any thread (loops 2, 4
+// and 1 over the shared panels, with the epilogue of a dense layer), and the
+// blocks of rows those products prefer.
 //
 // Not here: the packed path of a single product (packed.cpp), the tiny path
 // (tiny.cpp), or the packing layout itself (pack.hpp).
@@ -141,6 +142,17 @@ void PackedB<T>::pack(Trans trans_b, std::size_t k, std::size_t n, const T* B, s
                       std::size_t rows, ThreadPool* pool) {
   using namespace gemm_detail;
   PackedAccess<T>::pack(*this, active_isa(), Path::Auto, trans_b, k, n, B, ldb, rows, pool);
+}
+
+template <class T>
+std::size_t PackedB<T>::block_rows(std::size_t rows, std::size_t threads) {
+  using namespace gemm_detail;
+  const std::size_t mr = kernel_set<T>(active_isa()).blocking.mr;
+  if (rows == 0) return mr;
+  if (threads == 0) threads = 1;
+  const std::size_t blocks =
+      min(round_up(ceil_div(rows, kMaxBlockRows), threads), ceil_div(rows, kMinBlockRows));
+  return round_up(ceil_div(rows, blocks), mr);
 }
 
 template <class T>
