@@ -73,6 +73,11 @@ class PackedB {
   // Results do not depend on it; pack for products of this many rows.
   static std::size_t block_rows(std::size_t rows, std::size_t threads);
 
+  // Whether pack() for products of `rows` rows would pack at all, whatever
+  // the shape of B; when not, a plain gemm() per product does the same work
+  // without a PackedB.
+  static bool packs(std::size_t rows);
+
  private:
   friend struct gemm_detail::PackedAccess<T>;
   Trans trans_ = Trans::No;

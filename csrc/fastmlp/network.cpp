@@ -122,8 +122,9 @@ namespace {
 
 // Network::predict's weights are packed for the whole call (PackedB) only up to
 // kMaxPackedBytes: the packed copy lives on in each calling thread, as gemm's
-// own scratch does, so no larger than that; larger weights are packed by each
-// product itself.
+// own scratch does, so no larger than that. Larger weights are packed by each
+// product itself; blocks too small to repay packing (PackedB::packs) read them
+// in place.
 constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
 
 // check_input without the scan for non-finite values.
@@ -255,10 +256,9 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // The calling thread's packed weights; the pool's threads read them through
   // this pointer (a lambda naming a thread_local would find its own thread's).
   // With one block, the thread that uses them packs them: that leaves them in
-  // its cache, and split over threads it measured slower. A PackedB decides
-  // itself whether blocks of this many rows repay packing.
+  // its cache, and split over threads it measured slower.
   std::vector<PackedB<T>>* packed = nullptr;
-  if (packed_values * sizeof(T) <= kMaxPackedBytes) {
+  if (PackedB<T>::packs(block) && packed_values * sizeof(T) <= kMaxPackedBytes) {
     thread_local std::vector<PackedB<T>> packed_weights;
     packed = &packed_weights;
     if (packed->size() < n_layers()) packed->resize(n_layers());

@@ -545,7 +545,8 @@ bool test_isa() {
 }
 
 // PackedB::block_rows cuts any number of rows into blocks of whole row tiles
-// of the kernel in use, none of them empty and none above the cap.
+// of the kernel in use, none of them empty and none above the cap; and
+// PackedB::packs agrees with what pack() does.
 template <class T>
 bool test_block_rows() {
   namespace gd = fastmlp::gemm_detail;
@@ -563,6 +564,17 @@ bool test_block_rows() {
       CHECK((blocks - 1) * block < rows, "rows %zu threads %zu: block %zu leaves one empty",
             rows, threads, block);
     }
+  // packs(rows) says whether pack() packs at all: a fresh PackedB allocates
+  // its panels exactly then (for a B large enough to be worth it).
+  std::vector<T> B(256 * 256, T(1));
+  for (std::size_t rows : {1, 2, 12, 31, 32, 33, 48, 64, 252, 1000}) {
+    fastmlp::PackedB<T> packed;
+    const long before = g_allocations.load();
+    packed.pack(Trans::No, 256, 256, B.data(), 256, rows);
+    const bool allocated = g_allocations.load() != before;
+    CHECK(allocated == fastmlp::PackedB<T>::packs(rows), "rows %zu: packs() says %d, pack() %s",
+          rows, int(fastmlp::PackedB<T>::packs(rows)), allocated ? "packed" : "did not pack");
+  }
   std::printf("%s: blocks of rows for a PackedB (row tile %zu)\n", type_name<T>(), mr);
   return true;
 }

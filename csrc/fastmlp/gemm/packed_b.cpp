@@ -18,22 +18,20 @@ bool in_registers(Activation f) {
 }
 
 // The epilogue over C in memory, for products that did not go through the
-// micro-kernels: the operations of store_finished, element by element.
+// micro-kernels: the operations of store_finished, as passes over C the
+// compiler vectorises (the bias add and the activation sweep of
+// activations.hpp, whose relu and leaky relu are the kernels' bit for bit).
 template <class T>
 void finish_in_memory(const Epilogue<T>& ep, std::size_t m, std::size_t n, T* C,
                       std::size_t ldc) {
-  const T slope = static_cast<T>(ep.act.slope);
-  for (std::size_t i = 0; i < m; ++i) {
-    T* const c = C + i * ldc;
-    for (std::size_t j = 0; j < n; ++j) {
-      T z = c[j];
-      if (ep.bias != nullptr) z = z + ep.bias[j];
-      if (ep.nonfinite != nullptr && z * T(0) != T(0)) *ep.nonfinite = true;
-      if (ep.act == Activation::Relu) z = z > T(0) ? z : T(0);
-      else if (ep.act == Activation::LeakyRelu) z = z > T(0) ? z : slope * z;
-      c[j] = z;
-    }
-  }
+  if (n == 0) return;
+  const MatrixView<T> c(C, m, n, ldc);
+  if (ep.bias != nullptr) bias_activation_forward<T>(Activation::Identity, c, ep.bias);
+  if (ep.nonfinite != nullptr)
+    for (std::size_t i = 0; i < m && !*ep.nonfinite; ++i)
+      for (std::size_t j = 0; j < n; ++j)
+        if (c(i, j) * T(0) != T(0)) *ep.nonfinite = true;
+  bias_activation_forward<T>(ep.act, c, nullptr);
 }
 
 }  // namespace
@@ -95,26 +93,26 @@ struct PackedAccess {
       gemm_with(p.isa_, Path::Auto, trans_a, p.trans_, m, n, k, alpha, A, lda, p.b_, p.ldb_,
                 beta, C, ldc, nullptr);
       if (finish) finish_in_memory(ep, m, n, C, ldc);
-    } else {
-      check_ld("lda", lda, trans_a == Trans::No ? m : k, trans_a == Trans::No ? k : m);
-      check_ld("ldc", ldc, m, n);
-      const KernelSet<T> ks = kernel_set<T>(p.isa_);
-      const Blocking& bl = ks.blocking;
-      const std::size_t width = round_up(n, bl.nr);
-      T* const panel = thread_scratch<T>().panel.get(bl.mr * min(KC<T>, k));
-      for (std::size_t ir = 0; ir < m; ir += bl.mr) {     // loop 2
-        const std::size_t rows = min(bl.mr, m - ir);
-        for (std::size_t pc = 0; pc < k; pc += KC<T>) {  // loop 4
-          const std::size_t kc = min(KC<T>, k - pc);
-          const auto panel_a = [&](std::size_t i, std::size_t) {
-            if (trans_a == Trans::No && rows == bl.mr) return PanelA<T>{A + i * lda + pc, lda};
-            ks.pack_a(trans_a, rows, kc, at(trans_a, A, lda, i, pc), lda, panel, 0, 1);
-            return PanelA<T>{panel, 0};
-          };
-          run_tiles(ks, kc, panel_a, p.panels_.data() + pc * width, alpha,
-                    pc == 0 ? beta : T(1), C, ldc, ir, ir + rows, 0, n,  // loop 1
-                    finish && pc + kc == k ? &ep : nullptr);
-        }
+      return;
+    }
+    check_ld("lda", lda, trans_a == Trans::No ? m : k, trans_a == Trans::No ? k : m);
+    check_ld("ldc", ldc, m, n);
+    const KernelSet<T> ks = kernel_set<T>(p.isa_);
+    const Blocking& bl = ks.blocking;
+    const std::size_t width = round_up(n, bl.nr);
+    T* const panel = thread_scratch<T>().panel.get(bl.mr * min(KC<T>, k));
+    for (std::size_t ir = 0; ir < m; ir += bl.mr) {     // loop 2
+      const std::size_t rows = min(bl.mr, m - ir);
+      for (std::size_t pc = 0; pc < k; pc += KC<T>) {  // loop 4
+        const std::size_t kc = min(KC<T>, k - pc);
+        const auto panel_a = [&](std::size_t i, std::size_t) {
+          if (trans_a == Trans::No && rows == bl.mr) return PanelA<T>{A + i * lda + pc, lda};
+          ks.pack_a(trans_a, rows, kc, at(trans_a, A, lda, i, pc), lda, panel, 0, 1);
+          return PanelA<T>{panel, 0};
+        };
+        run_tiles(ks, kc, panel_a, p.panels_.data() + pc * width, alpha,
+                  pc == 0 ? beta : T(1), C, ldc, ir, ir + rows, 0, n,  // loop 1
+                  finish && pc + kc == k ? &ep : nullptr);
       }
     }
     if (!in_registers(ep.act) && n > 0)
@@ -153,6 +151,13 @@ std::size_t PackedB<T>::block_rows(std::size_t rows, std::size_t threads) {
   const std::size_t blocks =
       min(round_up(ceil_div(rows, kMaxBlockRows), threads), ceil_div(rows, kMinBlockRows));
   return round_up(ceil_div(rows, blocks), mr);
+}
+
+template <class T>
+bool PackedB<T>::packs(std::size_t rows) {
+  using namespace gemm_detail;
+  const std::size_t large = static_cast<std::size_t>(-1);
+  return rows != 0 && auto_path(Trans::No, Trans::No, rows, large, large, false) == Path::Packed;
 }
 
 template <class T>
