@@ -23,11 +23,12 @@
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/gemm/dispatch.hpp>
+#include <fastmlp/isa.hpp>
 #include <fastmlp/threads.hpp>
 
 using fastmlp::ThreadPool;
 using fastmlp::Trans;
-using fastmlp::gemm_detail::Kernel;
+using Kernel = fastmlp::Isa;
 using fastmlp::gemm_detail::Path;
 
 namespace {
@@ -122,7 +123,7 @@ void run(const std::vector<Shape>& shapes, const std::vector<Kernel>& kernels,
         const double g = gflops<T>(kernel, path, s, &pool);
         std::printf("%-6s %5zu x %5zu x %5zu  %s%s  %-6s  %d thr  %8.1f GFLOP/s  %s\n", type,
                     s.m, s.n, s.k, s.ta == Trans::Yes ? "T" : "N",
-                    s.tb == Trans::Yes ? "T" : "N", fastmlp::gemm_detail::kernel_name(kernel),
+                    s.tb == Trans::Yes ? "T" : "N", fastmlp::isa_name(kernel),
                     threads, g, s.what);
         std::fflush(stdout);
       }
@@ -157,7 +158,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--kernel") {
       bool known = false;
       for (Kernel k : {Kernel::Ref, Kernel::Avx2, Kernel::Avx512})
-        if (std::strcmp(value, fastmlp::gemm_detail::kernel_name(k)) == 0) {
+        if (std::strcmp(value, fastmlp::isa_name(k)) == 0) {
           kernels.push_back(k);
           known = true;
         }
@@ -188,11 +189,11 @@ int main(int argc, char** argv) {
   if (thread_counts.empty()) thread_counts = {1, 2};
   if (kernels.empty())
     for (Kernel k : {Kernel::Avx512, Kernel::Avx2, Kernel::Ref})
-      if (fastmlp::gemm_detail::kernel_supported(k)) kernels.push_back(k);
+      if (fastmlp::isa_supported(k)) kernels.push_back(k);
   for (Kernel k : kernels)
-    if (!fastmlp::gemm_detail::kernel_supported(k)) {
+    if (!fastmlp::isa_supported(k)) {
       std::fprintf(stderr, "kernel %s is not supported here\n",
-                   fastmlp::gemm_detail::kernel_name(k));
+                   fastmlp::isa_name(k));
       return 2;
     }
 

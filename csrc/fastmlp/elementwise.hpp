@@ -1,6 +1,6 @@
 // Vectorised element-wise passes over contiguous arrays: the activations'
 // forward and backward sweeps, compiled once per instruction set (like the
-// GEMM kernels) and picked at start-up with the same choice of kernel.
+// GEMM kernels) and run with the instruction set the GEMM uses (isa.hpp).
 //
 // Every variant does the same IEEE operations in the same order on each
 // element (fused multiply-adds only where written; the project's

@@ -16,6 +16,8 @@
 
 #include <cstddef>
 
+#include <fastmlp/activations.hpp>
+#include <fastmlp/isa.hpp>
 #include <fastmlp/matrix.hpp>
 
 namespace fastmlp {
@@ -46,7 +48,7 @@ extern template void gemm<double>(Trans, Trans, std::size_t, std::size_t, std::s
 
 namespace gemm_detail {
 template <class T>
-struct PackedAccess;  // dispatch.cpp's view of a PackedB
+struct PackedAccess;  // packed_b.cpp's view of a PackedB
 }
 
 // op(B) (k x n), packed into the panels of the kernel gemm uses when products
@@ -64,29 +66,40 @@ class PackedB {
   std::size_t k() const noexcept { return k_; }
   std::size_t n() const noexcept { return n_; }
 
+  // The rows each product should take when `rows` rows (of every layer, say)
+  // are cut into blocks for `threads` threads: whole row tiles of the kernel
+  // in use (only the last block has a partial one), few enough for a block to
+  // stay in cache, and a block per thread where each still gets enough rows.
+  // Results do not depend on it; pack for products of this many rows.
+  static std::size_t block_rows(std::size_t rows, std::size_t threads);
+
+  // Whether pack() for products of `rows` rows would pack at all, whatever
+  // the shape of B; when not, a plain gemm() per product does the same work
+  // without a PackedB.
+  static bool packs(std::size_t rows);
+
  private:
   friend struct gemm_detail::PackedAccess<T>;
   Trans trans_ = Trans::No;
   std::size_t k_ = 0, n_ = 0, ldb_ = 0;
   const T* b_ = nullptr;
-  int kernel_ = 0;           // the kernel its products use (a gemm_detail::Kernel)
+  Isa isa_ = Isa::Ref;       // the kernels its products use
   bool packed_ = false;      // whether panels_ holds op(B), or products read B
   AlignedBuffer<T> panels_;  // the k-blocks of op(B), one after another
 };
 
-// What a product with a PackedB does to C's values before they leave the
-// registers (a dense layer's bias and activation, without a pass of their own):
-//   z = C + bias[j] (column j; no bias when null), then
-//   Relu: z > 0 ? z : 0; LeakyRelu: z > 0 ? z : slope * z; Identity: z,
-// the operations of activations.hpp, so the same bits as applying them after;
-// and *nonfinite = true when some z (before the activation) is NaN or
+// What a product with a PackedB does to C's values after the product (a dense
+// layer's bias and activation):
+//   z = C + bias[j] (column j; no bias when null), then act(z),
+// the operations of activations.hpp, so the same bits as applying them after.
+// Relu and leaky relu (its slope is act.slope) are applied before the values
+// leave the registers; other activations in a pass over the rows just written.
+// And *nonfinite = true when some z (before the activation) is NaN or
 // infinite (left as it was otherwise).
 template <class T>
 struct Epilogue {
-  enum class Act { Identity, Relu, LeakyRelu };
   const T* bias = nullptr;
-  Act act = Act::Identity;
-  T slope = T(0);
+  Activation act = Activation::Identity;
   bool* nonfinite = nullptr;
 };
 
@@ -111,13 +124,10 @@ extern template void gemm<double>(Trans, std::size_t, double, const double*, std
 // one), so that such products, and smaller ones, allocate nothing. Scratch
 // only grows; a thread that runs gemm allocates on its first large product
 // otherwise (training sizes every pool thread's scratch up front this way).
+// op(A)'s transpose takes no part: packing A either way takes the same room.
 template <class T>
-void gemm_reserve(Trans trans_a, Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
-extern template void gemm_reserve<float>(Trans, Trans, std::size_t, std::size_t, std::size_t);
-extern template void gemm_reserve<double>(Trans, Trans, std::size_t, std::size_t, std::size_t);
-
-// The name of the micro-kernel gemm uses ("ref", "avx2" or "avx512"): the best
-// one this CPU supports, unless FASTMLP_GEMM_KERNEL names another.
-const char* gemm_kernel_name();
+void gemm_reserve(Trans trans_b, std::size_t m, std::size_t n, std::size_t k);
+extern template void gemm_reserve<float>(Trans, std::size_t, std::size_t, std::size_t);
+extern template void gemm_reserve<double>(Trans, std::size_t, std::size_t, std::size_t);
 
 }  // namespace fastmlp

@@ -184,7 +184,7 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<
       const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
       dense_backward_weight(dW.rows_range(first, count),
                             input.rows_range(first_row, rows).cols_range(first, count), dZ,
-                            nullptr, accumulate);
+                            accumulate);
     } else {
       dense_backward_bias(grads + net.bias_offset(l) + first, dZ.cols_range(first, count),
                           accumulate);
@@ -218,10 +218,10 @@ void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, Thr
   const auto reserve = [&] {
     for (std::size_t l = 0; l < net.n_layers(); ++l) {
       const std::size_t in = sizes[l], out = sizes[l + 1];
-      gemm_reserve<T>(Trans::No, Trans::No, block, out, in);  // A_{l-1} W_l
+      gemm_reserve<T>(Trans::No, block, out, in);  // A_{l-1} W_l
       if (!backward) continue;
-      if (l > 0) gemm_reserve<T>(Trans::No, Trans::Yes, block, in, out);  // dZ_l W_l^T
-      gemm_reserve<T>(Trans::Yes, Trans::No, ceil_div(in, grad_parts(pool)), out,
+      if (l > 0) gemm_reserve<T>(Trans::Yes, block, in, out);  // dZ_l W_l^T
+      gemm_reserve<T>(Trans::No, ceil_div(in, grad_parts(pool)), out,
                       chunk);  // part of A_{l-1}^T dZ_l, a chunk of rows
     }
   };

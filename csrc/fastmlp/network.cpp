@@ -39,24 +39,23 @@ std::size_t physical_memory() {
 
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f, ThreadPool* pool) {
+                   Activation f) {
   gemm(Trans::No, Trans::No, X.rows, W.cols, X.cols, T(1), X.data, X.stride, W.data, W.stride,
-       T(0), A.data, A.stride, pool);
+       T(0), A.data, A.stride);
   bias_activation_forward(f, A, b);
 }
 
 template <class T>
-void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
-                          ThreadPool* pool) {
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W) {
   gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-       W.stride, T(0), dX.data, dX.stride, pool);
+       W.stride, T(0), dX.data, dX.stride);
 }
 
 template <class T>
 void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
-                           ThreadPool* pool, bool accumulate) {
+                           bool accumulate) {
   gemm(Trans::Yes, Trans::No, X.cols, dZ.cols, X.rows, T(1), X.data, X.stride, dZ.data,
-       dZ.stride, T(accumulate ? 1 : 0), dW.data, dW.stride, pool);
+       dZ.stride, T(accumulate ? 1 : 0), dW.data, dW.stride);
 }
 
 namespace {
@@ -123,18 +122,11 @@ const char* init_name(Init init) {
 
 namespace {
 
-// Network::predict's blocks of rows: at most kMaxBlock rows, a multiple of
-// kBlockMultiple (12: of every kernel's row tile, 4, 6 or 12, so that only the
-// last block has a partial tile), and as many as the threads when that leaves
-// them at least kMinBlock rows. Weights are packed for the whole call only
-// up to kMaxPackedBytes (the packed copy lives on in each calling thread, as
-// gemm's own scratch does: no larger than that), and for blocks of more than
-// kDirectRows rows; otherwise each product reads them in place (gemm's tiny
-// path, for few rows) or packs them itself.
-constexpr std::size_t kDirectRows = 32;
-constexpr std::size_t kMaxBlock = 252;
-constexpr std::size_t kMinBlock = 48;
-constexpr std::size_t kBlockMultiple = 12;
+// Network::predict's weights are packed for the whole call (PackedB) only up to
+// kMaxPackedBytes: the packed copy lives on in each calling thread, as gemm's
+// own scratch does, so no larger than that. Larger weights are packed by each
+// product itself; blocks too small to repay packing (PackedB::packs) read them
+// in place.
 constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
 
 // check_input without the scan for non-finite values.
@@ -256,10 +248,8 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // in nor the thread that runs it (see gemm.hpp), so the cut may depend on
   // the pool.
   const std::size_t threads = pool != nullptr ? std::size_t(pool->size()) : 1;
-  std::size_t n_blocks = std::min(round_up(ceil_div(X.rows, kMaxBlock), threads),
-                                  ceil_div(X.rows, kMinBlock));
-  const std::size_t block = round_up(ceil_div(X.rows, n_blocks), kBlockMultiple);
-  n_blocks = ceil_div(X.rows, block);
+  const std::size_t block = PackedB<T>::block_rows(X.rows, threads);
+  const std::size_t n_blocks = ceil_div(X.rows, block);
   std::size_t widest = 0, packed_values = 0;
   for (std::size_t l = 1; l < sizes_.size(); ++l) {
     if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
@@ -270,7 +260,7 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
   // With one block, the thread that uses them packs them: that leaves them in
   // its cache, and split over threads it measured slower.
   std::vector<PackedB<T>>* packed = nullptr;
-  if (block > kDirectRows && packed_values * sizeof(T) <= kMaxPackedBytes) {
+  if (PackedB<T>::packs(block) && packed_values * sizeof(T) <= kMaxPackedBytes) {
     thread_local std::vector<PackedB<T>> packed_weights;
     packed = &packed_weights;
     if (packed->size() < n_layers()) packed->resize(n_layers());
@@ -302,16 +292,12 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
       const Activation f = activations_[l];
       bool nonfinite = false;
       if (packed != nullptr) {
-        // The bias, and relu or leaky relu, go into the product's epilogue.
+        // The bias and the activation go into the product's epilogue.
         Epilogue<T> ep;
         ep.bias = bias(l);
-        ep.act = f == Activation::Relu        ? Epilogue<T>::Act::Relu
-                 : f == Activation::LeakyRelu ? Epilogue<T>::Act::LeakyRelu
-                                              : Epilogue<T>::Act::Identity;
-        ep.slope = static_cast<T>(f.slope);
+        ep.act = f;
         ep.nonfinite = l == 0 ? &nonfinite : nullptr;
         gemm(Trans::No, rows, T(1), in.data, in.stride, (*packed)[l], T(0), a.data, a.stride, ep);
-        if (ep.act == Epilogue<T>::Act::Identity) bias_activation_forward<T>(f, a, nullptr);
       } else {
         const ConstMatrixView<T> W = weight(l);
         gemm(Trans::No, Trans::No, rows, W.cols, W.rows, T(1), in.data, in.stride, W.data,
@@ -397,11 +383,11 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name, Thread
 
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
-                                 const T*, Activation, ThreadPool*);                        \
+                                 const T*, Activation);                                     \
   template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
-                                        ConstMatrixView<T>, ThreadPool*);                   \
+                                        ConstMatrixView<T>);                                \
   template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
-                                         ConstMatrixView<T>, ThreadPool*, bool);            \
+                                         ConstMatrixView<T>, bool);                             \
   template void dense_backward_bias<T>(T*, ConstMatrixView<T>, bool);                        \
   template class Network<T>;                                                                 \
   template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \

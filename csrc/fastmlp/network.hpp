@@ -25,22 +25,21 @@ class ThreadPool;
 // A = f(X W + b). A is (n, out), X (n, in), W (in, out), b (out).
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f, ThreadPool* pool = nullptr);
+                   Activation f);
 
 // The backward pass from dZ (n, out), the gradient at Z = X W + b, in three
 // parts. Row i of dX depends on row i of dZ alone; each element of dW and db
 // sums over all n rows, in row order.
 // dX (n, in) = dZ W^T, overwritten: the gradient flowing to the layer below.
 template <class T>
-void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
-                          ThreadPool* pool = nullptr);
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W);
 
 // dW (in, out) = X^T dZ, overwritten; X is the layer's input (n, in). With
 // `accumulate`, dW += X^T dZ: when the rows come in chunks of whole GEMM
 // k-blocks (gemm.hpp), the chunks give the bits of one product.
 template <class T>
 void dense_backward_weight(MatrixView<T> dW, ConstMatrixView<T> X, ConstMatrixView<T> dZ,
-                           ThreadPool* pool = nullptr, bool accumulate = false);
+                           bool accumulate = false);
 
 // db (out) = the column sums of dZ, overwritten; with `accumulate`, added to
 // db, continuing each sum row by row (chunks of rows give one sum's bits).

@@ -835,7 +835,7 @@ PYBIND11_MODULE(_core, m) {
         }, py::arg("n"), py::arg("fraction"), py::arg("seed"),
         "The (training, validation) row indices of a seeded split of n rows.");
   m.attr("MAX_THREADS") = ThreadPool::kMaxThreads;
-  m.def("gemm_kernel", &gemm_kernel_name, "The GEMM micro-kernel in use.");
+  m.def("gemm_kernel", [] { return isa_name(active_isa()); }, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
         "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
   m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir) {

@@ -1,6 +1,7 @@
 // Tests for gemm and the thread pool: every supported kernel, both paths and
 // 1-4 threads, and products with a packed right operand (PackedB), must agree
-// BIT FOR BIT with the naive oracle (gemm/naive.hpp).
+// BIT FOR BIT with the naive oracle (gemm/naive.hpp). And the instruction sets
+// isa.hpp reports, against the compiler's own view of this CPU.
 //
 // Shapes cover 0, 1, primes, non-multiples of every block size, k below and
 // above KC, all transpose pairs, alpha 1 and other, beta 0 (C full of NaN, so a
@@ -30,10 +31,12 @@
 #define FASTMLP_TEST_FORK 1
 #endif
 
+#include <fastmlp/activations.hpp>
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/gemm/blocking.hpp>
 #include <fastmlp/gemm/dispatch.hpp>
 #include <fastmlp/gemm/naive.hpp>
+#include <fastmlp/isa.hpp>
 #include <fastmlp/threads.hpp>
 
 // --- allocation counting ---------------------------------------------------------
@@ -67,7 +70,8 @@ void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::fre
 
 using fastmlp::ThreadPool;
 using fastmlp::Trans;
-using fastmlp::gemm_detail::Kernel;
+using fastmlp::Isa;
+using Kernel = fastmlp::Isa;
 using fastmlp::gemm_detail::Path;
 
 namespace {
@@ -117,10 +121,12 @@ const char* pname(Path p) {
   return p == Path::Tiny ? "tiny" : p == Path::Packed ? "packed" : "auto";
 }
 
+const char* active_name() { return fastmlp::isa_name(fastmlp::active_isa()); }
+
 std::vector<Kernel> supported_kernels() {
   std::vector<Kernel> ks;
   for (Kernel k : {Kernel::Ref, Kernel::Avx2, Kernel::Avx512})
-    if (fastmlp::gemm_detail::kernel_supported(k)) ks.push_back(k);
+    if (fastmlp::isa_supported(k)) ks.push_back(k);
   return ks;
 }
 
@@ -177,16 +183,20 @@ bool compare(const Operands<T>& o, const std::vector<T>& want, const std::vector
   return true;
 }
 
-// A product with a PackedB and an epilogue (bias, then relu, leaky relu or
-// nothing, by the shape) against the oracle's C with the same operations
-// applied after, element by element; and the non-finite flag: clear for these
-// finite operands, set once a row of op(A) holds a NaN, which spoils that row
-// of C only.
+// A product with a PackedB and an epilogue (bias, then an activation chosen
+// by the shape) against the oracle's C with the same operations applied
+// after: element by element for relu and leaky relu (done in registers),
+// activations.hpp's pass for the others; and the non-finite flag: clear for
+// these finite operands, set once a row of op(A) holds a NaN, which spoils
+// that row of C only.
 template <class T>
 bool check_epilogue(const Operands<T>& o, const std::vector<T>& want,
                     const fastmlp::PackedB<T>& packed) {
-  using Act = typename fastmlp::Epilogue<T>::Act;
-  const Act act = Act((o.m + o.n + o.k) % 3);
+  using fastmlp::Activation;
+  constexpr Activation::Kind kinds[] = {Activation::Identity, Activation::Relu,
+                                        Activation::LeakyRelu, Activation::Sigmoid,
+                                        Activation::Tanh,     Activation::Softmax};
+  const Activation act(kinds[(o.m + o.n + o.k) % 6], 0.125);
   std::vector<T> bias(o.n + 1);
   Gen g{o.m * 1000 + o.n};
   for (T& b : bias) b = T(g.value());
@@ -195,18 +205,21 @@ bool check_epilogue(const Operands<T>& o, const std::vector<T>& want,
   fastmlp::Epilogue<T> ep;
   ep.bias = bias.data();
   ep.act = act;
-  ep.slope = slope;
   ep.nonfinite = &nonfinite;
   std::vector<T> expect = want, got = o.C0;
   for (std::size_t i = 0; i < o.m; ++i)
     for (std::size_t j = 0; j < o.n; ++j) {
       T& z = expect[i * o.ldc + j];
       z = z + bias[j];
-      if (act == Act::Relu) z = z > T(0) ? z : T(0);
-      if (act == Act::LeakyRelu) z = z > T(0) ? z : slope * z;
+      if (act == Activation::Relu) z = z > T(0) ? z : T(0);
+      if (act == Activation::LeakyRelu) z = z > T(0) ? z : slope * z;
     }
+  if (act != Activation::Relu && act != Activation::LeakyRelu && o.n > 0)
+    fastmlp::bias_activation_forward<T>(
+        act, fastmlp::MatrixView<T>(expect.data(), o.m, o.n, o.ldc), nullptr);
   fastmlp::gemm(o.ta, o.m, o.alpha, o.A.data(), o.lda, packed, o.beta, got.data(), o.ldc, ep);
-  if (!compare(o, expect, got, "PackedB epilogue " + std::to_string(int(act)))) return false;
+  const std::string label = std::string("PackedB epilogue ") + fastmlp::activation_name(act);
+  if (!compare(o, expect, got, label)) return false;
   CHECK(!nonfinite, "m=%zu n=%zu k=%zu: finite operands flagged non-finite", o.m, o.n, o.k);
   if (o.m < 2 || o.n == 0 || o.k == 0) return true;
   std::vector<T> A = o.A;
@@ -255,7 +268,7 @@ bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
         got = o.C0;
         multiply(packed, got);
         const std::string label = std::string("PackedB/") +
-                                  fastmlp::gemm_detail::kernel_name(kernel) + "/" + pname(path) +
+                                  fastmlp::isa_name(kernel) + "/" + pname(path) +
                                   "/threads=" + std::to_string(pool != nullptr ? pool->size() : 0);
         if (!compare(o, want, got, label)) return false;
         const bool slow = kernel == Kernel::Ref && o.m * o.n * o.k > 100000;
@@ -266,7 +279,7 @@ bool check_packed_b(const Operands<T>& o, const std::vector<T>& want,
   packed.pack(o.tb, o.k, o.n, o.B.data(), o.ldb, o.m, pools.back());
   got = o.C0;
   multiply(packed, got);
-  return compare(o, want, got, std::string("PackedB/") + fastmlp::gemm_kernel_name());
+  return compare(o, want, got, std::string("PackedB/") + active_name());
 }
 
 // Runs one case through the oracle, then through every kernel x path x pool,
@@ -296,7 +309,7 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
         fastmlp::gemm_detail::gemm_with(kernel, path, o.ta, o.tb, o.m, o.n, o.k, o.alpha,
                                         o.A.data(), o.lda, o.B.data(), o.ldb, o.beta,
                                         got.data(), o.ldc, pool);
-        const std::string label = std::string(fastmlp::gemm_detail::kernel_name(kernel)) + "/" +
+        const std::string label = std::string(fastmlp::isa_name(kernel)) + "/" +
                                   pname(path) + "/threads=" +
                                   std::to_string(pool != nullptr ? pool->size() : 0);
         if (!compare(o, want, got, label)) return false;
@@ -306,7 +319,7 @@ bool check_case(const Operands<T>& o, const std::vector<ThreadPool*>& pools) {
   got = o.C0;
   fastmlp::gemm(o.ta, o.tb, o.m, o.n, o.k, o.alpha, o.A.data(), o.lda, o.B.data(), o.ldb,
                 o.beta, got.data(), o.ldc, pools.back());
-  if (!compare(o, want, got, std::string("gemm/") + fastmlp::gemm_kernel_name())) return false;
+  if (!compare(o, want, got, std::string("gemm/") + active_name())) return false;
   return check_packed_b(o, want, pools);
 }
 
@@ -539,7 +552,7 @@ bool test_reserve() {
     long count = -1;
     std::thread t([&] {
       if (reserve)
-        for (const Operands<T>& o : ops) fastmlp::gemm_reserve<T>(o.ta, o.tb, o.m, o.n, o.k);
+        for (const Operands<T>& o : ops) fastmlp::gemm_reserve<T>(o.tb, o.m, o.n, o.k);
       const long before = g_allocations.load();
       for (Operands<T>& o : ops)
         fastmlp::gemm(o.ta, o.tb, o.m - shrink, o.n - shrink, o.k - shrink, o.alpha, o.A.data(),
@@ -560,11 +573,73 @@ bool test_reserve() {
   return true;
 }
 
+// --- instruction sets and blocks of rows --------------------------------------------
+
+// isa_supported reads cpuid and xgetbv itself; the compiler's runtime (libgcc
+// or compiler-rt, which also checks that the OS saves the registers) is an
+// independent reading of the same CPU. And with FASTMLP_GEMM_KERNEL unset,
+// the instruction set in use is the best one supported.
+bool test_isa() {
+  CHECK(fastmlp::isa_supported(Isa::Ref), "the portable kernels must always run");
+#if defined(FASTMLP_X86) && defined(__linux__) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const bool avx512 = avx2 && __builtin_cpu_supports("avx512f");
+  CHECK(fastmlp::isa_supported(Isa::Avx2) == avx2, "avx2: isa.hpp says %d, the compiler %d",
+        int(fastmlp::isa_supported(Isa::Avx2)), int(avx2));
+  CHECK(fastmlp::isa_supported(Isa::Avx512) == avx512,
+        "avx512: isa.hpp says %d, the compiler %d", int(fastmlp::isa_supported(Isa::Avx512)),
+        int(avx512));
+#endif
+  const char* forced = std::getenv("FASTMLP_GEMM_KERNEL");
+  if (forced == nullptr || *forced == '\0') {
+    const Isa best = supported_kernels().back();
+    CHECK(fastmlp::active_isa() == best, "in use: %s; best supported: %s", active_name(),
+          fastmlp::isa_name(best));
+  }
+  return true;
+}
+
+// PackedB::block_rows cuts any number of rows into blocks of whole row tiles
+// of the kernel in use, none of them empty and none above the cap; and
+// PackedB::packs agrees with what pack() does.
+template <class T>
+bool test_block_rows() {
+  namespace gd = fastmlp::gemm_detail;
+  const gd::Blocking tiles[] = {gd::kRefBlocking<T>, gd::kAvx2Blocking<T>,
+                                gd::kAvx512Blocking<T>};
+  const std::size_t mr = tiles[static_cast<int>(fastmlp::active_isa())].mr;
+  for (std::size_t threads : {0, 1, 2, 3, 4, 8, 64})
+    for (std::size_t rows = 1; rows <= 3000; ++rows) {
+      const std::size_t block = fastmlp::PackedB<T>::block_rows(rows, threads);
+      CHECK(block > 0 && block % mr == 0, "rows %zu threads %zu: block %zu, row tile %zu",
+            rows, threads, block, mr);
+      CHECK(block <= std::max(gd::kMaxBlockRows, mr), "rows %zu threads %zu: block %zu", rows,
+            threads, block);
+      const std::size_t blocks = (rows + block - 1) / block;
+      CHECK((blocks - 1) * block < rows, "rows %zu threads %zu: block %zu leaves one empty",
+            rows, threads, block);
+    }
+  // packs(rows) says whether pack() packs at all: a fresh PackedB allocates
+  // its panels exactly then (for a B large enough to be worth it).
+  std::vector<T> B(256 * 256, T(1));
+  for (std::size_t rows : {1, 2, 12, 31, 32, 33, 48, 64, 252, 1000}) {
+    fastmlp::PackedB<T> packed;
+    const long before = g_allocations.load();
+    packed.pack(Trans::No, 256, 256, B.data(), 256, rows);
+    const bool allocated = g_allocations.load() != before;
+    CHECK(allocated == fastmlp::PackedB<T>::packs(rows), "rows %zu: packs() says %d, pack() %s",
+          rows, int(fastmlp::PackedB<T>::packs(rows)), allocated ? "packed" : "did not pack");
+  }
+  std::printf("%s: blocks of rows for a PackedB (row tile %zu)\n", type_name<T>(), mr);
+  return true;
+}
+
 // --- the rest of the contract -----------------------------------------------------
 
 bool test_misc() {
   // The kernel gemm uses is supported, and is the forced one when forced.
-  const std::string name = fastmlp::gemm_kernel_name();
+  const std::string name = active_name();
   CHECK(name == "ref" || name == "avx2" || name == "avx512", "kernel name %s", name.c_str());
   if (const char* forced = std::getenv("FASTMLP_GEMM_KERNEL"))
     if (*forced != '\0')
@@ -599,7 +674,7 @@ bool test_misc() {
         "PackedB product: ldc < n was accepted");
   std::printf("kernels supported:");
   for (Kernel k : supported_kernels())
-    std::printf(" %s", fastmlp::gemm_detail::kernel_name(k));
+    std::printf(" %s", fastmlp::isa_name(k));
   std::printf("; gemm uses %s\n", name.c_str());
   return true;
 }
@@ -608,7 +683,8 @@ bool test_misc() {
 
 int main() {
   try {
-    if (!test_pool() || !test_pool_workers() || !test_misc()) return 1;
+    if (!test_pool() || !test_pool_workers() || !test_misc() || !test_isa()) return 1;
+    if (!test_block_rows<float>() || !test_block_rows<double>()) return 1;
 #if defined(FASTMLP_TEST_FORK)
     if (!test_pool_after_fork()) return 1;
 #endif

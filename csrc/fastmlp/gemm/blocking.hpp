@@ -1,9 +1,10 @@
-// Block sizes of the GEMM: the k-block (part of the numeric contract) and each
-// kernel's register and cache blocking. Only constants live here.
+// Block sizes of the GEMM: the k-block (part of the numeric contract), each
+// kernel's register and cache blocking, how the paths cut work into tasks, and
+// the blocks of rows PackedB's products prefer. Only constants live here.
 //
 // Not a tuning framework: the numbers were chosen for, and measured on, the
-// machine described below, and are plain constants. dispatch.cpp's loops and
-// kernel_impl.hpp's micro-kernel use them.
+// machine described below, and are plain constants. The loops (tiny.cpp,
+// packed.cpp, packed_b.cpp) and kernel_impl.hpp's micro-kernel use them.
 #pragma once
 
 #include <cstddef>
@@ -56,6 +57,31 @@ inline constexpr Blocking kAvx2Blocking = {6, 64 / sizeof(T), 192, 4096};
 template <class T>
 inline constexpr Blocking kAvx512Blocking = {12, 128 / sizeof(T), 384, 2048};
 
+// --- tasks for a pool ---------------------------------------------------------
+//
+// Every cut depends on the shape and the kernel only, never on the thread
+// count, and each element of C gets its k-blocks in order from one task.
+
+// The tiny path: blocks of rows, then column strips if that leaves fewer than
+// kMinTasks. Multiples of every kernel's strips.
+constexpr std::size_t kTinyTaskRows = 64;
+constexpr std::size_t kTinyTaskCols = 64;
+
+// The packed path (see run_packed in packed.cpp).
+constexpr std::size_t kRowBlocksPerStep = 4;      // MC-row blocks of A packed at once
+constexpr std::size_t kPackTaskValues = 16 * 1024;  // values per packing task, about
+constexpr std::size_t kTaskPanelsB = 4;           // NR-panels of C per compute task, at most
+constexpr std::size_t kMinTasks = 8;              // narrower tasks until there are this many
+
+// --- blocks of rows for products with a PackedB ----------------------------------
+
+// PackedB::block_rows: at most kMaxBlockRows rows per product, so that a block's
+// activations through a network's layers stay in cache, and at least
+// kMinBlockRows when the rows are split over threads (fewer are not worth a
+// task). kMaxBlockRows is a whole number of every kernel's row tiles.
+constexpr std::size_t kMaxBlockRows = 252;
+constexpr std::size_t kMinBlockRows = 48;
+
 // The loops rely on whole micro-panels per block, and the AVX kernels' aligned
 // loads on packed B panels starting at whole vectors (32-byte multiples).
 template <class T>
@@ -65,5 +91,11 @@ constexpr bool valid(const Blocking& b) {
 static_assert(valid<float>(kRefBlocking<float>) && valid<double>(kRefBlocking<double>));
 static_assert(valid<float>(kAvx2Blocking<float>) && valid<double>(kAvx2Blocking<double>));
 static_assert(valid<float>(kAvx512Blocking<float>) && valid<double>(kAvx512Blocking<double>));
+static_assert(kMaxBlockRows % kRefBlocking<float>.mr == 0 &&
+              kMaxBlockRows % kAvx2Blocking<float>.mr == 0 &&
+              kMaxBlockRows % kAvx512Blocking<float>.mr == 0 &&
+              kMaxBlockRows % kRefBlocking<double>.mr == 0 &&
+              kMaxBlockRows % kAvx2Blocking<double>.mr == 0 &&
+              kMaxBlockRows % kAvx512Blocking<double>.mr == 0);
 
 }  // namespace fastmlp::gemm_detail

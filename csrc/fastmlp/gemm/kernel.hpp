@@ -4,10 +4,13 @@
 // Each instruction set lives in its own .cpp compiled with its own flags
 // (kernel_ref.cpp: none; kernel_avx2.cpp and kernel_avx512.cpp: see their
 // headers). This header only declares; it carries no ISA-specific code, and it
-// does not choose a kernel (dispatch.cpp does).
+// does not choose a kernel (isa.cpp picks the instruction set, paths.hpp its set).
 #pragma once
 
 #include <cstddef>
+
+#include <fastmlp/gemm.hpp>
+#include <fastmlp/isa.hpp>
 
 namespace fastmlp::gemm_detail {
 
@@ -22,20 +25,9 @@ namespace fastmlp::gemm_detail {
 // --- the epilogue -----------------------------------------------------------------
 //
 // A micro-kernel may finish its tile in registers before the store, after the
-// last k-block of a product (a dense layer's bias and activation, fused):
-//   z = C + bias[j] (with a bias), then z > 0 ? z : 0 (relu) or
-//   z > 0 ? z : slope * z (leaky relu), the operations of activations.hpp, so
-//   the same bits as a pass of their own;
-// and, with `nonfinite`, it sets *nonfinite when some z (before the activation)
-// is NaN or infinite. A plain struct: every kernel file reads it.
-template <class T>
-struct TileEpilogue {
-  enum Act : unsigned char { kIdentity, kRelu, kLeakyRelu };
-  const T* bias;    // the bias of the tile's first column, or null
-  Act act;
-  T slope;          // leaky relu's
-  bool* nonfinite;  // or null
-};
+// last k-block of a product: gemm.hpp's Epilogue, its bias pointing at the
+// tile's first column. The kernels apply relu and leaky relu and leave every
+// other activation to a pass after the product (packed_b.cpp).
 
 // --- signatures -------------------------------------------------------------------
 
@@ -47,19 +39,19 @@ struct TileEpilogue {
 template <class T>
 using MicroKernel = void (*)(std::size_t kc, const T* a, const T* b, T alpha, T beta, T* C,
                              std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                             const TileEpilogue<T>* ep);
+                             const Epilogue<T>* ep);
 
 // The same tile with A read in place instead of from a packed panel: row r,
 // step p of the tile's A at a[r * lda + p] (a row-major op(A)). Always MR rows.
 template <class T>
 using MicroKernelInPlace = void (*)(std::size_t kc, const T* a, std::size_t lda, const T* b,
                                     T alpha, T beta, T* C, std::size_t ldc, std::size_t n_r,
-                                    const TileEpilogue<T>* ep);
+                                    const Epilogue<T>* ep);
 
 // The whole product without packing, for small sizes:
 //   C (m x n) = alpha * A (m x k) * B (k x n) + beta * C
 // with A's element (i, p) at A[i * a_rs + p * a_cs] (so either transpose) and B
-// row-major (dispatch transposes a small B first). k == 0 counts as one empty
+// row-major (tiny.cpp transposes a small B first). k == 0 counts as one empty
 // block: C = alpha * 0 or fma(alpha, 0, beta * C).
 template <class T>
 using TinyGemm = void (*)(std::size_t m, std::size_t n, std::size_t k, T alpha, const T* A,
@@ -71,16 +63,16 @@ using TinyGemm = void (*)(std::size_t m, std::size_t n, std::size_t k, T alpha, 
 // Portable C++ (std::fma); always available.
 void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-               const TileEpilogue<float>* ep);
+               const Epilogue<float>* ep);
 void micro_ref(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-               const TileEpilogue<double>* ep);
+               const Epilogue<double>* ep);
 void micro_in_place_ref(std::size_t kc, const float* a, std::size_t lda, const float* b,
                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                        const TileEpilogue<float>* ep);
+                        const Epilogue<float>* ep);
 void micro_in_place_ref(std::size_t kc, const double* a, std::size_t lda, const double* b,
                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                        const TileEpilogue<double>* ep);
+                        const Epilogue<double>* ep);
 void tiny_ref(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
               std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb, float beta,
               float* C, std::size_t ldc);
@@ -88,22 +80,21 @@ void tiny_ref(std::size_t m, std::size_t n, std::size_t k, double alpha, const d
               std::size_t a_rs, std::size_t a_cs, const double* B, std::size_t ldb,
               double beta, double* C, std::size_t ldc);
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define FASTMLP_GEMM_X86 1
+#if defined(FASTMLP_X86)
 
-// AVX2 + FMA; call only when the CPU has both (dispatch checks).
+// AVX2 + FMA; call only when the CPU has both (isa_supported).
 void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                 float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                const TileEpilogue<float>* ep);
+                const Epilogue<float>* ep);
 void micro_avx2(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                 double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                const TileEpilogue<double>* ep);
+                const Epilogue<double>* ep);
 void micro_in_place_avx2(std::size_t kc, const float* a, std::size_t lda, const float* b,
                          float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                         const TileEpilogue<float>* ep);
+                         const Epilogue<float>* ep);
 void micro_in_place_avx2(std::size_t kc, const double* a, std::size_t lda, const double* b,
                          double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                         const TileEpilogue<double>* ep);
+                         const Epilogue<double>* ep);
 void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                float beta, float* C, std::size_t ldc);
@@ -111,19 +102,19 @@ void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, double alpha, const 
                std::size_t a_rs, std::size_t a_cs, const double* B, std::size_t ldb,
                double beta, double* C, std::size_t ldc);
 
-// AVX-512F; call only when the CPU and the OS support it (dispatch checks).
+// AVX-512F; call only when the CPU and the OS support it (isa_supported).
 void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                   float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                  const TileEpilogue<float>* ep);
+                  const Epilogue<float>* ep);
 void micro_avx512(std::size_t kc, const double* a, const double* b, double alpha,
                   double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                  const TileEpilogue<double>* ep);
+                  const Epilogue<double>* ep);
 void micro_in_place_avx512(std::size_t kc, const float* a, std::size_t lda, const float* b,
                            float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                           const TileEpilogue<float>* ep);
+                           const Epilogue<float>* ep);
 void micro_in_place_avx512(std::size_t kc, const double* a, std::size_t lda, const double* b,
                            double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                           const TileEpilogue<double>* ep);
+                           const Epilogue<double>* ep);
 void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, float alpha, const float* A,
                  std::size_t a_rs, std::size_t a_cs, const float* B, std::size_t ldb,
                  float beta, float* C, std::size_t ldc);

@@ -1,11 +1,11 @@
 // The AVX2 kernels (float and double): 256-bit vectors, FMA, masked loads and
 // stores for edges. Compile this file, and only this one, with
 //   -mavx2 -mfma
-// and call it only where dispatch.cpp found AVX2 and FMA enabled by CPU and OS.
+// and call it only where isa.cpp found AVX2 and FMA enabled by CPU and OS.
 // The arithmetic is kernel_impl.hpp's, shared with the other instruction sets.
 #include <fastmlp/gemm/kernel.hpp>
 
-#if defined(FASTMLP_GEMM_X86)
+#if defined(FASTMLP_X86)
 
 #include <immintrin.h>
 
@@ -80,25 +80,25 @@ constexpr Blocking kD = kAvx2Blocking<double>;
 
 void micro_avx2(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                 float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                const TileEpilogue<float>* ep) {
+                const Epilogue<float>* ep) {
   micro_kernel<Ymm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_avx2(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                 double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                const TileEpilogue<double>* ep) {
+                const Epilogue<double>* ep) {
   micro_kernel<Ymm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_avx2(std::size_t kc, const float* a, std::size_t lda, const float* b,
                          float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                         const TileEpilogue<float>* ep) {
+                         const Epilogue<float>* ep) {
   micro_kernel<Ymm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_avx2(std::size_t kc, const double* a, std::size_t lda, const double* b,
                          double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                         const TileEpilogue<double>* ep) {
+                         const Epilogue<double>* ep) {
   micro_kernel<Ymm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 
@@ -116,4 +116,4 @@ void tiny_avx2(std::size_t m, std::size_t n, std::size_t k, double alpha, const 
 
 }  // namespace fastmlp::gemm_detail
 
-#endif  // FASTMLP_GEMM_X86
+#endif  // FASTMLP_X86

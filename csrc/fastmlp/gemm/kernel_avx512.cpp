@@ -1,11 +1,11 @@
 // The AVX-512 kernels (float and double): 512-bit vectors, lane masks for
 // edges, FMA. Compile this file, and only this one, with
 //   -mavx512f -mfma
-// and call it only where dispatch.cpp found AVX-512F enabled by CPU and OS.
+// and call it only where isa.cpp found AVX-512F enabled by CPU and OS.
 // The arithmetic is kernel_impl.hpp's, shared with the other instruction sets.
 #include <fastmlp/gemm/kernel.hpp>
 
-#if defined(FASTMLP_GEMM_X86)
+#if defined(FASTMLP_X86)
 
 #include <immintrin.h>
 
@@ -72,25 +72,25 @@ constexpr Blocking kD = kAvx512Blocking<double>;
 
 void micro_avx512(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                   float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                  const TileEpilogue<float>* ep) {
+                  const Epilogue<float>* ep) {
   micro_kernel<Zmm32, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_avx512(std::size_t kc, const double* a, const double* b, double alpha,
                   double beta, double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                  const TileEpilogue<double>* ep) {
+                  const Epilogue<double>* ep) {
   micro_kernel<Zmm64, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_avx512(std::size_t kc, const float* a, std::size_t lda, const float* b,
                            float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                           const TileEpilogue<float>* ep) {
+                           const Epilogue<float>* ep) {
   micro_kernel<Zmm32, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_avx512(std::size_t kc, const double* a, std::size_t lda, const double* b,
                            double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                           const TileEpilogue<double>* ep) {
+                           const Epilogue<double>* ep) {
   micro_kernel<Zmm64, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 
@@ -108,4 +108,4 @@ void tiny_avx512(std::size_t m, std::size_t n, std::size_t k, double alpha, cons
 
 }  // namespace fastmlp::gemm_detail
 
-#endif  // FASTMLP_GEMM_X86
+#endif  // FASTMLP_X86

@@ -60,7 +60,7 @@ inline void combine_full(typename Tr::T* c, typename Tr::V acc, typename Tr::V a
 template <class Tr, std::size_t MR, std::size_t NV>
 void store_finished(const typename Tr::V (&acc)[MR][NV], typename Tr::V alpha,
                     typename Tr::T beta, typename Tr::T* C, std::size_t ldc, std::size_t m_r,
-                    std::size_t n_r, const TileEpilogue<typename Tr::T>& ep) {
+                    std::size_t n_r, const Epilogue<typename Tr::T>& ep) {
   using T = typename Tr::T;
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
@@ -71,7 +71,7 @@ void store_finished(const typename Tr::V (&acc)[MR][NV], typename Tr::V alpha,
     mask[v] = Tr::mask(n_r > v * L ? n_r - v * L : 0);
     bias[v] = ep.bias != nullptr ? Tr::load_mask(ep.bias + v * L, mask[v]) : Tr::zero();
   }
-  const V slope = Tr::set1(ep.slope);
+  const V slope = Tr::set1(static_cast<T>(ep.act.slope));
   V bad = Tr::zero();  // sum of z * 0 over the tile: NaN once some z is NaN or infinite
 #pragma GCC unroll 32
   for (std::size_t r = 0; r < MR; ++r) {
@@ -84,8 +84,10 @@ void store_finished(const typename Tr::V (&acc)[MR][NV], typename Tr::V alpha,
                 : Tr::fmadd(alpha, acc[r][v], Tr::mul(Tr::set1(beta), Tr::load_mask(c, mask[v])));
       if (ep.bias != nullptr) z = Tr::add(z, bias[v]);
       if (ep.nonfinite != nullptr) bad = Tr::add(bad, Tr::mul(z, Tr::zero()));
-      if (ep.act == TileEpilogue<T>::kRelu) z = Tr::relu(z);
-      else if (ep.act == TileEpilogue<T>::kLeakyRelu) z = Tr::leaky(z, slope);
+      // Kinds compared directly: Activation's operators would be shared
+      // inline code in a file compiled with instruction-set flags.
+      if (ep.act.kind == Activation::Relu) z = Tr::relu(z);
+      else if (ep.act.kind == Activation::LeakyRelu) z = Tr::leaky(z, slope);
       Tr::store_mask(c, mask[v], z);
     }
   }
@@ -108,7 +110,7 @@ template <class Tr, std::size_t MR, std::size_t NR, bool kInPlaceA = false>
 void micro_kernel(std::size_t kc, const typename Tr::T* a, std::size_t lda,
                   const typename Tr::T* b, typename Tr::T alpha, typename Tr::T beta,
                   typename Tr::T* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-                  const TileEpilogue<typename Tr::T>* ep) {
+                  const Epilogue<typename Tr::T>* ep) {
   using V = typename Tr::V;
   constexpr std::size_t L = Tr::L;
   constexpr std::size_t NV = NR / L;

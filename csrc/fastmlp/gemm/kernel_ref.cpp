@@ -49,25 +49,25 @@ constexpr Blocking kD = kRefBlocking<double>;
 
 void micro_ref(std::size_t kc, const float* a, const float* b, float alpha, float beta,
                float* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-               const TileEpilogue<float>* ep) {
+               const Epilogue<float>* ep) {
   micro_kernel<Scalar<float>, kF.mr, kF.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_ref(std::size_t kc, const double* a, const double* b, double alpha, double beta,
                double* C, std::size_t ldc, std::size_t m_r, std::size_t n_r,
-               const TileEpilogue<double>* ep) {
+               const Epilogue<double>* ep) {
   micro_kernel<Scalar<double>, kD.mr, kD.nr>(kc, a, 0, b, alpha, beta, C, ldc, m_r, n_r, ep);
 }
 
 void micro_in_place_ref(std::size_t kc, const float* a, std::size_t lda, const float* b,
                         float alpha, float beta, float* C, std::size_t ldc, std::size_t n_r,
-                        const TileEpilogue<float>* ep) {
+                        const Epilogue<float>* ep) {
   micro_kernel<Scalar<float>, kF.mr, kF.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kF.mr, n_r, ep);
 }
 
 void micro_in_place_ref(std::size_t kc, const double* a, std::size_t lda, const double* b,
                         double alpha, double beta, double* C, std::size_t ldc, std::size_t n_r,
-                        const TileEpilogue<double>* ep) {
+                        const Epilogue<double>* ep) {
   micro_kernel<Scalar<double>, kD.mr, kD.nr, true>(kc, a, lda, b, alpha, beta, C, ldc, kD.mr, n_r, ep);
 }
 

@@ -3,14 +3,16 @@
 //
 // Packing turns either transpose into the same contiguous, aligned stream, so
 // the kernels never see strides or transposes. Portable C++ plus SSE2 (every
-// x86-64 has it) for the transposes; no ISA flags. Included by dispatch.cpp and
+// x86-64 has it) for the transposes; no ISA flags. Included by paths.hpp and
 // tests, never by a kernel_*.cpp.
 #pragma once
 
 #include <cstddef>
 #include <cstring>
 
-#if defined(__x86_64__) || defined(_M_X64)
+#include <fastmlp/isa.hpp>
+
+#if defined(FASTMLP_X86)
 #include <emmintrin.h>
 #include <xmmintrin.h>
 #endif
@@ -75,7 +77,7 @@ void pack_transpose_scalar(std::size_t w, std::size_t p0, std::size_t kc, const 
     for (std::size_t p = p0; p < kc; ++p) dst[p * W + l] = T(0);
 }
 
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(FASTMLP_X86)
 // The same for a full panel, 4 x 4 (float) or 2 x 2 (double) blocks at a time
 // through SSE2 registers. Returns how many steps it did; the caller does the rest.
 template <std::size_t W>
@@ -128,7 +130,7 @@ void pack_steps_contiguous(std::size_t lanes, std::size_t kc, std::size_t q0, st
     const T* s = src + q * W * ld;
     T* d = dst + q * W * kc;
     std::size_t done = 0;
-#if defined(__x86_64__) || defined(_M_X64)
+#if defined(FASTMLP_X86)
     if constexpr (W % (16 / sizeof(T)) == 0)
       if (w == W) done = pack_transpose_sse2<W>(kc, s, ld, d);
 #endif
@@ -171,7 +173,7 @@ void pack_b(Trans trans_b, std::size_t kc, std::size_t nc, const T* B, std::size
   pack_block<T, NR>(trans_b == Trans::No, nc, kc, B, ldb, dst, part, parts);
 }
 
-// What dispatch keeps per kernel: pack_a<T, MR> or pack_b<T, NR> with the
+// What a KernelSet (paths.hpp) keeps per kernel: pack_a<T, MR> or pack_b<T, NR> with the
 // kernel's widths, called as packer(trans, rows, cols, src, ld, dst, part, parts).
 template <class T>
 using Packer = void (*)(Trans, std::size_t, std::size_t, const T*, std::size_t, T*,
