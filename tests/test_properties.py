@@ -324,6 +324,97 @@ def test_loss_and_gradient_refuse_or_match_reference(net, data):
         assert np.all(diff <= tol), f"parameter group {i}: max difference {diff.max():.3g}, bound {tol.max():.3g}"
 
 
+
+# --- training --------------------------------------------------------------------------
+
+
+@st.composite
+def fit_options(draw, net, rows):
+    """Options of ``fit`` in their documented ranges, and the rate of each epoch
+    by the schedules' documented formulas. Never a negative learning_rate nor
+    clip_norm=0 (known bugs being fixed elsewhere; remove this note with them)."""
+    # a rate small enough for the summed gradient of every row not to diverge
+    lr = draw(st.floats(1e-3, 0.5)) / (rows if net.reduction == "sum" else 1)
+    options = dict(learning_rate=lr, optimizer=draw(st.sampled_from(("sgd", "momentum", "adam", "adamw"))),
+                   batch_size=draw(st.none() | st.integers(1, rows + 2)), epochs=draw(st.integers(1, 3)))
+    if options["optimizer"] == "momentum":
+        options.update(momentum=draw(st.floats(0, 0.99)), nesterov=draw(st.booleans()))
+    elif options["optimizer"] != "sgd":
+        # eps well above the gradient's rounding, which adam's step divides by it
+        low = 1e-6 if net.dtype == np.float64 else 1e-2
+        options.update(beta1=draw(st.floats(0, 0.99)), beta2=draw(st.floats(0, 0.999)), eps=draw(st.floats(low, 0.1)))
+        if options["optimizer"] == "adamw":
+            options["weight_decay"] = draw(st.floats(0, 1))
+    if draw(st.booleans()):
+        options["l2"] = draw(st.floats(0, 1))
+    if draw(st.booleans()):
+        options["clip_norm"] = draw(st.floats(1e-3, 10))
+    schedule = options["schedule"] = draw(st.sampled_from(("constant", "step", "invscaling", "cosine")))
+    e = np.arange(options["epochs"])
+    if schedule == "step":
+        options.update(step_size=draw(st.integers(1, 3)), gamma=draw(st.floats(0.1, 2)))
+        rates = lr * options["gamma"] ** (e // options["step_size"])
+    elif schedule == "invscaling":
+        options["power_t"] = draw(st.floats(0, 2))
+        rates = lr / (e * rows + 1.0) ** options["power_t"]
+    elif schedule == "cosine":
+        lr_min = options["lr_min"] = draw(st.floats(0, lr))
+        rates = lr_min + (lr - lr_min) * (1 + np.cos(np.pi * e / options["epochs"])) / 2
+    else:
+        rates = np.full(options["epochs"], lr)
+    return options, rates
+
+
+def _snapshot(net):
+    return [p.copy() for p in (*net.weights, *net.biases)]
+
+
+def _reference_run(params, X, Y, w, net, options, rates):
+    """reference.train's parameters after the given rates' epochs, from ``params``."""
+    L = net.n_layers
+    keys = {"momentum", "nesterov", "beta1", "beta2", "eps", "weight_decay"}
+    optimizer = reference.Optimizer(options["optimizer"], [True] * L + [False] * L,
+                                    **{k: v for k, v in options.items() if k in keys})
+    weights, biases = reference.train(
+        params[:L], params[L:], X, Y, _config(net), optimizer, epochs=len(rates),
+        batch_size=options["batch_size"] or X.shape[0], seed=net.seed, rates=list(rates), l2=options.get("l2", 0.0),
+        clip_norm=options.get("clip_norm"), sample_weight=w)
+    return [*weights, *biases]
+
+
+@given(net=networks(max_width=10), data=st.data())
+def test_training_steps_match_reference(net, data):
+    """A few epochs of fit, snapshot after each by a callback, against the
+    reference's epochs from the same start."""
+    rows = data.draw(st.integers(1, 20), label="rows")
+    X, x_values = data.draw(inputs(rows, net.sizes[0]), label="X")
+    Y = data.draw(_targets(net, rows), label="Y")
+    w = data.draw(st.none() | hnp.arrays(np.float64, rows, elements=st.floats(0.1, 10)), label="sample_weight")
+    options, rates = data.draw(fit_options(net, rows), label="options")
+    start = [p.astype(np.float64) for p in _snapshot(net)]
+    X64, Y64 = x_values.astype(net.dtype).astype(np.float64), Y.astype(net.dtype).astype(np.float64)
+    w64 = None if w is None else w.astype(net.dtype).astype(np.float64)
+    snapshots = []
+    net.fit(X, Y, sample_weight=w, callback=lambda epoch, logs: snapshots.append(_snapshot(net)), **options)
+    assert len(snapshots) == options["epochs"] and net.history["loss"].size == options["epochs"]
+    np.testing.assert_allclose(net.history["learning_rate"], rates, rtol=1e-12)
+    # each epoch's rounding moves the parameters by about the dtype's precision, times the steps taken
+    steps = options["epochs"] * -(-rows // min(options["batch_size"] or rows, rows))
+    tol = (1e-9 if net.dtype == np.float64 else 1e-3) * steps
+    for epoch, got in enumerate(snapshots, 1):
+        want = _reference_run(start, X64, Y64, w64, net, options, rates[:epoch])
+        scale = 1 + max(float(np.abs(p).max()) for p in want)
+        diff = max(float(np.abs(g - p).max()) for g, p in zip(got, want))
+        assert diff <= tol * scale, f"epoch {epoch}: parameters differ by {diff:.3g} (bound {tol * scale:.3g})"
+        if (options["batch_size"] or rows) >= rows:  # one step per epoch: its loss is at the epoch's start
+            before = start if epoch == 1 else [p.astype(np.float64) for p in snapshots[epoch - 2]]
+            L = net.n_layers
+            want_loss = reference.general_loss_and_grads(before[:L], before[L:], X64, Y64, sample_weight=w64,
+                                                         **_config(net))[0]
+            assert math.isclose(net.history["loss"][epoch - 1], want_loss, rel_tol=tol, abs_tol=tol)
+    assert all(np.array_equal(g, p) for g, p in zip(snapshots[-1], _snapshot(net)))
+
+
 def test_values_beyond_float32_are_refused_without_a_warning():
     """A finite float64 that float32 cannot hold is named, not turned into inf
     with a RuntimeWarning (an exception under warnings-as-errors)."""
