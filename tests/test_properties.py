@@ -145,14 +145,14 @@ def _config(net):
 
 
 def _reference_outputs(net, X):
-    """The outputs by reference.py's activations, in float64."""
+    """The outputs by reference.py's activations, in float64, and every layer's Z."""
     weights, biases = _params64(net)
-    A = X
-    for i, (W, b) in enumerate(zip(weights, biases)):
-        Z = A @ W + b
-        name = net.output if i == net.n_layers - 1 else net.activations[i]
-        A = reference.softmax(Z) if name == "softmax" else reference.activation_pair(name, net.leaky_slope)[0](Z)
-    return A
+    A, Zs = X, []
+    with np.errstate(over="ignore", invalid="ignore"):  # rows that overflow are not compared
+        for W, b, name in zip(weights, biases, _layer_names(net)):
+            Zs.append(A @ W + b)
+            A = reference.softmax(Zs[-1]) if name == "softmax" else reference.activation_pair(name, net.leaky_slope)[0](Zs[-1])
+    return A, Zs
 
 
 def _subnormal(net):
@@ -174,20 +174,24 @@ def _activation_bound(name, Z):
 def _forward_bounds(net, X):
     """(per row, the largest |Z| any layer may meet; per output, a bound on the
     rounding error of a forward pass in the network's dtype; the bounds on every
-    layer's |A|, input first), by a forward pass on absolute values: each layer's
-    sums round by a few units of their terms' magnitude, and every activation is
-    1-Lipschitz (the softmax 2-Lipschitz)."""
+    layer's |A|, input first; the bounds on every layer's |Z| and on its error),
+    by a forward pass on absolute values: each layer's sums round by a few units
+    of their terms' magnitude, and every activation is 1-Lipschitz (the softmax
+    2-Lipschitz)."""
     weights, biases = _params64(net)
     eps, tiny = 4 * EPS[net.dtype.type], 4 * _subnormal(net)
-    acts, err, biggest = [np.abs(X)], eps * np.abs(X) + tiny, np.zeros(X.shape[0])
-    for (W, b), name in zip(zip(weights, biases), _layer_names(net)):
-        Z = acts[-1] @ np.abs(W) + np.abs(b)
-        biggest = np.maximum(biggest, Z.max(axis=1))
-        err = (err @ np.abs(W) + (W.shape[0] + 1) * (eps * Z + tiny)) * (2 if name == "softmax" else 1)
-        acts.append(_activation_bound(name, Z))
-        # exp-based activations round by a few units of their range, not of the result
-        err = err + eps * (np.maximum(acts[-1], 1.0) if name in ("sigmoid", "tanh", "softmax") else acts[-1])
-    return biggest, err, acts
+    acts, err, biggest, z_bounds = [np.abs(X)], eps * np.abs(X) + tiny, np.zeros(X.shape[0]), []
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflowing row's bound is inf
+        for W, b, name in zip(weights, biases, _layer_names(net)):
+            Z = acts[-1] @ np.abs(W) + np.abs(b)
+            biggest = np.maximum(biggest, Z.max(axis=1))
+            err = err @ np.abs(W) + (W.shape[0] + 1) * (eps * Z + tiny)
+            z_bounds.append((Z, err))
+            err = err * (2 if name == "softmax" else 1)
+            acts.append(_activation_bound(name, Z))
+            # exp-based activations round by a few units of their range, not of the result
+            err = err + eps * (np.maximum(acts[-1], 1.0) if name in ("sigmoid", "tanh", "softmax") else acts[-1])
+    return biggest, err, acts, z_bounds
 
 
 def _refusal(call, *names):
@@ -222,11 +226,11 @@ def test_predict_refuses_or_matches_reference(net, data):
         return
     got = net.predict(X)
     assert got.dtype == net.dtype and got.shape == (expected.shape[0], net.sizes[-1]) and got.flags.c_contiguous
-    want = _reference_outputs(net, expected.astype(np.float64))
-    biggest, tol, _ = _forward_bounds(net, expected.astype(np.float64))
+    want, _ = _reference_outputs(net, expected.astype(np.float64))
+    biggest, tol, _, _ = _forward_bounds(net, expected.astype(np.float64))
     safe = biggest < SAFE[net.dtype.type]  # rows whose every intermediate is far from overflowing
     event(f"rows compared: {'all' if safe.all() else 'some' if safe.any() else 'none'}")
-    err = np.abs(got - want)[safe]
+    err = np.abs(got[safe] - want[safe])
     assert np.all(err <= tol[safe]), f"max difference {err.max():.3g} (bound {tol[safe].max():.3g})"
     # out= gives the same bits, or is refused naming it (never overlapping X: a known
     # bug being fixed elsewhere; remove this note with it)
@@ -322,7 +326,7 @@ def test_loss_and_gradient_refuse_or_match_reference(net, data):
     # core (reported; not generated until it is fixed).
     if net.reduction == "mean" and w64.sum() < 1e-300:
         return
-    biggest, err, acts = _forward_bounds(net, X64)
+    biggest, err, acts, z_bounds = _forward_bounds(net, X64)
     if biggest.max() >= SAFE[net.dtype.type] or np.abs(Y64).max() >= SAFE[net.dtype.type]:
         event("accepted, too large to compare")
         return  # no overflow, no crash; the figures themselves may be inf or NaN
@@ -337,7 +341,14 @@ def test_loss_and_gradient_refuse_or_match_reference(net, data):
     row_tol = np.sum(2 * reach * err + 8 * eps * (net.sizes[-1] + rows) * reach * (reach + biggest[:, None]), axis=1)
     loss_tol = scale * np.sum(w64 * row_tol) + 16 * (net.sizes[-1] + rows) * _subnormal(net)
     assert abs(loss - want_loss) <= loss_tol, f"loss {loss!r}, reference {want_loss!r} (bound {loss_tol:.3g})"
-    # the gradient: its terms round, and move with the forward pass's relative error
+    # the gradient: its terms round, and move with the forward pass's relative error;
+    # where a relu's input is within its rounding of 0, its derivative may be 0 or 1
+    # (or the slope) in either computation, so the gradient is not compared
+    _, Zs = _reference_outputs(net, X64)
+    if any(np.any((np.abs(Z) <= z_err) & (z_bound > 0)) for Z, (z_bound, z_err), name
+           in zip(Zs, z_bounds, _layer_names(net)) if name in ("relu", "leaky_relu")):
+        event("a relu at its kink: gradient not compared")
+        return
     relative = float(np.max(err / reach))
     g_bounds = _gradient_bound(net, acts, Y64, w64)
     for i, (got, want, g_bound) in enumerate(zip(dW + db, want_dW + want_db, g_bounds)):
@@ -511,9 +522,9 @@ def _option_values(name):
     ints = st.integers(-3, 4) | st.sampled_from([2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**64)])
     if name in ("epochs", "threads", "early_stopping"):
         ints = ints.filter(lambda v: v <= 4 or v > INT_RANGES[name][1])
-    reals = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-3, 3) | st.sampled_from([0.5, 0.999, 1.0])
+    reals = st.floats() | st.integers(-3, 3) | st.sampled_from([0.5, 0.999, 1.0])
     if name == "learning_rate":
-        reals = reals.filter(lambda v: not v < 0)
+        reals = st.floats(0, allow_infinity=True) | st.just(math.nan) | st.integers(0, 3)
     if name == "clip_norm":
         reals = reals.filter(lambda v: v != 0)
     others = st.none() | st.booleans() | st.text(max_size=3) | st.just([0.5]) | st.sampled_from(CHOICES.get(name, ("sgd",)))
