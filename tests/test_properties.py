@@ -19,7 +19,7 @@ import tempfile
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import event, given, note
+from hypothesis import event, given
 from hypothesis import strategies as st
 
 import fastmlp
@@ -49,7 +49,7 @@ def networks(draw, max_width=40, max_hidden=2):
         sizes, activation=activation, output=output, loss=loss,
         reduction=draw(st.sampled_from(("sum", "mean"))), init=draw(st.sampled_from(INITS)),
         seed=draw(st.integers(0, 2**64 - 1)), dtype=draw(st.sampled_from(("float64", "float32"))),
-        # at most 1, so that every activation is 1-Lipschitz (see _forward_bound)
+        # at most 1, so that every activation is 1-Lipschitz (see _forward_bounds)
         leaky_slope=draw(st.floats(0, 1)))
 
 
@@ -105,7 +105,8 @@ def inputs(draw, rows, cols, *, wellformed=True, **kwargs):
     """(what to pass, its values as an array or None when they are no real
     numbers): a real (rows, cols) matrix of any dtype and layout; or, unless
     ``wellformed``, any other shape, or something that holds no real numbers."""
-    kind = "real" if wellformed else draw(st.sampled_from(("real",) * 6 + ("complex", "object", "str", "datetime", "ragged")))
+    kinds = ("real",) * 6 + ("complex", "object", "str", "datetime", "ragged")
+    kind = "real" if wellformed else draw(st.sampled_from(kinds))
     shape = (rows, cols)
     if not wellformed:
         shape = {"0-d": (), "1-d": (cols,), "3-d": (1, rows, cols), "no rows": (0, cols), "no columns": (rows, 0),
@@ -125,8 +126,8 @@ def inputs(draw, rows, cols, *, wellformed=True, **kwargs):
 
 
 def _targets(net, rows):
-    """Targets that fit the network's loss: one-hot-like rows in [0, 1] for
-    cross-entropy and bounded outputs, anything moderate otherwise."""
+    """Targets that fit the network's loss: values in [0, 1] for cross-entropy
+    and bounded outputs, moderate ones of either sign otherwise."""
     if net.loss_name == "cross_entropy" or net.output in ("sigmoid", "softmax"):
         return hnp.arrays(np.float64, (rows, net.sizes[-1]), elements=st.floats(0, 1))
     return hnp.arrays(np.float64, (rows, net.sizes[-1]), elements=st.floats(-4, 4))
@@ -150,8 +151,9 @@ def _reference_outputs(net, X):
     A, Zs = X, []
     with np.errstate(over="ignore", invalid="ignore"):  # rows that overflow are not compared
         for W, b, name in zip(weights, biases, _layer_names(net)):
-            Zs.append(A @ W + b)
-            A = reference.softmax(Zs[-1]) if name == "softmax" else reference.activation_pair(name, net.leaky_slope)[0](Zs[-1])
+            Z = A @ W + b
+            Zs.append(Z)
+            A = reference.softmax(Z) if name == "softmax" else reference.activation_pair(name, net.leaky_slope)[0](Z)
     return A, Zs
 
 
@@ -471,8 +473,8 @@ def test_save_load_and_pickle_give_bit_identical_networks(net, data):
     X = data.draw(hnp.arrays(np.float64, (rows, net.sizes[0]), elements=st.floats(-8, 8)), label="X")
     if data.draw(st.booleans(), label="trained"):  # a history to keep, and parameters off their initial grid
         Y = data.draw(_targets(net, rows), label="Y")
-        net.fit(X, Y, epochs=data.draw(st.integers(1, 3)), learning_rate=0.01, batch_size=data.draw(st.none() | st.just(1)),
-                on_divergence="continue")
+        net.fit(X, Y, epochs=data.draw(st.integers(1, 3)), learning_rate=0.01,
+                batch_size=data.draw(st.none() | st.just(1)), on_divergence="continue")
     for p in (*net.weights, *net.biases):
         for _ in range(data.draw(st.integers(0, 2))):
             p.reshape(-1)[data.draw(st.integers(0, p.size - 1))] = data.draw(special_values(net.dtype))
@@ -527,7 +529,8 @@ def _option_values(name):
         reals = st.floats(0, allow_infinity=True) | st.just(math.nan) | st.integers(0, 3)
     if name == "clip_norm":
         reals = reals.filter(lambda v: v != 0)
-    others = st.none() | st.booleans() | st.text(max_size=3) | st.just([0.5]) | st.sampled_from(CHOICES.get(name, ("sgd",)))
+    others = (st.none() | st.booleans() | st.text(max_size=3) | st.just([0.5])
+              | st.sampled_from(CHOICES.get(name, ("sgd",))))
     return (ints if name in INT_RANGES else reals) | others
 
 
