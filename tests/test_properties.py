@@ -325,7 +325,7 @@ def test_loss_and_gradient_refuse_or_match_reference(net, data):
         assert loss == 0 and not any(g.any() for g in dW + db)
         return
     # The weighted mean of weights summing below ~1e-308 overflows 1 / sum(w) in the
-    # core (reported; not generated until it is fixed).
+    # core (a bug reported to its owner; not compared until it is fixed).
     if net.reduction == "mean" and w64.sum() < 1e-300:
         return
     biggest, err, acts, z_bounds = _forward_bounds(net, X64)
