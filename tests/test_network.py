@@ -161,3 +161,25 @@ def test_repr_names_the_configuration():
         "Network([4, 5, 3], activation='sigmoid', output='sigmoid', loss='mse', reduction='sum', "
         "init='uniform', seed=2, dtype='float64')"
     )
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_predict_into_an_out_that_overlaps_x(threads, dtype):
+    # out shares memory with X (one row further on): the result is what a
+    # separate out gets, whatever the threads, never rows computed from outputs
+    rng = np.random.default_rng(3)
+    net = fastmlp.Network([4, 6, 4], activation="tanh", output="identity", seed=2, dtype=dtype)
+    B = rng.standard_normal((300, 4)).astype(dtype)
+    want = net.predict(B[:-1].copy(), threads=threads)
+    got = net.predict(B[:-1], out=B[1:], threads=threads)
+    assert got is not None and np.shares_memory(got, B)
+    np.testing.assert_array_equal(B[1:], want)
+    B = rng.standard_normal((300, 4)).astype(dtype)
+    want = net.predict(B[1:].copy(), threads=threads)
+    net.predict(B[1:], out=B[:-1], threads=threads)
+    np.testing.assert_array_equal(B[:-1], want)
+    same = rng.standard_normal((50, 4)).astype(dtype)  # out is X itself
+    want = net.predict(same.copy())
+    net.predict(same, out=same)
+    np.testing.assert_array_equal(same, want)

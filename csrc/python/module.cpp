@@ -266,7 +266,11 @@ OptionValue option_value(py::handle v) {
   } else if (py::isinstance(v, real)) {
     value.type = OptionValue::Type::Real;
     value.real = PyFloat_AsDouble(v.ptr());
-    if (PyErr_Occurred()) throw py::error_already_set();
+    if (PyErr_Occurred()) {
+      if (!PyErr_ExceptionMatches(PyExc_OverflowError)) throw py::error_already_set();
+      PyErr_Clear();  // an int past float's range: out of every option's range
+      value.real = std::numeric_limits<double>::infinity();
+    }
   } else if (PyUnicode_Check(v.ptr())) {
     value.type = OptionValue::Type::Name;
     value.name = v.cast<std::string>();

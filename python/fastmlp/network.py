@@ -618,14 +618,40 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if not isinstance(a, np.ndarray) and callable(getattr(frame, "to_numpy", None)) and hasattr(columns, "__iter__"):
         if all(getattr(t, "kind", "O") in ("f", "i", "u", "b") for t in columns):
             a = frame.to_numpy(dtype=dtype, na_value=np.nan)  # a missing value becomes NaN, which fit refuses
-    arr = np.asarray(a) if not isinstance(a, np.ndarray) else a
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    arr = _as_real_array(a, name)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (samples x features); got {arr.ndim}-D with shape {arr.shape}")
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    return _converted(arr, name, dtype)
+
+
+def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:
+    """``a`` as a NumPy array of real numbers (itself when it is one)."""
+    if isinstance(a, np.ndarray):
+        arr = a
+    else:
+        try:
+            arr = np.asarray(a)
+        except ValueError as error:  # ragged nested sequences: NumPy's message names no argument
+            raise ValueError(f"{name} must be an array of numbers: {error}") from None
+    if arr.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+    return arr
+
+
+def _converted(arr: np.ndarray, name: str, dtype: np.dtype[Any]) -> np.ndarray:
+    """``arr`` as a C-contiguous array of ``dtype``; a finite value that ``dtype``
+    cannot hold (1e300 for float32) is an error, not an infinity and a warning."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > dtype.itemsize:
+        beyond = np.isinf(out) & np.isfinite(arr)
+        if beyond.any():
+            at = np.argwhere(beyond)[0]
+            where = ", ".join(f"{axis} {i}" for axis, i in zip(("row", "column"), at))
+            raise ValueError(f"{name} holds {arr[tuple(at)]} at {where}, beyond {dtype.name}'s range")
+    return out
 
 
 def _file_path(path: Any) -> bytes:
@@ -637,12 +663,10 @@ def _file_path(path: Any) -> bytes:
 
 def _as_weights(w: ArrayLike, n: int, dtype: np.dtype[Any]) -> np.ndarray:
     """Sample weights as a C-contiguous 1-D array of ``dtype``, checked."""
-    arr = np.asarray(w)
-    if arr.dtype.kind not in "fiub":
-        raise TypeError(f"sample_weight must hold real numbers; got dtype {arr.dtype}")
+    arr = _as_real_array(w, "sample_weight")
     if arr.shape != (n,):
         raise ValueError(f"sample_weight must have shape ({n},), one weight per row; got {arr.shape}")
-    arr = np.ascontiguousarray(arr, dtype=dtype)
+    arr = _converted(arr, "sample_weight", dtype)
     if not np.all(np.isfinite(arr)) or np.any(arr < 0):
         raise ValueError("sample_weight must be finite and non-negative")
     return arr
