@@ -228,14 +228,6 @@ def test_help_mentions_plot_and_does_not_draw(capfd, tmp_path):
     assert not (tmp_path / "a.png").exists()
 
 
-def test_the_front_door_knows_evals_options_that_take_values(capfd):
-    """The console script finds MODEL and DATA.csv by skipping those options' values."""
-    from fastmlp.__main__ import _EVAL_VALUE_FLAGS
-
-    usage = run_in_process(capfd, "eval", "--help").out
-    assert set(re.findall(r"^  (--[a-z-]+) [A-Z]", usage, re.M)) == {*_EVAL_VALUE_FLAGS, "--plot"}
-
-
 @pytest.mark.parametrize("where", ["C++ function", *(["native program"] if NATIVE else [])])
 @pytest.mark.parametrize("command", ["train", "eval"])
 def test_the_native_program_refuses_plot(capfd, tmp_path, where, command):
@@ -244,7 +236,7 @@ def test_the_native_program_refuses_plot(capfd, tmp_path, where, command):
         res = subprocess.run([*NATIVE, *args], capture_output=True, text=True, timeout=60)
         status, err = res.returncode, res.stderr
     else:  # the function the native program runs, without the console script's front door
-        status = _core.cli_main(args, str(DATA))
+        status = _core.cli_main(args, str(DATA))  # no plotter: as the native program
         err = capfd.readouterr().err
     assert status == 2
     assert err == (f"fastmlp {command}: --plot: drawing needs the Python package's fastmlp command "

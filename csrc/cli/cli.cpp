@@ -273,11 +273,24 @@ Flag labels_flag(std::optional<std::size_t>& labels) {
 
 // --plot, which the Python package's console script takes out of the
 // arguments before they get here: drawing is matplotlib's.
-Flag plot_flag() {
-  return {"--plot", nullptr, true, [](const std::string&) {
-            throw UsageError("--plot: drawing needs the Python package's fastmlp command "
-                             "(pip install \"fastmlp[plot]\"); this program has no plotting");
+// --plot FILE into `path`, checked by the front door's plotter (a usage error
+// when it cannot draw).
+Flag plot_flag(std::string& path, const Environment& env) {
+  return {"--plot", nullptr, true, [&path, &env](const std::string& v) {
+            if (!env.plot.draw)
+              throw UsageError("--plot: drawing needs the Python package's fastmlp command "
+                               "(pip install \"fastmlp[plot]\"); this program has no plotting");
+            if (v.empty()) throw UsageError("--plot: expected a file name");
+            const std::string why = env.plot.check(v);
+            if (!why.empty()) throw UsageError("--plot: " + why);
+            path = v;
           }};
+}
+
+// The image of `kind` drawn by the front door, written as -o writes.
+void draw_plot(const Environment& env, const std::string& path, const char* kind,
+               const std::vector<std::string>& names, const Matrix<double>& table) {
+  write_file_atomically(path, env.plot.draw(path, kind, names, table));
 }
 
 // What `train` builds: each layer's activation, the loss, the initialisation.
@@ -478,21 +491,52 @@ void check_output(const char* flag, const std::string& path, const std::vector<s
   check_replaceable(path);
 }
 
-// A fit's figures as CSV, one row per epoch, with the names of
-// Network.history in the header; every value with the digits that read back
-// to it. Written atomically.
-void write_history(const std::string& path, const FitResult& result, const char* score) {
-  std::string text = "epoch,loss,learning_rate";
-  if (!result.val_loss.empty()) text += std::string(",val_loss,val_") + score;
-  text += '\n';
-  const std::vector<double>* columns[] = {&result.loss, &result.learning_rate, &result.val_loss,
-                                          &result.val_score};
+// UsageError when `flag`'s file is also another output (`other`, described by
+// `other_what`), even before either exists.
+void check_distinct(const char* flag, const std::string& path, const char* other_what,
+                    const std::string& other) {
+  if (path.empty() || other.empty()) return;
+  std::error_code ec1, ec2;
+  if (std::filesystem::weakly_canonical(fs_path(path), ec1) == std::filesystem::weakly_canonical(fs_path(other), ec2) &&
+      !ec1 && !ec2)
+    throw UsageError(std::string(flag) + ": " + in_quotes(path, 256) + " is also " + other_what +
+                     "; refusing to overwrite it");
+}
+
+// A fit's figures, a row per epoch, in columns named as Network.history's
+// keys (with "epoch" first).
+struct History {
+  std::vector<std::string> names;
+  Matrix<double> table;
+};
+
+History history_of(const FitResult& result, const char* score) {
+  History h;
+  h.names = {"epoch", "loss", "learning_rate"};
+  std::vector<const std::vector<double>*> columns = {&result.loss, &result.learning_rate};
+  if (!result.val_loss.empty()) {  // validation
+    h.names.insert(h.names.end(), {"val_loss", std::string("val_") + score});
+    columns.insert(columns.end(), {&result.val_loss, &result.val_score});
+  }
+  h.table = Matrix<double>(result.loss.size(), h.names.size());
   for (std::size_t e = 0; e < result.loss.size(); ++e) {
+    h.table(e, 0) = static_cast<double>(e + 1);
+    for (std::size_t j = 0; j < columns.size(); ++j) h.table(e, j + 1) = (*columns[j])[e];
+  }
+  return h;
+}
+
+// The history as CSV with a header; every value with the digits that read
+// back to it. Written atomically.
+void write_history(const std::string& path, const History& h) {
+  std::string text;
+  for (std::size_t j = 0; j < h.names.size(); ++j) text += (j ? "," : "") + h.names[j];
+  text += '\n';
+  for (std::size_t e = 0; e < h.table.rows(); ++e) {
     text += std::to_string(e + 1);
-    for (const std::vector<double>* column : columns) {
-      if (column->empty()) continue;  // no validation
+    for (std::size_t j = 1; j < h.names.size(); ++j) {
       text += ',';
-      append_number(text, (*column)[e]);
+      append_number(text, h.table(e, j));
     }
     text += '\n';
   }
@@ -538,9 +582,9 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-// Where `train` writes: the model file and the history, each "" for none.
+// Where `train` writes: the model file, the history and its plot, each "" for none.
 struct TrainOutputs {
-  std::string model, history;
+  std::string model, history, plot;
 };
 
 // Train the article's network in precision T on `train` (the fit holds out
@@ -573,7 +617,12 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   if (result.stopped) throw Interrupted{};
   if (!outputs.model.empty())
     save(net, outputs.model, ModelInfo{spec.init, seed});
-  if (!outputs.history.empty()) write_history(outputs.history, result, score);
+  const History history = history_of(result, score);
+  if (!outputs.history.empty()) write_history(outputs.history, history);
+  if (!outputs.plot.empty()) {
+    if (result.epochs == 0) throw std::runtime_error("--plot: no epochs to draw (--epochs 0)");
+    draw_plot(env, outputs.plot, "loss", history.names, history.table);
+  }
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
   return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
@@ -605,7 +654,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
       {"--save", "-o", true, [&](const std::string& v) { outputs.model = v; }},
       {"--history", nullptr, true, [&](const std::string& v) { outputs.history = v; }},
-      plot_flag(),
+      plot_flag(outputs.plot, env),
   };
   NetworkSpec spec;
   for (Flag& f : network_flags(spec)) flags.push_back(std::move(f));
@@ -625,14 +674,11 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
   if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
   if (!outputs.model.empty()) check_output("-o", outputs.model, {train_path, test_path});
-  if (!outputs.history.empty()) {
-    check_output("--history", outputs.history, {train_path, test_path});
-    std::error_code ec1, ec2;
-    if (!outputs.model.empty() &&
-        std::filesystem::weakly_canonical(fs_path(outputs.history), ec1) ==
-            std::filesystem::weakly_canonical(fs_path(outputs.model), ec2) && !ec1 && !ec2)
-      throw UsageError("--history: " + in_quotes(outputs.history, 256) + " is also -o's model file");
-  }
+  if (!outputs.history.empty()) check_output("--history", outputs.history, {train_path, test_path});
+  if (!outputs.plot.empty()) check_output("--plot", outputs.plot, {train_path, test_path});
+  check_distinct("--history", outputs.history, "-o's model file", outputs.model);
+  check_distinct("--plot", outputs.plot, "-o's model file", outputs.model);
+  check_distinct("--plot", outputs.plot, "--history's file", outputs.history);
 
   const CsvData train = read_csv(train_path, n_labels);
   const CsvData test = read_csv(test_path, n_labels);
@@ -721,8 +767,10 @@ int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::os
 
 // --- eval -----------------------------------------------------------------------------
 
-// The most classes whose confusion matrix is printed (it has classes^2 cells).
+// The most classes whose confusion matrix is printed (it has classes^2 cells),
+// and drawn (a larger one is unreadable and slow to draw).
 constexpr std::size_t kMaxConfusionClasses = 1000;
+constexpr std::size_t kMaxPlotClasses = 100;
 
 // Counts of (true class, predicted class) over a data set.
 struct Evaluation {
@@ -817,14 +865,24 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
              const Environment& env) {
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
-  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads), plot_flag()};
+  std::string plot;
+  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads), plot_flag(plot, env)};
   const auto files = model_and_data(args, flags, kEvalUsage, out);
   if (!files) return 0;
   const std::string &model = (*files)[0], &data = (*files)[1];
+  if (!plot.empty()) check_output("--plot", plot, {model, data});
   const Evaluation e = with_model(model, [&](const auto& net) {
     return evaluate_csv(net, data, labels, threads, env);
   });
   write_out(out, report(e));
+  if (!plot.empty()) {
+    if (e.classes > kMaxPlotClasses)
+      throw std::runtime_error("--plot: " + std::to_string(e.classes) + " classes are too many to draw (at most " +
+                               std::to_string(kMaxPlotClasses) + ")");
+    Matrix<double> counts(e.classes, e.classes);
+    for (std::size_t i = 0; i < e.classes * e.classes; ++i) counts.data()[i] = static_cast<double>(e.confusion[i]);
+    draw_plot(env, plot, "confusion", e.names, counts);
+  }
   return 0;
 }
 

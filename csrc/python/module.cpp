@@ -842,9 +842,38 @@ PYBIND11_MODULE(_core, m) {
   m.def("gemm_kernel", [] { return isa_name(active_isa()); }, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
         "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
-  m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir) {
+  m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir,
+                       py::object plot_check, py::object plot_draw) {
           cli::Environment env;
           env.data_dir = data_dir;
+          // --plot: the Python callables, with the GIL taken only while they run;
+          // their exceptions become the command's error (exit status 1)
+          auto python_error = [] {
+            const py::error_already_set e;
+            return std::runtime_error("--plot: " + py::str(e.value()).cast<std::string>());
+          };
+          if (!plot_draw.is_none()) {
+            env.plot.check = [plot_check, python_error](const std::string& path) {
+              wait_if_finalizing();
+              py::gil_scoped_acquire gil;
+              try {
+                return plot_check(path).cast<std::string>();
+              } catch (py::error_already_set&) {
+                throw python_error();
+              }
+            };
+            env.plot.draw = [plot_draw, python_error](const std::string& path, const std::string& kind,
+                                                      const std::vector<std::string>& names,
+                                                      const Matrix<double>& table) {
+              wait_if_finalizing();
+              py::gil_scoped_acquire gil;
+              try {
+                return plot_draw(path, kind, names, numpy_copy(table)).cast<std::string>();
+              } catch (py::error_already_set&) {
+                throw python_error();
+              }
+            };
+          }
           bool interrupted = false;
           env.should_stop = [&interrupted] {
             wait_if_finalizing();
@@ -861,6 +890,8 @@ PYBIND11_MODULE(_core, m) {
           }
           if (interrupted) PyErr_Clear();
           return status;
-        }, py::arg("args"), py::arg("data_dir"),
-        "Run the fastmlp command line; returns its exit status.");
+        }, py::arg("args"), py::arg("data_dir"), py::arg("plot_check") = py::none(),
+        py::arg("plot_draw") = py::none(),
+        "Run the fastmlp command line; returns its exit status. With plot_check(path) -> '' or why "
+        "not, and plot_draw(path, kind, names, table) -> the image's bytes, --plot draws.");
 }

@@ -177,5 +177,10 @@ def gemm_kernel() -> str:
 def default_threads() -> int:
     """FASTMLP_NUM_THREADS if set, else the CPUs this process may use."""
 
-def cli_main(args: list[str], data_dir: str) -> int:
-    """Run the fastmlp command line; returns its exit status."""
+def cli_main(
+    args: list[str],
+    data_dir: str,
+    plot_check: Callable[[str], str] | None = None,
+    plot_draw: Callable[[str, str, list[str], np.ndarray], bytes] | None = None,
+) -> int:
+    """Run the fastmlp command line; returns its exit status. With plot_check(path) -> '' or why not, and plot_draw(path, kind, names, table) -> the image's bytes, --plot draws."""

@@ -22,7 +22,7 @@ from fastmlp.metrics import predicted_classes, true_classes
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
 
-__all__ = ["confusion_matrix", "decision_regions", "loss_curve"]
+__all__ = ["confusion_counts", "confusion_matrix", "decision_regions", "loss_curve"]
 
 
 def _new_axes(ax: Axes | None) -> Axes:
@@ -169,6 +169,15 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
         except KeyError as e:
             raise ValueError(f"label {e.args[0]!r} is not among labels {classes.tolist()}") from None
     counts = _confusion_counts(index_true, index_pred, n_classes=len(classes))
+    return confusion_counts(counts, [str(c) for c in classes], ax=ax, normalize=normalize)
+
+
+def confusion_counts(counts: np.ndarray, names: Sequence[str], *, ax: Axes | None = None,
+                     normalize: bool = False) -> Axes:
+    """A confusion matrix already counted (``counts[i, j]``: rows of true class
+    ``names[i]`` predicted as ``names[j]``) drawn as ``confusion_matrix`` draws it;
+    the command line's ``eval --plot`` draws its counts with it."""
+    counts = np.asarray(counts)
     shown = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
     ax = _new_axes(ax)
     ax.imshow(shown, cmap="Blues", vmin=0)
@@ -176,7 +185,6 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     for (i, j), value in np.ndenumerate(shown):
         ax.text(j, i, f"{value:.2f}" if normalize else str(value), ha="center", va="center",
                 color="white" if value > top / 2 else "black")
-    names = [str(c) for c in classes]
     ax.set_xticks(range(len(names)), names)
     ax.set_yticks(range(len(names)), names)
     ax.set_xlabel("predicted")
