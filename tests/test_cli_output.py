@@ -16,17 +16,7 @@ import fastmlp
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 preprocessing = pytest.importorskip("sklearn.preprocessing")
 
-from test_cli import COMMANDS, DOORS, run  # noqa: E402  (the same front doors as test_cli)
-
-
-@pytest.fixture(params=list(COMMANDS))
-def cmd(request):
-    return COMMANDS[request.param]
-
-
-@pytest.fixture(params=list(DOORS))
-def door(request):
-    return DOORS[request.param]
+from test_cli import COMMANDS, DOORS, cmd, door, run  # noqa: E402, F401  (test_cli's front doors and fixtures)
 
 
 def _binary_csv(path, n, seed):

@@ -200,7 +200,8 @@ HOSTILE = {
                        None, "'softmax'"),
     "non-string metadata": (lambda h, d: h["__metadata__"].update(sizes=[2, 1]), None, "must be a string"),
     "bad seed": (lambda h, d: h["__metadata__"].update(seed="-1"), None, "metadata 'seed'"),
-    "bad init": (lambda h, d: h["__metadata__"].update(init="zeros"), None, "metadata 'init'"),
+    "bad init": (lambda h, d: h["__metadata__"].update(init="zeros"), None, "metadata 'init' must be one of"),
+    "long init": (lambda h, d: h["__metadata__"].update(init="x" * 100), None, "metadata 'init' has no such value: 'xxx"),
 }
 
 

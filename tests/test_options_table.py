@@ -150,3 +150,92 @@ def test_the_command_lines_help_lists_every_option():
     assert res.returncode == 0
     for row in TABLE:
         assert (flag(row) in res.stdout) == row["on_command_line"], row["name"]
+
+
+# --- values at the edges of what Python can hand over ---------------------------------
+
+
+@pytest.mark.parametrize("name,value,error,match", [
+    ("epochs", 10**5000, ValueError, "epochs must be an integer >= 0; got an int of 16610 bits"),
+    ("learning_rate", 10**5000, ValueError, "learning_rate must be a finite number >= 0; got an int of 16610 bits"),
+    ("learning_rate", 2**1100, ValueError, "learning_rate must be a finite number >= 0; got"),
+    ("optimizer", "\ud800", ValueError, "optimizer must be one of"),
+    ("epochs", np.timedelta64(5), TypeError, "epochs must be an int; got numpy.timedelta64"),
+    ("epochs", list(range(10**6)), TypeError, "epochs must be an int; got list"),
+    ("class_weight", {0: 10**5000}, ValueError, r"class_weight\[0\] must be a finite number >= 0"),
+], ids=["huge epochs", "huge int rate", "int rate past float", "surrogate", "timedelta", "long list", "huge weight"])
+def test_odd_python_values_are_refused_naming_the_option(name, value, error, match, data):
+    X, Y = data
+    with pytest.raises(error, match=match):
+        fastmlp.Network([4, 3, 3], output="softmax", loss="cross_entropy").fit(X, Y, **{"epochs": 1, name: value})
+
+
+def test_class_weight_takes_any_mapping(data):
+    import types
+
+    X, Y = data
+    a = fastmlp.Network([4, 3, 3], seed=1).fit(X, Y, epochs=2, class_weight={0: 2.0})
+    b = fastmlp.Network([4, 3, 3], seed=1).fit(X, Y, epochs=2, class_weight=types.MappingProxyType({0: 2.0}))
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_class_weight_needs_a_classifier():
+    rng = np.random.default_rng(1)
+    net = fastmlp.Network([2, 2, 1], output="identity")
+    with pytest.raises(ValueError, match="class_weight needs a classifier's output layer .* 'identity'"):
+        net.fit(rng.random((4, 2)), np.array([[3.7], [-2.0], [10.0], [0.2]]), epochs=1, class_weight="balanced")
+
+
+def test_early_stopping_restores_nothing_when_no_epoch_was_best():
+    # every validation loss NaN (on_divergence="continue"): no epoch is best, so
+    # best_epoch is None and nothing is said to be restored
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((40, 3)), np.eye(3)[rng.integers(0, 3, 40)]
+    net = fastmlp.Network([3, 4, 3], output="softmax", loss="cross_entropy")
+    net.fit(X, Y, epochs=10, early_stopping=2, learning_rate=1e308, on_divergence="continue",
+            validation_fraction=0.3)
+    assert np.isnan(net.history["val_loss"]).all()
+    assert net.best_epoch is None
+
+
+def test_validation_fraction_messages_show_the_value_as_given():
+    with pytest.raises(ValueError, match="validation_fraction 1e-09 of 1 rows leaves no rows to train on"):
+        fastmlp.Network([3, 3]).fit(np.ones((1, 3)), np.ones((1, 3)), epochs=1, validation_fraction=1e-9)
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--lr", "1e999"], "--lr: learning_rate must be a finite number >= 0; got 1e999"),
+    (["--shuffle", "--no-shuffle"], "--shuffle: given twice"),
+    (["--activation", "relu,"], "--activation: activation must be one of"),
+    (["-o", "-"], "-o: '-' would be standard output"),
+    (["--train", "-", "--test", "-"], "--train and --test cannot both read standard input"),
+])
+def test_command_line_edges(args, message):
+    res = subprocess.run([*CLI, "train", "--epochs", "1", *args], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL)
+    assert res.returncode == 2, res.stderr
+    assert message in res.stderr and res.stderr.count("\n") == 1, res.stderr
+
+
+def test_a_tiny_learning_rate_on_the_command_line_is_python_s_float():
+    # 1e-400 is 0.0 to Python's float(), so both doors accept it and train nothing
+    res = subprocess.run([*CLI, "train", "--epochs", "2", "--lr", "1e-400", "--quiet"], capture_output=True, text=True)
+    zero = subprocess.run([*CLI, "train", "--epochs", "2", "--lr", "0", "--quiet"], capture_output=True, text=True)
+    assert res.returncode == 0 and res.stdout == zero.stdout
+
+
+def test_ctrl_c_while_train_reads_standard_input_interrupts_it(tmp_path):
+    import signal
+    import time
+
+    proc = subprocess.Popen([*CLI, "train", "--train", "-", "--epochs", "1", "-o", str(tmp_path / "m.st")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdin.write((ROOT / "data" / "train.csv").read_bytes()[:200])
+    proc.stdin.flush()
+    time.sleep(3)  # reading, waiting for the rest
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    proc.stdin.close()
+    assert proc.returncode == 130, err
+    assert out == b"" and err.decode().count("\n") == 1 and "interrupted" in err.decode()
+    assert not (tmp_path / "m.st").exists()

@@ -214,7 +214,7 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
   for (std::size_t i = 1; i < args.size() && args[i] != "--"; ++i)
     if (args[i] == "-h" || args[i] == "--help") return std::nullopt;
   std::vector<std::string> positional;
-  std::set<const Flag*> seen;
+  std::set<std::string> seen;  // flags given, a switch's --no- form as the switch
   bool options_done = false;
   for (std::size_t i = 1; i < args.size(); ++i) {
     const std::string& arg = args[i];
@@ -237,7 +237,8 @@ std::optional<std::vector<std::string>> parse(const std::vector<std::string>& ar
       return name == f.name || (f.alias != nullptr && name == f.alias);
     });
     if (flag == flags.end()) throw UsageError("unknown option " + in_quotes(name));
-    if (!seen.insert(&*flag).second) throw UsageError(flag->name + ": given twice");
+    const std::string key = flag->name.rfind("--no-", 0) == 0 ? "--" + flag->name.substr(5) : flag->name;
+    if (!seen.insert(key).second) throw UsageError(key + ": given twice");
     if (flag->takes_value && !inline_value) {
       if (i + 1 >= args.size()) throw UsageError(name + ": missing value");
       value = args[++i];
@@ -321,10 +322,10 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
       {"--activation", nullptr, true,
        [&spec](const std::string& v) {
          spec.hidden = split_commas(v);
-         for (const std::string& name : spec.hidden) activation_from_name(name, "--activation", false);
+         for (const std::string& name : spec.hidden) activation_from_name(name, "activation", false);
        }},
       {"--output", nullptr, true,
-       [&spec](const std::string& v) { activation_from_name(spec.output = v, "--output", true); }},
+       [&spec](const std::string& v) { activation_from_name(spec.output = v, "output", true); }},
       {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
       {"--reduction", nullptr, true,
        [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
@@ -484,6 +485,9 @@ bool same_file(const std::string& a, const std::string& b) {
 // Before any work: UsageError when the file `flag` names would replace one of
 // `inputs`, FileError when it cannot be written there (check_replaceable).
 void check_output(const char* flag, const std::string& path, const std::vector<std::string>& inputs) {
+  if (path == "-")
+    throw UsageError(std::string(flag) + ": '-' would be standard output, which this file cannot go to; "
+                     "give a file name (./- for a file named -)");
   for (const std::string& input : inputs)
     if (same_file(path, input))
       throw UsageError(std::string(flag) + ": " + in_quotes(path, 256) + " is the input file " +
@@ -582,6 +586,21 @@ class ProgressLine {
   bool shown_ = false;
 };
 
+// The CSV file at `path` (- is standard input) read whole; Ctrl-C while it
+// reads (which ends a read of standard input early) interrupts the command
+// instead of training on what was read.
+CsvData read_csv_or_stop(const std::string& path, std::size_t n_labels, const Environment& env) {
+  auto stopped = [&env] { return env.should_stop && env.should_stop(); };
+  try {
+    CsvData data = read_csv(path, n_labels);
+    if (stopped()) throw Interrupted{};
+    return data;
+  } catch (const std::exception&) {
+    if (stopped()) throw Interrupted{};
+    throw;
+  }
+}
+
 // Where `train` writes: the model file, the history and its plot, each "" for none.
 struct TrainOutputs {
   std::string model, history, plot;
@@ -673,6 +692,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
   if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
+  if (train_path == "-" && test_path == "-")
+    throw UsageError("--train and --test cannot both read standard input (-)");
   if (!outputs.model.empty()) check_output("-o", outputs.model, {train_path, test_path});
   if (!outputs.history.empty()) check_output("--history", outputs.history, {train_path, test_path});
   if (!outputs.plot.empty()) check_output("--plot", outputs.plot, {train_path, test_path});
@@ -680,8 +701,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   check_distinct("--plot", outputs.plot, "-o's model file", outputs.model);
   check_distinct("--plot", outputs.plot, "--history's file", outputs.history);
 
-  const CsvData train = read_csv(train_path, n_labels);
-  const CsvData test = read_csv(test_path, n_labels);
+  const CsvData train = read_csv_or_stop(train_path, n_labels, env);
+  const CsvData test = read_csv_or_stop(test_path, n_labels, env);
   if (test.X.cols() != train.X.cols())
     throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
                                 " feature columns, but " + train_path + " has " +

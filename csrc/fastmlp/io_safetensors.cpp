@@ -450,8 +450,9 @@ Description parse_description(const Metadata& meta) {
 ModelInfo parse_info(const Metadata& meta) {
   ModelInfo info;
   if (const auto it = meta.find("init"); it != meta.end()) {
+    const std::string name(short_value(it->second, "init"));
     try {
-      info.init = init_from_name(std::string(short_value(it->second, "init")));
+      info.init = init_from_name(name);
     } catch (const std::invalid_argument& e) {
       fail("metadata 'init'" + std::string(e.what()).substr(4));  // e: "init must be one of ..."
     }

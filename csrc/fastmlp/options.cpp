@@ -3,8 +3,11 @@
 // turns Python values into OptionValues and calls set_fit_option.
 #include <fastmlp/options.hpp>
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstdio>
 #include <limits>
 #include <stdexcept>
@@ -19,17 +22,7 @@ namespace {
 
 // --- values <-> FitOptions' members ---------------------------------------------------
 
-std::string shown_number(double v) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  double back = 0;
-  // the shortest of %.15g .. %.17g that reads back to v
-  for (int digits = 15; digits <= 17; ++digits) {
-    std::snprintf(text, sizeof text, "%.*g", digits, v);
-    if (parse_number(text, back) && back == v) break;
-  }
-  return text;
-}
+std::string shown_number(double v) { return number_text(v); }
 
 OptionValue of_count(std::uint64_t v) {
   OptionValue value;
@@ -300,8 +293,16 @@ OptionValue parse_option_text(const OptionSpec& spec, const std::string& text) {
     }
     case OptionKind::Real:
       if (!parse_number(text, v.real)) {
-        v.type = OptionValue::Type::Name;
-        return v;
+        // a number past double's range (1e999, 1e-400) is a number all the
+        // same: out of range, or 0, as Python's float() reads it
+        char* end = nullptr;
+        errno = 0;
+        const double x = text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? 0 : std::strtod(text.c_str(), &end);
+        if (end == nullptr || end != text.c_str() + text.size() || errno != ERANGE) {
+          v.type = OptionValue::Type::Name;
+          return v;
+        }
+        v.real = x;
       }
       v.type = OptionValue::Type::Real;
       v.shown = text.size() > 40 ? in_quotes(text) : text;
@@ -318,6 +319,11 @@ void check_fit_options(const FitOptions& options) {
   if (options.schedule.kind == ScheduleKind::Cosine && options.schedule.lr_min > options.learning_rate)
     throw std::invalid_argument("lr_min must not exceed learning_rate (" + shown_number(options.learning_rate) +
                                 "); got " + shown_number(options.schedule.lr_min));
+}
+
+std::string number_text(double v) {
+  char digits[kMaxNumberChars];
+  return std::string(digits, format_number(v, digits));
 }
 
 int resolve_threads(int threads) { return threads == 0 ? default_thread_count() : threads; }

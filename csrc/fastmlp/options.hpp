@@ -124,6 +124,9 @@ struct OptionTypeError : std::invalid_argument {
 // early_stopping, validation_fraction, threads) pass.
 void check_fit_options(const FitOptions& options);
 
+// `v` in the fewest digits that read back to it ("0.1", "1e-09"), for messages.
+std::string number_text(double v);
+
 // The threads a fit or predict with `threads` runs on: itself, or
 // default_thread_count() for 0.
 int resolve_threads(int threads);

@@ -42,6 +42,11 @@ template <class T>
 void check_fit(const Network<T>& net, const FitData<T>& data, const FitOptions& options, ThreadPool* pool) {
   check_fit_inputs(net, data.X, data.Y, "X", "Y", pool);
   check_fit_options(options);
+  if (options.class_weight.kind != ClassWeightKind::None &&
+      std::string(validation_score_name(net.activation(net.n_layers() - 1))) != "accuracy")
+    throw std::invalid_argument(std::string("class_weight needs a classifier's output layer (softmax or sigmoid); "
+                                            "this network's is '") +
+                                activation_name(net.activation(net.n_layers() - 1)) + "'");
   if (data.X_val.rows != 0) {
     check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
     if (options.validation_fraction != 0)
@@ -288,8 +293,10 @@ class EarlyStopping {
   }
 
   // The best parameters into `params`, unless the fit was interrupted.
-  void restore(T* params, const FitResult& result) const {
-    if (have_best_ && !result.stopped) std::copy(best_.data(), best_.data() + best_.size(), params);
+  void restore(T* params, FitResult& result) const {
+    if (!have_best_ || result.stopped) return;
+    std::copy(best_.data(), best_.data() + best_.size(), params);
+    result.restored = true;
   }
 
  private:

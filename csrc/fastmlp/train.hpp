@@ -73,6 +73,8 @@ struct FitResult {
   bool early_stopped = false;      // early stopping ended the fit
   std::size_t best_epoch = 0;      // early stopping: the epoch (from 1) whose figure was
                                    // best, whose parameters the network now holds
+  bool restored = false;           // early stopping put those best parameters back (none
+                                   // is best when every figure was NaN)
 };
 
 // Thrown when a loss or a parameter becomes NaN or infinite and

@@ -30,11 +30,11 @@ const char* validation_score_name(Activation output) {
 RowSplit validation_split(std::size_t n, double fraction, std::uint64_t seed) {
   if (!(fraction > 0 && fraction < 1))
     throw std::invalid_argument("validation_fraction must be between 0 and 1 (exclusive); got " +
-                                std::to_string(fraction));
+                                number_text(fraction));
   const std::size_t n_val =
       std::max<std::size_t>(1, static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n))));
   if (n_val >= n)
-    throw std::invalid_argument("validation_fraction " + std::to_string(fraction) + " of " +
+    throw std::invalid_argument("validation_fraction " + number_text(fraction) + " of " +
                                 std::to_string(n) + " rows leaves no rows to train on");
   std::vector<std::size_t> order(n);
   std::iota(order.begin(), order.end(), std::size_t(0));

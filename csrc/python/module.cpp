@@ -243,17 +243,34 @@ OptionValue option_value(py::handle v) {
   static const py::object integral = py::module_::import("numbers").attr("Integral");
   static const py::object real = py::module_::import("numbers").attr("Real");
   OptionValue value;
-  value.shown = py::repr(v).cast<std::string>();
-  if (value.shown.size() > 64) value.shown = value.shown.substr(0, 64) + "...";
   value.type_name = Py_TYPE(v.ptr())->tp_name;
+  // the value as messages show it: scalars by their repr (an int of more than
+  // 64 bits by its size; a repr of thousands of digits is refused by Python),
+  // anything else by its type alone
+  const bool scalar = PyLong_Check(v.ptr()) || PyFloat_Check(v.ptr()) || PyUnicode_Check(v.ptr()) ||
+                      py::isinstance(v, real) || is_bool(v);
+  if (PyLong_Check(v.ptr()) && _PyLong_NumBits(v.ptr()) > 64) {
+    value.shown = "an int of " + std::to_string(_PyLong_NumBits(v.ptr())) + " bits";
+  } else if (scalar) {
+    PyObject* text = PyObject_Repr(v.ptr());
+    if (text == nullptr) throw py::error_already_set();
+    value.shown = py::reinterpret_steal<py::str>(text).cast<std::string>();  // repr() is valid UTF-8
+    if (value.shown.size() > 64) value.shown = value.shown.substr(0, 64) + "...";
+  } else {
+    value.shown = "a " + value.type_name;
+  }
   if (v.is_none()) return value;
   if (is_bool(v)) {
     value.type = OptionValue::Type::Flag;
     value.flag = PyObject_IsTrue(v.ptr()) == 1;
   } else if (py::isinstance(v, integral)) {
-    value.type = OptionValue::Type::Integer;
     const py::int_ number = py::reinterpret_steal<py::int_>(PyNumber_Index(v.ptr()));
-    if (!number) throw py::error_already_set();
+    if (!number) {  // an "Integral" that is no integer (NumPy's timedelta64): the wrong type
+      PyErr_Clear();
+      value.type = OptionValue::Type::Other;
+      return value;
+    }
+    value.type = OptionValue::Type::Integer;
     value.negative = PyObject_RichCompareBool(number.ptr(), py::int_(0).ptr(), Py_LT) == 1;
     const py::object magnitude =
         value.negative ? py::reinterpret_steal<py::object>(PyNumber_Negative(number.ptr())) : py::object(number);
@@ -273,7 +290,10 @@ OptionValue option_value(py::handle v) {
     }
   } else if (PyUnicode_Check(v.ptr())) {
     value.type = OptionValue::Type::Name;
-    value.name = v.cast<std::string>();
+    Py_ssize_t size = 0;
+    const char* utf8 = PyUnicode_AsUTF8AndSize(v.ptr(), &size);
+    if (utf8 == nullptr) PyErr_Clear();  // a lone surrogate: a name no option has
+    value.name = utf8 == nullptr ? std::string("\xff") : std::string(utf8, static_cast<std::size_t>(size));
   } else {
     value.type = OptionValue::Type::Other;
   }
@@ -295,7 +315,8 @@ std::vector<std::pair<std::size_t, double>> class_weight_table(const py::dict& m
     if (weight.type != OptionValue::Type::Real && weight.type != OptionValue::Type::Integer)
       throw py::type_error("class_weight[" + key.shown + "] must be a number; got " + weight.type_name);
     const double w = weight.type == OptionValue::Type::Real ? weight.real
-                     : (weight.negative ? -1.0 : 1.0) * static_cast<double>(weight.magnitude);
+                     : weight.too_large ? std::numeric_limits<double>::infinity()
+                                        : (weight.negative ? -1.0 : 1.0) * static_cast<double>(weight.magnitude);
     if (!(w >= 0) || !std::isfinite(w))
       throw std::invalid_argument("class_weight[" + key.shown + "] must be a finite number >= 0; got " +
                                   weight.shown);
@@ -310,8 +331,9 @@ FitOptions options_from_kwargs(const py::kwargs& kwargs) {
     const std::string name = item.first.cast<std::string>();
     const OptionSpec* spec = find_fit_option(name);
     if (spec == nullptr) throw py::type_error("unknown fit option " + in_quotes(name));
-    if (name == "class_weight" && py::isinstance<py::dict>(item.second)) {
-      options.class_weight = {ClassWeightKind::PerClass, class_weight_table(item.second.cast<py::dict>())};
+    static const py::object mapping = py::module_::import("collections.abc").attr("Mapping");
+    if (name == "class_weight" && py::isinstance(item.second, mapping)) {
+      options.class_weight = {ClassWeightKind::PerClass, class_weight_table(py::dict(py::reinterpret_borrow<py::object>(item.second)))};
       continue;
     }
     set_fit_option(options, *spec, option_value(item.second));
@@ -514,8 +536,7 @@ void bind_network(py::module_& m, const char* name) {
                if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
                out.exception = error.value();
              }
-             out.restored = options.early_stopping > 0 && out.result.epochs > 0 && !diverged &&
-                            !out.result.stopped;
+             out.restored = out.result.restored && !diverged;
              if (diverged) {
                py::object error = py::reinterpret_steal<py::object>(
                    PyObject_CallFunction(diverged_type, "s", diverged->c_str()));
@@ -682,27 +703,26 @@ void bind_class_weights(py::module_& m) {
         "per_class[class], or scikit-learn's 'balanced' weights when per_class is empty.");
 }
 
+// Each row's class by `row_class` (predicted_class_of_row or true_class_of_row), int64.
+template <class T, class RowClass>
+py::array_t<std::int64_t> classes_of(const Array<T>& M, const std::string& what, RowClass row_class) {
+  const ConstMatrixView<T> v = view_of(M, what.c_str());
+  if (v.cols == 0) throw std::invalid_argument(what + " has no columns");
+  py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(v.rows));
+  std::int64_t* c = classes.mutable_data();
+  for (std::size_t i = 0; i < v.rows; ++i) c[i] = static_cast<std::int64_t>(row_class(v.row(i), v.cols, what, i));
+  return classes;
+}
+
 template <class T>
 void bind_metrics(py::module_& m) {
   m.def("predicted_classes", [](const Array<T>& P, const std::string& what) {
-          const ConstMatrixView<T> v = view_of(P, what.c_str());
-          if (v.cols == 0) throw std::invalid_argument(what + " has no columns");
-          py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(v.rows));
-          std::int64_t* c = classes.mutable_data();
-          for (std::size_t i = 0; i < v.rows; ++i)
-            c[i] = static_cast<std::int64_t>(predicted_class_of_row(v.row(i), v.cols, what, i));
-          return classes;
+          return classes_of(P, what, predicted_class_of_row<T>);
         }, py::arg("P").noconvert(), py::arg("what"),
         "Each row's class by the one rule (metrics.hpp's class_of_row), int64; ValueError naming "
         "the row for an output that is not finite.");
   m.def("true_classes", [](const Array<T>& Y, const std::string& what) {
-          const ConstMatrixView<T> v = view_of(Y, what.c_str());
-          if (v.cols == 0) throw std::invalid_argument(what + " has no columns");
-          py::array_t<std::int64_t> classes(static_cast<py::ssize_t>(v.rows));
-          std::int64_t* c = classes.mutable_data();
-          for (std::size_t i = 0; i < v.rows; ++i)
-            c[i] = static_cast<std::int64_t>(true_class_of_row(v.row(i), v.cols, what, i));
-          return classes;
+          return classes_of(Y, what, true_class_of_row<T>);
         }, py::arg("Y").noconvert(), py::arg("what"),
         "Each row's true class by the same rule, int64; ValueError naming the row for a value "
         "that is not finite or a row without a single largest value (an all-zero one-hot row).");
