@@ -239,3 +239,19 @@ def test_ctrl_c_while_train_reads_standard_input_interrupts_it(tmp_path):
     assert proc.returncode == 130, err
     assert out == b"" and err.decode().count("\n") == 1 and "interrupted" in err.decode()
     assert not (tmp_path / "m.st").exists()
+
+
+def test_an_integer_past_2_64_says_so():
+    res = subprocess.run([*CLI, "train", "--epochs", "18446744073709551616"], capture_output=True, text=True)
+    assert res.returncode == 2
+    assert res.stderr == ("fastmlp train: --epochs: epochs must be an integer >= 0; "
+                          "got 18446744073709551616 (more than 2^64 - 1)\n")
+
+
+def test_softmax_over_one_output_is_refused():
+    # it is always 1: a network that learns nothing and reports an accuracy
+    with pytest.raises(ValueError, match="'softmax' over a single output is always 1"):
+        fastmlp.Network([3, 5, 1], output="softmax", loss="cross_entropy")
+    res = subprocess.run([*CLI, "train", "--labels", "1", "--output", "softmax", "--epochs", "1"],
+                         capture_output=True, text=True)
+    assert res.returncode == 2 and "'softmax' over a single output is always 1" in res.stderr

@@ -692,6 +692,11 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
   if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
+  try {
+    check_output_units(spec.activations(hidden.size()).back(), n_labels);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   if (train_path == "-" && test_path == "-")
     throw UsageError("--train and --test cannot both read standard input (-)");
   if (!outputs.model.empty()) check_output("-o", outputs.model, {train_path, test_path});

@@ -105,6 +105,12 @@ void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate) {
 constexpr Init kInits[] = {Init::Uniform, Init::Glorot, Init::He, Init::GlorotNormal,
                            Init::HeNormal};
 
+void check_output_units(Activation output, std::size_t units) {
+  if (output == Activation::Softmax && units == 1)
+    throw std::invalid_argument("output 'softmax' over a single output is always 1 (nothing to learn); "
+                                "use 'sigmoid' for one output, or two softmax outputs");
+}
+
 Init init_from_name(const std::string& name) { return from_name("init", name, kInits, init_name); }
 
 const char* init_name(Init init) {
@@ -179,6 +185,7 @@ Network<T>::Network(std::vector<std::size_t> sizes, std::vector<Activation> acti
       throw std::invalid_argument("activation 'softmax' is for output layers only");
   for (Activation& a : activations_) a.slope = leaky_slope;
   check_loss_output(loss, activations_.back());
+  check_output_units(activations_.back(), sizes_.back());
   std::size_t total = 0;
   for (std::size_t l = 0; l + 1 < sizes_.size(); ++l) {
     w_offset_.push_back(total);

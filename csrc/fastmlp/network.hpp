@@ -56,6 +56,10 @@ void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate = false);
 enum class Init { Uniform, Glorot, He, GlorotNormal, HeNormal };
 
 Init init_from_name(const std::string& name);
+
+// std::invalid_argument when an output layer of `units` units cannot learn
+// with `output` (softmax over a single unit is always 1).
+void check_output_units(Activation output, std::size_t units);
 const char* init_name(Init init);
 
 // --- the network ------------------------------------------------------------------

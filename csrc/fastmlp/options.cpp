@@ -180,6 +180,11 @@ bool is_none(const OptionSpec& spec, const OptionValue& v) {
   throw std::invalid_argument(std::string(spec.name) + " must be " + option_rule(spec) + "; got " + shown);
 }
 
+// `v` as a message shows it, said to be past the integers when it is
+std::string shown_count(const OptionValue& v) {
+  return v.too_large ? v.shown + " (more than 2^64 - 1)" : v.shown;
+}
+
 // The type check and range check of set_fit_option.
 void check_value(const OptionSpec& spec, const OptionValue& v) {
   using Type = OptionValue::Type;
@@ -202,7 +207,7 @@ void check_value(const OptionSpec& spec, const OptionValue& v) {
       if (v.type != Type::Integer) throw OptionTypeError(name + " must be an int; got " + got);
       if (v.too_large || v.negative || static_cast<double>(v.magnitude) < spec.low ||
           static_cast<double>(v.magnitude) > spec.high)
-        out_of_range(spec, v.shown);
+        out_of_range(spec, shown_count(v));
       return;
     case OptionKind::Real: {
       if (v.type != Type::Real && v.type != Type::Integer)
