@@ -43,7 +43,7 @@ def networks(draw, max_width=40, max_hidden=2):
     n_hidden = len(sizes) - 2
     activation = draw(st.sampled_from(ACTIVATIONS)
                       | st.lists(st.sampled_from(ACTIVATIONS), min_size=n_hidden, max_size=n_hidden).map(tuple))
-    output = draw(st.sampled_from(OUTPUTS))
+    output = draw(st.sampled_from(OUTPUTS if sizes[-1] > 1 else [o for o in OUTPUTS if o != "softmax"]))
     loss = draw(st.sampled_from(("mse", "cross_entropy") if output in ("softmax", "sigmoid") else ("mse",)))
     return fastmlp.Network(
         sizes, activation=activation, output=output, loss=loss,
