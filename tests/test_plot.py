@@ -3,6 +3,7 @@ the data drawn checked against the model and against scikit-learn's metrics."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -94,7 +95,7 @@ def test_confusion_matrix_of_network_outputs(iris):
     X, Y, X_te, Y_te = iris
     net = fastmlp.train(X, Y, hidden=5, epochs=300, seed=1)
     P = net.predict(X_te)
-    ax = plot.confusion_matrix(Y_te, P, ["setosa", "versicolor", "virginica"])
+    ax = plot.confusion_matrix(Y_te, P, fastmlp.datasets.IRIS_CLASSES)
     np.testing.assert_array_equal(ax.images[0].get_array(), fastmlp.confusion_matrix(Y_te, P))
     with pytest.raises(ValueError, match="labels names 2 classes"):
         plot.confusion_matrix(Y_te, P, ["a", "b"])
@@ -137,3 +138,124 @@ def test_errors(iris):
         plot.decision_regions(object(), X, Y)
     with pytest.raises(ValueError, match="same number of rows"):
         plot.confusion_matrix([0, 1], [0])
+
+
+# --- classes named without ambiguity, legends that cover nothing, stable colours ------------
+
+
+def test_confusion_matrix_names_one_hot_columns_in_column_order(iris):
+    # IRIS_CLASSES names the one-hot columns; the matrix counted from the names
+    # themselves (by value, scikit-learn) is the same, row for row
+    metrics = pytest.importorskip("sklearn.metrics")
+    X, Y, X_te, Y_te = iris
+    net = fastmlp.train(X, Y, hidden=5, epochs=300, seed=1)
+    P = net.predict(X_te)
+    names = np.array(fastmlp.datasets.IRIS_CLASSES)
+    ax = plot.confusion_matrix(Y_te, P, labels=fastmlp.datasets.IRIS_CLASSES)
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(fastmlp.datasets.IRIS_CLASSES)
+    assert [t.get_text() for t in ax.get_yticklabels()] == list(fastmlp.datasets.IRIS_CLASSES)
+    by_value = metrics.confusion_matrix(names[Y_te.argmax(1)], names[P.argmax(1)], labels=list(names))
+    np.testing.assert_array_equal(ax.images[0].get_array(), by_value)
+    # without names, one-hot rows are named by column, 1-D labels by value
+    ax = plot.confusion_matrix(Y_te, P)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["column 0", "column 1", "column 2"]
+    ax = plot.confusion_matrix(np.array([3, 1, 1]), np.array([1, 1, 3]))
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "3"]
+
+
+def test_iris_classes_name_the_bundled_columns():
+    # the data files' header (Python's csv module) and the species of each row in
+    # data/iris.csv, scaled as make_splits.py scales them
+    import csv
+
+    root = Path(__file__).resolve().parents[1] / "data"
+    with open(root / "train.csv", newline="") as f:
+        assert tuple(next(csv.reader(f))[4:]) == fastmlp.datasets.IRIS_CLASSES
+    with open(root / "iris.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    raw = np.array([[float(r[c]) for c in ("sepal_length", "sepal_width", "petal_length", "petal_width")]
+                    for r in rows])
+    scaled = (raw - raw.min(axis=0)) / (raw.max(axis=0) - raw.min(axis=0))
+    X, Y, X_te, Y_te = fastmlp.datasets.load_iris()
+    for features, onehot in ((X, Y), (X_te, Y_te)):
+        for x, y in zip(features, onehot):
+            species = {rows[i]["species"] for i in np.flatnonzero(np.abs(scaled - x).max(axis=1) < 1e-12)}
+            assert species == {fastmlp.datasets.IRIS_CLASSES[int(y.argmax())]}
+
+
+def test_the_loss_curves_legend_covers_no_line(iris):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 8, 3], activation="tanh", output="softmax", loss="cross_entropy", reduction="mean",
+                          init="glorot", seed=2)
+    net.fit(X, Y, epochs=60, learning_rate=0.1, validation_fraction=0.2)
+    ax = plot.loss_curve(net)
+    fig = ax.figure
+    fig.canvas.draw()
+    box = ax.get_legend().get_window_extent()
+    assert fig.bbox.contains(box.x0, box.y0) and fig.bbox.contains(box.x1, box.y1)  # drawn, not cut off
+    lines = [line for a in fig.axes for line in a.lines]
+    assert len(lines) == 3  # training loss, validation loss, validation accuracy
+    for line in lines:
+        points = line.get_transform().transform(line.get_xydata())
+        inside = ((points[:, 0] >= box.x0) & (points[:, 0] <= box.x1) & (points[:, 1] >= box.y0)
+                  & (points[:, 1] <= box.y1))
+        assert not inside.any(), f"the legend covers {line.get_label()}"
+
+
+def test_decision_regions_names_axes_after_a_dataframes_columns(iris):
+    pd = pytest.importorskip("pandas")
+    X, Y, _, _ = iris
+    net = fastmlp.train(X, Y, hidden=5, epochs=300, seed=1)
+    frame = pd.DataFrame(X, columns=["sl", "sw", "pl", "pw"])
+    ax = plot.decision_regions(net, frame, Y, features=("pl", "pw"), resolution=20,
+                               class_names=fastmlp.datasets.IRIS_CLASSES)
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("pl", "pw")
+    np.testing.assert_array_equal(ax.collections[-1].get_offsets(), X[:, [2, 3]])
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == list(fastmlp.datasets.IRIS_CLASSES)
+    by_index = plot.decision_regions(net, frame, Y, features=(2, 3), resolution=20)
+    assert (by_index.get_xlabel(), by_index.get_ylabel()) == ("pl", "pw")
+    with pytest.raises(ValueError, match="'petal' is not a column name"):
+        plot.decision_regions(net, frame, Y, features=("petal", "pw"))
+    with pytest.raises(ValueError, match="class_names names 2 classes"):
+        plot.decision_regions(net, X, Y, class_names=["a", "b"])
+
+
+def point_colours(ax, labels):
+    """The face colour of each class's samples: one colour per class, or an error."""
+    faces = ax.collections[-1].get_facecolors()
+    colours = {}
+    for label, face in zip(labels, faces):
+        colours.setdefault(label, tuple(face))
+        assert colours[label] == tuple(face), f"class {label} drawn in two colours"
+    return colours
+
+
+def test_decision_regions_colour_a_class_the_same_on_every_plot():
+    class Thresholds:  # an estimator with classes_: predicts by the first feature
+        classes_ = np.array(["low", "mid", "high"])
+
+        def predict(self, X):
+            return self.classes_[np.digitize(X[:, 0], [-0.5, 0.5])]
+
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 2))
+    model = Thresholds()
+    y = model.predict(X)
+    everything = point_colours(plot.decision_regions(model, X, y, resolution=20), y)
+    assert len(set(everything.values())) == 3  # three classes, three colours
+    # a plot that shows only the samples of "mid" and "high" colours them as before
+    some = X[:, 0] > -0.5
+    again = point_colours(plot.decision_regions(model, X[some], y[some], resolution=20), y[some])
+    assert again == {k: everything[k] for k in ("mid", "high")}
+    # and the legend lists every class in the same colours
+    ax = plot.decision_regions(model, X[some], y[some], resolution=20)
+    legend = {t.get_text(): tuple(h.get_markerfacecolor()) for t, h in
+              zip(ax.get_legend().get_texts(), ax.get_legend().legend_handles)}
+    assert legend == everything
+    with pytest.raises(ValueError, match="'other' is not one of the model's classes"):
+        plot.decision_regions(model, X[:3], np.array(["low", "mid", "other"]))
+
+
+def test_dir_of_the_plot_module_is_its_api():
+    assert dir(plot) == sorted(plot.__all__)
+    assert all(callable(getattr(plot, name)) for name in dir(plot))

@@ -6,10 +6,17 @@ from importlib import resources
 
 import numpy as np
 
-__all__ = ["load_iris"]
+__all__ = ["IRIS_CLASSES", "load_iris"]
 
-#: The one-hot label columns of the Iris files, in the article's order.
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
 IRIS_CLASSES = ("setosa", "virginica", "versicolor")
+"""The species of ``load_iris()``'s one-hot columns, in column order: the
+article's order (setosa, virginica, versicolor), not alphabetical. Name
+classes with it: ``np.array(IRIS_CLASSES)[Y.argmax(axis=1)]``, or
+``plot.confusion_matrix(Y, P, labels=IRIS_CLASSES)``."""
 
 
 def load_iris() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -18,7 +25,8 @@ def load_iris() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     120 training and 30 test rows (an 80/20 split with a fixed seed, made by
     ``data/make_splits.py``). ``X`` holds the four features min-max scaled to
     [0, 1], shape (n, 4); ``Y`` the species one-hot in the order of
-    ``IRIS_CLASSES``, shape (n, 3). All float64 and C-contiguous.
+    ``IRIS_CLASSES`` (setosa, virginica, versicolor: column 1 is
+    virginica), shape (n, 3). All float64 and C-contiguous.
     """
     return (*_load_split("train.csv"), *_load_split("test.csv"))
 

@@ -25,6 +25,10 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["confusion_counts", "confusion_matrix", "decision_regions", "loss_curve"]
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def _new_axes(ax: Axes | None) -> Axes:
     if ax is not None:
         return ax
@@ -75,7 +79,8 @@ def loss_curve(model: Any, *, ax: Axes | None = None, log_scale: bool = False) -
     Returns
     -------
     matplotlib.axes.Axes
-        Line 0 is the training loss.
+        Line 0 is the training loss. The legend sits above the plotting
+        area, so it covers no line.
 
     Raises
     ------
@@ -102,8 +107,9 @@ def loss_curve(model: Any, *, ax: Axes | None = None, log_scale: bool = False) -
         twin.set_ylabel("score")
         more = twin.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
-    ax.legend(handles, labels)
-    ax.set_title("loss curve")
+    # above the plotting area, in one row: a legend inside it would cover the
+    # lines somewhere (the twin axis's lines are not seen by loc="best")
+    ax.legend(handles, labels, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(labels), frameon=False)
     return ax
 
 
@@ -130,9 +136,12 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
         whose class index is given by ``fastmlp.metrics``' rule (the argmax;
         a single column is a binary class, 1 where > 0.5).
     labels : sequence, optional
-        The classes, in the order of the rows and columns; with 2-D inputs,
-        the name of each class index (two for a single column). Default: the
-        sorted labels seen (or 0..max(k, 2)-1).
+        With 1-D labels: the classes, by value, in the order of the rows and
+        columns (a label not among them is an error, so no order mislabels
+        them). With 2-D rows: the name of each column, in column order (two
+        for a single column); for ``fastmlp.datasets.load_iris()`` that is
+        ``fastmlp.datasets.IRIS_CLASSES``. Default: the sorted labels seen,
+        or for 2-D rows "column 0", "column 1", ...
     ax : matplotlib Axes, optional
     normalize : bool, default False
         Show each row as fractions of its true class instead of counts.
@@ -155,10 +164,12 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
     k = max(max(np.shape(y)[1], 2) for y in (y_true, y_pred) if np.ndim(y) == 2) if two_d else 0
     if labels is None:
         classes = np.arange(k) if two_d else np.unique(np.concatenate([true, pred]))
+        names = [f"column {c}" for c in classes] if two_d else [str(c) for c in classes]
     else:
         classes = np.asarray(labels)
         if two_d and classes.size != k:
             raise ValueError(f"labels names {classes.size} classes but the rows make {k}")
+        names = [str(c) for c in classes]
     if two_d:
         index_true, index_pred = true, pred
     else:
@@ -169,7 +180,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, labels: Sequence[Any]
         except KeyError as e:
             raise ValueError(f"label {e.args[0]!r} is not among labels {classes.tolist()}") from None
     counts = _confusion_counts(index_true, index_pred, n_classes=len(classes))
-    return confusion_counts(counts, [str(c) for c in classes], ax=ax, normalize=normalize)
+    return confusion_counts(counts, names, ax=ax, normalize=normalize)
 
 
 def confusion_counts(counts: np.ndarray, names: Sequence[str], *, ax: Axes | None = None,
@@ -204,46 +215,83 @@ def _predict_labels(model: Any, X: np.ndarray) -> np.ndarray:
     raise TypeError(f"model must be a fastmlp Network or have a predict method; got {type(model).__name__}")
 
 
-def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int, int] = (0, 1), *,
-                     ax: Axes | None = None, resolution: int = 200) -> Axes:
+def _all_classes(model: Any, seen: np.ndarray) -> np.ndarray:
+    """Every class the model can name, in a fixed order: a class's colour is its
+    place here, whichever classes one plot happens to show."""
+    from fastmlp.network import Network
+
+    if isinstance(model, Network):
+        return np.arange(max(model.sizes[-1], 2))
+    known = getattr(model, "classes_", None)
+    if known is not None:
+        return np.asarray(known)
+    return np.unique(seen)
+
+
+def _feature(f: Any, columns: list[str] | None) -> int:
+    """The column index of feature ``f``: an int, or a DataFrame's column name."""
+    if isinstance(f, str):
+        if columns is None or f not in columns:
+            raise ValueError(f"features: {f!r} is not a column name of X ({columns})")
+        return columns.index(f)
+    if isinstance(f, bool) or not isinstance(f, (int, np.integer)):
+        raise TypeError(f"features must hold column indices or names; got {type(f).__name__}")
+    return int(f)
+
+
+def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int | str, int | str] = (0, 1), *,
+                     ax: Axes | None = None, resolution: int = 200,
+                     class_names: Sequence[str] | None = None) -> Axes:
     """The classes a model predicts over the plane of two features, with the
-    samples drawn on top in the colours of their true classes.
+    samples drawn on top in the colours of their true classes, and a legend.
 
     Parameters
     ----------
     model : fastmlp.Network or fitted classifier
-        A Network (its ``predict_classes``) or anything with ``predict``.
-    X : array of shape (n, features)
+        A Network (its ``predict_classes``: class indices) or anything with
+        ``predict`` (its labels; ``classes_``, when it has one, orders them).
+    X : array or pandas DataFrame of shape (n, features)
+        A DataFrame's column names label the axes and may be ``features``.
     y : array of shape (n,) or (n, k)
-        True labels (any type), or one-hot rows.
-    features : (int, int), default (0, 1)
-        The columns of X on the axes. The model sees every other feature
-        held at its mean over X.
+        True labels (any type; class indices for a Network), or one-hot rows.
+    features : (int or str, int or str), default (0, 1)
+        The columns of X on the axes, by index or (DataFrame) name. The
+        model sees every other feature held at its mean over X.
     ax : matplotlib Axes, optional
     resolution : int, default 200
         Grid points along each axis.
+    class_names : sequence of str, optional
+        For a Network: the name of class index 0, 1, ... in the legend
+        (``fastmlp.datasets.IRIS_CLASSES`` for the bundled Iris data).
 
     Returns
     -------
     matplotlib.axes.Axes
-        The last collection is the samples (offsets: X[:, features]).
+        The last collection is the samples (offsets: X[:, features]). A
+        class has the same colour on every plot of the same model: its
+        place among the model's classes (a Network's indices, an estimator's
+        ``classes_``, else the sorted labels seen) picks it.
 
     Raises
     ------
     ValueError
-        Bad shapes, features out of range or equal, resolution < 2.
+        Bad shapes, features out of range or equal, resolution < 2, labels
+        the model does not know, class_names of the wrong length.
     """
+    columns = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[0] == 0:
         raise ValueError(f"X must be a non-empty 2-D array; got shape {X.shape}")
     labels = _labels_of(y, "y", true_classes)
     if labels.shape[0] != X.shape[0]:
         raise ValueError(f"X and y must have the same number of rows; got {X.shape[0]} and {labels.shape[0]}")
-    if len(features) != 2 or any(not 0 <= int(f) < X.shape[1] for f in features) or features[0] == features[1]:
+    if len(features) != 2:
+        raise ValueError(f"features must be two different columns of X (0..{X.shape[1] - 1}); got {features}")
+    i, j = (_feature(f, columns) for f in features)
+    if any(not 0 <= f < X.shape[1] for f in (i, j)) or i == j:
         raise ValueError(f"features must be two different columns of X (0..{X.shape[1] - 1}); got {features}")
     if resolution < 2:
         raise ValueError(f"resolution must be at least 2; got {resolution}")
-    i, j = (int(f) for f in features)
     axes = []
     for col in (i, j):
         low, high = X[:, col].min(), X[:, col].max()
@@ -253,19 +301,37 @@ def decision_regions(model: Any, X: ArrayLike, y: ArrayLike, features: tuple[int
     grid = np.tile(X.mean(axis=0), (gx.size, 1))
     grid[:, i], grid[:, j] = gx.ravel(), gy.ravel()
     predicted = _predict_labels(model, grid)
-    classes = np.unique(np.concatenate([predicted, labels]))
+    classes = _all_classes(model, np.concatenate([predicted, labels]))
     index = {c: k for k, c in enumerate(classes.tolist())}
+    unknown = [v for v in set(labels.tolist()) | set(predicted.tolist()) if v not in index]
+    if unknown:
+        raise ValueError(f"{unknown[0]!r} is not one of the model's classes {classes.tolist()}")
+    names = [str(c) for c in classes]
+    if class_names is not None:
+        if len(class_names) != len(classes):
+            raise ValueError(f"class_names names {len(class_names)} classes but the model has {len(classes)}")
+        names = [str(c) for c in class_names]
     regions = np.array([index[v] for v in predicted.tolist()]).reshape(gx.shape)
     truth = np.array([index[v] for v in labels.tolist()])
+    colours = _class_colours(len(classes))
     ax = _new_axes(ax)
-    # one colour per class: light for the regions, strong for the samples
-    few = len(classes) <= 9
-    span: dict[str, Any] = {"vmin": -0.5, "vmax": (8.5 if few else 19.5)}
-    ax.contourf(gx, gy, regions, levels=np.arange(len(classes) + 1) - 0.5, cmap="Pastel1" if few else "tab20",
-                **span)
-    ax.scatter(X[:, i], X[:, j], c=truth, cmap="Set1" if few else "tab20", edgecolors="black", linewidths=0.5,
-               s=20, **span)
-    ax.set_xlabel(f"feature {i}")
-    ax.set_ylabel(f"feature {j}")
+    ax.contourf(gx, gy, regions, levels=np.arange(len(classes) + 1) - 0.5, colors=colours, alpha=0.3)
+    ax.scatter(X[:, i], X[:, j], c=colours[truth], edgecolors="black", linewidths=0.5, s=20)
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], marker="o", linestyle="", markerfacecolor=colours[k], markeredgecolor="black",
+                      label=names[k]) for k in range(len(classes))]
+    ax.legend(handles=handles, title="class", loc="best")
+    ax.set_xlabel(columns[i] if columns is not None else f"feature {i}")
+    ax.set_ylabel(columns[j] if columns is not None else f"feature {j}")
     ax.set_title("decision regions")
     return ax
+
+
+def _class_colours(n: int) -> np.ndarray:
+    """(n, 4) RGBA: class k's colour, the same for every plot (tab10, tab20
+    past ten classes, repeating past twenty)."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return np.array([cmap(k % cmap.N) for k in range(n)])
