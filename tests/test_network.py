@@ -156,13 +156,6 @@ def test_ctrl_c_interrupts_fit_promptly(iris):
     assert np.all(np.isfinite(net.predict(X)))  # usable, at the last completed epoch
 
 
-def test_repr_names_the_configuration():
-    assert repr(fastmlp.Network([4, 5, 3], seed=2)) == (
-        "Network([4, 5, 3], activation='sigmoid', output='sigmoid', loss='mse', reduction='sum', "
-        "init='uniform', seed=2, dtype='float64')"
-    )
-
-
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_predict_into_an_out_that_overlaps_x(threads, dtype):

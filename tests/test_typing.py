@@ -23,3 +23,49 @@ def test_mypy_accepts_the_package_and_the_examples(tmp_path):
     assert res.returncode == 0, res.stdout + res.stderr
     package = [*(ROOT / "python/fastmlp").glob("*.py"), *(ROOT / "python/fastmlp").glob("*.pyi")]
     assert f"no issues found in {len(package) + len(examples)} source files" in res.stdout, res.stdout
+
+
+def mypy_on(snippet: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    path = tmp_path / "snippet.py"
+    path.write_text(snippet)
+    return subprocess.run([sys.executable, "-m", "mypy", "--config-file", "pyproject.toml", "--cache-dir",
+                           str(tmp_path / "mypy-cache"), str(path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_mypy_catches_a_misspelt_string_option(tmp_path):
+    good = mypy_on('import fastmlp\nnet = fastmlp.Network([4, 5, 3], activation="relu")\n'
+                   'net.fit([[0.0] * 4], [[0.0] * 3], optimizer="adam", schedule="cosine")\n', tmp_path)
+    assert good.returncode == 0, good.stdout
+    for call, arg in [('fastmlp.Network([4, 5, 3], activation="rleu")', "activation"),
+                      ('fastmlp.Network([4, 5, 3], output="softmx")', "output"),
+                      ('fastmlp.train([[0.0]], [[0.0]], loss="crossentropy")', "loss"),
+                      ('fastmlp.Network([4, 3], dtype="float16")', "dtype"),
+                      ('fastmlp.Network([4, 3]).fit([[0.0] * 4], [[0.0] * 3], optimizer="adma")', "optimizer")]:
+        bad = mypy_on(f"import fastmlp\n{call}\n", tmp_path)
+        assert bad.returncode == 1, call + "\n" + bad.stdout
+        assert f'Argument "{arg}"' in bad.stdout and "incompatible type" in bad.stdout, bad.stdout
+
+
+def test_the_literal_types_are_the_choices_the_code_accepts():
+    import typing
+
+    import fastmlp
+    from fastmlp import _core, network
+
+    table = {row["name"]: row["rule"] for row in _core.fit_option_table()}
+    for name, literal in [("optimizer", network.Optimizer), ("schedule", network.Schedule),
+                          ("on_divergence", network.OnDivergence)]:
+        assert table[name] == "one of " + ", ".join(repr(c) for c in typing.get_args(literal))
+    for option, literal in [("activation", network.Activation), ("output", network.Output),
+                            ("loss", network.LossName), ("reduction", network.Reduction), ("init", network.Init)]:
+        for choice in typing.get_args(literal):  # each is accepted (as the first layer's, for activation)
+            kwargs = {option: choice}
+            if option == "loss" and choice == "cross_entropy":
+                kwargs["output"] = "softmax"
+            fastmlp.Network([2, 3, 2], **kwargs)
+        with pytest.raises(ValueError, match=f"{option} must be one of " + ", ".join(
+                repr(c) for c in typing.get_args(literal))):
+            fastmlp.Network([2, 3, 2], **{option: "nope"})
+    for dtype in typing.get_args(network.DType):
+        assert fastmlp.Network([2, 2], dtype=dtype).dtype == dtype

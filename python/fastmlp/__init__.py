@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastmlp import datasets, onnx, plot
+from fastmlp import datasets, metrics, onnx, plot
 from fastmlp.metrics import accuracy, confusion_matrix
 from fastmlp.network import Network, load, predict, train
 
@@ -23,5 +23,10 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "unknown"
 
-__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "load", "onnx", "plot", "predict",
-           "train"]
+__all__ = ["Network", "__version__", "accuracy", "confusion_matrix", "datasets", "load", "metrics", "onnx", "plot",
+           "predict", "train"]
+
+
+def __dir__() -> list[str]:
+    # the public API, not the helper modules and names the imports leave here
+    return sorted(__all__)

@@ -17,7 +17,11 @@ from numpy.typing import ArrayLike
 
 from fastmlp import _core
 
-__all__ = ["accuracy", "confusion_matrix"]
+__all__ = ["accuracy", "confusion_matrix", "predicted_classes", "true_classes"]
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)
 
 
 def accuracy(P: ArrayLike, Y: ArrayLike) -> float:

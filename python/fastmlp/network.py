@@ -10,7 +10,7 @@ import numbers
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -27,11 +27,23 @@ __all__ = ["Network", "load", "predict", "train"]
 
 _DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
-_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
-_OUTPUTS = ("sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu")
-_LOSSES = ("mse", "cross_entropy")
-_REDUCTIONS = ("sum", "mean")
-_INITS = ("uniform", "glorot", "he", "glorot_normal", "he_normal")
+# The string options' choices, as types (so a type checker catches
+# activation="rleu") and, through get_args, as the tuples the checks use.
+Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
+Output = Literal["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"]
+LossName = Literal["mse", "cross_entropy"]
+Reduction = Literal["sum", "mean"]
+Init = Literal["uniform", "glorot", "he", "glorot_normal", "he_normal"]
+DType = Literal["float64", "float32"]
+# fit's choices are checked by the core's option table; tests/test_typing.py holds these to it
+Optimizer = Literal["sgd", "momentum", "adam", "adamw"]
+Schedule = Literal["constant", "step", "invscaling", "cosine"]
+OnDivergence = Literal["raise", "continue"]
+_ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+_OUTPUTS: tuple[str, ...] = get_args(Output)
+_LOSSES: tuple[str, ...] = get_args(LossName)
+_REDUCTIONS: tuple[str, ...] = get_args(Reduction)
+_INITS: tuple[str, ...] = get_args(Init)
 
 
 class Network:
@@ -102,13 +114,13 @@ class Network:
         self,
         sizes: Sequence[int],
         *,
-        activation: str | Sequence[str] = "sigmoid",
-        output: str = "sigmoid",
-        loss: str = "mse",
-        reduction: str = "sum",
-        init: str = "uniform",
+        activation: Activation | Sequence[Activation] = "sigmoid",
+        output: Output = "sigmoid",
+        loss: LossName = "mse",
+        reduction: Reduction = "sum",
+        init: Init = "uniform",
         seed: int = 0,
-        dtype: str | np.dtype[Any] | type = "float64",
+        dtype: DType | np.dtype[Any] | type = "float64",
         leaky_slope: float = 0.01,
     ) -> None:
         self.sizes = _check_sizes(sizes)
@@ -212,14 +224,14 @@ class Network:
         batch_size: int | None = None,
         shuffle: bool = True,
         threads: int | None = None,
-        optimizer: str = "sgd",
+        optimizer: Optimizer = "sgd",
         momentum: float = 0.9,
         nesterov: bool = False,
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
         weight_decay: float = 0.01,
-        schedule: str = "constant",
+        schedule: Schedule = "constant",
         step_size: int = 10,
         gamma: float = 0.1,
         power_t: float = 0.5,
@@ -227,7 +239,7 @@ class Network:
         l2: float = 0.0,
         clip_norm: float | None = None,
         sample_weight: ArrayLike | None = None,
-        class_weight: str | Mapping[int, float] | None = None,
+        class_weight: Literal["balanced"] | Mapping[int, float] | None = None,
         validation: tuple[ArrayLike, ArrayLike] | None = None,
         validation_fraction: float | None = None,
         early_stopping: int | None = None,
@@ -235,7 +247,7 @@ class Network:
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         callback_every: int = 1,
         progress: bool = False,
-        on_divergence: str = "raise",
+        on_divergence: OnDivergence = "raise",
     ) -> Network:
         """Train on (X, Y), continuing from the current parameters; returns self.
 
@@ -423,6 +435,7 @@ class Network:
             Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
 
         bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
+        result = None
         try:
             result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
         except _core.Diverged as diverged:
@@ -430,7 +443,7 @@ class Network:
             raise
         finally:
             if bar is not None:
-                bar.close()
+                bar.close(result)
         self._record(result)
         if result.exception is not None:  # Ctrl-C, or the callback's
             raise result.exception
@@ -523,10 +536,28 @@ class Network:
         ``fastmlp.onnx.to_onnx``."""
         return _onnx_export.to_onnx(self, path, labels=labels)
 
+    def _n_parameters(self) -> int:
+        """Weights and biases: in * out + out per layer."""
+        return sum(a * b + b for a, b in zip(self.sizes, self.sizes[1:]))
+
+    def summary(self, file: Any = None) -> None:
+        """Print a table of the layers (as Keras's ``summary``): each layer's
+        shape (inputs -> units), activation and parameters (in * out weights
+        and out biases), and the total; to ``file`` (default standard output)."""
+        rows = [(str(i + 1), f"{a} -> {b}", act, f"{a * b + b:,}")
+                for i, (a, b, act) in enumerate(zip(self.sizes, self.sizes[1:], (*self.activations, self.output)))]
+        total = self._n_parameters()
+        head = ("layer", "shape", "activation", "parameters")
+        w = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
+        lines = [f"{head[0]:>{w[0]}}  {head[1]:<{w[1]}}  {head[2]:<{w[2]}}  {head[3]:>{w[3]}}"]
+        lines += [f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}" for r in rows]
+        lines.append(f"{'total':<{w[0] + w[1] + w[2] + 4}}  {total:>{w[3]},}")
+        print("\n".join(lines), file=sys.stdout if file is None else file)
+
     def __repr__(self) -> str:
         slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
-        return (f"Network({list(self.sizes)}, activation={self.activation!r}, output={self.output!r}, "
-                f"loss={self.loss_name!r}, reduction={self.reduction!r}, init={self.init!r}, "
+        return (f"Network({list(self.sizes)}: {self._n_parameters():,} parameters, activation={self.activation!r}, "
+                f"output={self.output!r}, loss={self.loss_name!r}, reduction={self.reduction!r}, init={self.init!r}, "
                 f"seed={self.seed}, dtype={self.dtype.name!r}{slope})")
 
 
@@ -538,12 +569,12 @@ def train(
     epochs: int = 8000,
     learning_rate: float = 0.2,
     seed: int = 0,
-    activation: str | Sequence[str] = "sigmoid",
-    output: str = "sigmoid",
-    loss: str = "mse",
-    reduction: str = "sum",
-    init: str = "uniform",
-    dtype: str | np.dtype[Any] | type = "float64",
+    activation: Activation | Sequence[Activation] = "sigmoid",
+    output: Output = "sigmoid",
+    loss: LossName = "mse",
+    reduction: Reduction = "sum",
+    init: Init = "uniform",
+    dtype: DType | np.dtype[Any] | type = "float64",
     leaky_slope: float = 0.01,
     batch_size: int | None = None,
     shuffle: bool = True,
@@ -694,12 +725,30 @@ class _Progress:
             sys.stderr.flush()
             self.width = len(line)
 
-    def close(self) -> None:
+    def close(self, result: _core.FitResult | None) -> None:
+        """End the bar; when early stopping ended the fit, with where and why."""
+        end = _stopped_line(result) if result is not None and result.early_stopped else None
         if self.bar is not None:
+            if end is not None:
+                self.bar.set_postfix_str(end, refresh=False)
             self.bar.close()
+        elif end is not None and result is not None:
+            sys.stderr.write("\r" + f"epoch {result.epochs}/{self.epochs}  {end}".ljust(self.width) + "\n")
+            sys.stderr.flush()
         elif self.width:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+def _stopped_line(result: _core.FitResult) -> str:
+    """"stopped at epoch N; best epoch M (val_loss x)": the figure early stopping
+    watched (the validation loss, else the training loss) at its best, which is
+    its first smallest value (the core keeps the first of equal figures)."""
+    key = "val_loss" if "val_loss" in result.history else "loss"
+    if result.best_epoch is None:
+        return f"stopped at epoch {result.epochs}; no epoch was best ({key} never a number)"
+    best = float(np.nanmin(result.history[key]))
+    return f"stopped at epoch {result.epochs}; best epoch {result.best_epoch} ({key} {best:.4g})"
 
 
 def _tqdm(total: int) -> Any:

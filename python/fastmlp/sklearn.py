@@ -63,14 +63,14 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 from fastmlp import _core
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
-from fastmlp.network import Network
+from fastmlp.network import Activation, LossName, Network, Output
 from fastmlp.onnx import GraphBuilder, class_index, network_graph
 from fastmlp.onnx import save as onnx_save
 
 __all__ = ["MLPClassifier", "MLPRegressor"]
 
 # scikit-learn's names of the hidden activations -> fastmlp's
-_ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
+_ACTIVATIONS: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
 _OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
 
@@ -146,7 +146,7 @@ class _BaseMLP(BaseEstimator):
 
     # --- hooks for the two estimators ---------------------------------------------------
 
-    def _network_output(self) -> tuple[str, str]:  # pragma: no cover - overridden
+    def _network_output(self) -> tuple[Output, LossName]:  # pragma: no cover - overridden
         raise NotImplementedError
 
     def _score_predictions(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:
@@ -617,7 +617,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.dtype = dtype
         self.class_weight = class_weight
 
-    def _network_output(self) -> tuple[str, str]:
+    def _network_output(self) -> tuple[Output, LossName]:
         single = self._label_binarizer.y_type_ == "multiclass"
         return ("softmax" if single else "sigmoid"), "cross_entropy"
 
@@ -818,7 +818,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.n_threads = n_threads
         self.dtype = dtype
 
-    def _network_output(self) -> tuple[str, str]:
+    def _network_output(self) -> tuple[Output, LossName]:
         return "identity", "mse"
 
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
