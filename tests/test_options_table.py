@@ -1,5 +1,5 @@
 """The core's table of fit options is the one definition: Network.fit, train(), the
-command line, the type stub and the README's option table all agree with it."""
+command line, the type stub and the docs' option table (docs/options.md) all agree with it."""
 
 from __future__ import annotations
 
@@ -123,8 +123,8 @@ def test_the_stub_lists_every_option_with_its_type():
         assert stub[row["name"]] == want, row["name"]
 
 
-def readme_table() -> str:
-    """The README's table of fit options, as the core's table makes it."""
+def docs_table() -> str:
+    """The docs' table of fit options, as the core's table makes it."""
     lines = ["| option | command line | default | values | what it does |", "|---|---|---|---|---|"]
     for row in TABLE:
         default = f"`{row['default']}`" + (f": {row['none_means']}" if row["none_means"] else "")
@@ -137,12 +137,12 @@ def readme_table() -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_the_readme_table_is_the_core_table():
-    text = (ROOT / "README.md").read_text()
+def test_the_docs_table_is_the_core_table():
+    text = (ROOT / "docs" / "options.md").read_text()
     begin, end = "<!-- fit options: begin -->\n", "<!-- fit options: end -->\n"
     assert begin in text and end in text
     got = text[text.index(begin) + len(begin):text.index(end)]
-    assert got == readme_table(), "README.md's fit option table differs from the core's; it should read:\n" + readme_table()
+    assert got == docs_table(), "docs/options.md's fit option table differs from the core's; it should read:\n" + docs_table()
 
 
 def test_the_command_lines_help_lists_every_option():
