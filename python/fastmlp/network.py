@@ -248,8 +248,14 @@ class Network:
         Parameters
         ----------
         X : array of shape (n, inputs)
-        Y : array of shape (n, outputs)
-            Targets; one-hot rows for classification.
+        Y : array of shape (n, outputs) or (n,)
+            Targets; one-hot rows for classification. With a "softmax" or
+            "sigmoid" output, a 1-D array of an integer (or bool) dtype holds
+            class indices instead: 0 to outputs - 1, one-hot encoded here
+            (with one sigmoid output, 0 or 1, taken as the column). Floats are
+            never read as indices (``y.astype(int)`` says they are); other
+            outputs take 2-D targets only. ``validation``'s Y, ``loss`` and
+            ``gradient`` read Y the same way.
         epochs : int, default 8000
             Passes over the data (0 trains nothing).
         learning_rate : float, default 0.2
@@ -401,7 +407,7 @@ class Network:
             callback of the fit itself may predict.
         """
         X = _as_matrix(X, "X", self.dtype)
-        Y = _as_matrix(Y, "Y", self.dtype)
+        Y = _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1])
         # every option's type and range: the core's table (one verdict with the command line's)
         options = _core.FitOptions.from_kwargs(
             epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle, threads=threads,
@@ -420,7 +426,7 @@ class Network:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
             X_val = _as_matrix(validation[0], "X_val", self.dtype)
-            Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
+            Y_val = _as_targets(validation[1], "Y_val", self.dtype, self.output, self.sizes[-1])
 
         bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
         try:
@@ -476,7 +482,7 @@ class Network:
     def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
         X = _as_matrix(X, "X", self.dtype)
         w = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
-        return self._core.loss_and_gradient(X, _as_matrix(Y, "Y", self.dtype), w)
+        return self._core.loss_and_gradient(X, _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1]), w)
 
     # --- inference ------------------------------------------------------------
 
@@ -557,6 +563,12 @@ def train(
     of ``Network`` and ``Network.fit``. Equivalent to
     ``Network([X.shape[1], *hidden, Y.shape[1]], ...).fit(X, Y, ...)``.
 
+    Y may be 1-D integer class indices when ``output`` is "softmax" or
+    "sigmoid" (see ``Network.fit``): the network then has one output per
+    class, ``max(Y) + 1`` of them (so a class absent from Y gets none: pass
+    one-hot rows then), or a single output for two classes and a sigmoid
+    output (scikit-learn's binary layout).
+
     ``fit_options`` are the rest of ``Network.fit``'s options, with their
     defaults: optimizer="sgd", momentum=0.9, nesterov=False, beta1=0.9,
     beta2=0.999, eps=1e-8, weight_decay=0.01, schedule="constant",
@@ -571,8 +583,9 @@ def train(
     ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
+    output = _check_choice(output, "output", _OUTPUTS)
     X = _as_matrix(X, "X", dtype)
-    Y = _as_matrix(Y, "Y", dtype)
+    Y = _as_targets(Y, "Y", dtype, output, None)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
@@ -624,6 +637,55 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return _converted(arr, name, dtype)
+
+
+def _as_targets(Y: ArrayLike, name: str, dtype: np.dtype[Any], output: str, outputs: int | None) -> np.ndarray:
+    """Targets for a network with ``output`` and ``outputs`` outputs (None: as many
+    as Y implies), as ``_as_matrix`` makes them. 1-D integer class indices become
+    one-hot rows (one sigmoid output: the 0/1 column) where the output is a
+    classifier's; any other 1-D Y is refused with how to encode it."""
+    try:
+        one_d = np.ndim(Y) == 1
+    except ValueError:  # ragged nested sequences: _as_matrix names the argument
+        one_d = False
+    if not one_d:
+        return _as_matrix(Y, name, dtype)
+    if isinstance(Y, np.ndarray):
+        y = Y
+    else:
+        try:
+            y = np.asarray(Y)
+        except ValueError as error:
+            raise ValueError(f"{name} must be an array of numbers: {error}") from None
+    classifier = output in ("softmax", "sigmoid")
+    if y.dtype.kind not in "iub" or not classifier:
+        if not classifier:
+            how = (f"a {output!r} output takes 2-D targets: y.reshape(-1, 1) for one target column, or "
+                   "np.eye(k)[y] to one-hot encode k classes (with a 'softmax' or 'sigmoid' output, 1-D "
+                   "integer class indices are taken as they are)")
+        elif y.dtype.kind == "f":
+            how = "class indices must have an integer dtype (y.astype(int) where they are whole numbers)"
+        else:
+            how = ("class labels that are not indices: np.unique(y, return_inverse=True)[1] numbers them, or "
+                   "fastmlp.sklearn.MLPClassifier takes them as they are")
+        raise ValueError(f"{name} must be 2-D (samples x outputs), or 1-D integer class indices; got 1-D "
+                         f"dtype {y.dtype}: {how}")
+    if y.size == 0:
+        raise ValueError(f"{name} is empty (shape {y.shape})")
+    index = y.astype(np.int64) if y.dtype.kind == "b" else y
+    if outputs is None:  # train(): one output per class; one sigmoid output for two
+        top = int(index.max())
+        outputs = 1 if output == "sigmoid" and top <= 1 else max(top + 1, 2)
+    n_classes = max(outputs, 2)
+    outside = (index < 0) | (index >= n_classes)
+    if outside.any():
+        raise ValueError(f"{name} holds class index {index[outside][0]}, but a network with {outputs} output(s) "
+                         f"has {n_classes} classes (0 to {n_classes - 1})")
+    if outputs == 1:
+        return index.astype(dtype).reshape(-1, 1)
+    onehot = np.zeros((index.size, outputs), dtype=dtype)
+    onehot[np.arange(index.size), index] = 1
+    return onehot
 
 
 def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:
