@@ -140,8 +140,8 @@ class Network:
         self.leaky_slope = core.leaky_slope
         self.loss_name = core.loss
         self.reduction = core.reduction
-        self.init = info.get("init", "uniform")
-        self.seed = info.get("seed", 0)
+        self.init = info["init"] or "uniform"
+        self.seed = info["seed"] or 0
         self.dtype = _DTYPES[dtype]
         self._core = core
         self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
