@@ -5,9 +5,11 @@ metadata is refused with ValueError, and the command line shares the files."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import pickle
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -253,15 +255,35 @@ def test_hostile_metadata_is_refused_with_a_value_error_naming_it(tmp_path, save
 
 # --- with the command line ---------------------------------------------------------------
 
-CLI = [sys.executable, "-m", "fastmlp"]
+# both front doors, as tests/test_cli.py runs them: the package's, and the native program when built
+DOORS = {"python": [sys.executable, "-m", "fastmlp"],
+         **({"native": [os.environ["FASTMLP_PROGRAM"]]} if os.environ.get("FASTMLP_PROGRAM") else {})}
 
 
-def _cli(*args):
-    return subprocess.run([*CLI, *map(str, args)], capture_output=True, text=True, timeout=300)
+@pytest.fixture(params=list(DOORS))
+def door(request):
+    return DOORS[request.param]
+
+
+def _run(door, *args):
+    return subprocess.run([*door, *map(str, args)], capture_output=True, text=True, timeout=300)
+
+
+def test_the_command_line_predicts_from_an_estimators_file(tmp_path, iris_frame, door):
+    X, y = iris_frame
+    est = MLPClassifier((8,), max_iter=20, random_state=0).fit(X.to_numpy(), y)
+    est.save(tmp_path / "est.safetensors")
+    np.savetxt(tmp_path / "x.csv", X.to_numpy(), delimiter=",", fmt="%.17g")
+    res = _run(door, "predict", tmp_path / "est.safetensors", tmp_path / "x.csv")
+    assert res.returncode == 0, res.stderr
+    rows = list(csv.reader(io.StringIO(res.stdout)))
+    if rows and not rows[0][0].replace(".", "", 1).replace("e-", "", 1).isdigit():
+        rows = rows[1:]  # a header row naming the columns
+    np.testing.assert_allclose(np.array(rows, dtype=float), est.predict_proba(X.to_numpy()), rtol=1e-15)
 
 
 def _has_target_flag():
-    return "--target" in _cli("train", "--help").stdout
+    return "--target" in _run(DOORS["python"], "train", "--help").stdout
 
 
 needs_target = pytest.mark.xfail(not _has_target_flag(), strict=True,
@@ -269,22 +291,22 @@ needs_target = pytest.mark.xfail(not _has_target_flag(), strict=True,
 
 
 @needs_target
-def test_the_command_line_predicts_names_from_an_estimators_file(tmp_path, iris_frame):
+def test_the_command_line_predicts_names_from_an_estimators_file(tmp_path, iris_frame, door):
     X, y = iris_frame
     est = MLPClassifier((8,), max_iter=200, random_state=0).fit(X, y)
     est.save(tmp_path / "est.safetensors")
     shuffled = X[list(reversed(X.columns))]  # columns matched by name, not position
     shuffled.to_csv(tmp_path / "x.csv", index=False)
-    res = _cli("predict", "--classes", tmp_path / "est.safetensors", tmp_path / "x.csv")
+    res = _run(door, "predict", "--classes", tmp_path / "est.safetensors", tmp_path / "x.csv")
     assert res.returncode == 0, res.stderr
-    lines = res.stdout.splitlines()
-    assert lines[1:] == list(est.predict(X))
+    header, *lines = res.stdout.splitlines()  # a header row naming the column, then one class a row
+    assert header not in est.classes_ and lines == list(est.predict(X))
 
 
 @needs_target
-def test_a_file_trained_by_the_command_line_with_target_loads_as_an_estimator(tmp_path, iris_frame):
+def test_a_file_trained_by_the_command_line_with_target_loads_as_an_estimator(tmp_path, iris_frame, door):
     model = tmp_path / "cli.safetensors"
-    res = _cli("train", "--train", DATA / "iris.csv", "--target", "species", "--test-fraction", "0.2",
+    res = _run(door, "train", "--train", DATA / "iris.csv", "--target", "species", "--test-fraction", "0.2",
                "--epochs", "300", "-o", model)
     assert res.returncode == 0, res.stderr
     est = load(model)
@@ -293,10 +315,9 @@ def test_a_file_trained_by_the_command_line_with_target_loads_as_an_estimator(tm
     X = frame.drop(columns="species")
     np.testing.assert_array_equal(est.classes_, sorted(frame["species"].unique()))
     np.testing.assert_array_equal(est.feature_names_in_, X.columns)
-    pred = _cli("predict", "--classes", model, DATA / "iris.csv")
+    pred = _run(door, "predict", "--classes", model, DATA / "iris.csv")
     assert pred.returncode == 0, pred.stderr
     assert pred.stdout.splitlines()[1:] == list(est.predict(X))
     net = fastmlp.load(model)
     np.testing.assert_array_equal(est.predict_proba(X) if net.sizes[-1] > 1 else est.predict_proba(X)[:, 1:],
                                   net.predict(X))
-    assert re.fullmatch(r"[a-z_]+", est.feature_names_in_[0])
