@@ -382,3 +382,168 @@ def test_unpickling_hostile_bytes_raises_value_error():
         broken.__setstate__(dict(state, model=state["model"][:5]))
     with pytest.raises(TypeError, match="bytes or a contiguous buffer"):
         broken.__setstate__(dict(state, model=12))
+
+
+# --- what the inputs and outputs are: feature names, classes, task ------------------------
+
+
+def _frame(X, names):
+    pd = pytest.importorskip("pandas")
+    return pd.DataFrame(X, columns=names)
+
+
+NAMES = ["sepal_length", "sepal_width", "petal_length", "petal_width"]
+
+
+def test_fit_on_a_dataframe_records_its_names_and_files_keep_them(tmp_path, iris):
+    X, Y, Xt, _ = iris
+    net = fastmlp.train(_frame(X, NAMES), Y, epochs=20, seed=1)
+    assert net.feature_names == tuple(NAMES)
+    assert fastmlp.Network([4, 3]).fit(X, Y, epochs=1).feature_names is None  # an array has no names
+    net.save(tmp_path / "n.safetensors")
+    with safe_open(str(tmp_path / "n.safetensors"), framework="numpy") as f:
+        meta = f.metadata()
+    assert json.loads(meta["feature_names"]) == NAMES
+    assert "task" not in meta and "classes" not in meta  # nothing is guessed
+    for again in (fastmlp.load(tmp_path / "n.safetensors"), pickle.loads(pickle.dumps(net)), copy.deepcopy(net)):
+        assert again.feature_names == tuple(NAMES)
+        np.testing.assert_array_equal(again.predict(_frame(Xt, NAMES)), net.predict(Xt))
+
+
+def test_names_follow_scikit_learns_rule_for_feature_names_in(iris):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    X, Y, _, _ = iris
+    for columns in (NAMES, [0, 1, 2, 3], ["a", "b", 2, "d"]):
+        frame = _frame(X, columns)
+        ours = fastmlp.Network([4, 3]).fit(frame, Y, epochs=1).feature_names
+        if all(isinstance(c, str) for c in columns):
+            theirs = sklearn.LinearRegression().fit(frame, Y).feature_names_in_
+            assert ours == tuple(theirs)
+        else:
+            assert ours is None
+            if all(not isinstance(c, str) for c in columns):  # scikit-learn raises TypeError for mixed names
+                assert not hasattr(sklearn.LinearRegression().fit(frame, Y), "feature_names_in_")
+
+
+@pytest.mark.parametrize("columns,message", [
+    (NAMES[::-1], r"the same names in another order"),
+    ([*NAMES[:3], "petal_size"], r"not seen in fit: 'petal_size'; missing: 'petal_width'"),
+    (["x", *NAMES[1:]], r"not seen in fit: 'x'; missing: 'sepal_length'"),
+])
+def test_a_dataframe_whose_columns_differ_is_refused_naming_the_difference(iris, columns, message):
+    sklearn = pytest.importorskip("sklearn.linear_model")
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 3]).fit(_frame(X, NAMES), Y, epochs=1)
+    other = _frame(X, columns)
+    for call in (lambda: net.predict(other), lambda: net.predict_classes(other), lambda: net.loss(other, Y),
+                 lambda: net.gradient(other, Y), lambda: net.fit(other, Y, epochs=1),
+                 lambda: net.fit(X, Y, epochs=1, validation=(other, Y))):
+        with pytest.raises(ValueError, match="column names differ from the network's feature_names; " + message):
+            call()
+    # scikit-learn refuses the same frames (and never reorders them)
+    with pytest.raises(ValueError, match="feature names should match"):
+        sklearn.LinearRegression().fit(_frame(X, NAMES), Y).predict(other)
+    np.testing.assert_array_equal(net.predict(_frame(X, NAMES)), net.predict(X))  # arrays are not checked
+
+
+@pytest.mark.parametrize("classes,kind", [
+    (["setosa", "versicolor", "virginica"], "str"),
+    ([-3, 7, 2**62], "int"),
+    ([0.1, 2.5, 1e300], "float"),
+])
+def test_classes_and_task_round_trip_through_files(tmp_path, iris, classes, kind):
+    X, Y, _, _ = iris
+    net = fastmlp.Network([4, 5, 3], seed=1)
+    net.classes = classes
+    assert net.task == "classification"
+    net.save(tmp_path / "c.safetensors")
+    with safe_open(str(tmp_path / "c.safetensors"), framework="numpy") as f:
+        meta = f.metadata()
+    assert (meta["task"], meta["classes_type"]) == ("classification", kind)
+    assert [type(c)(s) for c, s in zip(classes, json.loads(meta["classes"]))] == classes  # exact: repr of floats
+    for again in (fastmlp.load(tmp_path / "c.safetensors"), pickle.loads(pickle.dumps(net))):
+        assert again.classes.tolist() == classes and again.task == "classification"
+        np.testing.assert_array_equal(again.classes[again.predict_classes(X)],
+                                      np.array(classes)[net.predict(X).argmax(axis=1)])
+
+
+def test_binary_and_regression_descriptions(tmp_path):
+    net = fastmlp.Network([2, 1])
+    net.classes = [False, True]  # one output: at or below 0.5 the first, above it the second
+    net.save(tmp_path / "b.safetensors")
+    loaded = fastmlp.load(tmp_path / "b.safetensors")
+    assert loaded.classes.dtype == bool and loaded.classes.tolist() == [False, True]
+    reg = fastmlp.Network([2, 2], output="identity")
+    reg.target_names = ["price", "volume"]
+    reg.save(tmp_path / "r.safetensors")
+    loaded = fastmlp.load(tmp_path / "r.safetensors")
+    assert (loaded.task, loaded.target_names, loaded.classes) == ("regression", ("price", "volume"), None)
+    reg.target_names = None  # the task stays known without names
+    reg.save(tmp_path / "r.safetensors")
+    loaded = fastmlp.load(tmp_path / "r.safetensors")
+    assert (loaded.task, loaded.target_names) == ("regression", None)
+
+
+@pytest.mark.parametrize("attr,value,error,message", [
+    ("feature_names", ["a", "b"], ValueError, r"feature_names must name 4 columns, one per input; got 2"),
+    ("feature_names", ["a", "b", "a", "c"], ValueError, r"feature_names must be distinct; 'a' is there twice"),
+    ("feature_names", "abcd", TypeError, "feature_names must be a sequence of str"),
+    ("feature_names", [1, 2, 3, 4], TypeError, "feature_names must hold strings"),
+    ("classes", ["a", "b"], ValueError, r"classes must hold 3 labels for a network with 3 output\(s\); got 2"),
+    ("classes", ["a", "b", "a"], ValueError, "classes must be distinct"),
+    ("classes", ["a", 1, 2], TypeError, "classes must be all strings, all ints"),
+    ("classes", [1.0, float("nan"), 2.0], ValueError, "classes must be finite"),
+    ("classes", [1, 2, 2**64], TypeError, "within int64"),
+    ("classes", "abc", TypeError, "classes must be a 1-D sequence"),
+    ("target_names", ["y"], ValueError, "target_names must name 3 columns, one per output"),
+    ("task", "ranking", ValueError, "task must be one of 'classification', 'regression'"),
+])
+def test_bad_descriptions_are_refused(attr, value, error, message):
+    net = fastmlp.Network([4, 5, 3])
+    with pytest.raises(error, match=message):
+        setattr(net, attr, value)
+    assert getattr(net, attr) is None
+
+
+def test_a_description_may_not_contradict_itself():
+    net = fastmlp.Network([4, 3])
+    net.classes = ["a", "b", "c"]
+    with pytest.raises(ValueError, match="target_names need task 'regression'"):
+        net.target_names = ["x", "y", "z"]
+    with pytest.raises(ValueError, match="task 'regression' contradicts this network's classes"):
+        net.task = "regression"
+    net.classes = None
+    net.task = "regression"
+    with pytest.raises(ValueError, match="classes need task 'classification'"):
+        net.classes = ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(classes='["a", "b", "c"]', classes_type="int"), r"classes \['a', 'b', 'c'\] are not of classes_type 'int'"),
+    (dict(classes='["1", "01", "2"]', classes_type="int"), r"are not distinct as int values"),
+    (dict(classes='["1", "yes", "2"]', classes_type="bool"), r"are not of classes_type 'bool'"),
+    (dict(classes='["1", "inf", "2"]', classes_type="float"), r"are not of classes_type 'float'"),
+    (dict(classes='["1", "2", "99999999999999999999"]', classes_type="int"), r"not of classes_type 'int'"),
+])
+def test_class_labels_that_do_not_fit_their_type_are_refused(tmp_path, changes, message):
+    net = fastmlp.Network([4, 3])
+    net.classes = ["x", "y", "z"]
+    net.save(tmp_path / "c.safetensors")
+    with safe_open(str(tmp_path / "c.safetensors"), framework="numpy") as f:
+        meta = {**f.metadata(), **changes}
+    save_file(load_file(str(tmp_path / "c.safetensors")), str(tmp_path / "bad.safetensors"), metadata=meta)
+    with pytest.raises(ValueError, match=message) as error:
+        fastmlp.load(tmp_path / "bad.safetensors")
+    assert str(tmp_path / "bad.safetensors") in str(error.value)
+
+
+def test_an_older_files_classes_entry_gives_way_to_the_description(tmp_path):
+    net = fastmlp.load(DATA / "golden_iris.safetensors")  # its classes entry predates the format's key
+    assert net.classes is None and net.task is None
+    net.classes = ["a", "b", "c"]
+    net.save(tmp_path / "described.safetensors")
+    with safe_open(str(tmp_path / "described.safetensors"), framework="numpy") as f:
+        meta = f.metadata()
+    assert (json.loads(meta["classes"]), meta["classes_type"], meta["task"]) == (["a", "b", "c"], "str",
+                                                                                 "classification")
+    assert fastmlp.load(tmp_path / "described.safetensors").classes.tolist() == ["a", "b", "c"]

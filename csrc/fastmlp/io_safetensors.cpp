@@ -22,6 +22,7 @@
 
 #include <fastmlp/io_csv.hpp>
 #include <fastmlp/io_file.hpp>
+#include <fastmlp/names.hpp>
 
 namespace fastmlp {
 
@@ -342,10 +343,20 @@ Network<T> build(const Description& d) {
 }
 
 constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
-                                         "leaky_slope", "loss", "reduction", "init", "seed"};
+                                         "leaky_slope", "loss", "reduction", "init", "seed",
+                                         "feature_names", "task"};
+// The format's only where the file records a task: older files (and other
+// writers) may hold entries of these names, which stay theirs.
+constexpr const char* kTaskKeys[] = {"classes", "classes_type", "target_names"};
 
 bool is_reserved(const std::string& key) {
   for (const char* k : kReservedKeys)
+    if (key == k) return true;
+  return false;
+}
+
+bool is_task_key(const std::string& key) {
+  for (const char* k : kTaskKeys)
     if (key == k) return true;
   return false;
 }
@@ -446,8 +457,96 @@ Description parse_description(const Metadata& meta) {
   return d;
 }
 
-// The info entries of `meta` (ModelInfo), each checked when present.
-ModelInfo parse_info(const Metadata& meta) {
+// --- names: feature, class and target names ---------------------------------------
+
+// At most this many names in one list: the JSON reader's own bound on values.
+constexpr std::size_t kMaxNames = (std::size_t(1) << 18) - 1;
+
+constexpr const char* kClassesTypes[] = {"str", "int", "float", "bool"};
+
+std::string json_string_array(const std::vector<std::string>& names) {
+  std::string out = "[";
+  for (const std::string& name : names) {
+    if (out.size() > 1) out += ',';
+    append_json_string(out, name);
+  }
+  return out + "]";
+}
+
+// What is wrong with `names`, the list of metadata `key` (empty when nothing):
+// `expected` entries (a second accepted count when `or_count` is non-zero),
+// unique, valid UTF-8.
+std::string names_problem(const std::vector<std::string>& names, const char* key,
+                          std::size_t expected, std::size_t or_count = 0) {
+  const std::string what = std::string("metadata '") + key + "'";
+  if (names.size() != expected && names.size() != or_count)
+    return what + " lists " + std::to_string(names.size()) + " name(s); the network needs " +
+           std::to_string(expected) + (or_count ? " (or " + std::to_string(or_count) + ")" : "");
+  for (const std::string& name : names)
+    if (!valid_utf8(name)) return what + " holds a name that is not valid UTF-8";
+  std::vector<std::string_view> sorted(names.begin(), names.end());
+  std::sort(sorted.begin(), sorted.end());
+  const auto dup = std::adjacent_find(sorted.begin(), sorted.end());
+  if (dup != sorted.end()) return what + " names " + in_quotes(*dup) + " twice";
+  return {};
+}
+
+// What is wrong with `info` for a network of `sizes` (empty when nothing); the
+// same checks guard writing and reading.
+std::string info_problem(const ModelInfo& info, const std::vector<std::size_t>& sizes) {
+  const std::size_t inputs = sizes.front(), outputs = sizes.back();
+  std::string problem;
+  if (!info.feature_names.empty() &&
+      !(problem = names_problem(info.feature_names, "feature_names", inputs)).empty())
+    return problem;
+  if (!info.class_names.empty()) {
+    if (info.task != Task::Classification)
+      return "metadata 'classes' needs task 'classification'";
+    problem = names_problem(info.class_names, "classes", outputs, outputs == 1 ? 2 : 0);
+    if (!problem.empty()) return problem;
+  }
+  if (!info.classes_type.empty()) {
+    if (info.class_names.empty()) return "metadata 'classes_type' needs 'classes'";
+    if (std::find(std::begin(kClassesTypes), std::end(kClassesTypes), info.classes_type) ==
+        std::end(kClassesTypes))
+      return "metadata 'classes_type' must be one of 'str', 'int', 'float', 'bool'; got " +
+             in_quotes(info.classes_type);
+  }
+  if (!info.target_names.empty()) {
+    if (info.task != Task::Regression) return "metadata 'target_names' needs task 'regression'";
+    problem = names_problem(info.target_names, "target_names", outputs);
+    if (!problem.empty()) return problem;
+  }
+  return {};
+}
+
+// The list in metadata `key`: a JSON array of strings.
+std::vector<std::string> parse_names(const std::string& text, const char* key) {
+  Json list;
+  try {
+    list = JsonReader(text).document();
+  } catch (const ModelFileError& e) {
+    std::string what = e.what();
+    const std::string_view prefix = "header is not valid JSON: ";  // the reader's, about the header
+    if (what.compare(0, prefix.size(), prefix) == 0) what.erase(0, prefix.size());
+    fail(std::string("metadata '") + key + "' must be a JSON array of strings; " + what);
+  }
+  if (list.kind != Json::Kind::Array)
+    fail(std::string("metadata '") + key + "' must be a JSON array of strings; got " + kind_name(list.kind));
+  std::vector<std::string> names;
+  names.reserve(list.items.size());
+  for (Json& item : list.items) {
+    if (item.kind != Json::Kind::String)
+      fail(std::string("metadata '") + key + "' must be a JSON array of strings; it holds " +
+           kind_name(item.kind));
+    names.push_back(std::move(item.string));
+  }
+  return names;
+}
+
+// The info entries of `meta` (ModelInfo), each checked when present, for a
+// network of `sizes`.
+ModelInfo parse_info(const Metadata& meta, const std::vector<std::size_t>& sizes) {
   ModelInfo info;
   if (const auto it = meta.find("init"); it != meta.end()) {
     const std::string name(short_value(it->second, "init"));
@@ -463,6 +562,24 @@ ModelInfo parse_info(const Metadata& meta) {
       fail("metadata 'seed' must be an integer in [0, 2^64); got " + in_quotes(it->second));
     info.seed = seed;
   }
+  if (const auto it = meta.find("feature_names"); it != meta.end())
+    info.feature_names = parse_names(it->second, "feature_names");
+  if (const auto it = meta.find("task"); it != meta.end()) {
+    try {
+      info.task = task_from_name(std::string(short_value(it->second, "task")));
+    } catch (const std::invalid_argument& e) {
+      fail("metadata 'task'" + std::string(e.what()).substr(4));  // e: "task must be one of ..."
+    }
+    if (const auto c = meta.find("classes"); c != meta.end())
+      info.class_names = parse_names(c->second, "classes");
+    if (const auto c = meta.find("classes_type"); c != meta.end()) {
+      info.classes_type = c->second;
+      if (info.classes_type.empty()) fail("metadata 'classes_type' is empty");
+    }
+    if (const auto t = meta.find("target_names"); t != meta.end())
+      info.target_names = parse_names(t->second, "target_names");
+  }
+  if (const std::string problem = info_problem(info, sizes); !problem.empty()) fail(problem);
   return info;
 }
 
@@ -540,9 +657,10 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
     all.emplace(meta->keys[i], meta->items[i].string);
   }
   layout.description = parse_description(all);
-  layout.info = parse_info(all);
+  layout.info = parse_info(all, layout.description.sizes);
   for (auto& [key, value] : all)
-    if (!is_reserved(key)) layout.extra.emplace(key, std::move(value));
+    if (!is_reserved(key) && !(layout.info.task && is_task_key(key)))
+      layout.extra.emplace(key, std::move(value));
 
   // Every tensor, found by name: exactly the slots the sizes call for.
   const std::vector<std::size_t>& sizes = layout.description.sizes;
@@ -676,8 +794,18 @@ std::string header_bytes(const Network<T>& net, const ModelInfo& info, const Met
   Metadata meta = format_metadata(describe(net));
   if (info.init) meta.emplace("init", init_name(*info.init));
   if (info.seed) meta.emplace("seed", std::to_string(*info.seed));
+  if (const std::string problem = info_problem(info, net.sizes()); !problem.empty())
+    throw std::invalid_argument(problem);
+  for (const auto* names : {&info.feature_names, &info.class_names, &info.target_names})
+    if (names->size() > kMaxNames)
+      throw std::invalid_argument("more than " + std::to_string(kMaxNames) + " names in one list");
+  if (!info.feature_names.empty()) meta.emplace("feature_names", json_string_array(info.feature_names));
+  if (info.task) meta.emplace("task", task_name(*info.task));
+  if (!info.class_names.empty()) meta.emplace("classes", json_string_array(info.class_names));
+  if (!info.classes_type.empty()) meta.emplace("classes_type", info.classes_type);
+  if (!info.target_names.empty()) meta.emplace("target_names", json_string_array(info.target_names));
   for (const auto& [key, value] : extra) {
-    if (is_reserved(key))
+    if (is_reserved(key) || (info.task && is_task_key(key)))
       throw std::invalid_argument("metadata key " + in_quotes(key) + " is reserved by the file format");
     if (!valid_utf8(key) || !valid_utf8(value))
       throw std::invalid_argument("metadata " + in_quotes(key) + " is not valid UTF-8");
@@ -753,6 +881,15 @@ Model copy_tensors(const unsigned char* data, Layout& layout) {
 }  // namespace
 
 // --- public entry points --------------------------------------------------------------
+
+const char* task_name(Task task) {
+  return task == Task::Classification ? "classification" : "regression";
+}
+
+Task task_from_name(const std::string& name) {
+  static constexpr Task kTasks[] = {Task::Classification, Task::Regression};
+  return from_name("task", name, kTasks, task_name);
+}
 
 template <class T>
 std::string to_safetensors(const Network<T>& net, const ModelInfo& info, const Metadata& extra) {

@@ -6,8 +6,9 @@
 // and layers.{i}.bias (out), all F64 or all F32. The header's __metadata__ holds
 // strings: format ("fastmlp"), format_version ("1"), sizes ("4,5,3"),
 // activations (one per dense layer, "sigmoid,sigmoid"), leaky_slope, loss,
-// reduction; when known, init and seed (ModelInfo); and any entries a caller
-// adds (the Python package stores its own).
+// reduction; when known, init, seed, feature_names, task, classes, classes_type
+// and target_names (ModelInfo); and any entries a caller adds (the Python
+// package stores its own).
 // Reading trusts nothing and checks every number before it sizes anything. Not
 // a general safetensors library: only networks, in this layout.
 #pragma once
@@ -19,6 +20,7 @@
 #include <stdexcept>
 #include <string>
 #include <variant>
+#include <vector>
 
 #include <fastmlp/errors.hpp>
 #include <fastmlp/network.hpp>
@@ -44,17 +46,42 @@ constexpr std::size_t kMaxLayers = 10'000;            // dense layers in one fil
 constexpr const char* kFormatName = "fastmlp";
 constexpr const char* kFormatVersion = "1";
 
-// What a file records of how its network was made, beside the network: each
-// entry written when known, and checked when read (absent from files that lack it).
+// What the network's outputs mean: one output per class, or per target.
+enum class Task { Classification, Regression };
+
+const char* task_name(Task task);
+Task task_from_name(const std::string& name);  // std::invalid_argument naming the choices
+
+// What a file records of how its network was made and what its inputs and
+// outputs are, beside the network: each entry written when known (a vector when
+// non-empty), and checked when read (absent from files that lack it). Lists are
+// stored as JSON arrays of strings.
 struct ModelInfo {
   std::optional<Init> init;           // "init": the weights' initialisation
   std::optional<std::uint64_t> seed;  // "seed": the initialisation's seed
+  // "feature_names": one per input, unique; predict/eval match columns by them.
+  std::vector<std::string> feature_names;
+  // "task". Files without it keep any classes, classes_type and target_names
+  // entries in Model::extra, uninterpreted (written before those keys were the
+  // format's).
+  std::optional<Task> task;
+  // "classes" (classification only): the labels in output order, as scikit-learn's
+  // classes_ (sorted); one per output, or 2 for a single sigmoid output (output >
+  // 0.5 means class_names[1]). Unique.
+  std::vector<std::string> class_names;
+  // "classes_type": how Python restores classes_ values: "str", "int", "float" or
+  // "bool" (only with class_names).
+  std::string classes_type;
+  // "target_names" (regression only): one per output, unique.
+  std::vector<std::string> target_names;
 };
 
 // --- writing ------------------------------------------------------------------------
 
 // The whole file as bytes. `extra` entries are stored in __metadata__ beside the
-// format's own keys, which they may not reuse (std::invalid_argument).
+// format's own keys, which they may not reuse (std::invalid_argument); an info
+// inconsistent with the network (lengths, duplicates, classes without the task
+// classification) is std::invalid_argument too.
 template <class T>
 std::string to_safetensors(const Network<T>& net, const ModelInfo& info = {}, const Metadata& extra = {});
 

@@ -420,6 +420,30 @@ void bind_fit_result(py::module_& m) {
 // epochs completed before it.
 PyObject* diverged_type = nullptr;
 
+// --- model files: what they record beside the network -------------------------------------
+
+using OptNames = std::optional<std::vector<std::string>>;
+
+// The keywords that name a model file's inputs, outputs and task (ModelInfo).
+#define MODEL_INFO_ARGS                                                                    \
+  py::arg("feature_names") = py::none(), py::arg("classes") = py::none(),                \
+      py::arg("classes_type") = py::none(), py::arg("target_names") = py::none(),        \
+      py::arg("task") = py::none()
+
+// The ModelInfo of save's and to_bytes' arguments; the core checks it against the
+// network (ValueError naming the metadata key).
+ModelInfo model_info(const std::string& init, std::uint64_t seed, const OptNames& feature_names,
+                     const OptNames& classes, const std::optional<std::string>& classes_type,
+                     const OptNames& target_names, const std::optional<std::string>& task) {
+  ModelInfo info{init_from_name(init), seed};
+  if (feature_names) info.feature_names = *feature_names;
+  if (classes) info.class_names = *classes;
+  if (classes_type) info.classes_type = *classes_type;
+  if (target_names) info.target_names = *target_names;
+  if (task) info.task = task_from_name(*task);
+  return info;
+}
+
 template <class T>
 void bind_network(py::module_& m, const char* name) {
   using Net = PyNetwork<T>;
@@ -449,8 +473,12 @@ void bind_network(py::module_& m, const char* name) {
       .def_property_readonly("reduction",
                              [](const Net& self) { return reduction_name(self.net.reduction()); })
       .def_property_readonly("leaky_slope", [](const Net& self) { return self.net.leaky_slope(); })
-      .def("to_bytes", [](const Net& self, const std::string& init, std::uint64_t seed, const Metadata& extra) {
-             const ModelInfo info{init_from_name(init), seed};
+      .def("to_bytes", [](const Net& self, const std::string& init, std::uint64_t seed, const Metadata& extra,
+                          const OptNames& feature_names, const OptNames& classes,
+                          const std::optional<std::string>& classes_type, const OptNames& target_names,
+                          const std::optional<std::string>& task) {
+             const ModelInfo info =
+                 model_info(init, seed, feature_names, classes, classes_type, target_names, task);
              std::string bytes;
              {
                ReleaseGil release;
@@ -458,17 +486,21 @@ void bind_network(py::module_& m, const char* name) {
                bytes = to_safetensors(self.net, info, extra);
              }
              return py::bytes(bytes);
-           }, py::arg("init"), py::arg("seed"), py::arg("extra"),
-           "The model file's bytes, recording `init` and `seed`, with `extra` in its metadata.")
+           }, py::arg("init"), py::arg("seed"), py::arg("extra"), py::kw_only(), MODEL_INFO_ARGS,
+           "The model file's bytes, recording `init`, `seed` and the names and task given, with `extra` in "
+           "its metadata.")
       .def("save", [](const Net& self, const std::string& path, const std::string& init, std::uint64_t seed,
-                      const Metadata& extra) {
-             const ModelInfo info{init_from_name(init), seed};
+                      const Metadata& extra, const OptNames& feature_names, const OptNames& classes,
+                      const std::optional<std::string>& classes_type, const OptNames& target_names,
+                      const std::optional<std::string>& task) {
+             const ModelInfo info =
+                 model_info(init, seed, feature_names, classes, classes_type, target_names, task);
              ReleaseGil release;
              auto lock = self.lock_for_predict();
              save(self.net, path, info, extra);
-           }, py::arg("path"), py::arg("init"), py::arg("seed"), py::arg("extra"),
-           "Write the model file at `path` atomically, recording `init` and `seed`, with `extra` in its "
-           "metadata.")
+           }, py::arg("path"), py::arg("init"), py::arg("seed"), py::arg("extra"), py::kw_only(), MODEL_INFO_ARGS,
+           "Write the model file at `path` atomically, recording `init`, `seed` and the names and task given, "
+           "with `extra` in its metadata.")
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
@@ -642,11 +674,21 @@ void bind_network(py::module_& m, const char* name) {
 // --- model files ------------------------------------------------------------------------
 
 // (core network, dtype name, info, extra metadata) for a loaded model; info
-// holds "init" and "seed" where the file records them.
+// holds "init", "seed", "feature_names", "classes", "classes_type",
+// "target_names" and "task", each None where the file does not record it.
 py::tuple model_tuple(Model&& model) {
+  const ModelInfo& mi = model.info;
+  auto names = [](const std::vector<std::string>& v) -> py::object {
+    return v.empty() ? py::none() : py::object(py::cast(v));
+  };
   py::dict info;
-  if (model.info.init) info["init"] = init_name(*model.info.init);
-  if (model.info.seed) info["seed"] = *model.info.seed;
+  info["init"] = mi.init ? py::object(py::str(init_name(*mi.init))) : py::none();
+  info["seed"] = mi.seed ? py::object(py::int_(*mi.seed)) : py::none();
+  info["feature_names"] = names(mi.feature_names);
+  info["classes"] = names(mi.class_names);
+  info["classes_type"] = mi.classes_type.empty() ? py::none() : py::object(py::str(mi.classes_type));
+  info["target_names"] = names(mi.target_names);
+  info["task"] = mi.task ? py::object(py::str(task_name(*mi.task))) : py::none();
   if (auto* net = std::get_if<Network<double>>(&model.network))
     return py::make_tuple(py::cast(new PyNetwork<double>{std::move(*net), {}},
                                    py::return_value_policy::take_ownership),

@@ -90,10 +90,33 @@ class _Network:
     def reduction(self) -> str: ...
     @property
     def leaky_slope(self) -> float: ...
-    def to_bytes(self, init: str, seed: int, extra: dict[str, str]) -> bytes:
-        """The model file's bytes, recording `init` and `seed`, with `extra` in its metadata."""
-    def save(self, path: str | bytes, init: str, seed: int, extra: dict[str, str]) -> None:
-        """Write the model file at `path` atomically, recording `init` and `seed`, with `extra` in its metadata."""
+    def to_bytes(
+        self,
+        init: str,
+        seed: int,
+        extra: dict[str, str],
+        *,
+        feature_names: list[str] | None = None,
+        classes: list[str] | None = None,
+        classes_type: str | None = None,
+        target_names: list[str] | None = None,
+        task: str | None = None,
+    ) -> bytes:
+        """The model file's bytes, recording `init`, `seed` and the names and task given, with `extra` in its metadata."""
+    def save(
+        self,
+        path: str | bytes,
+        init: str,
+        seed: int,
+        extra: dict[str, str],
+        *,
+        feature_names: list[str] | None = None,
+        classes: list[str] | None = None,
+        classes_type: str | None = None,
+        target_names: list[str] | None = None,
+        task: str | None = None,
+    ) -> None:
+        """Write the model file at `path` atomically, recording `init`, `seed` and the names and task given, with `extra` in its metadata."""
     def initialize(self, init: str, seed: int) -> None: ...
     def weight(self, layer: int) -> np.ndarray: ...
     def bias(self, layer: int) -> np.ndarray: ...

@@ -21,6 +21,9 @@ from fastmlp._checks import check_bool as _check_bool
 from fastmlp._checks import check_choice as _check_choice
 from fastmlp._checks import check_int as _check_int
 from fastmlp._checks import check_real as _check_real
+from fastmlp._checks import is_bool as _is_bool
+from fastmlp._checks import is_int as _is_int
+from fastmlp._checks import is_real as _is_real
 from fastmlp.metrics import predicted_classes
 
 __all__ = ["Network", "load", "predict", "train"]
@@ -104,6 +107,32 @@ class Network:
         after which the network had the parameters it now holds (see
         ``fit``); None otherwise.
 
+    feature_names : tuple of str or None
+        The inputs' names, in order: recorded by ``fit`` (and ``train``) from a
+        pandas DataFrame whose column names are all strings (scikit-learn's
+        rule for ``feature_names_in_``), read from a model file, or set. While
+        known, a DataFrame given to ``fit``, ``predict``, ``loss`` or
+        ``gradient`` must have exactly these columns in this order (ValueError
+        naming the difference, as scikit-learn's estimators; nothing is
+        reordered); arrays, having no names, are not checked.
+    classes : ndarray or None
+        The class labels in output order (a single output's two classes: at
+        or below 0.5, above it), e.g. from ``fastmlp train --target`` or an
+        estimator's ``save``: ``net.classes[net.predict_classes(X)]`` names
+        each row's class. Strings, ints, floats or bools; setting it (one
+        per output, or two for a single output; unique) makes ``task``
+        "classification".
+    target_names : tuple of str or None
+        A regressor's output names, one per output; setting it makes
+        ``task`` "regression".
+    task : {"classification", "regression"} or None
+        What the outputs are, where known; it may not contradict ``classes``
+        or ``target_names``.
+
+    These four are saved in the model file (where the command line reads them
+    to match CSV columns by name and print class names) and restored by
+    ``fastmlp.load``; they do not change what the network computes.
+
     A network saves to a model file (``save``, read back by ``fastmlp.load``)
     and pickles through the same bytes, history included; the optimiser's
     state is not kept, so a ``fit`` after loading or unpickling starts it
@@ -140,6 +169,10 @@ class Network:
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch: int | None = None
         self._extra: dict[str, str] = {}
+        self._feature_names: tuple[str, ...] | None = None
+        self._classes: np.ndarray | None = None
+        self._target_names: tuple[str, ...] | None = None
+        self._task: str | None = None
 
     def _restore(self, core: Any, dtype: str, info: dict[str, Any], extra: dict[str, str], source: str) -> None:
         """Become the network of a loaded ``core``; ``info`` and ``extra`` are the
@@ -152,23 +185,33 @@ class Network:
         self.leaky_slope = core.leaky_slope
         self.loss_name = core.loss
         self.reduction = core.reduction
-        self.init = info.get("init", "uniform")
-        self.seed = info.get("seed", 0)
+        self.init = info["init"] or "uniform"
+        self.seed = info["seed"] or 0
         self.dtype = _DTYPES[dtype]
         self._core = core
         self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch = None
         self._extra = extra  # entries this version does not use, kept for the next save
+        # the core checked the description's shape (lengths, uniqueness, task); the
+        # classes' values come back as strings, typed by classes_type
+        self._feature_names = None if info.get("feature_names") is None else tuple(info["feature_names"])
+        self._classes = None
+        if info.get("classes") is not None:
+            self._classes = _classes_from_strings(info["classes"], info.get("classes_type"), source)
+            self._classes.flags.writeable = False
+        self._target_names = None if info.get("target_names") is None else tuple(info["target_names"])
+        self._task = info.get("task")
 
     # --- files and pickling ------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the network to a model file at ``path`` (safetensors layout).
 
-        The file holds the layer sizes, activations, loss, reduction, dtype
-        and every parameter bit for bit; ``fastmlp.load``, the ``fastmlp``
-        program and the C++ ``fastmlp::load`` read it, and so does any
-        safetensors reader. The write is atomic: a temporary file beside
+        The file holds the layer sizes, activations, loss, reduction, dtype,
+        every parameter bit for bit, and the description where known
+        (``feature_names``, ``classes``, ``target_names``, ``task``);
+        ``fastmlp.load``, the ``fastmlp`` program and the C++
+        ``fastmlp::load`` read it, and so does any safetensors reader. The write is atomic: a temporary file beside
         ``path`` is renamed over it when complete, so a failure leaves any
         previous file intact. A file replaced keeps its mode; a symbolic link
         is followed and the file it names replaced; a FIFO, device, socket or
@@ -177,16 +220,105 @@ class Network:
         and ``RuntimeError`` while another thread fits this network (see
         ``fit``).
         """
-        self._core.save(_file_path(path), self.init, self.seed, self._extra)
+        self._save(path, {})
+
+    def _save(self, path: str | os.PathLike[str], extra: Mapping[str, str]) -> None:
+        """Write the model file with ``extra`` entries beside those loaded with it."""
+        self._core.save(_file_path(path), self.init, self.seed, self._entries(extra), **self._description())
+
+    def _entries(self, extra: Mapping[str, str]) -> dict[str, str]:
+        """The extra metadata to write: the entries loaded with the network, then
+        ``extra``. An older file's uninterpreted classes, classes_type and
+        target_names give way once the network knows its task (the format's keys then)."""
+        entries = {**self._extra, **extra}
+        if self._task is not None:
+            for key in ("classes", "classes_type", "target_names"):
+                entries.pop(key, None)
+        return entries
+
+    def _description(self) -> dict[str, Any]:
+        """The model file's description keywords, as the core's save takes them."""
+        classes = None if self._classes is None else _classes_to_strings(self._classes)
+        return {"feature_names": None if self._feature_names is None else list(self._feature_names),
+                "classes": None if classes is None else classes[0],
+                "classes_type": None if classes is None else classes[1],
+                "target_names": None if self._target_names is None else list(self._target_names),
+                "task": self._task}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"model": self._core.to_bytes(self.init, self.seed, self._extra), "history": self.history,
-                "best_epoch": self.best_epoch}
+        return {"model": self._core.to_bytes(self.init, self.seed, self._entries({}), **self._description()),
+                "history": self.history, "best_epoch": self.best_epoch}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._restore(*_core.from_bytes(state["model"]), source="pickled network")
         self.history = dict(state["history"])
         self.best_epoch = state.get("best_epoch")
+
+    # --- what the inputs and outputs are ------------------------------------------
+
+    @property
+    def feature_names(self) -> tuple[str, ...] | None:
+        """The inputs' names in order, or None (see the class's docstring)."""
+        return self._feature_names
+
+    @feature_names.setter
+    def feature_names(self, names: Sequence[str] | None) -> None:
+        self._feature_names = None if names is None else _check_names(names, "feature_names", self.sizes[0])
+
+    @property
+    def classes(self) -> np.ndarray | None:
+        """The class labels in output order, or None (see the class's docstring)."""
+        return self._classes
+
+    @classes.setter
+    def classes(self, classes: ArrayLike | None) -> None:
+        if classes is None:
+            self._classes = None
+            return
+        values = _check_classes(classes, self.sizes[-1])
+        if self._task == "regression":
+            raise ValueError("classes need task 'classification'; this network's task is 'regression' "
+                             "(set task to None or 'classification' first)")
+        values.flags.writeable = False  # checked once: changed only by setting it again
+        self._classes, self._task = values, "classification"
+
+    @property
+    def target_names(self) -> tuple[str, ...] | None:
+        """The outputs' names for regression, or None (see the class's docstring)."""
+        return self._target_names
+
+    @target_names.setter
+    def target_names(self, names: Sequence[str] | None) -> None:
+        if names is None:
+            self._target_names = None
+            return
+        checked = _check_names(names, "target_names", self.sizes[-1])
+        if self._task == "classification":
+            raise ValueError("target_names need task 'regression'; this network's task is 'classification' "
+                             "(set task to None or 'regression' first)")
+        self._target_names, self._task = checked, "regression"
+
+    @property
+    def task(self) -> str | None:
+        """"classification", "regression" or None (see the class's docstring)."""
+        return self._task
+
+    @task.setter
+    def task(self, task: str | None) -> None:
+        if task is not None:
+            task = _check_choice(task, "task", ("classification", "regression"))
+        if (self._classes is not None and task != "classification") or (
+                self._target_names is not None and task != "regression"):
+            raise ValueError(f"task {task!r} contradicts this network's "
+                             f"{'classes' if self._classes is not None else 'target_names'}; clear them first")
+        self._task = task
+
+    def _matrix(self, X: ArrayLike, name: str) -> np.ndarray:
+        """X as ``_as_matrix`` makes it, its column names checked against feature_names."""
+        names = _column_names(X)
+        if names is not None and self._feature_names is not None and names != self._feature_names:
+            raise ValueError(_names_differ(self._feature_names, names, name))
+        return _as_matrix(X, name, self.dtype)
 
     # --- parameters ------------------------------------------------------------
 
@@ -260,8 +392,14 @@ class Network:
         Parameters
         ----------
         X : array of shape (n, inputs)
-        Y : array of shape (n, outputs)
-            Targets; one-hot rows for classification.
+        Y : array of shape (n, outputs) or (n,)
+            Targets; one-hot rows for classification. With a "softmax" or
+            "sigmoid" output, a 1-D array of an integer (or bool) dtype holds
+            class indices instead: 0 to outputs - 1, one-hot encoded here
+            (with one sigmoid output, 0 or 1, taken as the column). Floats are
+            never read as indices (``y.astype(int)`` says they are); other
+            outputs take 2-D targets only. ``validation``'s Y, ``loss`` and
+            ``gradient`` read Y the same way.
         epochs : int, default 8000
             Passes over the data (0 trains nothing).
         learning_rate : float, default 0.2
@@ -412,8 +550,9 @@ class Network:
             raise RuntimeError at once (they neither wait nor race); a
             callback of the fit itself may predict.
         """
-        X = _as_matrix(X, "X", self.dtype)
-        Y = _as_matrix(Y, "Y", self.dtype)
+        names = _column_names(X)
+        X = self._matrix(X, "X")
+        Y = _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1])
         # every option's type and range: the core's table (one verdict with the command line's)
         options = _core.FitOptions.from_kwargs(
             epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle, threads=threads,
@@ -431,11 +570,13 @@ class Network:
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
-            X_val = _as_matrix(validation[0], "X_val", self.dtype)
-            Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
+            X_val = self._matrix(validation[0], "X_val")
+            Y_val = _as_targets(validation[1], "Y_val", self.dtype, self.output, self.sizes[-1])
 
         bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
         result = None
+        if names is not None:
+            self._feature_names = names  # X's columns: the same as before, or the first known
         try:
             result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
         except _core.Diverged as diverged:
@@ -487,9 +628,9 @@ class Network:
         return dW, db
 
     def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
-        X = _as_matrix(X, "X", self.dtype)
+        X = self._matrix(X, "X")
         w = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
-        return self._core.loss_and_gradient(X, _as_matrix(Y, "Y", self.dtype), w)
+        return self._core.loss_and_gradient(X, _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1]), w)
 
     # --- inference ------------------------------------------------------------
 
@@ -508,7 +649,7 @@ class Network:
         this network, ``RuntimeError``.
         """
         if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = _as_matrix(X, "X", self.dtype)  # the one conversion; the core checks the rest
+            X = self._matrix(X, "X")  # the one conversion; the core checks the rest
         return self._core.predict(X, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
@@ -588,6 +729,12 @@ def train(
     of ``Network`` and ``Network.fit``. Equivalent to
     ``Network([X.shape[1], *hidden, Y.shape[1]], ...).fit(X, Y, ...)``.
 
+    Y may be 1-D integer class indices when ``output`` is "softmax" or
+    "sigmoid" (see ``Network.fit``): the network then has one output per
+    class, ``max(Y) + 1`` of them (so a class absent from Y gets none: pass
+    one-hot rows then), or a single output for two classes and a sigmoid
+    output (scikit-learn's binary layout).
+
     ``fit_options`` are the rest of ``Network.fit``'s options, with their
     defaults: optimizer="sgd", momentum=0.9, nesterov=False, beta1=0.9,
     beta2=0.999, eps=1e-8, weight_decay=0.01, schedule="constant",
@@ -602,13 +749,16 @@ def train(
     ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
+    output = _check_choice(output, "output", _OUTPUTS)
+    names = _column_names(X)
     X = _as_matrix(X, "X", dtype)
-    Y = _as_matrix(Y, "Y", dtype)
+    Y = _as_targets(Y, "Y", dtype, output, None)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
     net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
                   reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
+    net._feature_names = names
     return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
                    threads=threads, **fit_options)
 
@@ -619,8 +769,10 @@ def load(path: str | os.PathLike[str]) -> Network:
 
     It has the saved sizes, activations, loss, reduction and dtype, and
     bit-identical parameters, so its predictions are identical; its history
-    starts empty. Raises ``ValueError`` when the file is not a valid model
-    file (truncated, corrupted, an unknown format version), naming what is
+    starts empty. The file's description, where it has one, comes back as
+    ``feature_names``, ``classes`` (typed as they were saved), ``target_names``
+    and ``task``; a file without it (an older one) loads with them None.
+    Raises ``ValueError`` when the file is not a valid model file (truncated, corrupted, an unknown format version), naming what is
     wrong, and ``OSError`` when it cannot be read (a FIFO, device, socket or
     directory at ``path`` included: model files are read from regular files only).
     """
@@ -655,6 +807,159 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return _converted(arr, name, dtype)
+
+
+def _as_targets(Y: ArrayLike, name: str, dtype: np.dtype[Any], output: str, outputs: int | None) -> np.ndarray:
+    """Targets for a network with ``output`` and ``outputs`` outputs (None: as many
+    as Y implies), as ``_as_matrix`` makes them. 1-D integer class indices become
+    one-hot rows (one sigmoid output: the 0/1 column) where the output is a
+    classifier's; any other 1-D Y is refused with how to encode it."""
+    try:
+        one_d = np.ndim(Y) == 1
+    except ValueError:  # ragged nested sequences: _as_matrix names the argument
+        one_d = False
+    if not one_d:
+        return _as_matrix(Y, name, dtype)
+    if isinstance(Y, np.ndarray):
+        y = Y
+    else:
+        try:
+            y = np.asarray(Y)
+        except ValueError as error:
+            raise ValueError(f"{name} must be an array of numbers: {error}") from None
+    classifier = output in ("softmax", "sigmoid")
+    if y.dtype.kind not in "iub" or not classifier:
+        if not classifier:
+            how = (f"a {output!r} output takes 2-D targets: y.reshape(-1, 1) for one target column, or "
+                   "np.eye(k)[y] to one-hot encode k classes (with a 'softmax' or 'sigmoid' output, 1-D "
+                   "integer class indices are taken as they are)")
+        elif y.dtype.kind == "f":
+            how = "class indices must have an integer dtype (y.astype(int) where they are whole numbers)"
+        else:
+            how = ("class labels that are not indices: np.unique(y, return_inverse=True)[1] numbers them, or "
+                   "fastmlp.sklearn.MLPClassifier takes them as they are")
+        raise ValueError(f"{name} must be 2-D (samples x outputs), or 1-D integer class indices; got 1-D "
+                         f"dtype {y.dtype}: {how}")
+    if y.size == 0:
+        raise ValueError(f"{name} is empty (shape {y.shape})")
+    index = y.astype(np.int64) if y.dtype.kind == "b" else y
+    if outputs is None:  # train(): one output per class; one sigmoid output for two
+        top = int(index.max())
+        outputs = 1 if output == "sigmoid" and top <= 1 else max(top + 1, 2)
+    n_classes = max(outputs, 2)
+    outside = (index < 0) | (index >= n_classes)
+    if outside.any():
+        raise ValueError(f"{name} holds class index {index[outside][0]}, but a network with {outputs} output(s) "
+                         f"has {n_classes} classes (0 to {n_classes - 1})")
+    if outputs == 1:
+        return index.astype(dtype).reshape(-1, 1)
+    onehot = np.zeros((index.size, outputs), dtype=dtype)
+    onehot[np.arange(index.size), index] = 1
+    return onehot
+
+
+def _column_names(X: Any) -> tuple[str, ...] | None:
+    """A DataFrame's column names when they are all strings (scikit-learn's rule
+    for feature_names_in_), else None (arrays, other names)."""
+    if isinstance(X, np.ndarray) or not hasattr(X, "columns") or not hasattr(X, "dtypes"):
+        return None
+    names = tuple(X.columns)
+    return names if names and all(isinstance(c, str) for c in names) else None
+
+
+def _names_differ(want: tuple[str, ...], got: tuple[str, ...], name: str) -> str:
+    """What differs between the recorded feature names and X's columns."""
+    unseen = [c for c in got if c not in want]
+    missing = [c for c in want if c not in got]
+    parts = [f"{name}'s column names differ from the network's feature_names"]
+    if unseen:
+        parts.append(f"not seen in fit: {', '.join(map(repr, unseen[:10]))}" + (" ..." if len(unseen) > 10 else ""))
+    if missing:
+        parts.append(f"missing: {', '.join(map(repr, missing[:10]))}" + (" ..." if len(missing) > 10 else ""))
+    if not unseen and not missing:
+        parts.append("the same names in another order (select them as X[list(net.feature_names)])")
+    return "; ".join(parts)
+
+
+def _check_names(names: Any, what: str, n: int) -> tuple[str, ...]:
+    """Names of ``n`` columns: a sequence of distinct strings."""
+    if isinstance(names, (str, bytes)) or not isinstance(names, (Sequence, np.ndarray)):
+        raise TypeError(f"{what} must be a sequence of str; got {type(names).__name__}")
+    names = tuple(names)
+    if not all(isinstance(c, str) for c in names):
+        raise TypeError(f"{what} must hold strings only")
+    if len(names) != n:
+        raise ValueError(f"{what} must name {n} columns, one per {'input' if what == 'feature_names' else 'output'}; "
+                         f"got {len(names)}")
+    if len(set(names)) != n:
+        twice = next(c for c in names if names.count(c) > 1)
+        raise ValueError(f"{what} must be distinct; {twice!r} is there twice")
+    return names
+
+
+# Model files keep class labels as strings, with the type that restores them.
+_CLASS_TYPES = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+def _check_classes(classes: Any, outputs: int) -> np.ndarray:
+    """Class labels for ``outputs`` outputs: distinct strings, ints, floats or bools,
+    one per output (two for a single output), as an array (as ``classes_`` is)."""
+    if isinstance(classes, (str, bytes)) or np.ndim(classes) != 1:
+        raise TypeError(f"classes must be a 1-D sequence of labels; got {type(classes).__name__}")
+    values = list(classes)
+    if all(isinstance(v, str) for v in values):
+        arr = np.array(values, dtype=str)
+    elif all(_is_bool(v) for v in values):
+        arr = np.array(values, dtype=bool)
+    elif all(_is_int(v) for v in values):
+        if not all(-2**63 <= v < 2**63 for v in values):
+            raise TypeError("classes that are ints must be within int64")
+        arr = np.array(values, dtype=np.int64)
+    elif all(_is_real(v) for v in values):
+        arr = np.array(values, dtype=np.float64)
+        if not np.all(np.isfinite(arr)):
+            raise ValueError("classes must be finite")
+    else:
+        raise TypeError("classes must be all strings, all ints (within int64), all real numbers or all bools; got "
+                        f"{', '.join(sorted({type(v).__name__ for v in values}))}")
+    want = 2 if outputs == 1 else outputs
+    if arr.size != want and not (outputs == 1 and arr.size == 1):
+        raise ValueError(f"classes must hold {want} labels for a network with {outputs} output(s); got {arr.size}")
+    if np.unique(arr).size != arr.size:
+        raise ValueError(f"classes must be distinct; got {values}")
+    return arr
+
+
+def _classes_to_strings(classes: np.ndarray) -> tuple[list[str], str]:
+    """Class labels as the model file keeps them: strings and their type's name."""
+    kind = {"U": "str", "b": "bool", "i": "int", "f": "float"}[classes.dtype.kind]
+    return [repr(float(v)) if kind == "float" else str(v) for v in classes.tolist()], kind
+
+
+def _classes_from_strings(strings: Sequence[str], kind: Any, source: str) -> np.ndarray:
+    """The class labels a model file's strings stand for, typed by its classes_type."""
+    if kind is None:
+        kind = "str"
+    if kind not in _CLASS_TYPES:
+        raise ValueError(f"{source}: classes_type must be one of {', '.join(map(repr, _CLASS_TYPES))}; got {kind!r}")
+    try:
+        if kind == "bool":
+            if not set(strings) <= {"True", "False"}:
+                raise ValueError("bool classes must be 'True' or 'False'")
+            arr = np.array([s == "True" for s in strings], dtype=bool)
+        elif kind == "int":
+            arr = np.array([int(s) for s in strings], dtype=np.int64)
+        elif kind == "float":
+            arr = np.array([float(s) for s in strings], dtype=np.float64)
+            if not np.all(np.isfinite(arr)):
+                raise ValueError("float classes must be finite")
+        else:
+            arr = np.array(list(strings), dtype=str)
+    except (ValueError, OverflowError) as error:
+        raise ValueError(f"{source}: classes {list(strings)[:10]} are not of classes_type {kind!r}: {error}") from None
+    if np.unique(arr).size != arr.size:  # "1" and "01" are one int
+        raise ValueError(f"{source}: classes {list(strings)[:10]} are not distinct as {kind} values")
+    return arr
 
 
 def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:

@@ -43,6 +43,7 @@ Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
 from __future__ import annotations
 
 import numbers
+import os
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -61,13 +62,15 @@ from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
 from fastmlp import _core
+from fastmlp import _estimator_files as _files
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
 from fastmlp.network import Activation, LossName, Network, Output
+from fastmlp.network import load as _load_network
 from fastmlp.onnx import GraphBuilder, class_index, network_graph
 from fastmlp.onnx import save as onnx_save
 
-__all__ = ["MLPClassifier", "MLPRegressor"]
+__all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
 # scikit-learn's names of the hidden activations -> fastmlp's
 _ACTIVATIONS: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
@@ -447,10 +450,75 @@ class _BaseMLP(BaseEstimator):
 
     @property
     def network_(self) -> Network:
-        """The fitted fastmlp.Network (its weights are coefs_ and intercepts_)."""
+        """The fitted fastmlp.Network (its weights are coefs_ and intercepts_; its
+        feature_names and classes or task those of the estimator)."""
         check_is_fitted(self, "coefs_")
         self._sync_parameters()
+        self._describe_network()
         return self._net
+
+    # --- model files --------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the fitted estimator to a model file at ``path``, read back by
+        ``fastmlp.sklearn.load``.
+
+        The file is its network's (``Network.save``: atomic, any safetensors
+        reader opens it), described by ``feature_names_in_`` and ``classes_``
+        (or the task "regression"), which the ``fastmlp`` program reads too
+        (``predict --classes`` prints these classes), with the estimator's
+        parameters (``get_params()``) and fitted books (``n_iter_``, ``t_``,
+        ``loss_``, ``best_loss_``, ``loss_curve_``, the validation scores) as
+        JSON. Unlike a pickle, loading it runs nothing from the file, so a
+        file from anyone is safe to open.
+
+        The optimiser's state is not kept: the loaded estimator predicts
+        exactly as this one and can be refitted, and ``warm_start`` or
+        ``partial_fit`` continue from its weights with a fresh optimiser.
+
+        Raises
+        ------
+        TypeError
+            A parameter whose value a file cannot hold (a callable, a
+            RandomState as random_state: set an int or None first).
+        OSError, ValueError, RuntimeError
+            As ``Network.save``.
+        """
+        net = self.network_
+        state = {k: getattr(self, k) for k in _files.STATE_NAMES if hasattr(self, k)}
+        if isinstance(self, MLPClassifier):
+            state["y_type"] = self._label_binarizer.y_type_
+        net._save(path, {_files.PARAMS_KEY: _files.encode_params(self.get_params(deep=False), type(self).__name__),
+                         _files.STATE_KEY: _files.encode_state(state)})
+
+    def _describe_network(self) -> None:
+        """Give the network the estimator's feature names and classes (or task)."""
+        names = getattr(self, "feature_names_in_", None)
+        self._net.feature_names = None if names is None else [str(c) for c in names]
+
+    def _adopt_file(self, net: Network, state: dict[str, Any], source: str) -> None:
+        """Become the fitted estimator of a loaded network, with the books in
+        ``state`` (defaults where the file has none, as a first fit starts them)."""
+        self._net = net
+        self._adopt_network()
+        self.n_features_in_ = net.sizes[0]
+        if net.feature_names is not None:
+            self.feature_names_in_ = np.array(net.feature_names, dtype=object)
+        self.n_outputs_ = net.sizes[-1]
+        self.n_layers_ = len(net.sizes)
+        self._solver_state = None
+        self.n_iter_ = 0
+        self.t_ = 0
+        if self.solver != "lbfgs":
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = [], -np.inf, None
+            else:
+                self.validation_scores_, self.best_validation_score_, self.best_loss_ = None, None, np.inf
+        for name, value in state.items():
+            if name != "y_type":
+                setattr(self, name, value)
 
 
 def _is_single_label(est: Any) -> bool:
@@ -621,6 +689,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         single = self._label_binarizer.y_type_ == "multiclass"
         return ("softmax" if single else "sigmoid"), "cross_entropy"
 
+    def _describe_network(self) -> None:
+        super()._describe_network()
+        self._net.classes = self.classes_
+
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
@@ -732,6 +804,38 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         tags.classifier_tags.multi_label = True
         return tags
 
+    def _adopt_classes(self, net: Network, y_type: str | None, source: str) -> None:
+        """classes_ and the label binarizer of a loaded network, checked against it."""
+        classes = net.classes
+        if classes is None:
+            raise ValueError(f"{source}: a classification file without classes cannot be an MLPClassifier")
+        if net.output not in ("softmax", "sigmoid"):
+            raise ValueError(f"{source}: a classifier's output is 'softmax' or 'sigmoid'; this network's is "
+                             f"{net.output!r}")
+        if not np.array_equal(np.sort(classes), classes):
+            raise ValueError(f"{source}: classes {list(classes)[:10]} are not in scikit-learn's sorted order")
+        k = net.sizes[-1]
+        if y_type is None:
+            y_type = "binary" if classes.size <= 2 else "multiclass"
+        self._label_binarizer = LabelBinarizer()
+        if y_type == "multilabel-indicator":
+            if net.output != "sigmoid" or k < 2 or not np.array_equal(classes, np.arange(k)):
+                raise ValueError(f"{source}: a multi-label classifier has one sigmoid output per label and classes "
+                                 f"0 to {k - 1}; this file has {k} {net.output} output(s) and classes "
+                                 f"{list(classes)[:10]}")
+            self._label_binarizer.fit(np.eye(k, dtype=np.int64))
+        else:
+            try:
+                self._label_binarizer.fit(classes)
+            except ValueError as error:  # classes scikit-learn does not take (0.5, 1.5: continuous)
+                raise ValueError(f"{source}: classes {list(classes)[:10]} are not class labels to scikit-learn: "
+                                 f"{error}") from None
+            if self._label_binarizer.y_type_ != y_type:
+                raise ValueError(f"{source}: {_files.STATE_KEY}: y_type {y_type!r} does not fit its "
+                                 f"{classes.size} classes")
+        self.classes_ = classes.copy()  # writable, as a fit's
+        self.out_activation_ = _OUT_NAMES[net.output]
+
 
 # --- the regressor --------------------------------------------------------------------------
 
@@ -821,6 +925,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _network_output(self) -> tuple[Output, LossName]:
         return "identity", "mse"
 
+    def _describe_network(self) -> None:
+        super()._describe_network()
+        self._net.task = "regression"
+
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, y = validate_data(self, X_in, y_in, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
@@ -856,6 +964,66 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """The regressor as an ONNX model, written to ``path`` when given:
         input "X", output "variable" (n, n_targets) (see ``_estimator_to_onnx``)."""
         return _estimator_to_onnx(self, path)
+
+
+# --- model files ----------------------------------------------------------------------------
+
+def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
+    """The fitted estimator in the model file at ``path``.
+
+    A file written by ``MLPClassifier.save`` or ``MLPRegressor.save`` gives
+    back that estimator: its parameters, ``classes_``, ``feature_names_in_``
+    and fitted books, and bit-identical predictions (see ``save`` for what
+    is not kept). Any other model file that records its task loads too:
+    ``fastmlp train --target`` writes the task and the classes, and the
+    estimator gets its architecture from the network (hidden_layer_sizes,
+    activation, dtype) and default parameters otherwise. A classifier's
+    network needs a softmax or sigmoid output, and its classes in
+    scikit-learn's sorted order.
+
+    Nothing in the file is run: every value is checked, and a file that is
+    not a model file, records no task, or holds parameters or classes that
+    do not fit its network raises ValueError naming what is wrong (OSError
+    when it cannot be read), as ``fastmlp.load``.
+    """
+    net = _load_network(path)
+    source = os.fsdecode(path)
+    params_text = net._extra.pop(_files.PARAMS_KEY, None)  # the estimator's save writes them afresh
+    state_text = net._extra.pop(_files.STATE_KEY, None)
+    if net.task is None:
+        raise ValueError(f"{source} records no task (classification or regression), so it holds no estimator; "
+                         "fastmlp.load reads it as a Network")
+    est: MLPClassifier | MLPRegressor = MLPClassifier() if net.task == "classification" else MLPRegressor()
+    params = {} if params_text is None else _files.decode_params(params_text, set(est.get_params(deep=False)), source)
+    state = {} if state_text is None else _files.decode_state(state_text, source)
+    hidden = tuple(net.sizes[1:-1])
+    if len(set(net.activations)) > 1:
+        raise ValueError(f"{source}: its hidden layers' activations differ ({', '.join(net.activations)}), which "
+                         f"{type(est).__name__}'s one activation parameter cannot say")
+    derived: dict[str, Any] = {"hidden_layer_sizes": hidden, "dtype": net.dtype.name}
+    if hidden:
+        scikit_name = {v: k for k, v in _ACTIVATIONS.items()}[net.activations[0]]
+        derived["activation"] = scikit_name
+    for name, value in derived.items():
+        given = params.get(name, value)
+        if name == "hidden_layer_sizes":  # 5, [5] and (5,) are one architecture
+            given = (given,) if is_int(given) else tuple(given) if isinstance(given, list) else given
+        if given != value and not (name == "dtype" and given is None):  # None: the input's dtype decides
+            raise ValueError(f"{source}: {_files.PARAMS_KEY}: {name} {given!r} does not match the network "
+                             f"({value!r})")
+    est.set_params(**{**derived, **params})
+    try:
+        est._check_params()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{source}: {_files.PARAMS_KEY}: {error}") from None
+    if isinstance(est, MLPClassifier):
+        est._adopt_classes(net, state.get("y_type"), source)
+    else:
+        if "y_type" in state:
+            raise ValueError(f"{source}: {_files.STATE_KEY}: y_type is a classifier's, but the task is regression")
+        est.out_activation_ = _OUT_NAMES.get(net.output, net.output)
+    est._adopt_file(net, state, source)
+    return est
 
 
 # --- ONNX export ----------------------------------------------------------------------------

@@ -212,6 +212,110 @@ void test_hand_written() {
   CHECK(m.extra.at("classes") == "[1, 2]");
 }
 
+// Feature, class and target names and the task: written as JSON arrays that a
+// plain JSON reading of the header shows, read back equal, and checked both ways.
+void test_model_info() {
+  Network<double> net({3, 4, 3}, Activation::Tanh, Activation::Softmax, Loss::CrossEntropy, Reduction::Mean);
+  ModelInfo info;
+  info.feature_names = {"sepal length", "a,b \"q\"", "caf\xc3\xa9 \xe6\xa8\xa1"};
+  info.task = Task::Classification;
+  info.class_names = {"Iris-setosa", "", "\\x\n"};
+  info.classes_type = "str";
+  const Metadata extra = {{"note", "kept"}};
+  const std::string bytes = to_safetensors(net, info, extra);
+  // The header's text, as any JSON reader sees it: the list is one escaped string.
+  CHECK(bytes.find("\"feature_names\":\"[\\\"sepal length\\\",\\\"a,b \\\\\\\"q\\\\\\\"\\\",") !=
+        std::string::npos);
+  CHECK(bytes.find("\"task\":\"classification\"") != std::string::npos);
+  Model m = parse(bytes);
+  CHECK(m.info.feature_names == info.feature_names);
+  CHECK(m.info.class_names == info.class_names);
+  CHECK(m.info.classes_type == "str" && m.info.task == Task::Classification);
+  CHECK(m.info.target_names.empty());
+  CHECK(m.extra == extra);  // the names are the format's, not extra entries
+
+  // one sigmoid output: two classes (output > 0.5 is the second)
+  Network<double> binary({2, 1}, Activation::Sigmoid, Activation::Sigmoid);
+  ModelInfo two;
+  two.task = Task::Classification;
+  two.class_names = {"0", "1"};
+  two.classes_type = "int";
+  CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
+  two.class_names = {"yes"};  // one name for the one output is also consistent
+  CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
+
+  ModelInfo reg;
+  reg.task = Task::Regression;
+  reg.target_names = {"y"};
+  reg.feature_names = {"a", "b"};
+  m = parse(to_safetensors(binary, reg));
+  CHECK(m.info.task == Task::Regression && m.info.target_names == reg.target_names);
+  CHECK(m.info.class_names.empty() && m.info.classes_type.empty());
+
+  // writing refuses what reading would refuse
+  auto refused = [&](ModelInfo i, const std::string& message) {
+    return throws<std::invalid_argument>([&] { to_safetensors(net, i); }, message);
+  };
+  ModelInfo i = info;
+  i.feature_names.pop_back();
+  CHECK(refused(i, "metadata 'feature_names' lists 2 name(s); the network needs 3"));
+  i = info;
+  i.feature_names[2] = i.feature_names[0];
+  CHECK(refused(i, "metadata 'feature_names' names 'sepal length' twice"));
+  i = info;
+  i.task = Task::Regression;
+  CHECK(refused(i, "metadata 'classes' needs task 'classification'"));
+  i = info;
+  i.task.reset();
+  CHECK(refused(i, "metadata 'classes' needs task 'classification'"));
+  i = info;
+  i.class_names.push_back("extra");
+  CHECK(refused(i, "metadata 'classes' lists 4 name(s); the network needs 3"));
+  i = info;
+  i.classes_type = "list";
+  CHECK(refused(i, "'classes_type' must be one of"));
+  i = {};
+  i.classes_type = "str";
+  CHECK(refused(i, "'classes_type' needs 'classes'"));
+  i = {};
+  i.task = Task::Classification;
+  i.target_names = {"a", "b", "c"};
+  CHECK(refused(i, "'target_names' needs task 'regression'"));
+  i = info;
+  i.feature_names[1] = "\xff";
+  CHECK(refused(i, "not valid UTF-8"));
+  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, info, {{"classes", "[]"}}); },
+                                      "metadata key 'classes' is reserved"));
+  CHECK(throws<std::invalid_argument>([&] { to_safetensors(net, {}, {{"feature_names", "[]"}}); },
+                                      "metadata key 'feature_names' is reserved"));
+  // Without a task, entries named classes belong to whoever wrote them (older files).
+  m = parse(to_safetensors(net, {}, {{"classes", "whatever"}}));
+  CHECK(m.extra.at("classes") == "whatever" && m.info.class_names.empty());
+
+  // reading refuses inconsistent entries, naming the key
+  auto bad = [](const std::string& entries, const std::string& message) {
+    const std::string meta = kMeta.substr(0, kMeta.size() - 1) + "," + entries + "}";
+    return throws<ModelFileError>([&] { parse(hand_file(meta)); }, message);
+  };
+  const std::string cls = "\"task\":\"classification\",";
+  CHECK(bad("\"feature_names\":\"[\\\"a\\\"]\"", "'feature_names' lists 1 name(s); the network needs 2"));
+  CHECK(bad("\"feature_names\":\"[\\\"a\\\",\\\"a\\\"]\"", "'feature_names' names 'a' twice"));
+  CHECK(bad("\"feature_names\":\"a,b\"", "'feature_names' must be a JSON array of strings"));
+  CHECK(bad("\"feature_names\":\"{}\"", "'feature_names' must be a JSON array of strings; got an object"));
+  CHECK(bad("\"feature_names\":\"[1,2]\"", "must be a JSON array of strings; it holds an integer"));
+  CHECK(bad("\"feature_names\":\"[\\\"a\\\",\\\"b\\\"\"", "'feature_names' must be a JSON array"));
+  CHECK(bad("\"task\":\"clustering\"", "metadata 'task' must be one of 'classification', 'regression'"));
+  CHECK(bad(cls + "\"classes\":\"[\\\"a\\\",\\\"b\\\",\\\"c\\\"]\"", "'classes' lists 3 name(s)"));
+  CHECK(bad(cls + "\"classes\":\"[\\\"a\\\",\\\"a\\\"]\"", "'classes' names 'a' twice"));
+  CHECK(bad("\"task\":\"regression\",\"classes\":\"[\\\"a\\\",\\\"b\\\"]\"", "'classes' needs task 'classification'"));
+  CHECK(bad(cls + "\"classes_type\":\"str\"", "'classes_type' needs 'classes'"));
+  CHECK(bad(cls + "\"classes_type\":\"\"", "'classes_type' is empty"));
+  CHECK(bad(cls + "\"target_names\":\"[\\\"y\\\"]\"", "'target_names' needs task 'regression'"));
+  std::string many = "\"feature_names\":\"[";
+  for (int k = 0; k < 300000; ++k) many += "1,";
+  CHECK(bad(many + "1]\"", "'feature_names' must be a JSON array of strings; too many values"));
+}
+
 // Each mutation of the hand-written file must throw ModelFileError with `message`.
 void test_hostile_headers() {
   auto bad = [](const std::string& bytes, const std::string& message) {
@@ -530,6 +634,7 @@ int main() {
   test_layout();
   test_golden_files();
   test_hand_written();
+  test_model_info();
   test_hostile_headers();
   test_messages_are_printable();
   test_truncation_and_flips();
