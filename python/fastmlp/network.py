@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp import _core
+from fastmlp import _sparse
 from fastmlp import onnx as _onnx_export
 from fastmlp._checks import check_bool as _check_bool
 from fastmlp._checks import check_choice as _check_choice
@@ -247,7 +248,11 @@ class Network:
 
         Parameters
         ----------
-        X : array of shape (n, inputs)
+        X : array of shape (n, inputs), or a scipy.sparse matrix
+            A CSR matrix (``csr_array`` or ``csr_matrix``, float32 or float64
+            values, int32 or int64 indices) is read in place and trained on
+            without densifying it; CSC, COO and other dtypes are converted
+            once to CSR. ``predict``, ``loss`` and ``gradient`` take the same.
         Y : array of shape (n, outputs)
             Targets; one-hot rows for classification.
         epochs : int, default 8000
@@ -400,7 +405,7 @@ class Network:
             raise RuntimeError at once (they neither wait nor race); a
             callback of the fit itself may predict.
         """
-        X = _as_matrix(X, "X", self.dtype)
+        X = _as_input(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
         # every option's type and range: the core's table (one verdict with the command line's)
         options = _core.FitOptions.from_kwargs(
@@ -414,12 +419,12 @@ class Network:
         options.first_epoch = self.history["loss"].size
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
-        weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        weights = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X), self.dtype)
         X_val = Y_val = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
                 raise TypeError("validation must be a pair (X_val, Y_val)")
-            X_val = _as_matrix(validation[0], "X_val", self.dtype)
+            X_val = _as_input(validation[0], "X_val", self.dtype)
             Y_val = _as_matrix(validation[1], "Y_val", self.dtype)
 
         bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
@@ -474,8 +479,8 @@ class Network:
         return dW, db
 
     def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
-        X = _as_matrix(X, "X", self.dtype)
-        w = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        X = _as_input(X, "X", self.dtype)
+        w = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X), self.dtype)
         return self._core.loss_and_gradient(X, _as_matrix(Y, "Y", self.dtype), w)
 
     # --- inference ------------------------------------------------------------
@@ -495,7 +500,7 @@ class Network:
         this network, ``RuntimeError``.
         """
         if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = _as_matrix(X, "X", self.dtype)  # the one conversion; the core checks the rest
+            X = _as_input(X, "X", self.dtype)  # the one conversion; the core checks the rest
         return self._core.predict(X, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
@@ -571,7 +576,7 @@ def train(
     ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
-    X = _as_matrix(X, "X", dtype)
+    X = X if _sparse.is_sparse(X) else _as_matrix(X, "X", dtype)  # fit converts a sparse X
     Y = _as_matrix(Y, "Y", dtype)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
@@ -624,6 +629,17 @@ def _as_matrix(a: ArrayLike, name: str, dtype: np.dtype[Any]) -> np.ndarray:
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} is empty (shape {arr.shape})")
     return _converted(arr, name, dtype)
+
+
+def _as_input(a: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray | _sparse.CsrTuple:
+    """An input X for the core: a scipy.sparse matrix as fastmlp._sparse's CSR
+    tuple (read in place when it can be), anything else as ``_as_matrix``'s array."""
+    return _sparse.as_csr(a, name, dtype) if _sparse.is_sparse(a) else _as_matrix(a, name, dtype)
+
+
+def _n_rows(X: np.ndarray | _sparse.CsrTuple) -> int:
+    """The rows of ``_as_input``'s result."""
+    return X[0] if isinstance(X, tuple) else X.shape[0]
 
 
 def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:

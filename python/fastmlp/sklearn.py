@@ -60,7 +60,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from fastmlp import _core
+from fastmlp import _core, _sparse
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
 from fastmlp.network import Network
@@ -73,6 +73,8 @@ __all__ = ["MLPClassifier", "MLPRegressor"]
 _ACTIVATIONS = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
 _OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+# scipy.sparse formats X may have (CSC and COO converted once to CSR, which the core trains on)
+_SPARSE = ["csr", "csc", "coo"]
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -161,7 +163,7 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
         dtype = np.dtype(self.dtype)
-        X = np.ascontiguousarray(X, dtype=dtype)
+        X = _sparse.as_estimator_input(X, dtype)
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
         hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
@@ -248,7 +250,7 @@ class _BaseMLP(BaseEstimator):
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                                  "your dataset.")
-            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            X, Y = _sparse.as_estimator_input(X, dtype=X.dtype), np.ascontiguousarray(Y)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -410,9 +412,9 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: ArrayLike) -> np.ndarray:
         """The network's outputs for X, validated as scikit-learn does."""
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=_SPARSE)
         self._sync_parameters()
-        return self._net.predict(np.ascontiguousarray(X, dtype=self._net.dtype), threads=self.n_threads)
+        return self._net.predict(_sparse.as_estimator_input(X, self._net.dtype), threads=self.n_threads)
 
     def _sync_parameters(self) -> None:
         """Copy coefs_ / intercepts_ entries that were replaced (rather than
@@ -451,6 +453,11 @@ class _BaseMLP(BaseEstimator):
         check_is_fitted(self, "coefs_")
         self._sync_parameters()
         return self._net
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X, trained without densifying
+        return tags
 
 
 def _is_single_label(est: Any) -> bool:
@@ -623,7 +630,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset,
+                             accept_sparse=_SPARSE)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -824,7 +832,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, y = validate_data(self, X_in, y_in, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+                             reset=reset, accept_sparse=_SPARSE)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
