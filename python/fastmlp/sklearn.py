@@ -685,9 +685,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the network to X (n_samples, n_features) and labels y (n_samples,)
         or an indicator matrix (n_samples, n_labels); returns self.
 
-        ``sample_weight`` (n_samples,) weighs each sample's loss. Raises
-        ValueError for bad data or parameters; warns ConvergenceWarning when
-        max_iter epochs end without convergence.
+        X may be a scipy.sparse matrix (CSR, or CSC/COO converted once to
+        CSR), trained on without densifying it. ``sample_weight`` (n_samples,)
+        weighs each sample's loss. Raises ValueError for bad data or
+        parameters; warns ConvergenceWarning when max_iter epochs end without
+        convergence.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
