@@ -405,7 +405,7 @@ class Network:
             raise RuntimeError at once (they neither wait nor race); a
             callback of the fit itself may predict.
         """
-        X = _as_input(X, "X", self.dtype)
+        X_in = _as_input(X, "X", self.dtype)
         Y = _as_matrix(Y, "Y", self.dtype)
         # every option's type and range: the core's table (one verdict with the command line's)
         options = _core.FitOptions.from_kwargs(
@@ -419,7 +419,7 @@ class Network:
         options.first_epoch = self.history["loss"].size
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
-        weights = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X), self.dtype)
+        weights = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X_in), self.dtype)
         X_val = Y_val = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -429,7 +429,7 @@ class Network:
 
         bar = _Progress(options.get("epochs")) if _check_bool(progress, "progress") else None
         try:
-            result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
+            result = self._core.fit(X_in, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
         except _core.Diverged as diverged:
             self._record(diverged.result)
             raise
@@ -479,9 +479,9 @@ class Network:
         return dW, db
 
     def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
-        X = _as_input(X, "X", self.dtype)
-        w = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X), self.dtype)
-        return self._core.loss_and_gradient(X, _as_matrix(Y, "Y", self.dtype), w)
+        X_in = _as_input(X, "X", self.dtype)
+        w = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X_in), self.dtype)
+        return self._core.loss_and_gradient(X_in, _as_matrix(Y, "Y", self.dtype), w)
 
     # --- inference ------------------------------------------------------------
 
@@ -499,9 +499,10 @@ class Network:
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """
+        X_in: Any = X
         if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = _as_input(X, "X", self.dtype)  # the one conversion; the core checks the rest
-        return self._core.predict(X, out, threads)
+            X_in = _as_input(X, "X", self.dtype)  # the one conversion; the core checks the rest
+        return self._core.predict(X_in, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
         """Class probabilities for X, shape (n, outputs): the outputs of a
@@ -576,14 +577,14 @@ def train(
     ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
-    X = X if _sparse.is_sparse(X) else _as_matrix(X, "X", dtype)  # fit converts a sparse X
+    X_in: Any = X if _sparse.is_sparse(X) else _as_matrix(X, "X", dtype)  # fit converts a sparse X
     Y = _as_matrix(Y, "Y", dtype)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
-    net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
+    net = Network([X_in.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
                   reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
-    return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
+    return net.fit(X_in, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
                    threads=threads, **fit_options)
 
 

@@ -163,21 +163,21 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
         dtype = np.dtype(self.dtype)
-        X = _sparse.as_estimator_input(X, dtype)
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        X_fit: Any = _sparse.as_estimator_input(X, dtype)  # an array, or a CSR matrix
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X_fit, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
         hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(X.shape[1], hidden, Y.shape[1], dtype)
+            self._initialize(X_fit.shape[1], hidden, Y.shape[1], dtype)
         elif [*self._net.sizes[1:-1]] != hidden or self._net.sizes[-1] != Y.shape[1]:
             raise ValueError(f"hidden_layer_sizes {hidden} and {Y.shape[1]} outputs do not match the fitted "
                              f"network {list(self._net.sizes)}; fit it afresh (warm_start=False)")
         Y = np.ascontiguousarray(Y, dtype=dtype)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sw)
+            self._fit_lbfgs(X_fit, Y, sw)
         else:
-            self._fit_stochastic(X, Y, y_labels, sw, incremental)
+            self._fit_stochastic(X_fit, Y, y_labels, sw, incremental)
         if not all(np.isfinite(w).all() for w in (*self._net.weights, *self._net.biases)):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.")
