@@ -13,12 +13,13 @@ import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 NEEDS = {"sklearn_grid_search.py": ["sklearn"], "onnx_export.py": ["sklearn", "onnx", "onnxruntime"],
-         "digits_deep_relu.py": ["sklearn"]}
+         "digits_deep_relu.py": ["sklearn"], "tfidf_text_classifier.py": ["sklearn", "scipy"]}
 EXPECT = {
     "article.py": r"test accuracy over 20 seeds: min 9\d\.\d\d%",
     "sklearn_grid_search.py": r"test accuracy: 0\.9\d+",
     "onnx_export.py": r"iris\.onnx: largest difference from fastmlp \S+, accuracy 0\.9\d+",
     "digits_deep_relu.py": r"test accuracy 0\.9\d+",
+    "tfidf_text_classifier.py": r"TF-IDF matrix: csr_\w+, 2250 x \d+.*\ntest accuracy (0\.9\d+|1\.0+)",
 }
 
 

@@ -15,7 +15,8 @@
 namespace fastmlp {
 
 template <class T>
-Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward) {
+Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward,
+                        bool sparse_input) {
   const std::size_t L = net.n_layers();
   for (std::size_t l = 0; l < L; ++l) {
     const std::size_t units = net.sizes()[l + 1];
@@ -27,7 +28,7 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bo
                                                        net.n_outputs()));
   if (backward) grads = AlignedBuffer<T>(net.n_params());
   if (gather) {
-    X = Matrix<T>(rows, net.n_inputs());
+    if (!sparse_input) X = Matrix<T>(rows, net.n_inputs());
     Y = Matrix<T>(rows, net.n_outputs());
     weight = AlignedBuffer<T>(rows);
   }
@@ -82,17 +83,19 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
                            bool backward, std::size_t first, std::size_t count) {
   const std::size_t L = net.n_layers();
   auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
-  ConstMatrixView<T> X = b.X.rows_range(b.first + first, count);
+  const bool sparse = !b.X_csr.empty();
+  ConstMatrixView<T> X = sparse ? ConstMatrixView<T>(nullptr, count, b.X.cols)  // not read
+                                : b.X.rows_range(b.first + first, count);
   ConstMatrixView<T> Y = b.Y.rows_range(b.first + first, count);
   if (b.order != nullptr) {
-    const MatrixView<T> gx = rows(ws.X), gy = rows(ws.Y);
+    const MatrixView<T> gy = rows(ws.Y);
     for (std::size_t i = 0; i < count; ++i) {
       const std::size_t from = b.row(first + i);
-      std::copy(b.X.row(from), b.X.row(from) + b.X.cols, gx.row(i));
+      if (!sparse) std::copy(b.X.row(from), b.X.row(from) + b.X.cols, ws.X.view().row(first + i));
       std::copy(b.Y.row(from), b.Y.row(from) + b.Y.cols, gy.row(i));
       if (b.weight != nullptr) ws.weight.data()[first + i] = b.weight[from];
     }
-    X = gx;
+    if (!sparse) X = rows(ws.X);
     Y = gy;
   }
   const T* weight = b.weights(ws);
@@ -102,16 +105,21 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
   // logits Z kept when the loss needs them
   auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
   auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
-  for (std::size_t l = 0; l + 1 < L; ++l)
-    dense_forward(A(l), input(l), net.weight(l), net.bias(l), net.activation(l));
+  // a CSR X's first layer goes over its nonzeros, reading the batch's rows in place
+  auto layer_forward = [&](std::size_t l, MatrixView<T> out, Activation f) {
+    if (l == 0 && sparse)
+      sparse_forward(out, b.X_csr, RowMap{b.order, b.first + first}, net.weight(0), net.bias(0), f);
+    else
+      dense_forward(out, input(l), net.weight(l), net.bias(l), f);
+  };
+  for (std::size_t l = 0; l + 1 < L; ++l) layer_forward(l, A(l), net.activation(l));
   MatrixView<T> logits;
   if (loss_needs_logits(net.loss())) {
     logits = rows(ws.logits);
-    dense_forward(logits, input(L - 1), net.weight(L - 1), net.bias(L - 1), Activation::Identity);
+    layer_forward(L - 1, logits, Activation::Identity);
     activation_forward<T>(net.activation(L - 1), A(L - 1), logits);
   } else {
-    dense_forward(A(L - 1), input(L - 1), net.weight(L - 1), net.bias(L - 1),
-                  net.activation(L - 1));
+    layer_forward(L - 1, A(L - 1), net.activation(L - 1));
   }
 
   // the loss terms and dZ at the output, then dZ of every layer below
@@ -162,10 +170,12 @@ std::size_t chunk_rows(const Network<T>& net) {
 
 // Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
 // (rows, inputs) and the dZ phase 1 left, chunk by chunk of rows, each chunk
-// in tasks over the pool; the chunks after a stop are skipped.
+// in tasks over the pool; the chunks after a stop are skipped. With a CSR
+// input (`csr`, its batch rows `map`), the first layer's dW is cut by columns
+// and goes over the nonzeros.
 template <class T>
-void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<T>& ws,
-                         ThreadPool* pool, StopFlag& stop) {
+void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, const CsrView<T>& csr,
+                         RowMap map, Workspace<T>& ws, ThreadPool* pool, StopFlag& stop) {
   const std::size_t n = X.rows, parts = grad_parts(pool), chunk = chunk_rows(net);
   const auto& sizes = net.sizes();
   T* grads = ws.grads.data();
@@ -175,11 +185,17 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, Workspace<
   const auto task = [&](std::size_t l, std::size_t part, std::size_t first_row, std::size_t rows) {
     const ConstMatrixView<T> dZ = ws.deltas[l].view().rows_range(first_row, rows);
     const bool weight = part < parts, accumulate = first_row > 0;
-    const std::size_t units = weight ? sizes[l] : sizes[l + 1];
+    const bool sparse = l == 0 && !csr.empty();
+    const std::size_t units = weight && !sparse ? sizes[l] : sizes[l + 1];
     const std::size_t size = ceil_div(units, parts), first = (weight ? part : part - parts) * size;
     if (first >= units) return;
     const std::size_t count = std::min(size, units - first);
-    if (weight) {
+    if (weight && sparse) {
+      const MatrixView<T> dW(grads + net.weight_offset(0), sizes[0], sizes[1]);
+      sparse_backward_weight(dW.cols_range(first, count), csr,
+                             RowMap{map.order, map.first + first_row}, dZ.cols_range(first, count),
+                             accumulate);
+    } else if (weight) {
       const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
       const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
       dense_backward_weight(dW.rows_range(first, count),
@@ -237,10 +253,11 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
   if (stop.raised()) return 0;
   const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
                                scale, b.weights(ws));
-  const ConstMatrixView<T> X = b.order != nullptr
-                                   ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
-                                   : b.X.rows_range(b.first, b.rows);
-  parameter_gradients(net, X, ws, pool, stop);
+  const ConstMatrixView<T> X = !b.X_csr.empty() ? ConstMatrixView<T>(nullptr, b.rows, b.X.cols)
+                                : b.order != nullptr
+                                    ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
+                                    : b.X.rows_range(b.first, b.rows);
+  parameter_gradients(net, X, b.X_csr, RowMap{b.order, b.first}, ws, pool, stop);
   return loss;
 }
 
@@ -261,21 +278,48 @@ double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
   return batch_gradient(net, Batch<T>{X, Y, weight, nullptr, 0, X.rows}, ws, pool, never);
 }
 
+template <class T>
+double loss_and_gradient(const Network<T>& net, const CsrView<T>& X, InputView<T> Y,
+                         Workspace<T>& ws, ThreadPool* pool, const T* weight) {
+  StopFlag never;
+  Batch<T> b{ConstMatrixView<T>(nullptr, X.rows, X.cols), Y, weight, nullptr, 0, X.rows};
+  b.X_csr = X;
+  return batch_gradient(net, b, ws, pool, never);
+}
+
 // --- checks ---------------------------------------------------------------------------
 
+namespace {
+
+// check_fit_inputs' part about Y, for X of `rows` rows.
 template <class T>
-void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, const char* x_name,
-                      const char* y_name, ThreadPool* pool) {
-  check_input(net, X, x_name, pool);
-  if (Y.rows != X.rows)
+void check_targets(const Network<T>& net, std::size_t rows, InputView<T> Y, const char* x_name,
+                   const char* y_name, ThreadPool* pool) {
+  if (Y.rows != rows)
     throw std::invalid_argument(std::string(x_name) + " and " + y_name +
                                 " must have the same number of rows; got " +
-                                std::to_string(X.rows) + " and " + std::to_string(Y.rows));
+                                std::to_string(rows) + " and " + std::to_string(Y.rows));
   if (Y.cols != net.n_outputs())
     throw std::invalid_argument(std::string(y_name) + " has " + std::to_string(Y.cols) +
                                 " columns but the network has " +
                                 std::to_string(net.n_outputs()) + " outputs");
   check_finite(Y, y_name, pool);
+}
+
+}  // namespace
+
+template <class T>
+void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, const char* x_name,
+                      const char* y_name, ThreadPool* pool) {
+  check_input(net, X, x_name, pool);
+  check_targets(net, X.rows, Y, x_name, y_name, pool);
+}
+
+template <class T>
+void check_fit_inputs(const Network<T>& net, const CsrView<T>& X, InputView<T> Y,
+                      const char* x_name, const char* y_name, ThreadPool* pool) {
+  check_csr(X, net.n_inputs(), x_name);
+  check_targets(net, X.rows, Y, x_name, y_name, pool);
 }
 
 // --- instantiations ---------------------------------------------------------------------
@@ -284,7 +328,11 @@ void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y, con
   template class Workspace<T>;                                                                 \
   template double loss_and_gradient<T>(const Network<T>&, InputView<T>, InputView<T>,         \
                                        Workspace<T>&, ThreadPool*, const T*);                  \
+  template double loss_and_gradient<T>(const Network<T>&, const CsrView<T>&, InputView<T>,    \
+                                       Workspace<T>&, ThreadPool*, const T*);                  \
   template void check_fit_inputs<T>(const Network<T>&, InputView<T>, InputView<T>,            \
+                                    const char*, const char*, ThreadPool*);                    \
+  template void check_fit_inputs<T>(const Network<T>&, const CsrView<T>&, InputView<T>,       \
                                     const char*, const char*, ThreadPool*);                    \
   template double batch_gradient<T>(const Network<T>&, const Batch<T>&, Workspace<T>&,        \
                                     ThreadPool*, StopFlag&);                                   \

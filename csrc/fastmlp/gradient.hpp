@@ -14,6 +14,7 @@
 
 #include <fastmlp/matrix.hpp>
 #include <fastmlp/network.hpp>
+#include <fastmlp/sparse.hpp>
 
 namespace fastmlp {
 
@@ -62,17 +63,20 @@ class StopFlag {
 };
 
 // The buffers one gradient evaluation (or, without `backward`, one forward
-// pass and loss) needs for a network and a number of rows.
+// pass and loss) needs for a network and a number of rows; with `sparse_input`
+// no gathered X (a shuffled CSR batch is read through its row order).
 template <class T>
 class Workspace {
  public:
-  Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true);
+  Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true,
+            bool sparse_input = false);
   std::vector<Matrix<T>> activations;  // A of every layer, (rows, units)
   Matrix<T> logits;                    // the output layer's Z, when the loss needs it
   std::vector<Matrix<T>> deltas;       // dZ of every layer, (rows, units); without
                                        // `backward` the output layer's alone
   Matrix<double> loss_terms;           // (rows, loss_terms_per_row)
-  Matrix<T> X, Y;                      // a shuffled batch, gathered (when `gather`)
+  Matrix<T> X, Y;                      // a shuffled batch, gathered (when `gather`; X
+                                       // only for dense input)
   AlignedBuffer<T> weight;             // its rows' weights, gathered (when `gather`)
   AlignedBuffer<T> grads;              // laid out as Network::params() (when `backward`)
 };
@@ -88,6 +92,12 @@ double loss_and_gradient(const Network<T>& net, InputView<T> X, InputView<T> Y,
                          Workspace<T>& ws, ThreadPool* pool = nullptr,
                          const T* weight = nullptr);
 
+// The same for a CSR X (checked by check_csr); ws made with `sparse_input`.
+template <class T>
+double loss_and_gradient(const Network<T>& net, const CsrView<T>& X, InputView<T> Y,
+                         Workspace<T>& ws, ThreadPool* pool = nullptr,
+                         const T* weight = nullptr);
+
 // std::invalid_argument naming X or Y (`x_name`, `y_name`) unless they can
 // train `net`. Large inputs are scanned over `pool`.
 template <class T>
@@ -95,17 +105,25 @@ void check_fit_inputs(const Network<T>& net, InputView<T> X, InputView<T> Y,
                       const char* x_name = "X", const char* y_name = "Y",
                       ThreadPool* pool = nullptr);
 
+// The same for a CSR X (check_csr) and dense Y.
+template <class T>
+void check_fit_inputs(const Network<T>& net, const CsrView<T>& X, InputView<T> Y,
+                      const char* x_name = "X", const char* y_name = "Y",
+                      ThreadPool* pool = nullptr);
+
 // --- for the epoch loop and the validator ---------------------------------------------
 
 // The rows of one gradient: rows [first, first + rows) of X, Y and weight, or,
 // with `order`, rows order[first] ... order[first + rows - 1], which phase 1
-// gathers into the workspace.
+// gathers into the workspace. With `X_csr`, X is that CSR matrix (and the
+// dense X holds only its shape).
 template <class T>
 struct Batch {
   ConstMatrixView<T> X, Y;
   const T* weight;  // null: every row 1
   const std::size_t* order;
   std::size_t first, rows;
+  CsrView<T> X_csr = {};
 
   // The row of X that is row i of the batch.
   std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }

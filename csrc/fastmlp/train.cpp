@@ -40,7 +40,10 @@ void check_sample_weight(const T* w, std::size_t n) {
 // order the caller is told: data, then options.
 template <class T>
 void check_fit(const Network<T>& net, const FitData<T>& data, const FitOptions& options, ThreadPool* pool) {
-  check_fit_inputs(net, data.X, data.Y, "X", "Y", pool);
+  if (data.X_csr.empty())
+    check_fit_inputs(net, data.X, data.Y, "X", "Y", pool);
+  else
+    check_fit_inputs(net, data.X_csr, data.Y, "X", "Y", pool);
   check_fit_options(options);
   if (options.class_weight.kind != ClassWeightKind::None &&
       std::string(validation_score_name(net.activation(net.n_layers() - 1))) != "accuracy")
@@ -48,7 +51,10 @@ void check_fit(const Network<T>& net, const FitData<T>& data, const FitOptions& 
                                             "this network's is '") +
                                 activation_name(net.activation(net.n_layers() - 1)) + "'");
   if (data.X_val.rows != 0) {
-    check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
+    if (data.X_val_csr.empty())
+      check_fit_inputs(net, data.X_val, data.Y_val, "X_val", "Y_val", pool);
+    else
+      check_fit_inputs(net, data.X_val_csr, data.Y_val, "X_val", "Y_val", pool);
     if (options.validation_fraction != 0)
       throw std::invalid_argument("give validation rows or validation_fraction, not both");
   }
@@ -84,18 +90,30 @@ class FitRows {
  private:
   void split(double fraction, std::uint64_t seed) {
     const RowSplit rows = validation_split(data.X.rows, fraction, seed);
-    X_ = select_rows(data.X, rows.train);
+    if (data.X_csr.empty()) {
+      X_ = select_rows(data.X, rows.train);
+      X_val_ = select_rows(data.X, rows.validation);
+    } else {
+      Xs_ = select_rows(data.X_csr, rows.train);
+      Xs_val_ = select_rows(data.X_csr, rows.validation);
+    }
     Y_ = select_rows(data.Y, rows.train);
-    X_val_ = select_rows(data.X, rows.validation);
     Y_val_ = select_rows(data.Y, rows.validation);
     if (data.sample_weight != nullptr) {
       for (const std::size_t i : rows.train) weight_.push_back(data.sample_weight[i]);
       data.sample_weight = weight_.data();
     }
-    data.X = X_.view();
     data.Y = Y_.view();
-    data.X_val = X_val_.view();
     data.Y_val = Y_val_.view();
+    if (data.X_csr.empty()) {
+      data.X = X_.view();
+      data.X_val = X_val_.view();
+    } else {
+      data.X_csr = Xs_.view();
+      data.X_val_csr = Xs_val_.view();
+      data.X = ConstMatrixView<T>(nullptr, Xs_.rows, Xs_.cols);
+      data.X_val = ConstMatrixView<T>(nullptr, Xs_val_.rows, Xs_val_.cols);
+    }
   }
 
   void weigh(const ClassWeight& by_class) {
@@ -122,6 +140,7 @@ class FitRows {
   }
 
   Matrix<T> X_, Y_, X_val_, Y_val_;
+  Csr<T> Xs_, Xs_val_;
   std::vector<T> weight_;
 };
 
@@ -153,10 +172,10 @@ template <class T>
 class Batches {
  public:
   Batches(const Network<T>& net, const FitData<T>& data, const FitOptions& options, ThreadPool* pool)
-      : X_(data.X), Y_(data.Y), weight_(data.sample_weight), pool_(pool),
+      : X_(data.X), X_csr_(data.X_csr), Y_(data.Y), weight_(data.sample_weight), pool_(pool),
         batch_(options.batch_size == 0 ? X_.rows : std::min(options.batch_size, X_.rows)),
         shuffled_(options.shuffle && batch_ < X_.rows), seed_(options.seed),
-        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_),
+        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_, true, !X_csr_.empty()),
         order_(shuffled_ ? X_.rows : 0), segments_(param_segments(net)) {
     reserve_scratch(net, batch_, true, pool);
     if (weight_ != nullptr) total_weight_ = std::accumulate(weight_, weight_ + X_.rows, 0.0);
@@ -174,7 +193,7 @@ class Batches {
     double epoch_loss = 0;
     for (std::size_t first = 0; first < n; first += batch_) {
       const std::size_t rows = std::min(batch_, n - first);
-      const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows};
+      const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows, X_csr_};
       const double loss = batch_gradient(net, b, ws_, pool_, stop);
       if (stop.raised()) return std::nullopt;
       if (mean && rows != n) {
@@ -190,7 +209,9 @@ class Batches {
   }
 
  private:
-  ConstMatrixView<T> X_, Y_;
+  ConstMatrixView<T> X_;
+  CsrView<T> X_csr_;
+  ConstMatrixView<T> Y_;
   const T* weight_;
   ThreadPool* pool_;
   std::size_t batch_;
@@ -360,7 +381,7 @@ FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& option
   optimizer.prepare(options.optimizer, n_params);
   std::unique_ptr<Validator<T>> validator;
   if (data.X_val.rows != 0) {
-    validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val);
+    validator = std::make_unique<Validator<T>>(net, data.X_val, data.Y_val, data.X_val_csr);
     reserve_scratch(net, data.X_val.rows, false, pool);
   }
   EarlyStopping<T> early(options.early_stopping, options.tol, n_params, validator != nullptr);

@@ -22,6 +22,7 @@
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/options.hpp>
+#include <fastmlp/sparse.hpp>
 #include <fastmlp/validation.hpp>
 
 namespace fastmlp {
@@ -53,12 +54,14 @@ struct FitHooks {
 };
 
 // The data of a fit. Views are read in place, never copied (but see
-// FitOptions::validation_fraction and class_weight).
+// FitOptions::validation_fraction and class_weight). With X_csr, the input is
+// that CSR matrix and X holds only its shape (data null); the same for X_val.
 template <class T>
 struct FitData {
   ConstMatrixView<T> X, Y;           // (n, inputs), (n, outputs)
   const T* sample_weight = nullptr;  // (n) each row's weight, >= 0; null: every row 1
   ConstMatrixView<T> X_val, Y_val;   // validation rows; none when X_val.rows == 0
+  CsrView<T> X_csr, X_val_csr;       // sparse X and X_val; dense when empty()
 };
 
 // What fit did: epochs completed, and the figures of each.

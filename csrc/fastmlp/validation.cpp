@@ -82,8 +82,9 @@ std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& pe
 // --- the validator ----------------------------------------------------------------------
 
 template <class T>
-Validator<T>::Validator(const Network<T>& net, InputView<T> X, InputView<T> Y)
-    : X_(X), Y_(Y), ws_(net, X.rows, false, false),
+Validator<T>::Validator(const Network<T>& net, InputView<T> X, InputView<T> Y,
+                        const CsrView<T>& X_csr)
+    : X_(X), Y_(Y), X_csr_(X_csr), ws_(net, X.rows, false, false, !X_csr.empty()),
       accuracy_(classifies(net.activation(net.n_layers() - 1))),
       ss_tot_(Y.cols, 0.0), ss_res_(Y.cols, 0.0) {
   if (accuracy_) return;
@@ -99,7 +100,7 @@ Validator<T>::Validator(const Network<T>& net, InputView<T> X, InputView<T> Y)
 
 template <class T>
 std::pair<double, double> Validator<T>::evaluate(const Network<T>& net, ThreadPool* pool) {
-  const double loss = batch_loss(net, Batch<T>{X_, Y_, nullptr, nullptr, 0, X_.rows}, ws_, pool);
+  const double loss = batch_loss(net, Batch<T>{X_, Y_, nullptr, nullptr, 0, X_.rows, X_csr_}, ws_, pool);
   const ConstMatrixView<T> A = ws_.activations.back().view();
   return {loss, accuracy_ ? accuracy(A) : r2(A)};
 }

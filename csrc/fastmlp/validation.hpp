@@ -49,7 +49,8 @@ std::vector<T> class_weights(ConstMatrixView<T> Y, const std::vector<double>& pe
 template <class T>
 class Validator {
  public:
-  Validator(const Network<T>& net, InputView<T> X, InputView<T> Y);
+  // With X_csr, X is that CSR matrix (X holds its shape only).
+  Validator(const Network<T>& net, InputView<T> X, InputView<T> Y, const CsrView<T>& X_csr = {});
 
   // (loss, score) of `net` now: the loss under its reduction, unweighted,
   // and validation_score_name's figure.
@@ -60,6 +61,7 @@ class Validator {
   double r2(ConstMatrixView<T> A);
 
   ConstMatrixView<T> X_, Y_;
+  CsrView<T> X_csr_;
   Workspace<T> ws_;
   bool accuracy_;
   std::vector<double> ss_tot_, ss_res_;  // R^2's sums of squares, per output

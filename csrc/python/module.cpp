@@ -32,6 +32,7 @@
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/options.hpp>
+#include <fastmlp/sparse.hpp>
 #include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
@@ -79,6 +80,51 @@ Array<T> array_arg(py::handle a, const char* name, py::ssize_t ndim) {
     throw std::invalid_argument(std::string(name) + " must be a C-contiguous " +
                                 std::to_string(ndim) + "-D array of the network's dtype");
   return py::reinterpret_borrow<Array<T>>(a);
+}
+
+// A CSR matrix as fastmlp._sparse hands it over: (rows, cols, data, indices,
+// indptr), data a C-contiguous 1-D array of T, indices and indptr both int32 or
+// both int64, read in place (the caller's tuple keeps them alive). The
+// structure is checked by the core (check_csr) before any kernel reads it.
+template <class T>
+CsrView<T> csr_of(py::handle X, const char* name) {
+  const auto t = py::reinterpret_borrow<py::tuple>(X);
+  if (t.size() != 5) throw std::invalid_argument(std::string(name) + ": a CSR tuple has 5 items");
+  using I32 = py::array_t<std::int32_t, py::array::c_style>;
+  using I64 = py::array_t<std::int64_t, py::array::c_style>;
+  CsrView<T> v;
+  v.rows = t[0].cast<std::size_t>();
+  v.cols = t[1].cast<std::size_t>();
+  const Array<T> data = array_arg<T>(t[2], name, 1);
+  const py::handle indices = t[3], indptr = t[4];
+  v.wide = py::isinstance<I64>(indices) && py::isinstance<I64>(indptr);
+  if (!v.wide && !(py::isinstance<I32>(indices) && py::isinstance<I32>(indptr)))
+    throw std::invalid_argument(std::string(name) + ".indices and .indptr must be C-contiguous and both int32 or both int64");
+  const auto ind = py::reinterpret_borrow<py::array>(indices), ptr = py::reinterpret_borrow<py::array>(indptr);
+  if (ind.ndim() != 1 || ptr.ndim() != 1 || static_cast<std::size_t>(ptr.shape(0)) != v.rows + 1 ||
+      ind.shape(0) != data.shape(0))
+    throw std::invalid_argument(std::string(name) + " is not a valid CSR matrix: indptr needs rows + 1 entries "
+                                "and indices one per stored value");
+  v.nnz = static_cast<std::size_t>(data.shape(0));
+  v.data = data.data();
+  v.indices = ind.data();
+  v.indptr = ptr.data();
+  return v;
+}
+
+// The input X of fit, loss_and_gradient or predict: a CSR tuple (into `csr`;
+// the view returned holds its shape, no data) or a C-contiguous 2-D array of T
+// (into `hold`, which keeps it alive).
+template <class T>
+ConstMatrixView<T> input_of(py::handle X, const char* name, Array<T>& hold, CsrView<T>& csr) {
+  if (py::isinstance<py::tuple>(X)) {
+    csr = csr_of<T>(X, name);
+    return {nullptr, csr.rows, csr.cols};
+  }
+  if (!py::isinstance<Array<T>>(X))
+    throw py::type_error(std::string(name) + " must be a C-contiguous array of the network's dtype");
+  hold = py::reinterpret_borrow<Array<T>>(X);
+  return view_of(hold, name);
 }
 
 // A shape as Python prints a tuple: "(3, 4)", "(4,)".
@@ -416,6 +462,45 @@ void bind_fit_result(py::module_& m) {
                              "Ctrl-C's KeyboardInterrupt or the callback's exception, else None.");
 }
 
+// The pool for predict's `threads` (None or the table's range).
+ThreadPool* predict_pool(py::handle threads) {
+  int n_threads = 0;
+  if (!threads.is_none()) {
+    FitOptions o;
+    set_fit_option(o, *find_fit_option("threads"), option_value(threads));
+    n_threads = o.threads;
+  }
+  n_threads = resolve_threads(n_threads);
+  return n_threads > 1 ? &shared_thread_pool(n_threads) : nullptr;
+}
+
+// Network.predict on a CSR tuple X (csr_of), into `out` when given; an `out`
+// that shares memory with X's values gets the result through a temporary.
+template <class T, class Net>
+Array<T> sparse_predict_py(const Net& self, py::handle X_tuple, py::handle out, py::handle threads) {
+  const CsrView<T> X = csr_of<T>(X_tuple, "X");
+  const auto rows = static_cast<py::ssize_t>(X.rows), cols = static_cast<py::ssize_t>(self.net.n_outputs());
+  Array<T> result;
+  if (out.is_none()) {
+    result = Array<T>({rows, cols});
+  } else {
+    check_out<T>(out, rows, cols);
+    result = py::reinterpret_borrow<Array<T>>(out);
+  }
+  ThreadPool* pool = predict_pool(threads);
+  Array<T> target = result;
+  if (overlaps(py::reinterpret_borrow<py::array>(py::reinterpret_borrow<py::tuple>(X_tuple)[2]), result))
+    target = Array<T>({rows, cols});
+  {
+    ReleaseGil release;
+    auto lock = self.lock_for_predict();
+    sparse_predict(self.net, X, MatrixView<T>(target.mutable_data(), X.rows, self.net.n_outputs()), pool);
+  }
+  if (target.ptr() != result.ptr())
+    std::memcpy(result.mutable_data(), target.data(), sizeof(T) * X.rows * self.net.n_outputs());
+  return result;
+}
+
 // fastmlp._core.Diverged, a FloatingPointError carrying the FitResult of the
 // epochs completed before it.
 PyObject* diverged_type = nullptr;
@@ -518,13 +603,13 @@ void bind_network(py::module_& m, const char* name) {
              return py::array_t<T>({self.net.sizes()[l + 1]}, {sizeof(T)}, self.net.bias(l),
                                    self_obj);
            }, py::arg("layer"))
-      .def("fit", [](Net& self, const Array<T>& X, const Array<T>& Y, py::handle sample_weight,
+      .def("fit", [](Net& self, py::handle X, const Array<T>& Y, py::handle sample_weight,
                      py::handle X_val, py::handle Y_val, const FitOptions& options,
                      py::handle callback, py::handle progress, double progress_seconds) {
              FitData<T> data;
-             data.X = view_of(X, "X");
+             Array<T> x, w, xv, yv;  // hold the arrays while C++ reads them
+             data.X = input_of(X, "X", x, data.X_csr);
              data.Y = view_of(Y, "Y");
-             Array<T> w, xv, yv;  // hold the optional arrays while C++ reads them
              if (!sample_weight.is_none()) {
                w = array_arg<T>(sample_weight, "sample_weight", 1);
                if (static_cast<std::size_t>(w.shape(0)) != data.X.rows)
@@ -534,9 +619,8 @@ void bind_network(py::module_& m, const char* name) {
                data.sample_weight = w.data();
              }
              if (!X_val.is_none()) {
-               xv = array_arg<T>(X_val, "X_val", 2);
+               data.X_val = input_of(X_val, "X_val", xv, data.X_val_csr);
                yv = array_arg<T>(Y_val, "Y_val", 2);
-               data.X_val = view_of(xv, "X_val");
                data.Y_val = view_of(yv, "Y_val");
              }
              PyFitResult out;
@@ -593,7 +677,9 @@ void bind_network(py::module_& m, const char* name) {
              // The strict entry: X a C-contiguous 2-D array of the dtype (the
              // Python layer converts anything else once), out None or a
              // writable C-contiguous array of the result's shape and dtype,
-             // threads None or the table's range.
+             // threads None or the table's range. A CSR tuple (csr_of) goes
+             // through sparse_predict.
+             if (py::isinstance<py::tuple>(X)) return sparse_predict_py<T>(self, X, out, threads);
              if (!py::isinstance<Array<T>>(X))
                throw py::type_error("X must be a C-contiguous array of the network's dtype");
              const auto x_array = py::reinterpret_borrow<Array<T>>(X);
@@ -608,14 +694,7 @@ void bind_network(py::module_& m, const char* name) {
                check_out<T>(out, rows, cols);
                result = py::reinterpret_borrow<Array<T>>(out);
              }
-             int n_threads = 0;
-             if (!threads.is_none()) {
-               FitOptions o;
-               set_fit_option(o, *find_fit_option("threads"), option_value(threads));
-               n_threads = o.threads;
-             }
-             n_threads = resolve_threads(n_threads);
-             ThreadPool* pool = n_threads > 1 ? &shared_thread_pool(n_threads) : nullptr;
+             ThreadPool* pool = predict_pool(threads);
              // An `out` that shares memory with X gets the result through a
              // temporary: predict reads rows of X after writing earlier rows of out.
              Array<T> target = result;
@@ -652,20 +731,26 @@ void bind_network(py::module_& m, const char* name) {
            }, py::arg("X"), py::arg("out"), py::arg("threads"),
            "The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.\n\n"
            "Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).")
-      .def("loss_and_gradient", [](const Net& self, const Array<T>& X, const Array<T>& Y,
+      .def("loss_and_gradient", [](const Net& self, py::handle X, const Array<T>& Y,
                                    py::handle sample_weight) {
              auto lock = self.lock_for_predict();
-             const ConstMatrixView<T> x = view_of(X, "X"), y = view_of(Y, "Y");
-             check_fit_inputs(self.net, x, y);
+             Array<T> hold;
+             CsrView<T> csr;
+             const ConstMatrixView<T> x = input_of(X, "X", hold, csr), y = view_of(Y, "Y");
+             if (csr.empty())
+               check_fit_inputs(self.net, x, y);
+             else
+               check_fit_inputs(self.net, csr, y);
              Array<T> w;
              if (!sample_weight.is_none()) {
                w = array_arg<T>(sample_weight, "sample_weight", 1);
                if (static_cast<std::size_t>(w.shape(0)) != x.rows)
                  throw std::invalid_argument("sample_weight must have one entry per row of X");
              }
-             Workspace<T> ws(self.net, x.rows, false);
-             const double loss = loss_and_gradient(self.net, x, y, ws, nullptr,
-                                                   sample_weight.is_none() ? nullptr : w.data());
+             Workspace<T> ws(self.net, x.rows, false, true, !csr.empty());
+             const T* weight = sample_weight.is_none() ? nullptr : w.data();
+             const double loss = csr.empty() ? loss_and_gradient(self.net, x, y, ws, nullptr, weight)
+                                             : loss_and_gradient(self.net, csr, y, ws, nullptr, weight);
              return py::make_tuple(loss, py::array_t<T>(ws.grads.size(), ws.grads.data()));
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
            "The loss on (X, Y) and its gradient, laid out as the flat parameters.");

@@ -73,6 +73,9 @@ class Diverged(FloatingPointError):
 def fit_option_table() -> list[dict[str, Any]]:
     """Every fit option as the core's table defines it, one dict per row, in order."""
 
+# A CSR matrix as fastmlp._sparse hands it over: (rows, cols, data, indices, indptr).
+_Csr = tuple[int, int, np.ndarray, np.ndarray, np.ndarray]
+
 class _Network:
     """A dense network's C++ storage; use fastmlp.Network."""
 
@@ -122,10 +125,10 @@ class _Network:
     def bias(self, layer: int) -> np.ndarray: ...
     def fit(
         self,
-        X: np.ndarray,
+        X: np.ndarray | _Csr,
         Y: np.ndarray,
         sample_weight: np.ndarray | None,
-        X_val: np.ndarray | None,
+        X_val: np.ndarray | _Csr | None,
         Y_val: np.ndarray | None,
         options: FitOptions,
         callback: Callable[[int, dict[str, float]], object] | None,
@@ -138,12 +141,12 @@ class _Network:
     @property
     def optimizer_steps(self) -> int:
         """Steps the optimiser's state has taken since it began."""
-    def predict(self, X: np.ndarray, out: np.ndarray | None, threads: int | None) -> np.ndarray:
+    def predict(self, X: np.ndarray | _Csr, out: np.ndarray | None, threads: int | None) -> np.ndarray:
         """The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.
 
         Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).
         """
-    def loss_and_gradient(self, X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[float, np.ndarray]:
+    def loss_and_gradient(self, X: np.ndarray | _Csr, Y: np.ndarray, sample_weight: np.ndarray | None) -> tuple[float, np.ndarray]:
         """The loss on (X, Y) and its gradient, laid out as the flat parameters."""
 
 class Network64(_Network): ...

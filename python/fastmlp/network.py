@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from fastmlp import _core
+from fastmlp import _sparse
 from fastmlp import onnx as _onnx_export
 from fastmlp._checks import check_bool as _check_bool
 from fastmlp._checks import check_choice as _check_choice
@@ -313,12 +314,12 @@ class Network:
                              f"{'classes' if self._classes is not None else 'target_names'}; clear them first")
         self._task = task
 
-    def _matrix(self, X: ArrayLike, name: str) -> np.ndarray:
-        """X as ``_as_matrix`` makes it, its column names checked against feature_names."""
+    def _matrix(self, X: ArrayLike, name: str) -> np.ndarray | _sparse.CsrTuple:
+        """X as ``_as_input`` makes it, its column names checked against feature_names."""
         names = _column_names(X)
         if names is not None and self._feature_names is not None and names != self._feature_names:
             raise ValueError(_names_differ(self._feature_names, names, name))
-        return _as_matrix(X, name, self.dtype)
+        return _as_input(X, name, self.dtype)
 
     # --- parameters ------------------------------------------------------------
 
@@ -391,7 +392,11 @@ class Network:
 
         Parameters
         ----------
-        X : array of shape (n, inputs)
+        X : array of shape (n, inputs), or a scipy.sparse matrix
+            A CSR matrix (``csr_array`` or ``csr_matrix``, float32 or float64
+            values, int32 or int64 indices) is read in place and trained on
+            without densifying it; CSC, COO and other dtypes are converted
+            once to CSR. ``predict``, ``loss`` and ``gradient`` take the same.
         Y : array of shape (n, outputs) or (n,)
             Targets; one-hot rows for classification. With a "softmax" or
             "sigmoid" output, a 1-D array of an integer (or bool) dtype holds
@@ -551,7 +556,7 @@ class Network:
             callback of the fit itself may predict.
         """
         names = _column_names(X)
-        X = self._matrix(X, "X")
+        X_in = self._matrix(X, "X")
         Y = _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1])
         # every option's type and range: the core's table (one verdict with the command line's)
         options = _core.FitOptions.from_kwargs(
@@ -565,7 +570,7 @@ class Network:
         options.first_epoch = self.history["loss"].size
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
-        weights = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
+        weights = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X_in), self.dtype)
         X_val = Y_val = None
         if validation is not None:
             if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -578,7 +583,7 @@ class Network:
         if names is not None:
             self._feature_names = names  # X's columns: the same as before, or the first known
         try:
-            result = self._core.fit(X, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
+            result = self._core.fit(X_in, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
         except _core.Diverged as diverged:
             self._record(diverged.result)
             raise
@@ -628,9 +633,9 @@ class Network:
         return dW, db
 
     def _loss_and_gradient(self, X: ArrayLike, Y: ArrayLike, sample_weight: ArrayLike | None) -> tuple[float, np.ndarray]:
-        X = self._matrix(X, "X")
-        w = None if sample_weight is None else _as_weights(sample_weight, X.shape[0], self.dtype)
-        return self._core.loss_and_gradient(X, _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1]), w)
+        X_in = self._matrix(X, "X")
+        w = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X_in), self.dtype)
+        return self._core.loss_and_gradient(X_in, _as_targets(Y, "Y", self.dtype, self.output, self.sizes[-1]), w)
 
     # --- inference ------------------------------------------------------------
 
@@ -648,9 +653,10 @@ class Network:
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """
+        X_in: Any = X
         if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X = self._matrix(X, "X")  # the one conversion; the core checks the rest
-        return self._core.predict(X, out, threads)
+            X_in = self._matrix(X, "X")  # the one conversion; the core checks the rest
+        return self._core.predict(X_in, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:
         """Class probabilities for X, shape (n, outputs): the outputs of a
@@ -751,15 +757,15 @@ def train(
     dtype = _check_dtype(dtype)
     output = _check_choice(output, "output", _OUTPUTS)
     names = _column_names(X)
-    X = _as_matrix(X, "X", dtype)
+    X_in: Any = X if _sparse.is_sparse(X) else _as_matrix(X, "X", dtype)  # fit converts a sparse X
     Y = _as_targets(Y, "Y", dtype, output, None)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
-    net = Network([X.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
+    net = Network([X_in.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
                   reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
     net._feature_names = names
-    return net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
+    return net.fit(X_in, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
                    threads=threads, **fit_options)
 
 
@@ -960,6 +966,17 @@ def _classes_from_strings(strings: Sequence[str], kind: Any, source: str) -> np.
     if np.unique(arr).size != arr.size:  # "1" and "01" are one int
         raise ValueError(f"{source}: classes {list(strings)[:10]} are not distinct as {kind} values")
     return arr
+
+
+def _as_input(a: Any, name: str, dtype: np.dtype[Any]) -> np.ndarray | _sparse.CsrTuple:
+    """An input X for the core: a scipy.sparse matrix as fastmlp._sparse's CSR
+    tuple (read in place when it can be), anything else as ``_as_matrix``'s array."""
+    return _sparse.as_csr(a, name, dtype) if _sparse.is_sparse(a) else _as_matrix(a, name, dtype)
+
+
+def _n_rows(X: np.ndarray | _sparse.CsrTuple) -> int:
+    """The rows of ``_as_input``'s result."""
+    return X[0] if isinstance(X, tuple) else X.shape[0]
 
 
 def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:

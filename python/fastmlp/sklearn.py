@@ -61,7 +61,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from fastmlp import _core
+from fastmlp import _core, _sparse
 from fastmlp import _estimator_files as _files
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
@@ -76,6 +76,8 @@ __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 _ACTIVATIONS: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
 _OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+# scipy.sparse formats X may have (CSC and COO converted once to CSR, which the core trains on)
+_SPARSE = ["csr", "csc", "coo"]
 
 
 # --- parameters ---------------------------------------------------------------------------
@@ -164,21 +166,21 @@ class _BaseMLP(BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
         dtype = np.dtype(self.dtype)
-        X = np.ascontiguousarray(X, dtype=dtype)
-        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X, dtype=np.float64)
+        X_fit: Any = _sparse.as_estimator_input(X, dtype)  # an array, or a CSR matrix
+        sw = None if sample_weight is None else _check_sample_weight(sample_weight, X_fit, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
         hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
-            self._initialize(X.shape[1], hidden, Y.shape[1], dtype)
+            self._initialize(X_fit.shape[1], hidden, Y.shape[1], dtype)
         elif [*self._net.sizes[1:-1]] != hidden or self._net.sizes[-1] != Y.shape[1]:
             raise ValueError(f"hidden_layer_sizes {hidden} and {Y.shape[1]} outputs do not match the fitted "
                              f"network {list(self._net.sizes)}; fit it afresh (warm_start=False)")
         Y = np.ascontiguousarray(Y, dtype=dtype)
         if self.solver == "lbfgs":
-            self._fit_lbfgs(X, Y, sw)
+            self._fit_lbfgs(X_fit, Y, sw)
         else:
-            self._fit_stochastic(X, Y, y_labels, sw, incremental)
+            self._fit_stochastic(X_fit, Y, y_labels, sw, incremental)
         if not all(np.isfinite(w).all() for w in (*self._net.weights, *self._net.biases)):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.")
@@ -251,7 +253,7 @@ class _BaseMLP(BaseEstimator):
             if X_val.shape[0] < 2:
                 raise ValueError("The validation set is too small. Increase 'validation_fraction' or the size of "
                                  "your dataset.")
-            X, Y = np.ascontiguousarray(X), np.ascontiguousarray(Y)
+            X, Y = _sparse.as_estimator_input(X, dtype=X.dtype), np.ascontiguousarray(Y)
         n = X.shape[0]
         if self.batch_size == "auto":
             batch = min(200, n)
@@ -413,9 +415,9 @@ class _BaseMLP(BaseEstimator):
     def _forward(self, X: ArrayLike) -> np.ndarray:
         """The network's outputs for X, validated as scikit-learn does."""
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=_SPARSE)
         self._sync_parameters()
-        return self._net.predict(np.ascontiguousarray(X, dtype=self._net.dtype), threads=self.n_threads)
+        return self._net.predict(_sparse.as_estimator_input(X, self._net.dtype), threads=self.n_threads)
 
     def _sync_parameters(self) -> None:
         """Copy coefs_ / intercepts_ entries that were replaced (rather than
@@ -456,6 +458,11 @@ class _BaseMLP(BaseEstimator):
         self._sync_parameters()
         self._describe_network()
         return self._net
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy.sparse X, trained without densifying
+        return tags
 
     # --- model files --------------------------------------------------------------------
 
@@ -695,7 +702,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
 
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset)
+        X, y = validate_data(self, X_in, y_in, multi_output=True, dtype=(np.float64, np.float32), reset=reset,
+                             accept_sparse=_SPARSE)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         if not hasattr(self, "classes_") or (not self.warm_start and not incremental):
@@ -749,9 +757,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         """Fit the network to X (n_samples, n_features) and labels y (n_samples,)
         or an indicator matrix (n_samples, n_labels); returns self.
 
-        ``sample_weight`` (n_samples,) weighs each sample's loss. Raises
-        ValueError for bad data or parameters; warns ConvergenceWarning when
-        max_iter epochs end without convergence.
+        X may be a scipy.sparse matrix (CSR, or CSC/COO converted once to
+        CSR), trained on without densifying it. ``sample_weight`` (n_samples,)
+        weighs each sample's loss. Raises ValueError for bad data or
+        parameters; warns ConvergenceWarning when max_iter epochs end without
+        convergence.
         """
         return self._fit(X, y, sample_weight, incremental=False)
 
@@ -932,7 +942,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def _validate_input(self, X_in: ArrayLike, y_in: ArrayLike, incremental: bool,
                         reset: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         X, y = validate_data(self, X_in, y_in, multi_output=True, y_numeric=True, dtype=(np.float64, np.float32),
-                             reset=reset)
+                             reset=reset, accept_sparse=_SPARSE)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
