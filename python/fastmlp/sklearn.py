@@ -29,7 +29,8 @@ run-to-run spread, not bit for bit):
   from fastmlp's RNG.
 - solver "sgd": momentum in fastmlp's (PyTorch's) form, the same steps for a
   constant rate; "adam": scikit-learn's steps (fastmlp's ``eps_hat=True``:
-  epsilon added to sqrt(v) before the bias correction). "lbfgs": scipy's L-BFGS-B on fastmlp's full-batch loss and gradient, as
+  epsilon added to sqrt(v) before the bias correction). "lbfgs": scipy's
+  L-BFGS-B on fastmlp's full-batch loss and gradient, as
   scikit-learn does (max_iter, max_fun, tol as its gtol).
 - random_state: an int is fastmlp's seed (initialisation and shuffles);
   None or a RandomState draws one. The early-stopping split is scikit-learn's
@@ -38,7 +39,7 @@ run-to-run spread, not bit for bit):
   float64, as scikit-learn's.
 - a fit that diverges (non-finite parameters) raises ValueError, except with
   early_stopping, where it ends with a ConvergenceWarning and keeps the
-  best epoch's parameters (as scikit-learn since 1.6).
+  best epoch's parameters (as scikit-learn since its issue 29504).
 
 Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
 ``dtype`` (None: the input's, as scikit-learn; or "float64", "float32"), ``class_weight``
