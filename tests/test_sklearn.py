@@ -28,10 +28,11 @@ pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceW
 
 # --- scikit-learn's estimator checks ---------------------------------------------------------
 
-# Small networks and few epochs (as scikit-learn's own test suite configures
-# its MLPs): the checks test the contract, not the accuracy.
-CHECKED = [MLPClassifier(hidden_layer_sizes=(20,), max_iter=100, random_state=0),
-           MLPRegressor(hidden_layer_sizes=(20,), max_iter=100, random_state=0)]
+# Few epochs, as scikit-learn's own test suite configures its MLPs (max_iter=100,
+# the default 100 units): check_regressors_train asks for R^2 > 0.5 after them,
+# which narrower networks reach for only about half of the random starts (ours
+# and scikit-learn's alike, starting from the same distribution).
+CHECKED = [MLPClassifier(max_iter=100, random_state=0), MLPRegressor(max_iter=100, random_state=0)]
 
 
 def expected_failed_checks(estimator):
@@ -48,7 +49,7 @@ def test_sklearn_estimator_checks(estimator, check):
 @pytest.mark.parametrize("ours,theirs", [(MLPClassifier, SkMLPClassifier), (MLPRegressor, SkMLPRegressor)])
 def test_same_parameters_and_defaults_as_sklearn(ours, theirs):
     mine, reference = ours().get_params(), theirs().get_params()
-    extra = {"n_threads": None, "dtype": "float64"} | ({"class_weight": None} if ours is MLPClassifier else {})
+    extra = {"n_threads": None, "dtype": None} | ({"class_weight": None} if ours is MLPClassifier else {})
     assert mine == reference | extra
 
 
@@ -107,25 +108,20 @@ def test_full_batch_trajectory_equals_sklearn(kind, solver, momentum, schedule):
     tol = 0.05 if kind.startswith("regression") else 0.02
     stopping = dict(n_iter_no_change=2, tol=tol) if schedule == "adaptive" else dict(n_iter_no_change=np.inf)
     params = dict(hidden_layer_sizes=(7, 4), activation="tanh", solver=solver, momentum=momentum, alpha=0.01,
-                  learning_rate=schedule, learning_rate_init=0.05, shuffle=False, random_state=0, **stopping,
-                  # adam's epsilon enters after the bias correction in fastmlp and before it in
-                  # scikit-learn (a different effective epsilon): made negligible to compare the rest
-                  epsilon=1e-12)
+                  learning_rate=schedule, learning_rate_init=0.05, shuffle=False, random_state=0, **stopping)
     ours, theirs = Ours(**params), Theirs(**params)
     same_start(ours, theirs, X, y)
     ours.fit(X, y)
     theirs.fit(X, y)
     if schedule == "adaptive":  # the rate was divided on the way
         assert theirs._optimizer.learning_rate < 0.05 and ours._solver_state["learning_rate"] < 0.05
-    # adam: what is left of the epsilon difference (a weight whose gradient is
-    # rounding noise takes a step of the full rate either way)
-    tol = 1e-9 if solver == "sgd" else 1e-5
+    tol = 1e-9
     np.testing.assert_allclose(ours.loss_curve_[-15:], theirs.loss_curve_[-15:], rtol=tol)
     for a, b in zip(ours.coefs_ + ours.intercepts_, theirs.coefs_ + theirs.intercepts_):
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol if solver == "sgd" else 1e-4)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
     np.testing.assert_allclose(ours.predict_proba(X) if kind != "regression2" else ours.predict(X),
                                theirs.predict_proba(X) if kind != "regression2" else theirs.predict(X),
-                               rtol=1e-5, atol=1e-7 if solver == "sgd" else 1e-4)
+                               rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("solver,schedule", [("adam", "constant"), ("sgd", "invscaling")])

@@ -103,7 +103,7 @@ void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate) {
 // --- initialisation ---------------------------------------------------------------
 
 constexpr Init kInits[] = {Init::Uniform, Init::Glorot, Init::He, Init::GlorotNormal,
-                           Init::HeNormal};
+                           Init::HeNormal, Init::Sklearn};
 
 void check_output_units(Activation output, std::size_t units) {
   if (output == Activation::Softmax && units == 1)
@@ -120,6 +120,7 @@ const char* init_name(Init init) {
     case Init::He: return "he";
     case Init::GlorotNormal: return "glorot_normal";
     case Init::HeNormal: return "he_normal";
+    case Init::Sklearn: return "sklearn";
   }
   return "?";
 }
@@ -219,12 +220,24 @@ void Network<T>::initialize(Init init, std::uint64_t seed) {
     else
       return static_cast<T>(rng.uniform());
   };
+  // sklearn: one factor for every layer, from the hidden layers' activation
+  bool all_sigmoid = n_layers() > 1;
+  for (std::size_t l = 0; l + 1 < n_layers(); ++l)
+    all_sigmoid = all_sigmoid && activation(l) == Activation::Sigmoid;
+  const double sklearn_factor = all_sigmoid ? 2.0 : 6.0;
   for (std::size_t l = 0; l < n_layers(); ++l) {
     MatrixView<T> W = weight(l);
     T* b = bias(l);
     if (init == Init::Uniform) {
       for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = draw();
       for (std::size_t j = 0; j < W.cols; ++j) b[j] = draw();
+      continue;
+    }
+    if (init == Init::Sklearn) {
+      // scikit-learn's _init_coef draws the biases from the weights' range too
+      const T limit = static_cast<T>(std::sqrt(sklearn_factor / double(W.rows + W.cols)));
+      for (std::size_t i = 0; i < W.rows * W.cols; ++i) W.data[i] = limit * (T(2) * draw() - T(1));
+      for (std::size_t j = 0; j < W.cols; ++j) b[j] = limit * (T(2) * draw() - T(1));
       continue;
     }
     const bool glorot = init == Init::Glorot || init == Init::GlorotNormal;

@@ -53,7 +53,9 @@ void dense_backward_bias(T* db, ConstMatrixView<T> dZ, bool accumulate = false);
 // he: W uniform in +-sqrt(6 / in), b = 0 (for relu).
 // glorot_normal, he_normal: W normal with mean 0 and standard deviation
 // sqrt(2 / (in + out)) and sqrt(2 / in) (not truncated), b = 0.
-enum class Init { Uniform, Glorot, He, GlorotNormal, HeNormal };
+// sklearn: scikit-learn's MLP: W and b uniform in +-sqrt(f / (in + out)), f = 2
+// when every hidden layer is sigmoid (its "logistic"), else 6, for every layer.
+enum class Init { Uniform, Glorot, He, GlorotNormal, HeNormal, Sklearn };
 
 Init init_from_name(const std::string& name);
 

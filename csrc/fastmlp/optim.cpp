@@ -8,6 +8,9 @@
 //   adam      m = b1 * m + (1 - b1) g;  v = b2 * v + (1 - b2) g^2;
 //             p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)
 //             (torch.optim.Adam: its m_hat / (sqrt(v_hat) + eps), as its code computes it)
+//             with eps_hat, eps enters before the correction (the Adam paper's
+//             epsilon-hat; scikit-learn's AdamOptimizer, in its order of operations):
+//             p += -(lr sqrt(1 - b2^t) / (1 - b1^t)) * m / (sqrt(v) + eps)
 //   adamw     p -= lr * weight_decay * p on the weights, then adam (torch.optim.AdamW)
 //   clipping  g *= min(1, clip_norm / (||g|| + 1e-6)), ||g|| over every parameter
 //             (torch.nn.utils.clip_grad_norm_)
@@ -58,7 +61,7 @@ bool same_optimizer(const OptimizerConfig& a, const OptimizerConfig& b) {
     case OptimizerKind::Momentum: return a.momentum == b.momentum && a.nesterov == b.nesterov;
     case OptimizerKind::Adam:
     case OptimizerKind::AdamW:
-      return a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps &&
+      return a.beta1 == b.beta1 && a.beta2 == b.beta2 && a.eps == b.eps && a.eps_hat == b.eps_hat &&
              (a.kind == OptimizerKind::Adam || a.weight_decay == b.weight_decay);
   }
   return false;
@@ -223,6 +226,20 @@ void Optimizer<T>::step(T* p, T* g, const std::vector<ParamSegment>& segments,
       const T eps = static_cast<T>(c.eps);
       const T decay_rate =
           c.kind == OptimizerKind::AdamW ? static_cast<T>(options.learning_rate * c.weight_decay) : T(0);
+      if (c.eps_hat) {
+        const T neg_rate = static_cast<T>(-(options.learning_rate * std::sqrt(1 - beta2_t_) / (1 - beta1_t_)));
+        run([&](std::size_t b, std::size_t e, const Gradient<T>& G, bool decay) {
+          const T wd = decay ? decay_rate : T(0);
+          for (std::size_t i = b; i < e; ++i) {
+            const T gi = G(i);
+            if (wd != T(0)) p[i] -= wd * p[i];
+            m[i] = b1 * m[i] + one_minus_b1 * gi;
+            v[i] = b2 * v[i] + one_minus_b2 * (gi * gi);
+            p[i] += neg_rate * m[i] / (std::sqrt(v[i]) + eps);
+          }
+        });
+        return;
+      }
       run([&](std::size_t b, std::size_t e, const Gradient<T>& G, bool decay) {
         const T wd = decay ? decay_rate : T(0);
         for (std::size_t i = b; i < e; ++i) {

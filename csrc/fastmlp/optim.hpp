@@ -35,6 +35,7 @@ struct OptimizerConfig {
   double beta1 = 0.9;          // adam, adamw: decay of the first moment
   double beta2 = 0.999;        // adam, adamw: decay of the second moment
   double eps = 1e-8;           // adam, adamw: added to sqrt(v)
+  bool eps_hat = false;        // adam, adamw: eps added before the bias correction (scikit-learn's)
   double weight_decay = 0.01;  // adamw: decoupled decay rate of the weights
 };
 

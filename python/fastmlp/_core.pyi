@@ -27,6 +27,7 @@ class FitOptions:
         beta1: float = ...,
         beta2: float = ...,
         eps: float = ...,
+        eps_hat: bool = ...,
         weight_decay: float = ...,
         schedule: str = ...,
         step_size: int = ...,

@@ -37,7 +37,7 @@ Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 Output = Literal["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"]
 LossName = Literal["mse", "cross_entropy"]
 Reduction = Literal["sum", "mean"]
-Init = Literal["uniform", "glorot", "he", "glorot_normal", "he_normal"]
+Init = Literal["uniform", "glorot", "he", "glorot_normal", "he_normal", "sklearn"]
 DType = Literal["float64", "float32"]
 # fit's choices are checked by the core's option table; tests/test_typing.py holds these to it
 Optimizer = Literal["sgd", "momentum", "adam", "adamw"]
@@ -76,13 +76,16 @@ class Network:
         How the loss combines rows: "sum" (the article's: the gradient is
         summed over a batch) or "mean" (divided by the batch's rows, as
         PyTorch and scikit-learn do).
-    init : {"uniform", "glorot", "he", "glorot_normal", "he_normal"}
+    init : {"uniform", "glorot", "he", "glorot_normal", "he_normal", "sklearn"}
         Weight initialisation. "uniform" draws every weight and bias uniform
         in [0, 1), as the article does. The others set biases to zero and
         draw W: "glorot" (Xavier) uniform in +-sqrt(6 / (in + out)), "he"
         uniform in +-sqrt(6 / in), "glorot_normal" and "he_normal" normal with
         mean 0 and standard deviation sqrt(2 / (in + out)) and sqrt(2 / in)
         (not truncated; Marsaglia's polar method on the project's RNG).
+        "sklearn" is scikit-learn's MLP initialisation: W and b uniform in
+        +-sqrt(6 / (in + out)), or +-sqrt(2 / (in + out)) when every hidden
+        layer is sigmoid, for every layer.
     seed : int, default 0
         Seed of the initialisation (0 <= seed < 2**64). The same seed gives
         bit-identical networks.
@@ -363,6 +366,7 @@ class Network:
         beta1: float = 0.9,
         beta2: float = 0.999,
         eps: float = 1e-8,
+        eps_hat: bool = False,
         weight_decay: float = 0.01,
         schedule: Schedule = "constant",
         step_size: int = 10,
@@ -439,7 +443,7 @@ class Network:
 
             The state (velocity; moments and step count) lives in the
             network and carries over to the next ``fit`` while the optimizer
-            and its own settings (momentum and nesterov; beta1, beta2, eps
+            and its own settings (momentum and nesterov; beta1, beta2, eps, eps_hat
             and, for adamw, weight_decay) stay the same; changing any of them
             starts it afresh, as does ``reset_optimizer()``. The rate, the
             schedule, l2 and clip_norm may change without a reset.
@@ -449,6 +453,10 @@ class Network:
             "momentum": Nesterov's form.
         beta1, beta2, eps : float, default 0.9, 0.999, 1e-8
             "adam", "adamw": moment decays in [0, 1); eps > 0.
+        eps_hat : bool, default False
+            "adam", "adamw": add eps before the bias correction, ``W -= lr *
+            sqrt(1 - beta2**t) / (1 - beta1**t) * m / (sqrt(v) + eps)`` (the
+            Adam paper's epsilon-hat: scikit-learn's and Keras's Adam).
         weight_decay : float, default 0.01
             "adamw": the decoupled decay rate, >= 0.
         schedule : {"constant", "step", "invscaling", "cosine"}, default "constant"
@@ -562,8 +570,8 @@ class Network:
         options = _core.FitOptions.from_kwargs(
             epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle, threads=threads,
             optimizer=optimizer, momentum=momentum, nesterov=nesterov, beta1=beta1, beta2=beta2, eps=eps,
-            weight_decay=weight_decay, schedule=schedule, step_size=step_size, gamma=gamma, power_t=power_t,
-            lr_min=lr_min, l2=l2, clip_norm=clip_norm, class_weight=class_weight,
+            eps_hat=eps_hat, weight_decay=weight_decay, schedule=schedule, step_size=step_size, gamma=gamma,
+            power_t=power_t, lr_min=lr_min, l2=l2, clip_norm=clip_norm, class_weight=class_weight,
             validation_fraction=validation_fraction, early_stopping=early_stopping, tol=tol,
             on_divergence=on_divergence, callback_every=callback_every)
         options.seed = self.seed
@@ -743,7 +751,7 @@ def train(
 
     ``fit_options`` are the rest of ``Network.fit``'s options, with their
     defaults: optimizer="sgd", momentum=0.9, nesterov=False, beta1=0.9,
-    beta2=0.999, eps=1e-8, weight_decay=0.01, schedule="constant",
+    beta2=0.999, eps=1e-8, eps_hat=False, weight_decay=0.01, schedule="constant",
     step_size=10, gamma=0.1, power_t=0.5, lr_min=0.0, l2=0.0,
     clip_norm=None, sample_weight=None, class_weight=None, validation=None,
     validation_fraction=None, early_stopping=None, tol=1e-4, callback=None,

@@ -24,19 +24,25 @@ run-to-run spread, not bit for bit):
   mean loss (biases are not penalised) is fastmlp's ``l2 = alpha / batch_size``
   (with sample weights: divided by the batch's expected weight); the last,
   smaller batch of an epoch gets the same l2 where scikit-learn's grows.
-- init: W uniform in +-sqrt(6 / (in + out)) (+-sqrt(2 / (in + out)) for
-  logistic) as scikit-learn, from fastmlp's "glorot" (scaled for logistic);
-  biases start at 0 where scikit-learn draws them from the same range.
+- init: W and b uniform in +-sqrt(6 / (in + out)) (+-sqrt(2 / (in + out)) for
+  logistic), scikit-learn's distribution (fastmlp's init "sklearn"), drawn
+  from fastmlp's RNG.
 - solver "sgd": momentum in fastmlp's (PyTorch's) form, the same steps for a
-  constant rate; "adam": epsilon added to the bias-corrected sqrt(v), where
-  scikit-learn adds it before the correction (a difference of order 1e-8).
-  "lbfgs": scipy's L-BFGS-B on fastmlp's full-batch loss and gradient, as
+  constant rate; "adam": scikit-learn's steps (fastmlp's ``eps_hat=True``:
+  epsilon added to sqrt(v) before the bias correction). "lbfgs": scipy's
+  L-BFGS-B on fastmlp's full-batch loss and gradient, as
   scikit-learn does (max_iter, max_fun, tol as its gtol).
 - random_state: an int is fastmlp's seed (initialisation and shuffles);
-  None or a RandomState draws one.
+  None or a RandomState draws one. The early-stopping split is scikit-learn's
+  own (train_test_split, stratified on the binarized labels as scikit-learn's).
+- dtype: float32 input trains and predicts in float32, anything else in
+  float64, as scikit-learn's.
+- a fit that diverges (non-finite parameters) raises ValueError, except with
+  early_stopping, where it ends with a ConvergenceWarning and keeps the
+  best epoch's parameters (as scikit-learn since its issue 29504).
 
 Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
-``dtype`` ("float64" or "float32": the network's precision), ``class_weight``
+``dtype`` (None: the input's, as scikit-learn; or "float64", "float32"), ``class_weight``
 (None, "balanced" or {label: weight}, multiplied into sample_weight).
 """
 
@@ -129,7 +135,8 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_fun": (lambda v: is_int(v) and v >= 1, "a positive int"),
     "n_threads": (lambda v: v is None or (is_int(v) and 1 <= v <= _core.MAX_THREADS),
                   f"None or an int in [1, {_core.MAX_THREADS}]"),
-    "dtype": _choice("float64", "float32"),
+    "dtype": (lambda v: v is None or (isinstance(v, str) and v in ("float64", "float32")),
+              "None, 'float64' or 'float32'"),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
     "loss": _choice("squared_error"),
 }
@@ -140,6 +147,8 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
 class _BaseMLP(BaseEstimator):
     """What MLPClassifier and MLPRegressor share: parameters, the training
     loop and its stopping rules, pickling, export."""
+
+    _net: Network  # the fitted network
 
     def _check_params(self) -> None:
         for name, value in self.get_params(deep=False).items():
@@ -164,9 +173,12 @@ class _BaseMLP(BaseEstimator):
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
-        X, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
-        dtype = np.dtype(self.dtype)
-        X_fit: Any = _sparse.as_estimator_input(X, dtype)  # an array, or a CSR matrix
+        X_checked, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
+        if first_pass:  # validate_data kept float32 and made anything else float64
+            dtype = X_checked.dtype if self.dtype is None else np.dtype(self.dtype)
+        else:
+            dtype = self._net.dtype
+        X_fit: Any = _sparse.as_estimator_input(X_checked, dtype)  # an array, or a CSR matrix
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X_fit, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
         hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
@@ -196,10 +208,7 @@ class _BaseMLP(BaseEstimator):
         else:
             seed = int(self.random_state)
         self._net = Network([n_features, *hidden, n_outputs], activation=_ACTIVATIONS[self.activation],
-                            output=output, loss=loss, reduction="mean", init="glorot", seed=seed, dtype=dtype)
-        if self.activation == "logistic":  # scikit-learn's bound for logistic units: sqrt(2 / (in + out))
-            for W in self._net.weights:
-                W *= np.sqrt(1.0 / 3.0)
+                            output=output, loss=loss, reduction="mean", init="sklearn", seed=seed, dtype=dtype)
         self._adopt_network()
         self.n_iter_ = 0
         self.t_ = 0
@@ -232,7 +241,8 @@ class _BaseMLP(BaseEstimator):
         return float(self._net.sizes[-1]) if self._net.loss_name == "mse" else 1.0
 
     def _penalty_norm(self) -> float:
-        return float(sum(np.dot(W.ravel(), W.ravel()) for W in self._net.weights))
+        with np.errstate(over="ignore", invalid="ignore"):  # diverged weights: an infinite (or NaN) penalty
+            return float(sum(np.dot(W.ravel(), W.ravel()) for W in self._net.weights))
 
     def _fit_stochastic(self, X: np.ndarray, Y: np.ndarray, y_labels: np.ndarray, sw: np.ndarray | None,
                         incremental: bool) -> None:
@@ -244,7 +254,8 @@ class _BaseMLP(BaseEstimator):
         y_val: Any = None
         sw_val: Any = None
         if self.early_stopping:
-            stratify = y_labels if _is_single_label(self) else None
+            # scikit-learn's split: stratified on the binarized labels (its messages name those)
+            stratify = Y.astype(bool) if _is_single_label(self) else None
             parts = train_test_split(X, Y, y_labels, *(() if sw is None else (sw,)), random_state=self._random_state,
                                      test_size=self.validation_fraction, stratify=stratify)
             X, X_val, Y, _, _, y_val = parts[:6]
@@ -270,7 +281,8 @@ class _BaseMLP(BaseEstimator):
         # (||W|| taken at the epoch's start: exact for one batch per epoch)
         batches = [s.stop - s.start for s in gen_batches(n, batch)]
         penalty_factor = 0.5 * self.alpha * len(batches) / (n * mean_weight)
-        best_params: list[np.ndarray] = []
+        # with early stopping, the parameters to keep: the fit's start until an epoch scores
+        best_params = [p.copy() for p in (*self._net.weights, *self._net.biases)] if self.early_stopping else []
         penalty = [penalty_factor * self._penalty_norm() if self.alpha else 0.0]  # at the next epoch's start
         adaptive = self.solver == "sgd" and self.learning_rate == "adaptive"
         invscaling = self.solver == "sgd" and self.learning_rate == "invscaling"
@@ -288,6 +300,12 @@ class _BaseMLP(BaseEstimator):
             if self.early_stopping:
                 if self._update_validation(X_val, y_val, sw_val):
                     best_params[:] = [p.copy() for p in (*self._net.weights, *self._net.biases)]
+                if not all(np.isfinite(p).all() for p in (*self._net.weights, *self._net.biases)):
+                    # nothing recovers from here: end, keeping the best epoch's parameters
+                    warnings.warn(f"Solver produced non-finite parameter weights at iteration {self.n_iter_}; "
+                                  "early stopping keeps the best iteration's parameters.", ConvergenceWarning,
+                                  stacklevel=4)
+                    return True
             else:
                 self._update_training_loss()
             if invscaling:
@@ -335,7 +353,8 @@ class _BaseMLP(BaseEstimator):
 
     def _update_validation(self, X_val: np.ndarray, y_val: np.ndarray, sw_val: np.ndarray | None) -> bool:
         """Record the validation score; True when it is the best so far."""
-        score = self._score_predictions(X_val, y_val, sw_val)
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging fit's score is NaN, said once
+            score = self._score_predictions(X_val, y_val, sw_val)
         assert self.validation_scores_ is not None and self.best_validation_score_ is not None
         self.validation_scores_.append(score)
         if self.verbose:
@@ -362,7 +381,7 @@ class _BaseMLP(BaseEstimator):
         """The optimiser and its settings, in fastmlp's names."""
         if self.solver == "adam":
             return {"optimizer": "adam", "beta1": float(self.beta_1), "beta2": float(self.beta_2),
-                    "eps": float(self.epsilon)}
+                    "eps": float(self.epsilon), "eps_hat": True}
         if self.momentum > 0:
             return {"optimizer": "momentum", "momentum": float(self.momentum),
                     "nesterov": bool(self.nesterovs_momentum)}
@@ -375,9 +394,11 @@ class _BaseMLP(BaseEstimator):
         carries over from the last call (Network.fit keeps it while its
         settings stay)."""
         try:
+            # with early stopping, a diverging fit goes on to the epoch's validation (NaN) and ends there
             self._net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch,
                           shuffle=bool(self.shuffle), threads=self.n_threads, l2=l2, sample_weight=sw,
-                          power_t=float(self.power_t), **self._optimizer_options(), **options)
+                          power_t=float(self.power_t), on_divergence="continue" if self.early_stopping else "raise",
+                          **self._optimizer_options(), **options)
         except FloatingPointError as e:
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.") from e
@@ -603,8 +624,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         Solver "lbfgs": loss evaluations at most.
     n_threads : int or None, default None
         Threads for fit and predict (fastmlp's; results do not depend on it).
-    dtype : {"float64", "float32"}, default "float64"
-        The network's precision.
+    dtype : {None, "float64", "float32"}, default None
+        The network's precision (fastmlp's parameter). None follows the
+        input, as scikit-learn does: float32 X gives float32 coefs_,
+        intercepts_ and predictions, any other X float64.
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into sample_weight ("balanced":
         n_samples / (n_classes * count)). Not for multi-label targets.
@@ -662,7 +685,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: str = "float64",
+        dtype: str | None = None,
         class_weight: dict[Any, float] | str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -903,7 +926,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: str = "float64",
+        dtype: str | None = None,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
