@@ -49,7 +49,7 @@ def test_sklearn_estimator_checks(estimator, check):
 @pytest.mark.parametrize("ours,theirs", [(MLPClassifier, SkMLPClassifier), (MLPRegressor, SkMLPRegressor)])
 def test_same_parameters_and_defaults_as_sklearn(ours, theirs):
     mine, reference = ours().get_params(), theirs().get_params()
-    extra = {"n_threads": None, "dtype": None} | ({"class_weight": None} if ours is MLPClassifier else {})
+    extra = {"n_threads": None, "dtype": None, "dropout": 0.0} | ({"class_weight": None} if ours is MLPClassifier else {})
     assert mine == reference | extra
 
 

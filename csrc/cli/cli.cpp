@@ -91,13 +91,15 @@ constexpr const char* kTrainUsage =
     "                         layer: sigmoid (default), tanh, relu, leaky_relu,\n"
     "                         identity\n"
     "  --output NAME          output layer's activation: sigmoid (default),\n"
-    "                         softmax, identity, tanh, relu, leaky_relu\n"
-    "  --loss NAME            mse (default) or cross_entropy (with softmax or\n"
-    "                         sigmoid outputs)\n"
+    "                         softmax, identity, tanh, relu, leaky_relu, exp\n"
+    "  --loss NAME            mse (default), cross_entropy (with softmax or\n"
+    "                         sigmoid outputs) or poisson (with exp; targets >= 0)\n"
     "  --reduction NAME       sum (default) or mean over a batch's rows\n"
     "  --init NAME            uniform (default), glorot, he, glorot_normal,\n"
     "                         he_normal, sklearn (scikit-learn's: W and b uniform)\n"
     "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
+    "  --dropout P[,P...]     hidden layers' dropout rate while training, one for\n"
+    "                         all or one per layer, in [0, 1) (default: 0)\n"
     "\n"
     "training options (defaults: the article's plain gradient descent; the same\n"
     "options, names and rules as Python's Network.fit):\n";
@@ -304,6 +306,18 @@ struct NetworkSpec {
   Reduction reduction = Reduction::Sum;
   Init init = Init::Uniform;
   double leaky_slope = Activation::kDefaultSlope;
+  std::vector<double> dropout;  // one rate for all hidden layers, or one each; empty: none
+
+  // Each hidden layer's dropout rate, for a network with `n_hidden` of them.
+  std::vector<double> dropout_rates(std::size_t n_hidden) const {
+    if (n_hidden == 0 && dropout.size() == 1 && dropout[0] > 0)
+      throw UsageError("--dropout: acts on hidden layers; this network has none");
+    if (dropout.size() == 1) return std::vector<double>(n_hidden, dropout[0]);
+    if (dropout.size() != n_hidden)
+      throw UsageError("--dropout: " + std::to_string(dropout.size()) + " rates for " +
+                       std::to_string(n_hidden) + " hidden layers (give one, or one per layer)");
+    return dropout;
+  }
 
   // One activation per dense layer of a network with `n_hidden` hidden layers.
   std::vector<Activation> activations(std::size_t n_hidden) const {
@@ -335,6 +349,15 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
        [&spec](const std::string& v) {
          spec.leaky_slope = parse_real("--leaky-slope", v);
          if (spec.leaky_slope < 0) throw UsageError("--leaky-slope: expected a number >= 0");
+       }},
+      {"--dropout", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.dropout.clear();
+         for (const std::string& rate : split_commas(v)) {
+           spec.dropout.push_back(parse_real("--dropout", rate));
+           if (!(spec.dropout.back() >= 0 && spec.dropout.back() < 1))
+             throw UsageError("--dropout: expected rates in [0, 1)");
+         }
        }},
   };
 }
@@ -619,6 +642,7 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   const Matrix<T> X_test = converted<T>(test.X);
   Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
                  spec.leaky_slope);
+  if (!spec.dropout.empty()) net.set_dropout(spec.dropout_rates(sizes.size() - 2));
   net.initialize(spec.init, seed);
   FitData<T> data;
   data.X = X.view();

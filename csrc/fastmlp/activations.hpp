@@ -3,8 +3,9 @@
 //
 // Backward passes take the activation's *output* A, not its input Z: every
 // activation here has a derivative expressible in A (sigmoid: A (1 - A); tanh:
-// 1 - A^2; relu and leaky_relu: the sign of A), so the network keeps one buffer per layer, not two.
-// Softmax works on whole rows and belongs to output layers only.
+// 1 - A^2; relu and leaky_relu: the sign of A; exp: A itself), so the network keeps one buffer per layer, not two.
+// Softmax works on whole rows and, like exp (the log link of Poisson regression),
+// belongs to output layers only.
 #pragma once
 
 #include <algorithm>
@@ -23,7 +24,7 @@ namespace fastmlp {
 // (ignored by the others). `Activation::Relu` and friends convert to one, so
 // call sites name the function alone; compare kinds with ==.
 struct Activation {
-  enum Kind { Sigmoid, Tanh, Relu, LeakyRelu, Identity, Softmax };
+  enum Kind { Sigmoid, Tanh, Relu, LeakyRelu, Identity, Softmax, Exp };
   static constexpr double kDefaultSlope = 0.01;
 
   constexpr Activation(Kind k = Sigmoid, double leaky_slope = kDefaultSlope) noexcept
@@ -46,12 +47,13 @@ inline const char* activation_name(Activation a) {
     case Activation::LeakyRelu: return "leaky_relu";
     case Activation::Identity: return "identity";
     case Activation::Softmax: return "softmax";
+    case Activation::Exp: return "exp";
   }
   return "?";
 }
 
 // The activation called `name` (with the default leaky slope), or
-// std::invalid_argument naming `what`. Softmax is accepted only where
+// std::invalid_argument naming `what`. Softmax and exp are accepted only where
 // `allow_softmax` (output layers).
 inline Activation activation_from_name(const std::string& name, const char* what,
                                        bool allow_softmax) {
@@ -59,7 +61,8 @@ inline Activation activation_from_name(const std::string& name, const char* what
                                          Activation::LeakyRelu, Activation::Identity};
   constexpr Activation::Kind output[] = {Activation::Sigmoid,   Activation::Tanh,
                                          Activation::Relu,      Activation::LeakyRelu,
-                                         Activation::Identity, Activation::Softmax};
+                                         Activation::Identity, Activation::Softmax,
+                                         Activation::Exp};
   const auto name_of = [](Activation::Kind k) { return activation_name(k); };
   return allow_softmax ? from_name(what, name, output, name_of) : from_name(what, name, hidden, name_of);
 }

@@ -16,7 +16,7 @@ namespace fastmlp {
 
 template <class T>
 Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward,
-                        bool sparse_input) {
+                        bool sparse_input, bool dropout) {
   const std::size_t L = net.n_layers();
   for (std::size_t l = 0; l < L; ++l) {
     const std::size_t units = net.sizes()[l + 1];
@@ -27,6 +27,11 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bo
   loss_terms = Matrix<double>(rows, loss_terms_per_row(net.loss(), net.activation(L - 1),
                                                        net.n_outputs()));
   if (backward) grads = AlignedBuffer<T>(net.n_params());
+  for (std::size_t l = 0; l < L; ++l) {
+    const bool dropping = dropout && backward && net.dropout(l) > 0;
+    masks.emplace_back(dropping ? rows : 0, net.sizes()[l + 1]);
+    dropped.emplace_back(dropping ? rows : 0, net.sizes()[l + 1]);
+  }
   if (gather) {
     if (!sparse_input) X = Matrix<T>(rows, net.n_inputs());
     Y = Matrix<T>(rows, net.n_outputs());
@@ -76,8 +81,16 @@ T reduction_scale(Reduction reduction, const Batch<T>& b) {
   return sum > 0 ? static_cast<T>(1.0 / sum) : T(0);
 }
 
+// Whether layer l's output goes through dropout in this batch.
+template <class T>
+bool drops(const Network<T>& net, const Batch<T>& b, const Workspace<T>& ws, std::size_t l) {
+  return b.dropout != nullptr && net.dropout(l) > 0 && ws.masks[l].rows() != 0;
+}
+
 // Phase 1 for rows [first, first + count) of a batch (see above); without
-// `backward`, up to the loss terms and the output dZ.
+// `backward`, up to the loss terms and the output dZ. With dropout, a hidden
+// layer's A is masked into D after its activation, the layer above reads D,
+// and on the way down the gradient at D is masked before f'.
 template <class T>
 void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
                            bool backward, std::size_t first, std::size_t count) {
@@ -104,7 +117,10 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
   // forward: A_l = f_l(A_{l-1} W_l + b_l), with A_{-1} = X; the output layer's
   // logits Z kept when the loss needs them
   auto A = [&](std::size_t l) { return rows(ws.activations[l]); };
-  auto input = [&](std::size_t l) { return l == 0 ? X : ConstMatrixView<T>(A(l - 1)); };
+  auto input = [&](std::size_t l) {
+    if (l == 0) return X;
+    return ConstMatrixView<T>(drops(net, b, ws, l - 1) ? rows(ws.dropped[l - 1]) : A(l - 1));
+  };
   // a CSR X's first layer goes over its nonzeros, reading the batch's rows in place
   auto layer_forward = [&](std::size_t l, MatrixView<T> out, Activation f) {
     if (l == 0 && sparse)
@@ -112,7 +128,14 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
     else
       dense_forward(out, input(l), net.weight(l), net.bias(l), f);
   };
-  for (std::size_t l = 0; l + 1 < L; ++l) layer_forward(l, A(l), net.activation(l));
+  for (std::size_t l = 0; l + 1 < L; ++l) {
+    layer_forward(l, A(l), net.activation(l));
+    if (!drops(net, b, ws, l)) continue;
+    const MatrixView<T> mask = rows(ws.masks[l]);
+    for (std::size_t i = 0; i < count; ++i)
+      dropout_mask_row(mask.row(i), b.dropout->row_key(l, b.row(first + i)), mask.cols, net.dropout(l));
+    dropout_forward<T>(rows(ws.dropped[l]), A(l), mask);
+  }
   MatrixView<T> logits;
   if (loss_needs_logits(net.loss())) {
     logits = rows(ws.logits);
@@ -129,6 +152,7 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
   for (std::size_t l = L - 1; l > 0; --l) {
     const MatrixView<T> dX = rows(ws.deltas[l - 1]);
     dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
+    if (drops(net, b, ws, l - 1)) dropout_backward<T>(dX, rows(ws.masks[l - 1]));
     activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
   }
 }
@@ -170,12 +194,15 @@ std::size_t chunk_rows(const Network<T>& net) {
 
 // Phase 2: every layer's dW and db into ws.grads, from the batch's inputs X
 // (rows, inputs) and the dZ phase 1 left, chunk by chunk of rows, each chunk
-// in tasks over the pool; the chunks after a stop are skipped. With a CSR
-// input (`csr`, its batch rows `map`), the first layer's dW is cut by columns
-// and goes over the nonzeros.
+// in tasks over the pool; the chunks after a stop are skipped. A layer's
+// input is the output of the layer below after dropout, when it drops. With a
+// CSR input (the batch's X_csr), the first layer's dW is cut by columns and
+// goes over the nonzeros.
 template <class T>
-void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, const CsrView<T>& csr,
-                         RowMap map, Workspace<T>& ws, ThreadPool* pool, StopFlag& stop) {
+void parameter_gradients(const Network<T>& net, const Batch<T>& b, ConstMatrixView<T> X,
+                         Workspace<T>& ws, ThreadPool* pool, StopFlag& stop) {
+  const CsrView<T>& csr = b.X_csr;
+  const RowMap map{b.order, b.first};
   const std::size_t n = X.rows, parts = grad_parts(pool), chunk = chunk_rows(net);
   const auto& sizes = net.sizes();
   T* grads = ws.grads.data();
@@ -196,7 +223,9 @@ void parameter_gradients(const Network<T>& net, ConstMatrixView<T> X, const CsrV
                              RowMap{map.order, map.first + first_row}, dZ.cols_range(first, count),
                              accumulate);
     } else if (weight) {
-      const ConstMatrixView<T> input = l == 0 ? X : ws.activations[l - 1].view().rows_range(0, n);
+      const ConstMatrixView<T> input =
+          l == 0 ? X
+                 : (drops(net, b, ws, l - 1) ? ws.dropped[l - 1] : ws.activations[l - 1]).view().rows_range(0, n);
       const MatrixView<T> dW(grads + net.weight_offset(l), sizes[l], sizes[l + 1]);
       dense_backward_weight(dW.rows_range(first, count),
                             input.rows_range(first_row, rows).cols_range(first, count), dZ,
@@ -257,7 +286,7 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
                                 : b.order != nullptr
                                     ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
                                     : b.X.rows_range(b.first, b.rows);
-  parameter_gradients(net, X, b.X_csr, RowMap{b.order, b.first}, ws, pool, stop);
+  parameter_gradients(net, b, X, ws, pool, stop);
   return loss;
 }
 
@@ -304,6 +333,7 @@ void check_targets(const Network<T>& net, std::size_t rows, InputView<T> Y, cons
                                 " columns but the network has " +
                                 std::to_string(net.n_outputs()) + " outputs");
   check_finite(Y, y_name, pool);
+  check_targets(net.loss(), Y, y_name);
 }
 
 }  // namespace

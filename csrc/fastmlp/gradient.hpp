@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include <fastmlp/dropout.hpp>
 #include <fastmlp/matrix.hpp>
 #include <fastmlp/network.hpp>
 #include <fastmlp/sparse.hpp>
@@ -64,12 +65,13 @@ class StopFlag {
 
 // The buffers one gradient evaluation (or, without `backward`, one forward
 // pass and loss) needs for a network and a number of rows; with `sparse_input`
-// no gathered X (a shuffled CSR batch is read through its row order).
+// no gathered X (a shuffled CSR batch is read through its row order); with
+// `dropout`, also the buffers of the network's dropout (for training steps).
 template <class T>
 class Workspace {
  public:
   Workspace(const Network<T>& net, std::size_t rows, bool gather, bool backward = true,
-            bool sparse_input = false);
+            bool sparse_input = false, bool dropout = false);
   std::vector<Matrix<T>> activations;  // A of every layer, (rows, units)
   Matrix<T> logits;                    // the output layer's Z, when the loss needs it
   std::vector<Matrix<T>> deltas;       // dZ of every layer, (rows, units); without
@@ -79,6 +81,10 @@ class Workspace {
                                        // only for dense input)
   AlignedBuffer<T> weight;             // its rows' weights, gathered (when `gather`)
   AlignedBuffer<T> grads;              // laid out as Network::params() (when `backward`)
+  // With `dropout`, for each hidden layer l with a rate: its
+  // mask (rows, units) and its output after dropout, D = A * mask, which the
+  // layer above reads (activations[l] keeps A for the derivative); else empty.
+  std::vector<Matrix<T>> masks, dropped;
 };
 
 // The loss on (X, Y) under the network's reduction, and its gradient with
@@ -124,6 +130,7 @@ struct Batch {
   const std::size_t* order;
   std::size_t first, rows;
   CsrView<T> X_csr = {};
+  const DropoutKey* dropout = nullptr;  // while training: the epoch's masks; null: none
 
   // The row of X that is row i of the batch.
   std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }

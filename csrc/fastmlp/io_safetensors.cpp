@@ -322,6 +322,7 @@ struct Description {
   double leaky_slope = Activation::kDefaultSlope;
   Loss loss = Loss::Mse;
   Reduction reduction = Reduction::Sum;
+  std::vector<double> dropout;  // one per hidden layer; empty: none (not stored)
 };
 
 // The network <-> description mapping: the one place that knows Network's
@@ -334,17 +335,21 @@ Description describe(const Network<T>& net) {
   d.leaky_slope = net.leaky_slope();
   d.loss = net.loss();
   d.reduction = net.reduction();
+  if (net.has_dropout())
+    for (std::size_t l = 0; l + 1 < net.n_layers(); ++l) d.dropout.push_back(net.dropout(l));
   return d;
 }
 
 template <class T>
 Network<T> build(const Description& d) {
-  return Network<T>(d.sizes, d.activations, d.loss, d.reduction, d.leaky_slope);
+  Network<T> net(d.sizes, d.activations, d.loss, d.reduction, d.leaky_slope);
+  if (!d.dropout.empty()) net.set_dropout(d.dropout);
+  return net;
 }
 
 constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
                                          "leaky_slope", "loss", "reduction", "init", "seed",
-                                         "feature_names", "task"};
+                                         "feature_names", "task", "dropout"};
 // The format's only where the file records a task: older files (and other
 // writers) may hold entries of these names, which stay theirs.
 constexpr const char* kTaskKeys[] = {"classes", "classes_type", "target_names"};
@@ -375,7 +380,7 @@ std::string joined(const List& list, Format format) {
 Metadata format_metadata(const Description& d) {
   char slope[kMaxNumberChars];
   const std::size_t slope_length = format_number(d.leaky_slope, slope);
-  return {
+  Metadata meta{
       {"format", kFormatName},
       {"format_version", kFormatVersion},
       {"sizes", joined(d.sizes, [](std::size_t s) { return std::to_string(s); })},
@@ -384,6 +389,13 @@ Metadata format_metadata(const Description& d) {
       {"loss", loss_name(d.loss)},
       {"reduction", reduction_name(d.reduction)},
   };
+  // Written only for a network that drops, so other files stay as they were.
+  if (!d.dropout.empty())
+    meta["dropout"] = joined(d.dropout, [](double p) {
+      char text[kMaxNumberChars];
+      return std::string(text, format_number(p, text));
+    });
+  return meta;
 }
 
 const std::string& required(const Metadata& meta, const char* key) {
@@ -454,6 +466,21 @@ Description parse_description(const Metadata& meta) {
   d.reduction =
       reduction_from_name(std::string(short_value(required(meta, "reduction"), "reduction")));
   check_loss_output(d.loss, d.activations.back());
+
+  // "dropout": one training rate per hidden layer (for the record: prediction
+  // ignores it); absent from files of networks without.
+  if (const auto it = meta.find("dropout"); it != meta.end()) {
+    const std::string& rates = it->second;
+    if (static_cast<std::size_t>(std::count(rates.begin(), rates.end(), ',')) + 2 != n_layers)
+      fail("metadata 'dropout' must give " + std::to_string(n_layers - 1) +
+           " rate(s), one per hidden layer; got " + in_quotes(rates));
+    for (std::string_view part : split_commas(rates)) {
+      double p = 0;
+      if (!parse_number(part, p) || !(p >= 0 && p < 1))
+        fail("metadata 'dropout' must hold rates in [0, 1); got " + in_quotes(rates));
+      d.dropout.push_back(p);
+    }
+  }
   return d;
 }
 

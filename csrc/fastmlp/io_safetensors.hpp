@@ -6,7 +6,8 @@
 // and layers.{i}.bias (out), all F64 or all F32. The header's __metadata__ holds
 // strings: format ("fastmlp"), format_version ("1"), sizes ("4,5,3"),
 // activations (one per dense layer, "sigmoid,sigmoid"), leaky_slope, loss,
-// reduction; when known, init, seed, feature_names, task, classes, classes_type
+// reduction; dropout (one training rate per hidden layer) for a network that
+// drops; when known, init, seed, feature_names, task, classes, classes_type
 // and target_names (ModelInfo); and any entries a caller adds (the Python
 // package stores its own).
 // Reading trusts nothing and checks every number before it sizes anything. Not

@@ -7,6 +7,10 @@
 // "W += lr * adj". cross_entropy pairs with softmax (multi-class: -sum Y log A)
 // or sigmoid (binary / multi-label: -sum Y log A + (1 - Y) log(1 - A)), and is
 // computed from the logits Z with log-sum-exp, so no log(0) ever happens.
+// poisson is the half Poisson deviance with a log link (output exp, A = e^Z):
+// per element y log(y / a) - y + a, which is A - Y Z plus a term of Y alone
+// (scikit-learn's HalfPoissonLoss with its constant, zero at a perfect fit);
+// its gradient at Z is A - Y. Its targets must be >= 0 (check_targets).
 // The reduction is explicit: sum over the batch, or mean (divided by its rows).
 #pragma once
 
@@ -22,16 +26,23 @@
 
 namespace fastmlp {
 
-enum class Loss { Mse, CrossEntropy };
+enum class Loss { Mse, CrossEntropy, Poisson };
 enum class Reduction { Sum, Mean };
 
 // --- names ----------------------------------------------------------------------
 
-inline const char* loss_name(Loss l) { return l == Loss::Mse ? "mse" : "cross_entropy"; }
+inline const char* loss_name(Loss l) {
+  switch (l) {
+    case Loss::Mse: return "mse";
+    case Loss::CrossEntropy: return "cross_entropy";
+    case Loss::Poisson: return "poisson";
+  }
+  return "?";
+}
 inline const char* reduction_name(Reduction r) { return r == Reduction::Sum ? "sum" : "mean"; }
 
 inline Loss loss_from_name(const std::string& name) {
-  constexpr Loss all[] = {Loss::Mse, Loss::CrossEntropy};
+  constexpr Loss all[] = {Loss::Mse, Loss::CrossEntropy, Loss::Poisson};
   return from_name("loss", name, all, loss_name);
 }
 
@@ -45,10 +56,26 @@ inline void check_loss_output(Loss loss, Activation output) {
   if (loss == Loss::CrossEntropy && output != Activation::Softmax && output != Activation::Sigmoid)
     throw std::invalid_argument(std::string("loss 'cross_entropy' needs output 'softmax' or "
                                             "'sigmoid'; got '") + activation_name(output) + "'");
+  if (loss == Loss::Poisson && output != Activation::Exp)
+    throw std::invalid_argument(std::string("loss 'poisson' needs output 'exp' (the log link); got '") +
+                                activation_name(output) + "'");
 }
 
 // Whether the loss needs the output layer's logits Z besides A = f(Z).
-inline bool loss_needs_logits(Loss loss) { return loss == Loss::CrossEntropy; }
+inline bool loss_needs_logits(Loss loss) { return loss != Loss::Mse; }
+
+// std::invalid_argument naming `name` unless the targets Y suit `loss`:
+// poisson's are counts or rates, >= 0 (assumed finite, checked before).
+template <class T>
+void check_targets(Loss loss, ConstMatrixView<T> Y, const char* name) {
+  if (loss != Loss::Poisson) return;
+  for (std::size_t i = 0; i < Y.rows; ++i)
+    for (std::size_t j = 0; j < Y.cols; ++j)
+      if (!(Y(i, j) >= T(0)))
+        throw std::invalid_argument(std::string(name) + " must be >= 0 for loss 'poisson'; found " +
+                                    std::to_string(Y(i, j)) + " at row " + std::to_string(i) +
+                                    ", column " + std::to_string(j));
+}
 
 // --- loss and output delta --------------------------------------------------------------
 
@@ -78,6 +105,14 @@ void loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ,
       for (std::size_t j = 0; j < k; ++j) {
         d[j] = a[j] - y[j];
         term[j] = 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
+      }
+    } else if (loss == Loss::Poisson) {  // a - y z + (y log y - y); dZ = a - y
+      const T* z = Z.row(i);
+      for (std::size_t j = 0; j < k; ++j) {
+        const double yj = y[j];
+        const double constant = yj > 0 ? yj * std::log(yj) - yj : 0.0;
+        term[j] = static_cast<double>(a[j]) - yj * static_cast<double>(z[j]) + constant;
+        d[j] = a[j] - y[j];
       }
     } else if (output == Activation::Softmax) {
       // -sum_j y_j log a_j = sum_j y_j (lse(z) - z_j); dZ = a * sum(y) - y

@@ -12,6 +12,7 @@
 
 #include <fastmlp/gemm.hpp>
 #include <fastmlp/names.hpp>
+#include <fastmlp/options.hpp>
 #include <fastmlp/rng.hpp>
 #include <fastmlp/threads.hpp>
 
@@ -199,6 +200,23 @@ Network<T>::Network(std::vector<std::size_t> sizes, std::vector<Activation> acti
     throw OutOfMemory("a network of " + std::to_string(total) + " parameters needs " +
                       std::to_string(bytes) + " bytes, more memory than this machine has");
   params_ = AlignedBuffer<T>(total);
+}
+
+template <class T>
+bool Network<T>::has_dropout() const noexcept {
+  return std::any_of(dropout_.begin(), dropout_.end(), [](double p) { return p > 0; });
+}
+
+template <class T>
+void Network<T>::set_dropout(const std::vector<double>& hidden_rates) {
+  const std::size_t hidden = n_layers() - 1;
+  if (hidden_rates.size() != hidden)
+    throw std::invalid_argument("dropout must give one rate per hidden layer (" + std::to_string(hidden) +
+                                "); got " + std::to_string(hidden_rates.size()));
+  for (double p : hidden_rates)
+    if (!(p >= 0 && p < 1))
+      throw std::invalid_argument("dropout rates must be in [0, 1); got " + number_text(p));
+  dropout_ = hidden_rates;
 }
 
 template <class T>

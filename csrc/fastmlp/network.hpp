@@ -91,6 +91,13 @@ class Network {
   Reduction reduction() const noexcept { return reduction_; }
   double leaky_slope() const noexcept { return leaky_slope_; }
 
+  // Dropout while training (dropout.hpp): layer l's rate, 0 for none (always
+  // for the output layer). set_dropout takes one rate in [0, 1) per hidden
+  // layer (std::invalid_argument otherwise); prediction ignores them.
+  double dropout(std::size_t l) const noexcept { return l < dropout_.size() ? dropout_[l] : 0.0; }
+  bool has_dropout() const noexcept;
+  void set_dropout(const std::vector<double>& hidden_rates);
+
   // Layer `l`'s weights W (in, out) and bias b (out), views into params().
   MatrixView<T> weight(std::size_t l) noexcept;
   ConstMatrixView<T> weight(std::size_t l) const noexcept;
@@ -119,6 +126,7 @@ class Network {
   Loss loss_;
   Reduction reduction_;
   double leaky_slope_;
+  std::vector<double> dropout_;  // one per hidden layer; empty: none
   std::vector<std::size_t> w_offset_, b_offset_;
   AlignedBuffer<T> params_;
 };

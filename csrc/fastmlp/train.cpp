@@ -175,7 +175,7 @@ class Batches {
       : X_(data.X), X_csr_(data.X_csr), Y_(data.Y), weight_(data.sample_weight), pool_(pool),
         batch_(options.batch_size == 0 ? X_.rows : std::min(options.batch_size, X_.rows)),
         shuffled_(options.shuffle && batch_ < X_.rows), seed_(options.seed),
-        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_, true, !X_csr_.empty()),
+        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_, true, !X_csr_.empty(), net.has_dropout()),
         order_(shuffled_ ? X_.rows : 0), segments_(param_segments(net)) {
     reserve_scratch(net, batch_, true, pool);
     if (weight_ != nullptr) total_weight_ = std::accumulate(weight_, weight_ + X_.rows, 0.0);
@@ -190,10 +190,12 @@ class Batches {
     const std::size_t n = X_.rows;
     const bool mean = net.reduction() == Reduction::Mean;
     if (shuffled_) shuffle_rows(order_, seed_, epoch);
+    const DropoutKey masks{seed_, epoch};
     double epoch_loss = 0;
     for (std::size_t first = 0; first < n; first += batch_) {
       const std::size_t rows = std::min(batch_, n - first);
-      const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows, X_csr_};
+      const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows, X_csr_,
+                       net.has_dropout() ? &masks : nullptr};
       const double loss = batch_gradient(net, b, ws_, pool_, stop);
       if (stop.raised()) return std::nullopt;
       if (mean && rows != n) {

@@ -5,7 +5,8 @@
 // network's loss (mse, summed), W -= learning_rate * dW once per epoch. With a
 // batch size, each epoch walks the rows in batches, reshuffled every epoch from
 // the seed; options add optimisers, schedules, l2, clipping, sample and class
-// weights, validation and early stopping. Everything a fit needs is allocated
+// weights, validation and early stopping. The network's dropout acts here
+// alone, with masks from the seed and the epoch (dropout.hpp). Everything a fit needs is allocated
 // once, before the first epoch; the loop allocates nothing. Interruption,
 // callbacks and progress are hooks, so the loop knows no Python.
 #pragma once

@@ -534,19 +534,30 @@ void bind_network(py::module_& m, const char* name) {
   using Net = PyNetwork<T>;
   py::class_<Net>(m, name, "A dense network's C++ storage; use fastmlp.Network.")
       .def(py::init([](std::vector<std::size_t> sizes, const std::vector<std::string>& activations,
-                       const std::string& loss, const std::string& reduction, double leaky_slope) {
+                       const std::string& loss, const std::string& reduction, double leaky_slope,
+                       const std::vector<double>& dropout) {
              std::vector<Activation> layers;
              for (std::size_t l = 0; l < activations.size(); ++l) {
                const bool last = l + 1 == activations.size();
                layers.push_back(activation_from_name(activations[l], last ? "output" : "activation",
                                                      last));
              }
-             return new Net{Network<T>(std::move(sizes), std::move(layers), loss_from_name(loss),
-                                       reduction_from_name(reduction), leaky_slope),
-                            {}};
+             auto* net = new Net{Network<T>(std::move(sizes), std::move(layers), loss_from_name(loss),
+                                            reduction_from_name(reduction), leaky_slope),
+                                 {}};
+             if (!dropout.empty()) {
+               try {
+                 net->net.set_dropout(dropout);
+               } catch (...) {
+                 delete net;
+                 throw;
+               }
+             }
+             return net;
            }),
            py::arg("sizes"), py::arg("activations"), py::arg("loss"), py::arg("reduction"),
-           py::arg("leaky_slope"))
+           py::arg("leaky_slope"), py::arg("dropout") = std::vector<double>{},
+           "`dropout`: one training rate per hidden layer, or empty for none.")
       .def_property_readonly("sizes", [](const Net& self) { return self.net.sizes(); })
       .def_property_readonly("activations", [](const Net& self) {
              std::vector<std::string> names;
@@ -558,6 +569,11 @@ void bind_network(py::module_& m, const char* name) {
       .def_property_readonly("reduction",
                              [](const Net& self) { return reduction_name(self.net.reduction()); })
       .def_property_readonly("leaky_slope", [](const Net& self) { return self.net.leaky_slope(); })
+      .def_property_readonly("dropout", [](const Net& self) {
+             std::vector<double> rates;
+             for (std::size_t l = 0; l + 1 < self.net.n_layers(); ++l) rates.push_back(self.net.dropout(l));
+             return rates;
+           }, "Each hidden layer's dropout rate while training.")
       .def("to_bytes", [](const Net& self, const std::string& init, std::uint64_t seed, const Metadata& extra,
                           const OptNames& feature_names, const OptNames& classes,
                           const std::optional<std::string>& classes_type, const OptNames& target_names,
@@ -979,6 +995,18 @@ PYBIND11_MODULE(_core, m) {
   bind_files(m);
   bind_dense_ops<double>(m);
   bind_dense_ops<float>(m);
+  m.def("dropout_mask", [](std::uint64_t seed, std::uint64_t epoch, std::size_t layer,
+                           const std::vector<std::size_t>& rows, std::size_t units, double p) {
+          if (!(p >= 0 && p < 1)) throw std::invalid_argument("p must be in [0, 1)");
+          py::array_t<double> mask({rows.size(), units});
+          const DropoutKey key{seed, epoch};
+          for (std::size_t i = 0; i < rows.size(); ++i)
+            dropout_mask_row(mask.mutable_data() + i * units, key.row_key(layer, rows[i]), units, p);
+          return mask;
+        }, py::arg("seed"), py::arg("epoch"), py::arg("layer"), py::arg("rows"), py::arg("units"),
+        py::arg("p"),
+        "The float64 dropout mask (len(rows), units) a fit with `seed` applies in `epoch` to "
+        "layer `layer` for those training rows: 1 / (1 - p) where kept, 0 where dropped.");
   m.def("validation_split", [](std::size_t n, double fraction, std::uint64_t seed) {
           const RowSplit split = validation_split(n, fraction, seed);
           return py::make_tuple(py::array_t<std::size_t>(split.train.size(), split.train.data()),

@@ -81,8 +81,10 @@ class _Network:
     """A dense network's C++ storage; use fastmlp.Network."""
 
     def __init__(
-        self, sizes: list[int], activations: list[str], loss: str, reduction: str, leaky_slope: float
-    ) -> None: ...
+        self, sizes: list[int], activations: list[str], loss: str, reduction: str, leaky_slope: float,
+        dropout: list[float] = ...,
+    ) -> None:
+        """`dropout`: one training rate per hidden layer, or empty for none."""
     @property
     def sizes(self) -> list[int]: ...
     @property
@@ -94,6 +96,9 @@ class _Network:
     def reduction(self) -> str: ...
     @property
     def leaky_slope(self) -> float: ...
+    @property
+    def dropout(self) -> list[float]:
+        """Each hidden layer's dropout rate while training."""
     def to_bytes(
         self,
         init: str,
@@ -191,6 +196,9 @@ def dense_forward(X: np.ndarray, W: np.ndarray, b: np.ndarray, activation: str, 
 
 def dense_backward(dZ: np.ndarray, X: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(dZ @ W.T, X.T @ dZ, dZ.sum(axis=0))."""
+
+def dropout_mask(seed: int, epoch: int, layer: int, rows: list[int], units: int, p: float) -> np.ndarray:
+    """The float64 dropout mask (len(rows), units) a fit with `seed` applies in `epoch` to layer `layer` for those training rows: 1 / (1 - p) where kept, 0 where dropped."""
 
 def validation_split(n: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """The (training, validation) row indices of a seeded split of n rows."""

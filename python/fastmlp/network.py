@@ -34,8 +34,8 @@ _CORE = {"float64": _core.Network64, "float32": _core.Network32}
 # The string options' choices, as types (so a type checker catches
 # activation="rleu") and, through get_args, as the tuples the checks use.
 Activation = Literal["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
-Output = Literal["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"]
-LossName = Literal["mse", "cross_entropy"]
+Output = Literal["sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "exp"]
+LossName = Literal["mse", "cross_entropy", "poisson"]
 Reduction = Literal["sum", "mean"]
 Init = Literal["uniform", "glorot", "he", "glorot_normal", "he_normal", "sklearn"]
 DType = Literal["float64", "float32"]
@@ -62,16 +62,19 @@ class Network:
     activation : {"sigmoid", "tanh", "relu", "leaky_relu", "identity"} or sequence of them
         The hidden layers' activation: one name for all, or one per hidden
         layer (``("relu", "tanh")`` for ``sizes=[4, 16, 8, 3]``).
-    output : {"sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu"}
-        The output layer's activation.
+    output : {"sigmoid", "softmax", "identity", "tanh", "relu", "leaky_relu", "exp"}
+        The output layer's activation ("exp": the log link of loss "poisson").
     leaky_slope : float, default 0.01
         leaky_relu's slope for negative inputs, ``max(z, 0) + slope * min(z,
         0)``; finite and >= 0.
-    loss : {"mse", "cross_entropy"}
+    loss : {"mse", "cross_entropy", "poisson"}
         What training minimises. "mse" is 1/2 * sum((A - Y)**2) (the
         article's). "cross_entropy" needs output "softmax" (multi-class:
         -sum(Y * log A)) or "sigmoid" (binary or multi-label); it is computed
-        from the logits, stable for any finite values.
+        from the logits, stable for any finite values. "poisson" is the half
+        Poisson deviance, sum(Y * log(Y / A) - Y + A) (scikit-learn's
+        ``HalfPoissonLoss`` with its constant), for counts or rates Y >= 0;
+        it needs output "exp" (A = exp(Z)).
     reduction : {"sum", "mean"}
         How the loss combines rows: "sum" (the article's: the gradient is
         summed over a batch) or "mean" (divided by the batch's rows, as
@@ -92,6 +95,16 @@ class Network:
     dtype : {"float64", "float32"}
         Precision of the parameters and of all arithmetic. Inputs of another
         dtype are converted (copied) once per call.
+    dropout : float or sequence of float, default 0.0
+        Inverted dropout while ``fit`` trains: each hidden unit's activation is
+        zeroed with probability p and the survivors scaled by 1 / (1 - p). One
+        rate for every hidden layer, or one per hidden layer; each in [0, 1)
+        (0: none, bit-identical to no dropout). ``predict``, ``loss`` and
+        ``gradient`` evaluate the plain network. The masks are drawn from
+        ``seed``, the epoch (counted over fits) and each training row's index
+        and unit, so a seed gives the same network whatever the thread count
+        or batch size. Saved in model files (for the record); ONNX export
+        ignores it.
 
     Attributes
     ----------
@@ -155,6 +168,7 @@ class Network:
         seed: int = 0,
         dtype: DType | np.dtype[Any] | type = "float64",
         leaky_slope: float = 0.01,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.sizes = _check_sizes(sizes)
         self.activation = _check_activations(activation, len(self.sizes) - 2)
@@ -167,8 +181,10 @@ class Network:
         self.init = _check_choice(init, "init", _INITS)
         self.seed = _check_int(seed, "seed", low=0, high=2**64 - 1)
         self.dtype = _check_dtype(dtype)
+        self.dropout = _check_dropout(dropout, len(self.sizes) - 2)
         self._core = _CORE[self.dtype.name](list(self.sizes), [*self.activations, self.output],
-                                            self.loss_name, self.reduction, self.leaky_slope)
+                                            self.loss_name, self.reduction, self.leaky_slope,
+                                            self._dropout_rates())
         self._core.initialize(self.init, self.seed)
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch: int | None = None
@@ -187,6 +203,8 @@ class Network:
         # default stands), else one per hidden layer.
         self.activation = hidden[0] if len(set(hidden)) == 1 else tuple(hidden) or "sigmoid"
         self.leaky_slope = core.leaky_slope
+        rates = tuple(core.dropout)
+        self.dropout = rates[0] if len(set(rates)) == 1 else rates or 0.0
         self.loss_name = core.loss
         self.reduction = core.reduction
         self.init = info["init"] or "uniform"
@@ -330,6 +348,12 @@ class Network:
     def n_layers(self) -> int:
         """The number of dense layers (hidden layers + 1)."""
         return len(self.sizes) - 1
+
+    def _dropout_rates(self) -> list[float]:
+        """Each hidden layer's dropout rate; empty for none."""
+        if isinstance(self.dropout, float):
+            return [] if self.dropout == 0 else [self.dropout] * (len(self.sizes) - 2)
+        return list(self.dropout)
 
     @property
     def activations(self) -> tuple[str, ...]:
@@ -711,6 +735,7 @@ class Network:
 
     def __repr__(self) -> str:
         slope = f", leaky_slope={self.leaky_slope!r}" if "leaky_relu" in (*self.activations, self.output) else ""
+        slope += f", dropout={self.dropout!r}" if self.dropout != 0.0 else ""
         return (f"Network({list(self.sizes)}: {self._n_parameters():,} parameters, activation={self.activation!r}, "
                 f"output={self.output!r}, loss={self.loss_name!r}, reduction={self.reduction!r}, init={self.init!r}, "
                 f"seed={self.seed}, dtype={self.dtype.name!r}{slope})")
@@ -731,6 +756,7 @@ def train(
     init: Init = "uniform",
     dtype: DType | np.dtype[Any] | type = "float64",
     leaky_slope: float = 0.01,
+    dropout: float | Sequence[float] = 0.0,
     batch_size: int | None = None,
     shuffle: bool = True,
     threads: int | None = None,
@@ -771,7 +797,8 @@ def train(
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")
     net = Network([X_in.shape[1], *widths, Y.shape[1]], activation=activation, output=output, loss=loss,
-                  reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope)
+                  reduction=reduction, init=init, seed=seed, dtype=dtype, leaky_slope=leaky_slope,
+                  dropout=dropout)
     net._feature_names = names
     return net.fit(X_in, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch_size, shuffle=shuffle,
                    threads=threads, **fit_options)
@@ -1107,6 +1134,26 @@ def _check_activations(value: Any, n_hidden: int) -> str | tuple[str, ...]:
     if len(value) != n_hidden:
         raise ValueError(f"activation must name one activation per hidden layer ({n_hidden}); got {len(value)}")
     return tuple(_check_choice(a, "activation", _ACTIVATIONS) for a in value)
+
+
+def _check_dropout(value: Any, n_hidden: int) -> float | tuple[float, ...]:
+    """One dropout rate for every hidden layer, or a sequence of one per hidden layer."""
+    def rate(p: Any) -> float:
+        number = _check_real(p, "dropout")
+        if not 0 <= number < 1:
+            raise ValueError(f"dropout must be in [0, 1); got {p!r}")
+        return number
+
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, Sequence, np.ndarray)):
+        raise TypeError(f"dropout must be a real number or a sequence of them; got {type(value).__name__}")
+    if not isinstance(value, (Sequence, np.ndarray)):
+        p = rate(value)
+        if p != 0 and n_hidden == 0:
+            raise ValueError(f"dropout acts on hidden layers; this network has none (got {value!r})")
+        return p
+    if len(value) != n_hidden:
+        raise ValueError(f"dropout must give one rate per hidden layer ({n_hidden}); got {len(value)}")
+    return tuple(rate(p) for p in value)
 
 
 def _check_dtype(dtype: Any) -> np.dtype[Any]:

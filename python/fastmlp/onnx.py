@@ -1,8 +1,10 @@
 """ONNX export: a trained network as a standard ONNX graph (``onnx`` is an optional extra).
 
 ``to_onnx(net)`` writes one ``Gemm`` per dense layer followed by the layer's
-activation as standard operators (Sigmoid, Tanh, Relu, LeakyRelu, Softmax),
-so any ONNX runtime can run it; ``labels=True`` adds an ArgMax output. The
+activation as standard operators (Sigmoid, Tanh, Relu, LeakyRelu, Softmax,
+Exp), so any ONNX runtime can run it; ``labels=True`` adds an ArgMax output.
+Dropout acts only while training, so the graph has none: it computes
+``predict``. The
 graph targets opset 13 and IR version 7 (ONNX 1.8 and later, onnxruntime 1.6
 and later). This module only builds graphs; it runs nothing.
 Needs ``pip install "fastmlp[onnx]"``.
@@ -48,7 +50,7 @@ OPSET = 13
 IR_VERSION = 7
 """The ONNX IR version of the exported models (that of ONNX 1.8, which introduced opset 13)."""
 
-_SIMPLE_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu"}
+_SIMPLE_OPS = {"sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "exp": "Exp"}
 
 
 def _onnx_modules() -> tuple[Any, Any, Any]:

@@ -43,7 +43,9 @@ run-to-run spread, not bit for bit):
 
 Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
 ``dtype`` (None: the input's, as scikit-learn; or "float64", "float32"), ``class_weight``
-(None, "balanced" or {label: weight}, multiplied into sample_weight).
+(None, "balanced" or {label: weight}, multiplied into sample_weight),
+``dropout`` (0.0: the hidden layers' dropout rate while training; see
+``fastmlp.Network``).
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 # scikit-learn's names of the hidden activations -> fastmlp's
 _ACTIVATIONS: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
                 "leaky_relu": "leaky_relu"}
-_OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity"}
+_OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity", "exp": "exp"}
 # scipy.sparse formats X may have (CSC and COO converted once to CSR, which the core trains on)
 _SPARSE = ["csr", "csc", "coo"]
 
@@ -138,7 +140,8 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "dtype": (lambda v: v is None or (isinstance(v, str) and v in ("float64", "float32")),
               "None, 'float64' or 'float32'"),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
-    "loss": _choice("squared_error"),
+    "loss": _choice("squared_error", "poisson"),
+    "dropout": _real(0, 1),
 }
 
 
@@ -172,6 +175,9 @@ class _BaseMLP(BaseEstimator):
         self._check_params()
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
+        if self.dropout and self.solver == "lbfgs":  # its loss and gradient are the plain network's
+            raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); solver 'lbfgs' "
+                             "evaluates the network without it")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
         X_checked, Y, y_labels = self._validate_input(X, y, incremental, reset=first_pass)
         if first_pass:  # validate_data kept float32 and made anything else float64
@@ -208,7 +214,8 @@ class _BaseMLP(BaseEstimator):
         else:
             seed = int(self.random_state)
         self._net = Network([n_features, *hidden, n_outputs], activation=_ACTIVATIONS[self.activation],
-                            output=output, loss=loss, reduction="mean", init="sklearn", seed=seed, dtype=dtype)
+                            output=output, loss=loss, reduction="mean", init="sklearn", seed=seed, dtype=dtype,
+                            dropout=self.dropout)
         self._adopt_network()
         self.n_iter_ = 0
         self.t_ = 0
@@ -631,6 +638,11 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into sample_weight ("balanced":
         n_samples / (n_classes * count)). Not for multi-label targets.
+    dropout : float, default 0.0
+        fastmlp's own: the hidden layers' dropout rate while training, in
+        [0, 1): each hidden unit is zeroed with this probability and the
+        others scaled by 1 / (1 - dropout) (see ``fastmlp.Network``);
+        prediction is unaffected.
 
     Attributes
     ----------
@@ -687,6 +699,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_threads: int | None = None,
         dtype: str | None = None,
         class_weight: dict[Any, float] | str | None = None,
+        dropout: float = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -714,6 +727,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         self.n_threads = n_threads
         self.dtype = dtype
         self.class_weight = class_weight
+        self.dropout = dropout
 
     def _network_output(self) -> tuple[Output, LossName]:
         single = self._label_binarizer.y_type_ == "multiclass"
@@ -884,10 +898,14 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     learning_rate_init, power_t, max_iter, shuffle, random_state, tol,
     verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
     validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, max_fun,
-    n_threads, dtype
+    n_threads, dtype, dropout
         As MLPClassifier's; early stopping watches the validation R^2.
-    loss : {"squared_error"}, default "squared_error"
-        Keyword-only here ("poisson" is not offered).
+    loss : {"squared_error", "poisson"}, default "squared_error"
+        Keyword-only here. "poisson": the half Poisson deviance with an exp
+        output (log link), as scikit-learn 1.9's; y must be >= 0.
+    dropout : float, default 0.0
+        fastmlp's own: the hidden layers' dropout rate while training, in
+        [0, 1) (see ``fastmlp.Network``); prediction is unaffected.
 
     Attributes
     ----------
@@ -895,7 +913,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     best_validation_score_, n_iter_, t_, n_features_in_, feature_names_in_,
     n_outputs_, n_layers_, network_
         As MLPClassifier's.
-    out_activation_ : "identity"
+    out_activation_ : "identity", or "exp" for loss="poisson"
     """
 
     def __init__(
@@ -927,6 +945,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         n_threads: int | None = None,
         dtype: str | None = None,
+        dropout: float = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -954,9 +973,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         self.max_fun = max_fun
         self.n_threads = n_threads
         self.dtype = dtype
+        self.dropout = dropout
 
     def _network_output(self) -> tuple[Output, LossName]:
-        return "identity", "mse"
+        return ("exp", "poisson") if self.loss == "poisson" else ("identity", "mse")
 
     def _describe_network(self) -> None:
         super()._describe_network()
@@ -968,6 +988,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
                              reset=reset, accept_sparse=_SPARSE)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            raise ValueError("y must be >= 0 for loss='poisson' (counts or rates); found negative values")
         return X, (y.reshape(-1, 1) if y.ndim == 1 else y), y
 
     def _score_predictions(self, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None) -> float:

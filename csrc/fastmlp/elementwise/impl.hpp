@@ -128,6 +128,9 @@ void activate(Activation f, T* x, std::size_t count) {
       for (std::size_t i = 0; i < count; ++i) x[i] = x[i] > T(0) ? x[i] : slope * x[i];
       return;
     }
+    case Activation::Exp:
+      for (std::size_t i = 0; i < count; ++i) x[i] = exp(x[i]);
+      return;
     case Activation::Identity:
     case Activation::Softmax:
       return;
@@ -151,6 +154,9 @@ void activate_backward(Activation f, T* d, const T* a, std::size_t count) {
       for (std::size_t i = 0; i < count; ++i) d[i] = a[i] > T(0) ? d[i] : slope * d[i];
       return;
     }
+    case Activation::Exp:  // exp' = exp
+      for (std::size_t i = 0; i < count; ++i) d[i] *= a[i];
+      return;
     case Activation::Identity:
     case Activation::Softmax:
       return;

@@ -1,0 +1,195 @@
+"""The Poisson loss (half Poisson deviance) with the exp output: its value
+against scikit-learn's metric, its gradient against finite differences, its
+checks, and the loss in the estimator (against scikit-learn's own
+MLPRegressor(loss="poisson") where installed), model files, ONNX export and
+the command line."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+sklearn = pytest.importorskip("sklearn", reason="the sklearn extra is not installed")
+from sklearn.metrics import mean_poisson_deviance  # noqa: E402
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def counts(seed=0, n=400, features=5, outputs=1):
+    """Poisson counts whose log-mean is a smooth function of X."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, features))
+    w = rng.normal(0, 0.4, (features, outputs))
+    mu = np.exp(0.5 + X @ w + 0.3 * np.sin(X[:, :1]))
+    return X, rng.poisson(mu).astype(float)
+
+
+def poisson_net(sizes, reduction="mean", dtype="float64", seed=0, activation="tanh"):
+    net = fastmlp.Network(sizes, activation=activation, output="exp", loss="poisson", reduction=reduction,
+                          init="glorot", seed=seed, dtype=dtype)
+    rng = np.random.default_rng(seed)
+    for b in net.biases:
+        b[:] = rng.normal(0, 0.3, b.shape)
+    return net
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("outputs", [1, 3])
+def test_loss_is_half_the_poisson_deviance(reduction, outputs):
+    X, Y = counts(outputs=outputs, n=50)
+    Y[:5] = 0  # zero counts take the y log y = 0 limit
+    net = poisson_net([5, 8, outputs], reduction)
+    P = net.predict(X)
+    np.testing.assert_allclose(P, np.exp(np.log(P)))  # positive
+    # scikit-learn's metric is the mean over rows of the full deviance, per output
+    expected = sum(mean_poisson_deviance(Y[:, j], P[:, j]) for j in range(outputs)) / 2
+    if reduction == "sum":
+        expected *= len(X)
+    assert net.loss(X, Y) == pytest.approx(expected, rel=1e-12)
+    # zero at a perfect fit: the deviance's constant is included
+    assert net.loss(X, P) == pytest.approx(0, abs=1e-10)
+
+
+def test_predict_is_exp_of_the_last_layer():
+    X, _ = counts(n=20)
+    net = poisson_net([5, 6, 2])
+    H = np.tanh(X @ net.weights[0] + net.biases[0])
+    np.testing.assert_allclose(net.predict(X), np.exp(H @ net.weights[1] + net.biases[1]), rtol=1e-13)
+
+
+@pytest.mark.parametrize("loss", ["poisson", "mse"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_gradient_equals_finite_differences(loss, reduction):
+    X, Y = counts(seed=3, n=12, features=3, outputs=2)
+    net = fastmlp.Network([3, 4, 2], activation="sigmoid", output="exp", loss=loss, reduction=reduction,
+                          init="glorot", seed=2)
+    dW, db = net.gradient(X, Y)
+    for params, grads in ((net.weights, dW), (net.biases, db)):
+        for P, G in zip(params, grads):
+            fd = np.zeros_like(P)
+            for idx in np.ndindex(P.shape):
+                keep = P[idx]
+                P[idx] = keep + 1e-6
+                up = net.loss(X, Y)
+                P[idx] = keep - 1e-6
+                down = net.loss(X, Y)
+                P[idx] = keep
+                fd[idx] = (up - down) / 2e-6
+            assert np.abs(fd).max() > 1e-4  # not trivially zero
+            np.testing.assert_allclose(G, fd, rtol=1e-5, atol=1e-7)
+
+
+def test_negative_targets_are_refused():
+    X, Y = counts(n=10)
+    Y[3, 0] = -1
+    net = poisson_net([5, 4, 1])
+    for call in (lambda: net.fit(X, Y, epochs=1), lambda: net.loss(X, Y), lambda: net.gradient(X, Y)):
+        with pytest.raises(ValueError, match=r"Y must be >= 0 for loss 'poisson'.*row 3"):
+            call()
+    with pytest.raises(ValueError, match="Y_val must be >= 0"):
+        net.fit(np.abs(X), np.abs(Y), epochs=1, validation=(X, Y))
+
+
+def test_pairings_are_checked():
+    with pytest.raises(ValueError, match="loss 'poisson' needs output 'exp'"):
+        fastmlp.Network([3, 4, 1], output="identity", loss="poisson")
+    with pytest.raises(ValueError, match="activation must be one of"):
+        fastmlp.Network([3, 4, 1], activation="exp", output="exp", loss="poisson")
+    with pytest.raises(ValueError, match="cross_entropy"):
+        fastmlp.Network([3, 4, 1], output="exp", loss="cross_entropy")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_training_lowers_the_held_out_deviance(dtype):
+    X, y = counts(seed=1, n=1200)
+    net = poisson_net([5, 16, 1], dtype=dtype, seed=1)
+    before = mean_poisson_deviance(y[800:, 0], net.predict(X[800:]).ravel())
+    net.fit(X[:800], y[:800], epochs=200, optimizer="adam", learning_rate=0.01, batch_size=64)
+    after = mean_poisson_deviance(y[800:, 0], net.predict(X[800:]).ravel())
+    null = mean_poisson_deviance(y[800:, 0], np.full(400, y[:800].mean()))
+    assert after < 0.8 * null < before
+
+
+def test_model_files_keep_the_loss_and_output(tmp_path):
+    X, y = counts(n=30)
+    net = poisson_net([5, 4, 1])
+    net.save(tmp_path / "p.safetensors")
+    back = fastmlp.load(tmp_path / "p.safetensors")
+    assert (back.output, back.loss_name) == ("exp", "poisson")
+    np.testing.assert_array_equal(back.predict(X), net.predict(X))
+    assert back.loss(X, y) == net.loss(X, y)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_onnx_exports_the_exp_output(dtype):
+    pytest.importorskip("onnx")
+    ort = pytest.importorskip("onnxruntime")
+    X, _ = counts(n=40)
+    X = X.astype(dtype)
+    net = poisson_net([5, 7, 2], dtype=dtype)
+    session = ort.InferenceSession(net.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
+    (P,) = session.run(None, {"X": X})
+    np.testing.assert_allclose(P, net.predict(X), rtol=1e-12 if dtype == "float64" else 1e-5)
+
+
+# --- the estimator ----------------------------------------------------------------------------
+
+def test_estimator_poisson_basics():
+    from fastmlp.sklearn import MLPRegressor
+    X, y = counts(n=300)
+    y = y.ravel()
+    reg = MLPRegressor(hidden_layer_sizes=(8,), loss="poisson", max_iter=50, random_state=0).fit(X, y)
+    assert reg.out_activation_ == "exp" and reg.network_.loss_name == "poisson"
+    assert np.all(reg.predict(X) > 0)
+    # loss_ is the mean half deviance plus the penalty alpha / (2 n) ||W||^2, as scikit-learn's
+    penalty = 0.5 * reg.alpha * sum(float(np.sum(W * W)) for W in reg.coefs_) / len(X)
+    full_batch = mean_poisson_deviance(y, reg.predict(X)) / 2 + penalty
+    assert reg.loss_ == pytest.approx(full_batch, rel=0.1)  # loss_ is the epoch's, along the way
+    with pytest.raises(ValueError, match="y must be >= 0"):
+        MLPRegressor(loss="poisson").fit(X, y - 5)
+    with pytest.raises(ValueError, match="loss"):
+        MLPRegressor(loss="gamma").fit(X, y)
+
+
+def test_held_out_deviance_close_to_scikit_learns():
+    from sklearn.neural_network import MLPRegressor as SkRegressor
+
+    from fastmlp.sklearn import MLPRegressor
+    if "poisson" not in SkRegressor._parameter_constraints["loss"][0].options:
+        pytest.skip(f"scikit-learn {sklearn.__version__} has no MLPRegressor(loss='poisson')")
+    ours, theirs = [], []
+    for state in range(4):
+        X, y = counts(seed=10 + state, n=1500, features=6)
+        y = y.ravel()
+        params = dict(hidden_layer_sizes=(32,), loss="poisson", max_iter=300, learning_rate_init=0.003,
+                      random_state=state, early_stopping=False, tol=1e-5, n_iter_no_change=20)
+        a = MLPRegressor(**params).fit(X[:1000], y[:1000])
+        b = SkRegressor(**params).fit(X[:1000], y[:1000])
+        ours.append(mean_poisson_deviance(y[1000:], a.predict(X[1000:])))
+        theirs.append(mean_poisson_deviance(y[1000:], b.predict(X[1000:])))
+    print("held-out mean Poisson deviance, fastmlp vs scikit-learn:", ours, theirs)
+    assert np.mean(ours) == pytest.approx(np.mean(theirs), rel=0.05), (ours, theirs)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+def test_command_line_trains_a_poisson_network(tmp_path):
+    cmd = [sys.executable, "-m", "fastmlp"]
+    model = tmp_path / "p.safetensors"
+    res = subprocess.run([*cmd, "train", "--output", "exp", "--loss", "poisson", "--reduction", "mean",
+                          "--init", "glorot", "--lr", "0.05", "--epochs", "50", "--quiet", "-o", str(model)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    net = fastmlp.load(model)
+    assert (net.output, net.loss_name) == ("exp", "poisson")
+    res = subprocess.run([*cmd, "train", "--loss", "poisson", "--epochs", "1"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "poisson" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    res = subprocess.run([*cmd, "train", "--activation", "exp", "--epochs", "1"], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 2 and "exp" in res.stderr, res.stderr
