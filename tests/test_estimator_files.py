@@ -179,7 +179,9 @@ def test_a_described_network_loads_as_an_estimator_with_default_parameters(tmp_p
     net.save(tmp_path / "net.safetensors")
     est = load(tmp_path / "net.safetensors")
     assert isinstance(est, MLPClassifier)
-    assert est.get_params() == {**MLPClassifier().get_params(), "hidden_layer_sizes": (6,), "activation": "logistic"}
+    # the network's precision is the estimator's dtype (None would follow a refit's input instead)
+    assert est.get_params() == {**MLPClassifier().get_params(), "hidden_layer_sizes": (6,), "activation": "logistic",
+                                "dtype": net.dtype.name}
     np.testing.assert_array_equal(est.classes_, names)
     np.testing.assert_array_equal(est.feature_names_in_, X.columns)
     np.testing.assert_array_equal(est.predict(X), names[net.predict_classes(X)])
