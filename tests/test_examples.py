@@ -19,6 +19,8 @@ EXPECT = {
     "sklearn_grid_search.py": r"test accuracy: 0\.9\d+",
     "onnx_export.py": r"iris\.onnx: largest difference from fastmlp \S+, accuracy 0\.9\d+",
     "digits_deep_relu.py": r"test accuracy 0\.9\d+",
+    "csv_walkthrough.py": r"predicted species of 6 new rows: (setosa|versicolor|virginica)(, \w+){5}\n[\s\S]*"
+                          r"on the whole file: Accuracy: 9\d\.\d\d%",
 }
 
 
