@@ -132,8 +132,10 @@ def saved(tmp_path_factory, iris):
 
 
 def _confusion(text):
-    """The confusion matrix printed by eval, as an array (after its two header lines)."""
-    return np.array([[int(v) for v in line.split()[1:]] for line in text.splitlines()[3:]])
+    """The confusion matrix printed by eval, as an array (after its two header lines,
+    up to the blank line before the per-class figures)."""
+    lines = text.splitlines()
+    return np.array([[int(v) for v in line.split()[1:]] for line in lines[3:lines.index("")]])
 
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
@@ -156,11 +158,14 @@ def test_predict_prints_every_digit(door, saved, iris, dtype):
     _, _, X_test, _ = iris
     res = run(door, "predict", str(path), str(DATA / "test.csv"))
     assert res.returncode == 0, res.stderr
-    printed = np.loadtxt(io.StringIO(res.stdout), delimiter=",", dtype=np.float64, ndmin=2)
+    assert res.stdout.splitlines()[0] == "output_0,output_1,output_2"  # a file saved without class names
+    printed = np.loadtxt(io.StringIO(res.stdout), delimiter=",", dtype=np.float64, ndmin=2, skiprows=1)
     # the shortest digits that read back to each value: exactly net.predict
     np.testing.assert_array_equal(printed.astype(dtype), net.predict(X_test))
     classes = run(door, "predict", "--classes", str(path), str(DATA / "test.csv"))
-    assert classes.stdout == "".join(f"{c}\n" for c in net.predict(X_test).argmax(axis=1))
+    assert classes.stdout == "class\n" + "".join(f"{c}\n" for c in net.predict(X_test).argmax(axis=1))
+    no_header = run(door, "predict", "--no-header", str(path), str(DATA / "test.csv"))
+    assert no_header.stdout == res.stdout.split("\n", 1)[1]
 
 
 def test_predict_streams_long_files_and_ignores_label_columns(door, saved, tmp_path, rng):
@@ -173,7 +178,7 @@ def test_predict_streams_long_files_and_ignores_label_columns(door, saved, tmp_p
                header="a,b,c,d,x,y,z", comments="")
     res = run(door, "predict", str(path), str(features), "--threads", "2")
     assert res.returncode == 0, res.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=","), net.predict(X))
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1), net.predict(X))
     assert run(door, "predict", str(path), str(with_labels)).stdout == res.stdout
     # one label column said so; a class-index column for eval
     with_index = tmp_path / "index.csv"
@@ -247,8 +252,9 @@ def test_train_never_overwrites_its_input(door, tmp_path):
     (("train", "--leaky-slope", "-1"), 2, "--leaky-slope: expected a number >= 0"),
     (("eval", "{tmp}/missing.st", "{csv}"), 1, "missing.st: cannot open for reading"),
     (("eval", "{model}", "{tmp}/missing.csv"), 1, "missing.csv: cannot open for reading"),
-    (("eval", "{truncated}", "{csv}"), 1, "truncated.st: tensor 'layers.2.bias': data_offsets"),
-    (("predict", "{csv}", "{csv}"), 1, "test.csv: header length"),
+    (("eval", "{truncated}", "{csv}"), 1,
+     "truncated.st' is not a fastmlp model file (tensor 'layers.2.bias': data_offsets"),
+    (("predict", "{csv}", "{csv}"), 1, "test.csv' is not a fastmlp model file (it starts with text, as a CSV file does"),
     (("predict", "{model}", "{model}"), 1, "safetensors, line 1, column 4: text after the closing quote"),
     (("predict", "{model}", "{narrow}"), 1, "3 columns, but the network takes 4 inputs"),
     (("eval", "{model}", "{narrow}"), 1, "3 columns, but the network's 4 inputs and 3 label column(s) make 7"),

@@ -56,7 +56,8 @@ def test_predict_and_eval_classes_of_one_identity_output(cmd, tmp_path):
     reference = _sklearn_binary(P)
     res = run(cmd, "predict", "--classes", str(tmp_path / "m.safetensors"), str(tmp_path / "data.csv"))
     assert res.returncode == 0, res.stderr
-    np.testing.assert_array_equal(np.array(res.stdout.split(), dtype=int), reference)
+    assert res.stdout.split()[0] == "class"
+    np.testing.assert_array_equal(np.array(res.stdout.split()[1:], dtype=int), reference)
     res = run(cmd, "eval", str(tmp_path / "m.safetensors"), str(tmp_path / "data.csv"))
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
@@ -113,7 +114,8 @@ def test_a_closed_pipe_ends_predict_quietly(door, tmp_path):
     net.save(tmp_path / "m.safetensors")
     with subprocess.Popen([*door, "predict", str(tmp_path / "m.safetensors"), str(tmp_path / "data.csv")],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
-        first = proc.stdout.readline()  # `| head -1`
+        assert proc.stdout.readline() == b"output_0,output_1\n"  # the header
+        first = proc.stdout.readline()  # `| head -2`
         proc.stdout.close()
         stderr = proc.stderr.read()
         status = proc.wait(timeout=120)

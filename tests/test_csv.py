@@ -316,7 +316,7 @@ def test_dash_reads_data_from_standard_input(door, tmp_path, iris):
 
     res = run("predict", str(model), "-")
     assert res.returncode == 0, res.stderr
-    printed = np.loadtxt(io.BytesIO(res.stdout), delimiter=",", ndmin=2)
+    printed = np.loadtxt(io.BytesIO(res.stdout), delimiter=",", ndmin=2, skiprows=1)
     np.testing.assert_array_equal(printed, net.predict(X_test))
     res = run("eval", str(model), "-")
     assert res.returncode == 0, res.stderr
@@ -328,7 +328,7 @@ def test_dash_reads_data_from_standard_input(door, tmp_path, iris):
     # a file named "-" is still there by another spelling of its name
     (tmp_path / "-").write_bytes(data)
     res = subprocess.run([*door, "predict", str(model), "./-"], capture_output=True, timeout=120, cwd=tmp_path)
-    np.testing.assert_array_equal(np.loadtxt(io.BytesIO(res.stdout), delimiter=",", ndmin=2), printed)
+    np.testing.assert_array_equal(np.loadtxt(io.BytesIO(res.stdout), delimiter=",", ndmin=2, skiprows=1), printed)
 
 
 def test_eval_plots_from_standard_input(tmp_path):

@@ -20,6 +20,8 @@ EXPECT = {
     "onnx_export.py": r"iris\.onnx: largest difference from fastmlp \S+, accuracy 0\.9\d+",
     "digits_deep_relu.py": r"test accuracy 0\.9\d+",
     "tfidf_text_classifier.py": r"TF-IDF matrix: csr_\w+, 2250 x \d+.*\ntest accuracy (0\.9\d+|1\.0+)",
+    "csv_walkthrough.py": r"predicted species of 6 new rows: (setosa|versicolor|virginica)(, \w+){5}\n[\s\S]*"
+                          r"on the whole file: Accuracy: 9\d\.\d\d%",
 }
 
 

@@ -105,7 +105,7 @@ def parent(tmp_path):
     X, _ = _problem()
     np.testing.assert_allclose(results["predict"], forward(results["weights"], results["biases"], X)[-1],
                                rtol=1e-12, atol=1e-12)
-    rows = np.loadtxt(io.StringIO(results["cli_output"]), delimiter=",", ndmin=2)
+    rows = np.loadtxt(io.StringIO(results["cli_output"]), delimiter=",", ndmin=2, skiprows=1)  # after the header
     np.testing.assert_allclose(rows, results["predict"], rtol=1e-6)
     return results
 

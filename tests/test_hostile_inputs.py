@@ -350,7 +350,8 @@ HOSTILE_DATA = {  # DATA.csv for predict and eval with a good model: the message
 HOSTILE_MODELS = {  # MODEL for predict and eval with good data: the message
     "empty": "0 bytes are too few", "truncated.st": "data_offsets", "huge-header.st": "exceeds the limit",
     "flipped-header.st": "not valid JSON", "good.csv": "header length", "sparse.st": "the data section has",
-    "zero": "not a regular file", "dir": "Is a directory", "missing": "cannot open for reading",
+    "zero": "not a regular file", "dir": "is not a fastmlp model file (it is a directory)",
+    "missing": "cannot open for reading",
 }
 PROGRAM_CASES = [
     *[(command, "model", data, message) for data, message in HOSTILE_DATA.items() for command in ("predict", "eval")
@@ -422,7 +423,8 @@ def test_ctrl_c_stops_the_program_predicting_a_long_file(tmp_path):
     proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and err == b"fastmlp: interrupted\n", err
-    lines = (out + rest).decode().splitlines()
+    header, *lines = (out + rest).decode().splitlines()
+    assert header == "output_0,output_1,output_2,output_3"
     assert 0 < len(lines) < 200_000 and (out + rest).endswith(b"\n")
     got = np.array([[float(v) for v in line.split(",")] for line in lines[:50]], dtype=np.float32)
     np.testing.assert_array_equal(got, net.predict(rows[:50].astype(np.float32)))

@@ -2,6 +2,7 @@
 // table of flags per command that one parser reads (a new option is a row in
 // its command's table and a line in its usage text).
 #include "cli.hpp"
+#include "columns.hpp"
 
 #include <algorithm>
 #include <array>
@@ -46,33 +47,62 @@ constexpr const char* kUsage =
     "Train and run dense neural networks (multilayer perceptrons).\n"
     "\n"
     "commands:\n"
-    "  train    train a network on a CSV file, print its test accuracy, save it\n"
+    "  train    train a network on a CSV file, print its test figures, save it\n"
     "  predict  print a saved network's outputs for the rows of a CSV file\n"
-    "  eval     print a saved network's accuracy and confusion matrix on a CSV file\n"
+    "  eval     print a saved network's figures on a CSV file (accuracy and\n"
+    "           confusion matrix, or R2, RMSE and MAE)\n"
     "\n"
     "Run 'fastmlp COMMAND --help' for a command's options.\n";
 
 constexpr const char* kTrainUsage =
-    "usage: fastmlp train [--train FILE] [--test FILE] [--labels N] [--hidden N[,N...]]\n"
-    "                     [--seed N] [--dtype T] [network options] [training options]\n"
-    "                     [--quiet] [-o FILE] [--history FILE.csv] [--plot FILE.png]\n"
+    "usage: fastmlp train [--train FILE] [--target COLUMN[,COLUMN...]] [--features A,B,...]\n"
+    "                     [--test FILE | --test-fraction F] [--labels N] [--task T]\n"
+    "                     [--hidden N[,N...]] [--seed N] [--dtype T] [network options]\n"
+    "                     [training options] [--quiet] [-o FILE] [--history FILE.csv]\n"
+    "                     [--plot FILE.png]\n"
     "\n"
     "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
-    "print its accuracy on the test file, and save it with -o. With no options: the article's\n"
-    "experiment on the bundled Iris data (4-5-3 network, 8000 epochs, learning\n"
-    "rate 0.2). A run expected to take more than 2 seconds shows its progress\n"
-    "on stderr.\n"
+    "print its figures on the test rows, and save it with -o. With no options: the\n"
+    "article's experiment on the bundled Iris data (4-5-3 network, 8000 epochs,\n"
+    "learning rate 0.2). A run expected to take more than 2 seconds shows its\n"
+    "progress on stderr.\n"
     "\n"
-    "CSV files: numbers, comma-separated, an optional header row; the label\n"
-    "columns last, one-hot (one column per class).\n"
+    "CSV files: comma-separated, an optional header row (a first row without\n"
+    "numbers). --target names the column holding the label, anywhere in the file;\n"
+    "every other column is a feature (or those --features names). Its values may\n"
+    "be class names (setosa) or numbers. A classifier gets one output per class,\n"
+    "the classes sorted (as numbers when all are integers, else as text); a\n"
+    "regression (--task regression or --output identity) one output per target\n"
+    "column. Without --target: --labels N one-hot label columns at the end, or,\n"
+    "when the last columns are unambiguously one-hot (0s and 1s, one 1 per row),\n"
+    "those. The test file's columns are matched to the training file's by name\n"
+    "when both have a header. The model file records the feature, class or target\n"
+    "names and the task.\n"
+    "\n"
+    "Prints 'Accuracy: NN.NN%' for a classifier (with --target, then the confusion\n"
+    "matrix and each class's precision, recall, F1 and support), or R2, RMSE and\n"
+    "MAE for a regression (averaged over the targets, as scikit-learn does).\n"
     "\n"
     "options:\n"
     "  --train FILE     training data (default: the bundled data/train.csv)\n"
-    "  --test FILE      test data (default: the bundled data/test.csv)\n"
-    "  --labels N       label columns at the end of each row (default: 3)\n"
+    "  --target COL,... the label column (a header name or a 0-based index); several\n"
+    "                   for a regression\n"
+    "  --features COL,...\n"
+    "                   the feature columns, in this order (default: all but the\n"
+    "                   target)\n"
+    "  --task T         classification (default) or regression (the default with\n"
+    "                   --output identity; sets --output identity when not given)\n"
+    "  --test FILE      test data (default: the bundled data/test.csv when --train\n"
+    "                   is not given; else --test-fraction, or the figures are the\n"
+    "                   training rows' and say so)\n"
+    "  --test-fraction F\n"
+    "                   hold out round(F x rows) rows of --train as test rows,\n"
+    "                   drawn from --seed; a classifier's are stratified: each class\n"
+    "                   gives round(F x its rows), keeping at least one to train on\n"
+    "  --labels N       one-hot label columns at the end of each row\n"
     "  --hidden N,...   hidden layer widths, comma-separated (default: 5)\n"
-    "  --seed N         seed of the weight initialisation, the shuffles and the\n"
-    "                   validation split (default: 0)\n"
+    "  --seed N         seed of the weight initialisation, the shuffles, the\n"
+    "                   validation split and --test-fraction (default: 0)\n"
     "  --dtype T        float64 (default) or float32\n"
     "  -o, --save FILE  save the trained network in FILE (a model file, safetensors\n"
     "                   layout; written atomically, never over an input file)\n"
@@ -105,20 +135,28 @@ constexpr const char* kTrainUsage =
     "options, names and rules as Python's Network.fit):\n";
 
 constexpr const char* kPredictUsage =
-    "usage: fastmlp predict MODEL DATA.csv [--classes] [--labels N] [--threads N]\n"
+    "usage: fastmlp predict MODEL DATA.csv [--classes] [--no-header] [--labels N]\n"
+    "                       [--threads N]\n"
     "\n"
     "Print the outputs of the network saved in MODEL for every row of DATA.csv,\n"
-    "as CSV on standard output: a row per input row, a column per output, each\n"
-    "value with the shortest digits that read back to the same number in the\n"
-    "network's dtype. Rows stream through: files of any length take little memory.\n"
+    "as CSV on standard output: a header row naming the columns (the classes, the\n"
+    "targets, or output_0, output_1, ...), then a row per input row, a column per\n"
+    "output, each value with the shortest digits that read back to the same\n"
+    "number in the network's dtype. Rows stream through: files of any length take\n"
+    "little memory.\n"
     "\n"
-    "DATA.csv holds the network's inputs, optionally followed by label columns,\n"
+    "When the model records its feature names and DATA.csv has a header, the\n"
+    "features are found by name: any column order works, other columns (the\n"
+    "target among them) are ignored, a missing one is an error. Otherwise DATA.csv\n"
+    "holds the network's inputs first, optionally followed by label columns,\n"
     "which are ignored.\n"
     "\n"
     "options:\n"
-    "  --classes        print each row's predicted class instead: the index of its\n"
-    "                   largest output (a single output: 1 above 0.5, else 0,\n"
-    "                   whatever the output layer)\n"
+    "  --classes        print each row's predicted class instead, under the header\n"
+    "                   'class': its name when the model records the classes, else\n"
+    "                   the index of its largest output (a single output: 1 above\n"
+    "                   0.5, else 0, whatever the output layer)\n"
+    "  --no-header      no header row\n"
     "  --labels N       label columns that may follow the inputs (default: as many\n"
     "                   as the network has outputs)\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -126,18 +164,26 @@ constexpr const char* kPredictUsage =
     "  -h, --help       show this text\n";
 
 constexpr const char* kEvalUsage =
-    "usage: fastmlp eval MODEL DATA.csv [--labels N] [--threads N] [--plot FILE.png]\n"
+    "usage: fastmlp eval MODEL DATA.csv [--target COLUMN] [--labels N] [--threads N]\n"
+    "                    [--plot FILE.png]\n"
     "\n"
-    "Print the accuracy of the network saved in MODEL on DATA.csv as\n"
-    "'Accuracy: NN.NN%', then its confusion matrix: a row per true class, a\n"
-    "column per predicted class, each cell a count of rows.\n"
+    "Print the figures of the network saved in MODEL on DATA.csv. A classifier:\n"
+    "'Accuracy: NN.NN%', then its confusion matrix (a row per true class, a column\n"
+    "per predicted class, each cell a count of rows), then each class's precision,\n"
+    "recall, F1 and support. A regression (a model file recording the task\n"
+    "regression): R2, RMSE and MAE, averaged over the targets as scikit-learn does.\n"
     "\n"
-    "DATA.csv holds the network's inputs followed by the labels: one-hot, a\n"
-    "column per output (the class is the largest), or a single column of class\n"
-    "indices 0, 1, ... A network's predicted class is as 'fastmlp predict\n"
-    "--classes' prints it.\n"
+    "When the model records its feature names and DATA.csv has a header, columns\n"
+    "are found by name, in any order: the features, and the labels in the one\n"
+    "column left (or --target's), a column per class named as the classes, or\n"
+    "the target columns. Otherwise DATA.csv holds the network's inputs followed\n"
+    "by the labels: one-hot, a column per output (the class is the largest), or a\n"
+    "single column of classes (the model's class names, or indices 0, 1, ...).\n"
+    "A network's predicted class is as 'fastmlp predict --classes' prints it.\n"
     "\n"
     "options:\n"
+    "  --target COLUMN  the column holding the labels (a header name or a 0-based\n"
+    "                   index)\n"
     "  --labels N       label columns at the end of each row: the network's\n"
     "                   outputs (default) or 1\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -148,11 +194,6 @@ constexpr const char* kEvalUsage =
     "  -h, --help       show this text\n";
 
 // --- argument parsing ----------------------------------------------------------------
-
-// A mistake in the command line: exit status 2.
-struct UsageError : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
 
 // The user interrupted a command (Ctrl-C): exit status 130.
 struct Interrupted {};
@@ -302,6 +343,7 @@ void draw_plot(const Environment& env, const std::string& path, const char* kind
 struct NetworkSpec {
   std::vector<std::string> hidden = {"sigmoid"};  // one for all hidden layers, or one each
   std::string output = "sigmoid";
+  bool output_given = false;  // --output was given (else --task regression makes it identity)
   Loss loss = Loss::Mse;
   Reduction reduction = Reduction::Sum;
   Init init = Init::Uniform;
@@ -340,7 +382,10 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
          for (const std::string& name : spec.hidden) activation_from_name(name, "activation", false);
        }},
       {"--output", nullptr, true,
-       [&spec](const std::string& v) { activation_from_name(spec.output = v, "output", true); }},
+       [&spec](const std::string& v) {
+         activation_from_name(spec.output = v, "output", true);
+         spec.output_given = true;
+       }},
       {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
       {"--reduction", nullptr, true,
        [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
@@ -411,16 +456,92 @@ ThreadPool* pool_for(int threads) {
 // --- data --------------------------------------------------------------------------
 
 // A copy of M in precision T.
-template <class T>
-Matrix<T> converted(const Matrix<double>& M) {
+template <class T, class U>
+Matrix<T> converted(const Matrix<U>& M) {
   Matrix<T> result(M.rows(), M.cols());
   for (std::size_t i = 0; i < M.rows(); ++i)
     for (std::size_t j = 0; j < M.cols(); ++j) result(i, j) = static_cast<T>(M(i, j));
   return result;
 }
 
-// A CSV file's rows streamed in blocks: each block's first `features` columns
-// in precision T, and its rows as read.
+// The values of `columns` in `rows` of t (all rows when `rows` is null).
+Matrix<double> gather(const Table& t, const std::vector<std::size_t>& columns,
+                      const std::vector<std::size_t>* rows) {
+  const std::size_t n = rows ? rows->size() : t.rows();
+  Matrix<double> M(n, columns.size());
+  for (std::size_t i = 0; i < n; ++i)
+    for (std::size_t j = 0; j < columns.size(); ++j) M(i, j) = t.values(rows ? (*rows)[i] : i, columns[j]);
+  return M;
+}
+
+// The text of column `column` (one of t's text columns) in `rows` of t (all when null).
+std::vector<std::string> gather_text(const Table& t, std::size_t column, const std::vector<std::size_t>* rows) {
+  const std::size_t k = t.text_columns.size();
+  const auto at = std::find(t.text_columns.begin(), t.text_columns.end(), column) - t.text_columns.begin();
+  const std::size_t n = rows ? rows->size() : t.rows();
+  std::vector<std::string> values(n);
+  for (std::size_t i = 0; i < n; ++i) values[i] = t.text[(rows ? (*rows)[i] : i) * k + static_cast<std::size_t>(at)];
+  return values;
+}
+
+// `names` when they are given and unique, else none (a header naming a column
+// twice cannot be matched by name).
+std::vector<std::string> unique_or_none(std::vector<std::string> names) {
+  std::vector<std::string> sorted = names;
+  std::sort(sorted.begin(), sorted.end());
+  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() ? names : std::vector<std::string>{};
+}
+
+// The header's names of `columns` (none without a header).
+std::vector<std::string> names_of(const std::vector<std::string>& header, const std::vector<std::size_t>& columns) {
+  std::vector<std::string> names;
+  if (header.empty()) return names;
+  for (const std::size_t j : columns) names.push_back(header[j]);
+  return names;
+}
+
+// The CSV file at `path` (- is standard input) read whole; `layout(header,
+// columns)` says, once the header is known, which columns hold text. Ctrl-C
+// while it reads (which ends a read of standard input early) interrupts the
+// command instead of training on what was read.
+template <class Layout>
+Table read_table(const std::string& path, const Environment& env, Layout&& layout) {
+  auto stopped = [&env] { return env.should_stop && env.should_stop(); };
+  try {
+    std::ifstream in;
+    open_csv(in, path);
+    CsvReader reader(in, path);
+    Table t;
+    t.path = path;
+    t.header = reader.header();
+    const std::size_t columns = reader.columns();
+    if (columns == 0) throw std::invalid_argument(path + ": no data rows");
+    t.text_columns = layout(t.header, columns);
+    if (!t.text_columns.empty()) reader.keep_text(t.text_columns);
+    // Up to 1024 rows and 1 MiB a block: room for rows not yet read must not
+    // multiply a wide file's size.
+    const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 17) / columns, 1, 1024);
+    std::vector<double> values;
+    std::size_t rows = 0;
+    for (;;) {
+      values.resize(checked_mul(checked_add(rows, block, "CSV data"), columns, "CSV data"));
+      const std::size_t got = reader.read(values.data() + rows * columns, block, &t.text);
+      rows += got;
+      if (got < block) break;
+    }
+    if (rows == 0) throw std::invalid_argument(path + ": no data rows");
+    t.values = Matrix<double>(rows, columns);
+    std::copy(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(rows * columns), t.values.data());
+    if (stopped()) throw Interrupted{};
+    return t;
+  } catch (const std::exception&) {
+    if (stopped()) throw Interrupted{};
+    throw;
+  }
+}
+
+// A CSV file's rows streamed in blocks, the model's features taken from the
+// columns `features` names, and the text of the label column kept when asked.
 class CsvBlocks {
  public:
   // `stop` is polled before each block: true ends the command (Interrupted).
@@ -436,27 +557,40 @@ class CsvBlocks {
   std::size_t block_rows() const { return block_rows_; }
   std::size_t columns() const { return reader_->columns(); }
   const std::vector<std::string>& header() const { return reader_->header(); }
+  const std::string& path() const { return path_; }
 
-  // The next block's rows (0 at the end); its values are row(i).
+  // The features' columns, the one label column read as text (npos: none), and
+  // columns to skip whatever they hold; before the first block.
+  void use(std::vector<std::size_t> features, std::size_t text_column, const std::vector<std::size_t>& ignored) {
+    features_ = std::move(features);
+    std::vector<std::size_t> text;
+    if (text_column != std::string::npos) text.push_back(text_column);
+    if (!text.empty() || !ignored.empty()) reader_->keep_text(text, ignored);
+  }
+
+  // The next block's rows (0 at the end); its values are row(i), the label text label(i).
   std::size_t next() {
     if (stop_ && stop_()) throw Interrupted{};
     rows_done_ += rows_;
-    rows_ = columns() == 0 ? 0 : reader_->read(raw_.data(), block_rows_);
+    text_.clear();
+    rows_ = columns() == 0 ? 0 : reader_->read(raw_.data(), block_rows_, &text_);
     if (rows_done_ + rows_ == 0) throw std::invalid_argument(path_ + ": no data rows");
     return rows_;
   }
   const double* row(std::size_t i) const { return raw_.data() + i * raw_.cols(); }
+  const std::string& label(std::size_t i) const { return text_[i]; }
 
-  // The first `features` columns of the block's rows, into X (block_rows, features);
+  // The feature columns of the block's rows, into X (block_rows, features);
   // a value that overflows T is an error naming its row and column.
   template <class T>
   void features(Matrix<T>& X) const {
     for (std::size_t i = 0; i < rows_; ++i)
       for (std::size_t j = 0; j < X.cols(); ++j) {
-        X(i, j) = static_cast<T>(row(i)[j]);
+        const std::size_t c = features_.empty() ? j : features_[j];
+        X(i, j) = static_cast<T>(row(i)[c]);
         if (!std::isfinite(X(i, j)))
           throw std::invalid_argument(path_ + ", data row " + std::to_string(rows_done_ + i + 1) +
-                                      ", column " + std::to_string(j + 1) +
+                                      ", column " + std::to_string(c + 1) +
                                       ": out of the range of float32");
       }
   }
@@ -469,21 +603,77 @@ class CsvBlocks {
   std::ifstream in_;
   std::optional<CsvReader> reader_;
   Matrix<double> raw_;
+  std::vector<std::size_t> features_;  // empty: the first columns
+  std::vector<std::string> text_;
   std::size_t block_rows_ = 1, rows_ = 0, rows_done_ = 0;
 };
 
-// The loaded model in `path`, with its network's precision T given to `f`.
-template <class F>
-auto with_model(const std::string& path, F&& f) {
-  Model model = load(path);
-  return std::visit([&](auto& net) { return f(net); }, model.network);
+// Whether the first bytes of the file at `path` are text (a CSV file, say).
+bool starts_with_text(const std::string& path) {
+  std::ifstream in(fs_path(path), std::ios::binary);
+  char head[8];
+  in.read(head, sizeof head);
+  const std::streamsize n = in.gcount();
+  if (n == 0) return false;
+  for (std::streamsize i = 0; i < n; ++i) {
+    const auto c = static_cast<unsigned char>(head[i]);
+    if (c < 0x20 && c != '\n' && c != '\r' && c != '\t') return false;
+  }
+  return true;
 }
+
+// The model in `path`; a file that is not one says so in plain words, with a
+// hint when `data` (the other argument of predict and eval) is the model file.
+Model load_model(const std::string& path, const std::string& data) {
+  auto hint = [&] {
+    if (data.empty() || data == "-") return std::string();
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(fs_path(data), ec)) return std::string();
+    try {
+      load(data);
+      return std::string("; the arguments are MODEL DATA.csv, and " + in_quotes(data, 256) +
+                         " is a model file: swapped?");
+    } catch (const std::exception&) {
+      return std::string();
+    }
+  };
+  std::error_code ec;
+  if (path != "-" && std::filesystem::is_directory(fs_path(path), ec))
+    throw std::invalid_argument(in_quotes(path, 256) + " is not a fastmlp model file (it is a directory)" + hint());
+  try {
+    return load(path);
+  } catch (const ModelFileError& e) {
+    std::string why = e.what();
+    if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
+    if (starts_with_text(path)) why = "it starts with text, as a CSV file does: " + why;
+    throw std::invalid_argument(in_quotes(path, 256) + " is not a fastmlp model file (" + why + ")" + hint());
+  }
+}
+
+// The task of a loaded model: the file's, else (files written before it was
+// recorded) classification, as these commands always read them.
+Task task_of(const Model& model) { return model.info.task.value_or(Task::Classification); }
 
 // Appends `value` with the fewest digits that read back to it (in T).
 template <class T>
 void append_number(std::string& text, T value) {
   char digits[kMaxNumberChars];
   text.append(digits, format_number(value, digits));
+}
+
+// Appends `field` as a CSV field: quoted (each " doubled) when it holds a comma,
+// a quote, a line break or space at either end, as Python's csv module writes.
+void append_field(std::string& text, const std::string& field) {
+  const bool quote = field.find_first_of(",\"\r\n") != std::string::npos ||
+                     (!field.empty() && (field.front() == ' ' || field.front() == '\t' ||
+                                         field.back() == ' ' || field.back() == '\t'));
+  if (!quote) {
+    text += field;
+    return;
+  }
+  text += '"';
+  for (const char c : field) text.append(c == '"' ? 2 : 1, c);
+  text += '"';
 }
 
 void write_out(std::ostream& out, const std::string& text) {
@@ -496,6 +686,95 @@ void write_out(std::ostream& out, const std::string& text) {
 void finish_output(std::ostream& out) {
   out.flush();
   if (!out) throw OutputLost{errno};
+}
+
+// --- figures ----------------------------------------------------------------------------
+
+// The most classes whose confusion matrix is printed (it has classes^2 cells),
+// and drawn (a larger one is unreadable and slow to draw).
+constexpr std::size_t kMaxConfusionClasses = 1000;
+constexpr std::size_t kMaxPlotClasses = 100;
+
+// A data set's figures: counts of (true class, predicted class), or the
+// regression scores.
+struct Evaluation {
+  std::optional<RegressionScore> regression;
+  std::size_t classes = 0, rows = 0, correct = 0;
+  std::vector<std::size_t> confusion;  // classes x classes, row-major; empty past kMaxConfusionClasses
+  std::vector<std::string> names;      // a name per class
+
+  void start_classes(std::vector<std::string> class_names) {
+    names = std::move(class_names);
+    classes = names.size();
+    if (classes <= kMaxConfusionClasses) confusion.assign(classes * classes, 0);
+  }
+  void add(std::size_t truth, std::size_t predicted) {
+    ++rows;
+    correct += truth == predicted;
+    if (!confusion.empty()) ++confusion[truth * classes + predicted];
+  }
+};
+
+// Names "0", "1", ... for n classes known by index only.
+std::vector<std::string> index_names(std::size_t n) {
+  std::vector<std::string> names;
+  for (std::size_t c = 0; c < n; ++c) names.push_back(std::to_string(c));
+  return names;
+}
+
+// The evaluation as text: for a regression, R2, RMSE and MAE; for a classifier,
+// the accuracy line, then (when `detailed`) the confusion matrix with
+// right-aligned columns and each class's precision, recall, F1 and support
+// (scikit-learn's classification_report; 0 where a ratio has no rows).
+std::string report(const Evaluation& e, bool detailed) {
+  char line[160];
+  if (e.regression) {
+    std::snprintf(line, sizeof line, "R2: %.6f\nRMSE: %.6g\nMAE: %.6g\n", e.regression->r2(),
+                  e.regression->rmse(), e.regression->mae());
+    return line;
+  }
+  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * double(e.correct) / double(e.rows));
+  std::string text = line;
+  if (!detailed) return text;
+  if (e.confusion.empty())
+    return text + "(no confusion matrix or per-class figures: more than " + std::to_string(kMaxConfusionClasses) +
+           " classes)\n";
+  text += "Confusion matrix (rows: true class, columns: predicted class):\n";
+  std::size_t first = 5, width = 0;  // "class" heads the per-class table's first column
+  for (std::size_t c = 0; c < e.classes; ++c) {
+    first = std::max(first, e.names[c].size());
+    width = std::max(width, e.names[c].size());
+  }
+  width = std::max(width, std::to_string(e.rows).size());
+  auto pad = [&text](const std::string& s, std::size_t w) { text.append(w - std::min(w, s.size()), ' ') += s; };
+  pad("", first);
+  for (std::size_t c = 0; c < e.classes; ++c) pad(e.names[c], width + 2);
+  text += '\n';
+  for (std::size_t t = 0; t < e.classes; ++t) {
+    text += e.names[t];
+    text.append(first - e.names[t].size(), ' ');
+    for (std::size_t p = 0; p < e.classes; ++p) pad(std::to_string(e.confusion[t * e.classes + p]), width + 2);
+    text += '\n';
+  }
+  text += "\nclass";
+  text.append(first - 5, ' ');
+  text += "  precision     recall         f1    support\n";
+  for (std::size_t c = 0; c < e.classes; ++c) {
+    std::size_t predicted = 0, actual = 0;
+    for (std::size_t k = 0; k < e.classes; ++k) {
+      predicted += e.confusion[k * e.classes + c];
+      actual += e.confusion[c * e.classes + k];
+    }
+    const double hit = static_cast<double>(e.confusion[c * e.classes + c]);
+    const double precision = predicted ? hit / double(predicted) : 0.0;
+    const double recall = actual ? hit / double(actual) : 0.0;
+    const double f1 = precision + recall > 0 ? 2 * precision * recall / (precision + recall) : 0.0;
+    text += e.names[c];
+    text.append(first - e.names[c].size(), ' ');
+    std::snprintf(line, sizeof line, "  %9.4f  %9.4f  %9.4f  %9zu\n", precision, recall, f1, actual);
+    text += line;
+  }
+  return text;
 }
 
 // --- train ---------------------------------------------------------------------------
@@ -610,36 +889,29 @@ class ProgressLine {
   bool shown_ = false;
 };
 
-// The CSV file at `path` (- is standard input) read whole; Ctrl-C while it
-// reads (which ends a read of standard input early) interrupts the command
-// instead of training on what was read.
-CsvData read_csv_or_stop(const std::string& path, std::size_t n_labels, const Environment& env) {
-  auto stopped = [&env] { return env.should_stop && env.should_stop(); };
-  try {
-    CsvData data = read_csv(path, n_labels);
-    if (stopped()) throw Interrupted{};
-    return data;
-  } catch (const std::exception&) {
-    if (stopped()) throw Interrupted{};
-    throw;
-  }
-}
-
 // Where `train` writes: the model file, the history and its plot, each "" for none.
 struct TrainOutputs {
   std::string model, history, plot;
 };
 
-// Train the article's network in precision T on `train` (the fit holds out
+// What `train` learns from and is tested on, as the columns made them.
+struct TrainSet {
+  Matrix<double> X, Y, X_test, Y_test;
+  Columns columns;
+  ModelInfo info;                        // the names and the task, for the model file
+  std::vector<std::string> class_names;  // the report's, a name per class
+  bool on_training_rows = false;         // no test rows: the figures are the training rows'
+};
+
+// Train the network in precision T on `set` (the fit holds out
 // --validation-fraction's rows and weighs them by class itself), write
-// `outputs`; its test accuracy.
+// `outputs`; its outputs for the test rows.
 template <class T>
-double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
-                          std::uint64_t seed, const FitOptions& options, const CsvData& train,
-                          const CsvData& test, const TrainOutputs& outputs, const Environment& env,
-                          std::ostream* progress) {
-  const Matrix<T> X = converted<T>(train.X), Y = converted<T>(train.Y);
-  const Matrix<T> X_test = converted<T>(test.X);
+Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
+                                 std::uint64_t seed, const FitOptions& options, const TrainSet& set,
+                                 const TrainOutputs& outputs, const Environment& env, std::ostream* progress) {
+  const Matrix<T> X = converted<T>(set.X), Y = converted<T>(set.Y);
+  const Matrix<T> X_test = converted<T>(set.X_test);
   Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
                  spec.leaky_slope);
   if (!spec.dropout.empty()) net.set_dropout(spec.dropout_rates(sizes.size() - 2));
@@ -659,8 +931,12 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   Optimizer<T> optimizer;
   const FitResult result = fit(net, data, options, optimizer, hooks);
   if (result.stopped) throw Interrupted{};
-  if (!outputs.model.empty())
-    save(net, outputs.model, ModelInfo{spec.init, seed});
+  if (!outputs.model.empty()) {
+    ModelInfo info = set.info;
+    info.init = spec.init;
+    info.seed = seed;
+    save(net, outputs.model, info);
+  }
   const History history = history_of(result, score);
   if (!outputs.history.empty()) write_history(outputs.history, history);
   if (!outputs.plot.empty()) {
@@ -669,23 +945,181 @@ double train_and_evaluate(const std::vector<std::size_t>& sizes, const NetworkSp
   }
   Matrix<T> predictions(X_test.rows(), sizes.back());
   net.predict(X_test.view(), predictions.view());
-  return accuracy(ConstMatrixView<T>(predictions.view()), test.Y.view());
+  return converted<double>(predictions);
+}
+
+// The figures of predictions P against the test rows of `set`.
+Evaluation evaluate_rows(const TrainSet& set, const Matrix<double>& P) {
+  Evaluation e;
+  const ConstMatrixView<double> Y = set.Y_test.view();
+  if (set.columns.task == Task::Regression) {
+    e.regression.emplace(Y.cols);
+    for (std::size_t i = 0; i < Y.rows; ++i) e.regression->add(P.data() + i * P.cols(), Y.row(i));
+    e.rows = Y.rows;
+    return e;
+  }
+  e.start_classes(set.class_names);
+  const std::string predictions = "predictions", labels = "test labels";
+  for (std::size_t i = 0; i < Y.rows; ++i)
+    e.add(true_class_of_row(Y.row(i), Y.cols, labels, i + 1),
+          predicted_class_of_row(P.data() + i * P.cols(), P.cols(), predictions, i + 1));
+  return e;
+}
+
+// The training file's one-hot label columns, checked: a classifier's labels lie
+// in [0, 1] (a column of class indices or names wants --target).
+void check_one_hot(const Table& t, const std::vector<std::size_t>& labels) {
+  for (std::size_t i = 0; i < t.rows(); ++i)
+    for (const std::size_t j : labels) {
+      const double v = t.values(i, j);
+      if (!(v >= 0 && v <= 1))
+        throw std::invalid_argument(
+            t.path + ", data row " + std::to_string(i + 1) + ", column " + std::to_string(j + 1) +
+            (t.header.empty() ? std::string() : " (" + in_quotes(t.header[j]) + ")") + ": label " +
+            number_text(v) + " is not a one-hot label from 0 to 1; for a column of class indices or names, give "
+            "--target COLUMN");
+    }
+}
+
+// The training and test rows as the flags say: the columns chosen (or the
+// one-hot block found), the classes of a target column, the test rows from
+// --test, --test-fraction, the bundled test file, or else the training rows.
+TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path, const std::string& test_path,
+                        std::optional<double> test_fraction, std::uint64_t seed, const Environment& env) {
+  TrainSet set;
+  Columns& cols = set.columns;
+  const bool inferring = flags.target.empty() && !flags.labels;
+  Table train;
+  try {
+    train = read_table(train_path, env, [&](const std::vector<std::string>& header, std::size_t n) {
+      cols = choose_columns(flags, header, n);
+      return cols.layout == Layout::Classes ? cols.targets : std::vector<std::size_t>{};
+    });
+  } catch (const std::invalid_argument& e) {
+    if (!inferring) throw;
+    throw std::invalid_argument(std::string(e.what()) +
+                                " (for a column of class names, give --target COLUMN)");
+  }
+  if (inferring) {
+    const std::size_t m = infer_one_hot(train);
+    for (std::size_t j = 0; j < train.columns(); ++j)
+      (j + m < train.columns() ? cols.features : cols.targets).push_back(j);
+  }
+  if (cols.layout == Layout::OneHot) check_one_hot(train, cols.targets);
+
+  // the classes (of a target column, or named by one-hot columns), and each
+  // training row's class, for the stratified hold-out
+  const std::vector<std::string> target_names = unique_or_none(names_of(train.header, cols.targets));
+  Classes classes;
+  std::vector<std::size_t> labels;
+  if (cols.layout == Layout::Classes) {
+    const std::vector<std::string> values = gather_text(train, cols.targets[0], nullptr);
+    classes = classes_of(values);
+    if (classes.names.size() < 2)
+      throw std::invalid_argument(train_path + ": the target column holds one class (" +
+                                  listed(classes.names) + "); a classifier needs two or more");
+    for (const std::string& v : values) labels.push_back(classes.index_of(v));
+    set.class_names = classes.names;
+  } else if (cols.layout == Layout::OneHot) {
+    const std::size_t k = cols.targets.size();
+    set.class_names = k > 1 && !target_names.empty() ? target_names : index_names(std::max<std::size_t>(k, 2));
+    if (test_fraction && test_path.empty()) {
+      const Matrix<double> Y = gather(train, cols.targets, nullptr);
+      for (std::size_t i = 0; i < Y.rows(); ++i)
+        labels.push_back(true_class_of_row(Y.data() + i * k, k, train_path + ", data", i + 1));
+    }
+  }
+
+  // the test rows, their columns found by name when both files have a header
+  std::vector<std::string> wanted = names_of(train.header, cols.features);
+  for (const std::string& name : names_of(train.header, cols.targets)) wanted.push_back(name);
+  wanted = unique_or_none(wanted);
+  Table test;
+  Columns test_cols = cols;
+  Split split;
+  const bool split_rows = !test_path.empty() ? false : test_fraction.has_value();
+  if (!test_path.empty()) {
+    test = read_table(test_path, env, [&](const std::vector<std::string>& header, std::size_t n) {
+      if (!wanted.empty() && !header.empty()) {
+        const std::vector<std::size_t> found = match_by_name(wanted, header, test_path, "training columns");
+        test_cols.features.assign(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(cols.features.size()));
+        test_cols.targets.assign(found.begin() + static_cast<std::ptrdiff_t>(cols.features.size()), found.end());
+      } else if (n != train.columns()) {
+        throw std::invalid_argument(test_path + ": " + std::to_string(n) + " columns, but " + train_path +
+                                    " has " + std::to_string(train.columns()));
+      }
+      return cols.layout == Layout::Classes ? test_cols.targets : std::vector<std::size_t>{};
+    });
+  } else if (split_rows) {
+    split = hold_out(train.rows(), labels.empty() ? nullptr : &labels, set.class_names.size(), *test_fraction,
+                     seed, set.class_names);
+  } else {
+    set.on_training_rows = true;
+  }
+  const Table& test_table = test_path.empty() ? train : test;
+  const std::vector<std::size_t>* train_rows = split_rows ? &split.train : nullptr;
+  const std::vector<std::size_t>* test_rows = split_rows ? &split.test : nullptr;
+
+  set.X = gather(train, cols.features, train_rows);
+  set.X_test = gather(test_table, test_cols.features, test_rows);
+  if (cols.layout == Layout::Classes) {
+    set.Y = one_hot(classes, gather_text(train, cols.targets[0], train_rows), train_path + ", data");
+    set.Y_test = one_hot(classes, gather_text(test_table, test_cols.targets[0], test_rows),
+                         test_table.path + (split_rows ? ", held-out data" : ", data"));
+  } else {
+    set.Y = gather(train, cols.targets, train_rows);
+    set.Y_test = gather(test_table, test_cols.targets, test_rows);
+  }
+  if (cols.layout == Layout::OneHot && !test_path.empty()) check_one_hot(test, test_cols.targets);
+
+  // what the model file records, and the report's class names
+  set.info.feature_names = unique_or_none(names_of(train.header, cols.features));
+  set.info.task = cols.task;
+  if (cols.layout == Layout::Classes) {
+    set.info.class_names = classes.names;
+    set.info.classes_type = classes.type;
+  } else if (cols.layout == Layout::Values) {
+    set.info.target_names = target_names;
+  } else if (cols.targets.size() > 1 && !target_names.empty()) {
+    // One-hot columns name their classes, in output order; a single 0/1 column names none.
+    set.info.class_names = target_names;
+    set.info.classes_type = "str";
+  }
+  return set;
 }
 
 int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
               const Environment& env) {
-  std::string train_path = env.data_dir + "/train.csv";
-  std::string test_path = env.data_dir + "/test.csv";
+  std::string train_path, test_path;
   TrainOutputs outputs;
   std::vector<std::size_t> hidden = {5};
   FitOptions fit_options;
   std::uint64_t seed = 0;
   std::optional<std::size_t> labels;
+  std::optional<double> test_fraction;
+  std::optional<Task> task;
+  std::vector<std::string> target, features;
   std::string dtype = "float64";
   bool quiet = false;
+  auto names_flag = [](const char* flag, std::vector<std::string>& into) {
+    return [flag, &into](const std::string& v) {
+      into = split_commas(v);
+      for (const std::string& name : into)
+        if (name.empty()) throw UsageError(std::string(flag) + ": an empty column name in " + in_quotes(v));
+    };
+  };
   std::vector<Flag> flags = {
       {"--train", nullptr, true, [&](const std::string& v) { train_path = v; }},
       {"--test", nullptr, true, [&](const std::string& v) { test_path = v; }},
+      {"--target", nullptr, true, names_flag("--target", target)},
+      {"--features", nullptr, true, names_flag("--features", features)},
+      {"--task", nullptr, true, [&](const std::string& v) { task = task_from_name(v); }},
+      {"--test-fraction", nullptr, true,
+       [&](const std::string& v) {
+         test_fraction = parse_real("--test-fraction", v);
+         if (!(*test_fraction > 0 && *test_fraction < 1))
+           throw UsageError("--test-fraction: expected a number between 0 and 1 (exclusive), got " + in_quotes(v));
+       }},
       labels_flag(labels),
       {"--hidden", nullptr, true, [&](const std::string& v) { hidden = parse_sizes("--hidden", v); }},
       {"--seed", nullptr, true, [&](const std::string& v) { seed = parse_uint("--seed", v); }},
@@ -709,81 +1143,152 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
     return 0;
   }
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
+
+  // The task: --task's, else regression exactly when the outputs are identity;
+  // a regression's outputs are identity unless --output says otherwise.
+  ColumnFlags column_flags;
+  column_flags.task = task.value_or(spec.output == "identity" ? Task::Regression : Task::Classification);
+  if (column_flags.task == Task::Regression && !spec.output_given) spec.output = "identity";
+  column_flags.target = target;
+  column_flags.features = features;
+  column_flags.labels = labels;
+  if (train_path.empty()) {  // the article's experiment on the bundled files
+    train_path = env.data_dir + "/train.csv";
+    if (test_path.empty() && !test_fraction) test_path = env.data_dir + "/test.csv";
+    if (target.empty() && !labels) column_flags.labels = 3;
+  }
+  if (test_fraction && !test_path.empty()) throw UsageError("--test and --test-fraction: give one");
+  if (column_flags.labels == std::size_t(0))
+    throw UsageError("--labels: a network needs at least 1 label column");
   try {
     check_fit_options(fit_options);
     check_loss_output(spec.loss, spec.activations(hidden.size()).back());
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }
-  const std::size_t n_labels = labels.value_or(3);  // the article's one-hot layout
-  if (n_labels == 0) throw UsageError("--labels: a network needs at least 1 label column");
-  try {
-    check_output_units(spec.activations(hidden.size()).back(), n_labels);
-  } catch (const std::invalid_argument& e) {
-    throw UsageError(e.what());
+  if (column_flags.labels) {
+    try {
+      check_output_units(spec.activations(hidden.size()).back(), *column_flags.labels);
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(e.what());
+    }
   }
   if (train_path == "-" && test_path == "-")
     throw UsageError("--train and --test cannot both read standard input (-)");
-  if (!outputs.model.empty()) check_output("-o", outputs.model, {train_path, test_path});
-  if (!outputs.history.empty()) check_output("--history", outputs.history, {train_path, test_path});
-  if (!outputs.plot.empty()) check_output("--plot", outputs.plot, {train_path, test_path});
+  std::vector<std::string> inputs = {train_path};
+  if (!test_path.empty()) inputs.push_back(test_path);
+  if (!outputs.model.empty()) check_output("-o", outputs.model, inputs);
+  if (!outputs.history.empty()) check_output("--history", outputs.history, inputs);
+  if (!outputs.plot.empty()) check_output("--plot", outputs.plot, inputs);
   check_distinct("--history", outputs.history, "-o's model file", outputs.model);
   check_distinct("--plot", outputs.plot, "-o's model file", outputs.model);
   check_distinct("--plot", outputs.plot, "--history's file", outputs.history);
 
-  const CsvData train = read_csv_or_stop(train_path, n_labels, env);
-  const CsvData test = read_csv_or_stop(test_path, n_labels, env);
-  if (test.X.cols() != train.X.cols())
-    throw std::invalid_argument(test_path + ": " + std::to_string(test.X.cols()) +
-                                " feature columns, but " + train_path + " has " +
-                                std::to_string(train.X.cols()));
-
-  std::vector<std::size_t> sizes = {train.X.cols()};
+  const TrainSet set = load_train_set(column_flags, train_path, test_path, test_fraction, seed, env);
+  std::vector<std::size_t> sizes = {set.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
-  sizes.push_back(n_labels);
+  sizes.push_back(set.Y.cols());
+  try {
+    check_output_units(spec.activations(hidden.size()).back(), sizes.back());
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(e.what());
+  }
   fit_options.seed = seed;
   std::ostream* progress = quiet ? nullptr : &err;
-  const double acc =
+  const Matrix<double> P =
       dtype == "float32"
-          ? train_and_evaluate<float>(sizes, spec, seed, fit_options, train, test, outputs, env, progress)
-          : train_and_evaluate<double>(sizes, spec, seed, fit_options, train, test, outputs, env, progress);
-  char line[64];
-  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * acc);
-  write_out(out, line);
+          ? train_and_predict<float>(sizes, spec, seed, fit_options, set, outputs, env, progress)
+          : train_and_predict<double>(sizes, spec, seed, fit_options, set, outputs, env, progress);
+  std::string text = report(evaluate_rows(set, P), set.columns.layout == Layout::Classes);
+  if (set.on_training_rows)
+    text += "(figures on the training rows: give --test FILE or --test-fraction F to hold rows out)\n";
+  write_out(out, text);
   return 0;
+}
+
+// --- a model's columns in a file ---------------------------------------------------------
+
+// The classes of a classifier `model` as eval and predict name them: the file's
+// class names, else indices 0, 1, ... (at least 2: a single output is binary).
+Classes model_classes(const Model& model, std::size_t outputs) {
+  if (!model.info.class_names.empty()) return classes_named(model.info.class_names, model.info.classes_type);
+  return classes_named(index_names(std::max<std::size_t>(outputs, 2)), "int");
+}
+
+// Finds the model's features in `data` by name when the model records them and
+// the file has a header; else they are the first `inputs` columns. Returns
+// whether the columns were matched by name, with the features' columns in
+// `features`.
+bool find_features(const Model& model, std::size_t inputs, const CsvBlocks& data,
+                   std::vector<std::size_t>& features) {
+  const std::vector<std::string>& names = model.info.feature_names;
+  if (!names.empty() && !data.header().empty()) {
+    features = match_by_name(names, data.header(), data.path(), "features");
+    return true;
+  }
+  features.clear();
+  for (std::size_t j = 0; j < inputs; ++j) features.push_back(j);
+  return false;
+}
+
+// The columns of `data` outside `used`.
+std::vector<std::size_t> other_columns(std::size_t columns, const std::vector<std::size_t>& used) {
+  std::vector<std::size_t> others;
+  for (std::size_t j = 0; j < columns; ++j)
+    if (std::find(used.begin(), used.end(), j) == used.end()) others.push_back(j);
+  return others;
 }
 
 // --- predict --------------------------------------------------------------------------
 
-// The label columns after the inputs in `data`'s rows for `net`: none when it
-// has exactly the inputs' columns, `labels` when it has that many more.
-template <class T>
-std::size_t label_columns(const Network<T>& net, const CsvBlocks& data, const std::string& path,
-                          std::size_t labels) {
-  const std::size_t columns = data.columns(), inputs = net.n_inputs();
-  if (columns == inputs) return 0;
-  if (columns == inputs + labels) return labels;
-  throw std::invalid_argument(path + ": " + std::to_string(columns) + " columns, but the network takes " +
-                              std::to_string(inputs) + " inputs (optionally followed by " +
-                              std::to_string(labels) + " label columns; see --labels)");
+// The header of predict's output: "class", or a name per output.
+std::string output_header(const Model& model, std::size_t outputs, bool classes) {
+  if (classes) return "class\n";
+  std::vector<std::string> names;
+  const ModelInfo& info = model.info;
+  if (info.class_names.size() == outputs) names = info.class_names;
+  else if (outputs == 1 && info.class_names.size() == 2) names = {info.class_names[1]};  // P(second class)
+  else if (info.target_names.size() == outputs) names = info.target_names;
+  else
+    for (std::size_t j = 0; j < outputs; ++j) names.push_back("output_" + std::to_string(j));
+  std::string text;
+  for (std::size_t j = 0; j < names.size(); ++j) {
+    if (j > 0) text += ',';
+    append_field(text, names[j]);
+  }
+  return text + "\n";
 }
 
 template <class T>
-void predict_csv(const Network<T>& net, const std::string& path, std::optional<std::size_t> labels,
-                 bool classes, int threads, std::ostream& out, const Environment& env) {
+void predict_csv(const Model& model, const Network<T>& net, const std::string& path,
+                 std::optional<std::size_t> labels, bool classes, bool header, int threads, std::ostream& out,
+                 const Environment& env) {
   CsvBlocks data(path, env.should_stop);
-  if (data.columns() != 0) label_columns(net, data, path, labels.value_or(net.n_outputs()));
+  std::vector<std::size_t> features;
+  const std::size_t columns = data.columns(), inputs = net.n_inputs(), n_labels = labels.value_or(net.n_outputs());
+  if (columns != 0 && find_features(model, inputs, data, features)) {
+    data.use(features, std::string::npos, other_columns(columns, features));  // other columns ignored
+  } else if (columns != 0 && columns != inputs && columns != inputs + n_labels) {
+    throw std::invalid_argument(path + ": " + std::to_string(columns) + " columns, but the network takes " +
+                                std::to_string(inputs) + " inputs (optionally followed by " +
+                                std::to_string(n_labels) + " label column(s); see --labels)");
+  }
+  // Class names for --classes: the model's, when it records them.
+  const std::vector<std::string>& names = model.info.class_names;
+  const bool named = classes && (names.size() == net.n_outputs() || (net.n_outputs() == 1 && names.size() == 2));
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), net.n_outputs());
   const std::string rows_of = path + ", data";
   std::string text;
+  if (header) text = output_header(model, net.n_outputs(), classes);
   while (const std::size_t n = data.next()) {
     data.features(X);
     net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
-    text.clear();
     for (std::size_t i = 0; i < n; ++i) {
       const T* p = P.data() + i * P.cols();
       if (classes) {
-        text += std::to_string(predicted_class_of_row(p, P.cols(), rows_of, data.first_row() + i + 1));
+        const std::size_t c = predicted_class_of_row(p, P.cols(), rows_of, data.first_row() + i + 1);
+        if (named) append_field(text, names[c]);
+        else text += std::to_string(c);
       } else {
         for (std::size_t j = 0; j < P.cols(); ++j) {
           if (j > 0) text += ',';
@@ -793,140 +1298,175 @@ void predict_csv(const Network<T>& net, const std::string& path, std::optional<s
       text += '\n';
     }
     write_out(out, text);
+    text.clear();
   }
 }
 
 int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
                 const Environment& env) {
-  bool classes = false;
+  bool classes = false, header = true;
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
   const std::vector<Flag> flags = {
       {"--classes", nullptr, false, [&](const std::string&) { classes = true; }},
+      {"--no-header", nullptr, false, [&](const std::string&) { header = false; }},
       labels_flag(labels),
       threads_flag(threads),
   };
   const auto files = model_and_data(args, flags, kPredictUsage, out);
   if (!files) return 0;
-  const std::string &model = (*files)[0], &data = (*files)[1];
-  with_model(model, [&](const auto& net) {
-    predict_csv(net, data, labels, classes, threads, out, env);
-    return 0;
-  });
+  const std::string &model_path = (*files)[0], &data = (*files)[1];
+  const Model model = load_model(model_path, data);
+  std::visit([&](const auto& net) { predict_csv(model, net, data, labels, classes, header, threads, out, env); },
+             model.network);
   return 0;
 }
 
 // --- eval -----------------------------------------------------------------------------
 
-// The most classes whose confusion matrix is printed (it has classes^2 cells),
-// and drawn (a larger one is unreadable and slow to draw).
-constexpr std::size_t kMaxConfusionClasses = 1000;
-constexpr std::size_t kMaxPlotClasses = 100;
-
-// Counts of (true class, predicted class) over a data set.
-struct Evaluation {
-  std::size_t classes = 0, rows = 0, correct = 0;
-  std::vector<std::size_t> confusion;  // classes x classes, row-major; empty past kMaxConfusionClasses
-  std::vector<std::string> names;      // a name per class
+// Where eval finds the truth in a file.
+struct Truth {
+  enum Kind { OneHot, Column, Values } kind = OneHot;
+  std::vector<std::size_t> columns;  // OneHot: a column per class, in class order; Values: per output
 };
 
-template <class T>
-Evaluation evaluate_csv(const Network<T>& net, const std::string& path,
-                        std::optional<std::size_t> labels_option, int threads,
-                        const Environment& env) {
-  const std::size_t k = net.n_outputs();
-  const std::size_t labels = labels_option.value_or(k);
-  if (labels != k && labels != 1)
-    throw UsageError("--labels: expected " + std::to_string(k) +
-                     " (one-hot, a column per output) or 1 (class indices)");
-  CsvBlocks data(path, env.should_stop);
-  if (data.columns() != 0 && data.columns() != net.n_inputs() + labels)
-    throw std::invalid_argument(path + ": " + std::to_string(data.columns()) +
-                                " columns, but the network's " + std::to_string(net.n_inputs()) +
-                                " inputs and " + std::to_string(labels) + " label column(s) make " +
-                                std::to_string(net.n_inputs() + labels));
-  const bool one_hot = labels > 1;  // else one column of class indices
-  Evaluation e;
-  e.classes = std::max<std::size_t>(k, 2);
-  if (e.classes <= kMaxConfusionClasses) e.confusion.assign(e.classes * e.classes, 0);
+// The label columns of `data` for a classifier or a regression `model`: by name
+// when the features were (--target's, the class names' one-hot columns, the
+// target names, or the one column left), else after the inputs.
+Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, const CsvBlocks& data,
+                 bool by_name, const std::vector<std::size_t>& features, const std::string& target,
+                 std::optional<std::size_t> labels_option) {
+  Truth t;
   const std::vector<std::string>& header = data.header();
-  for (std::size_t c = 0; c < e.classes; ++c)
-    e.names.push_back(one_hot && !header.empty() && header.size() == data.columns()
-                          ? header[net.n_inputs() + c]
-                          : std::to_string(c));  // an empty file has neither header nor columns
+  const bool regression = task_of(model) == Task::Regression;
+  if (!target.empty()) {
+    t.columns = {find_column(target, header, data.columns(), "--target")};
+    if (std::find(features.begin(), features.end(), t.columns[0]) != features.end())
+      throw UsageError("--target: " + in_quotes(target) + " is one of the model's features");
+    t.kind = regression ? Truth::Values : Truth::Column;
+    if (regression && outputs != 1)
+      throw UsageError("--target: the model has " + std::to_string(outputs) + " targets; give none and name "
+                       "the columns as its file does");
+    return t;
+  }
+  if (by_name) {
+    const std::vector<std::size_t> others = other_columns(data.columns(), features);
+    if (regression && model.info.target_names.size() == outputs) {
+      t.kind = Truth::Values;
+      t.columns = match_by_name(model.info.target_names, header, data.path(), "targets");
+      return t;
+    }
+    const std::vector<std::string>& classes = model.info.class_names;
+    if (!regression && classes.size() == outputs && outputs > 1 &&
+        std::all_of(classes.begin(), classes.end(), [&](const std::string& c) {
+          return std::find(header.begin(), header.end(), c) != header.end();
+        })) {
+      t.kind = Truth::OneHot;  // one-hot columns named as the classes, in any order
+      t.columns = match_by_name(classes, header, data.path(), "classes");
+      return t;
+    }
+    if (others.size() == 1) {
+      t.kind = regression ? Truth::Values : Truth::Column;
+      t.columns = others;
+      if (regression && outputs != 1)
+        throw std::invalid_argument(data.path() + ": one column beside the features, but the model has " +
+                                    std::to_string(outputs) + " targets");
+      return t;
+    }
+    if (others.empty())
+      throw std::invalid_argument(data.path() + " has no column beside the model's features: nothing to "
+                                  "evaluate against");
+    std::vector<std::string> names;
+    for (const std::size_t j : others) names.push_back(header[j]);
+    throw std::invalid_argument(data.path() + ": cannot tell which column holds the labels among " + listed(names) +
+                                "; give --target COLUMN");
+  }
+  // After the inputs: as many columns as outputs (one-hot, or a regression's
+  // targets), or one column of classes (--labels 1).
+  const std::size_t labels = labels_option.value_or(outputs);
+  if (labels != outputs && (labels != 1 || regression))
+    throw UsageError("--labels: expected " + std::to_string(outputs) +
+                     (regression ? " (a column per target)" : " (one-hot, a column per output) or 1 (classes)"));
+  if (data.columns() != 0 && data.columns() != inputs + labels)
+    throw std::invalid_argument(data.path() + ": " + std::to_string(data.columns()) + " columns, but the network's " +
+                                std::to_string(inputs) + " inputs and " + std::to_string(labels) +
+                                " label column(s) make " + std::to_string(inputs + labels));
+  for (std::size_t j = 0; j < labels; ++j) t.columns.push_back(inputs + j);
+  t.kind = regression ? Truth::Values : labels > 1 ? Truth::OneHot : Truth::Column;
+  return t;
+}
 
+template <class T>
+Evaluation evaluate_csv(const Model& model, const Network<T>& net, const std::string& path, const std::string& target,
+                        std::optional<std::size_t> labels, int threads, const Environment& env) {
+  const std::size_t k = net.n_outputs();
+  CsvBlocks data(path, env.should_stop);
+  std::vector<std::size_t> features;
+  const bool by_name = data.columns() != 0 && find_features(model, net.n_inputs(), data, features);
+  if (data.columns() == 0) features.clear();
+  const Truth truth = data.columns() == 0 ? Truth{}
+                                          : find_truth(model, net.n_inputs(), k, data, by_name, features, target, labels);
+  std::vector<std::size_t> used = features;
+  used.insert(used.end(), truth.columns.begin(), truth.columns.end());
+  if (data.columns() != 0)
+    data.use(features, truth.kind == Truth::Column ? truth.columns[0] : std::string::npos,
+             other_columns(data.columns(), used));
+
+  Evaluation e;
+  const Classes classes = model_classes(model, k);
+  if (truth.kind == Truth::Values) e.regression.emplace(k);
+  else e.start_classes(truth.kind == Truth::OneHot && model.info.class_names.empty() && !data.header().empty() &&
+                               truth.columns.size() == k && k > 1
+                           ? names_of(data.header(), truth.columns)  // the one-hot columns' names
+                           : classes.names);
   Matrix<T> X(data.block_rows(), net.n_inputs()), P(data.block_rows(), k);
+  std::vector<double> y(std::max<std::size_t>(truth.columns.size(), 1));
   const std::string rows_of = path + ", data";
   while (const std::size_t n = data.next()) {
     data.features(X);
     net.predict(X.view().rows_range(0, n), P.view().rows_range(0, n), pool_for(threads));
     for (std::size_t i = 0; i < n; ++i) {
-      const double* y = data.row(i) + net.n_inputs();
-      std::size_t truth;
-      if (one_hot) {
-        truth = true_class_of_row(y, labels, rows_of, data.first_row() + i + 1);
-      } else {
-        if (!(y[0] >= 0 && y[0] < double(e.classes) && y[0] == std::floor(y[0])))
-          throw std::invalid_argument(path + ", data row " + std::to_string(data.first_row() + i + 1) +
-                                      ": label " + std::to_string(y[0]) +
-                                      " is not a class index from 0 to " +
-                                      std::to_string(e.classes - 1));
-        truth = static_cast<std::size_t>(y[0]);
+      const std::size_t row = data.first_row() + i + 1;
+      for (std::size_t j = 0; j < truth.columns.size(); ++j) y[j] = data.row(i)[truth.columns[j]];
+      if (truth.kind == Truth::Values) {
+        e.regression->add(P.data() + i * k, y.data());
+        ++e.rows;
+        continue;
       }
-      const std::size_t predicted =
-          predicted_class_of_row(P.data() + i * k, k, rows_of, data.first_row() + i + 1);
-      e.correct += truth == predicted;
-      if (!e.confusion.empty()) ++e.confusion[truth * e.classes + predicted];
+      std::size_t c;
+      if (truth.kind == Truth::OneHot) {
+        c = true_class_of_row(y.data(), y.size(), rows_of, row);
+      } else {
+        c = classes.index_of(data.label(i));
+        if (c == std::string::npos)
+          throw std::invalid_argument(rows_of + " row " + std::to_string(row) + ": class " + in_quotes(data.label(i)) +
+                                      " is not one of the model's classes (" + listed(classes.names) + ")");
+      }
+      e.add(c, predicted_class_of_row(P.data() + i * k, k, rows_of, row));
     }
-    e.rows += n;
   }
   return e;
-}
-
-// The evaluation as text: the accuracy line, then the confusion matrix with
-// right-aligned columns.
-std::string report(const Evaluation& e) {
-  char line[64];
-  std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * double(e.correct) / double(e.rows));
-  std::string text = line;
-  if (e.confusion.empty())
-    return text + "(no confusion matrix: more than " + std::to_string(kMaxConfusionClasses) +
-           " classes)\n";
-  text += "Confusion matrix (rows: true class, columns: predicted class):\n";
-  std::size_t first = 0, width = 0;
-  for (std::size_t c = 0; c < e.classes; ++c) {
-    first = std::max(first, e.names[c].size());
-    width = std::max(width, e.names[c].size());
-  }
-  width = std::max(width, std::to_string(e.rows).size());
-  auto pad = [&text](const std::string& s, std::size_t w) { text.append(w - std::min(w, s.size()), ' ') += s; };
-  pad("", first);
-  for (std::size_t c = 0; c < e.classes; ++c) pad(e.names[c], width + 2);
-  text += '\n';
-  for (std::size_t t = 0; t < e.classes; ++t) {
-    text += e.names[t];
-    text.append(first - e.names[t].size(), ' ');
-    for (std::size_t p = 0; p < e.classes; ++p) pad(std::to_string(e.confusion[t * e.classes + p]), width + 2);
-    text += '\n';
-  }
-  return text;
 }
 
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
              const Environment& env) {
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
-  std::string plot;
-  const std::vector<Flag> flags = {labels_flag(labels), threads_flag(threads), plot_flag(plot, env)};
+  std::string plot, target;
+  const std::vector<Flag> flags = {
+      {"--target", nullptr, true, [&](const std::string& v) { target = v; }},
+      labels_flag(labels), threads_flag(threads), plot_flag(plot, env)};
   const auto files = model_and_data(args, flags, kEvalUsage, out);
   if (!files) return 0;
-  const std::string &model = (*files)[0], &data = (*files)[1];
-  if (!plot.empty()) check_output("--plot", plot, {model, data});
-  const Evaluation e = with_model(model, [&](const auto& net) {
-    return evaluate_csv(net, data, labels, threads, env);
-  });
-  write_out(out, report(e));
+  const std::string &model_path = (*files)[0], &data = (*files)[1];
+  if (!target.empty() && labels) throw UsageError("--target and --labels: give one");
+  if (!plot.empty()) check_output("--plot", plot, {model_path, data});
+  const Model model = load_model(model_path, data);
+  const Evaluation e = std::visit(
+      [&](const auto& net) { return evaluate_csv(model, net, data, target, labels, threads, env); }, model.network);
+  write_out(out, report(e, true));
   if (!plot.empty()) {
+    if (e.regression) throw std::runtime_error("--plot: a regression has no confusion matrix to draw");
     if (e.classes > kMaxPlotClasses)
       throw std::runtime_error("--plot: " + std::to_string(e.classes) + " classes are too many to draw (at most " +
                                std::to_string(kMaxPlotClasses) + ")");

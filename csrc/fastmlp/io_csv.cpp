@@ -337,18 +337,14 @@ void CsvReader::not_a_number(std::size_t column, std::string_view text, const ch
 
 void CsvReader::read_first_row() {
   columns_ = count_fields();
-  std::size_t numbers = 0, first_text = columns_;
-  for_each_field([&](std::size_t c, const Field& f) {
+  std::size_t numbers = 0;
+  for_each_field([&](std::size_t, const Field& f) {
     double value;
-    if (!f.escaped && read_number(f.text, value) != Number::No) {  // 1e400 and nan are numbers, refused
-      ++numbers;
-    } else {
-      first_text = std::min(first_text, c);
-    }
+    if (!f.escaped && read_number(f.text, value) != Number::No) ++numbers;  // 1e400 and nan are numbers, refused
   });
   if (numbers == columns_) {
     first_row_.resize(columns_);
-    parse_row(first_row_.data());
+    parse_row(first_row_.data(), nullptr);
     first_pending_ = true;
     return;
   }
@@ -363,15 +359,51 @@ void CsvReader::read_first_row() {
     });
     return;
   }
-  // Numbers and text: a data row with a bad field, or a header with numbers for names.
+  // Numbers and text: a data row with a bad field (unless keep_text names its
+  // text columns), or a header with numbers for names.
+  first_mixed_ = true;
+}
+
+void CsvReader::mixed_first_row() const {
   for_each_field([&](std::size_t c, const Field& f) {
-    if (c == first_text)
+    double value;
+    if ((c >= kind_.size() || kind_[c] == Kind::Number) && (f.escaped || read_number(f.text, value) == Number::No))
       not_a_number(c, f.text, " (a first row is a header only when none of its fields is a number)");
   });
 }
 
-void CsvReader::parse_row(double* out) const {
+void CsvReader::keep_text(const std::vector<std::size_t>& text, const std::vector<std::size_t>& ignored) {
+  kind_.assign(columns_, Kind::Number);
+  for (const std::size_t c : text)
+    if (c < columns_) kind_[c] = Kind::Text;
+  for (const std::size_t c : ignored)
+    if (c < columns_) kind_[c] = Kind::Ignored;
+  if (first_mixed_) {
+    mixed_first_row();  // throws unless every field outside the text columns is a number
+    first_mixed_ = false;
+    first_pending_ = true;
+  }
+  if (first_pending_) {  // line_ still holds the first row
+    first_row_.resize(columns_);
+    first_text_.clear();
+    parse_row(first_row_.data(), &first_text_);
+  }
+}
+
+void CsvReader::parse_row(double* out, std::vector<std::string>* text) const {
   for_each_field([&](std::size_t c, const Field& f) {
+    if (c < kind_.size() && kind_[c] == Kind::Ignored) {
+      out[c] = std::numeric_limits<double>::quiet_NaN();
+      return;
+    }
+    if (c < kind_.size() && kind_[c] == Kind::Text) {
+      if (f.text.empty()) throw std::invalid_argument(where(c) + ": empty field");
+      out[c] = std::numeric_limits<double>::quiet_NaN();
+      text->push_back(unescaped(f));
+      if (!is_utf8(text->back()))
+        throw std::invalid_argument(where(c) + ": " + in_quotes(text->back()) + " is not UTF-8 text");
+      return;
+    }
     const Number number = f.escaped ? Number::No : read_number(f.text, out[c]);
     if (number == Number::No) not_a_number(c, f.text);
     if (number == Number::OutOfRange)
@@ -381,10 +413,14 @@ void CsvReader::parse_row(double* out) const {
   });
 }
 
-std::size_t CsvReader::read(double* out, std::size_t max_rows) {
+std::size_t CsvReader::read(double* out, std::size_t max_rows, std::vector<std::string>* text) {
+  if (first_mixed_) mixed_first_row();
+  if (std::count(kind_.begin(), kind_.end(), Kind::Text) > 0 && text == nullptr)
+    throw std::logic_error("CsvReader::read: text columns need somewhere to go");
   std::size_t rows = 0;
   if (first_pending_ && max_rows > 0) {
     std::copy(first_row_.begin(), first_row_.end(), out);
+    if (text) text->insert(text->end(), first_text_.begin(), first_text_.end());
     first_pending_ = false;
     ++rows;
   }
@@ -395,7 +431,7 @@ std::size_t CsvReader::read(double* out, std::size_t max_rows) {
       throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ": expected " +
                                   std::to_string(columns_) + " fields, found " +
                                   std::to_string(fields));
-    parse_row(out + rows * columns_);
+    parse_row(out + rows * columns_, text);
     ++rows;
   }
   return rows;

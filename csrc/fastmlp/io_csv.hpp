@@ -18,9 +18,12 @@
 // - The first row is a header when none of its fields is a number, data when
 //   all are; a first row mixing the two is an error, whatever was meant (a
 //   typo like O.5, an empty field, a header of names like 1,2,3,label). A
-//   header of numbers only cannot be told from data, and is data.
-// - A data row has as many fields as the first row, each a finite number; an
-//   empty field is an error.
+//   header of numbers only cannot be told from data, and is data. Text
+//   columns (keep_text) do not count: a first row whose other fields are all
+//   numbers is data.
+// - A data row has as many fields as the first row, each a finite number, or
+//   any non-empty text in a text column (a class name); an empty field is an
+//   error.
 // - A line holds at most kMaxLineBytes and kMaxColumns fields, checked before
 //   anything per field is allocated: memory stays a small multiple of the
 //   longest line.
@@ -62,10 +65,17 @@ class CsvReader {
   const std::vector<std::string>& header() const noexcept { return header_; }  // empty if none
   std::size_t columns() const noexcept { return columns_; }  // 0 when there is no data row
 
+  // Reads `text` columns as text instead of numbers, and skips the `ignored`
+  // columns' fields whatever they hold; before the first read. A first row that
+  // mixed numbers and text is data when its text lies in these columns only.
+  void keep_text(const std::vector<std::size_t>& text, const std::vector<std::size_t>& ignored = {});
+
   // Reads up to `max_rows` rows into `out` (max_rows x columns(), row-major);
-  // returns the rows read, 0 at the end. std::invalid_argument names the file,
-  // line and column of a bad field; std::runtime_error a read error.
-  std::size_t read(double* out, std::size_t max_rows);
+  // returns the rows read, 0 at the end. Text and ignored columns' values are
+  // NaN in `out`; text columns' fields are appended to `*text`, row by row
+  // (needed when there are text columns). std::invalid_argument names the file, line and column of a
+  // bad field; std::runtime_error a read error.
+  std::size_t read(double* out, std::size_t max_rows, std::vector<std::string>* text = nullptr);
 
  private:
   bool next_line();         // the next line into line_; false at the end
@@ -73,7 +83,9 @@ class CsvReader {
   std::size_t count_fields() const;  // line_'s fields, counted, none stored; past kMaxColumns throws
   template <class F>
   void for_each_field(F&& f) const;  // f(column, field) for each of line_'s fields
-  void parse_row(double* out) const;  // line_'s fields (columns_ of them) into out
+  // line_'s fields (columns_ of them) into out, text columns' into *text
+  void parse_row(double* out, std::vector<std::string>* text) const;
+  void mixed_first_row() const;  // throws: the first row mixes numbers and text
   // "NAME, line N, column C ('header name')", for a message about a field.
   std::string where(std::size_t column) const;
   // Throws std::invalid_argument: the field in `column` (its `text`) is no number.
@@ -87,7 +99,11 @@ class CsvReader {
   std::string line_;
   std::vector<std::string> header_;
   std::vector<double> first_row_;  // the first data row, read by the constructor
+  std::vector<std::string> first_text_;  // its text columns' fields
   bool first_pending_ = false;
+  bool first_mixed_ = false;        // the first row mixes numbers and text (keep_text may explain it)
+  enum class Kind : unsigned char { Number, Text, Ignored };
+  std::vector<Kind> kind_;          // per column (empty: all numbers)
   std::size_t columns_ = 0, line_no_ = 0;
 };
 

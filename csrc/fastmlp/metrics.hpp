@@ -1,5 +1,6 @@
-// Evaluation figures computed from outputs and one-hot (or scored) targets,
-// and the one rule that turns a row of outputs into a class. Every place that
+// Evaluation figures computed from outputs and one-hot (or scored) targets
+// (accuracy; R^2, RMSE and MAE for regression), and the one rule that turns a
+// row of outputs into a class. Every place that
 // needs a class (metrics, predict --classes, eval, validation accuracy, class
 // weights, the Python package and its estimators) calls class_of_row.
 #pragma once
@@ -9,6 +10,7 @@
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include <fastmlp/matrix.hpp>
 
@@ -96,5 +98,56 @@ double accuracy(ConstMatrixView<T> P, ConstMatrixView<U> Y) {
                true_class_of_row(Y.row(i), Y.cols, labels, i);
   return static_cast<double>(correct) / static_cast<double>(P.rows);
 }
+
+// --- regression figures -----------------------------------------------------------------
+
+// R^2, RMSE and MAE of predictions against targets, each averaged over the
+// outputs as scikit-learn's r2_score, root_mean_squared_error and
+// mean_absolute_error do by default ("uniform_average"). An output whose
+// targets are all equal scores R^2 1 when predicted exactly, else 0 (as
+// r2_score's force_finite). Rows arrive one at a time (streaming); the means
+// and sums of squares are Welford's, so a large offset loses no digits.
+class RegressionScore {
+ public:
+  explicit RegressionScore(std::size_t outputs)
+      : n_(0), mean_(outputs, 0.0), m2_(outputs, 0.0), ss_res_(outputs, 0.0), abs_(outputs, 0.0) {}
+
+  // One row: `predicted` and `truth`, `outputs` values each.
+  template <class T>
+  void add(const T* predicted, const double* truth) {
+    ++n_;
+    for (std::size_t j = 0; j < mean_.size(); ++j) {
+      const double y = truth[j], e = y - static_cast<double>(predicted[j]);
+      const double d = y - mean_[j];
+      mean_[j] += d / static_cast<double>(n_);
+      m2_[j] += d * (y - mean_[j]);
+      ss_res_[j] += e * e;
+      abs_[j] += std::fabs(e);
+    }
+  }
+
+  std::size_t rows() const { return n_; }
+
+  double r2() const {
+    double sum = 0;
+    for (std::size_t j = 0; j < mean_.size(); ++j)
+      sum += m2_[j] > 0 ? 1 - ss_res_[j] / m2_[j] : (ss_res_[j] == 0 ? 1.0 : 0.0);
+    return sum / static_cast<double>(mean_.size());
+  }
+  double rmse() const {
+    double sum = 0;
+    for (const double s : ss_res_) sum += std::sqrt(s / static_cast<double>(n_));
+    return sum / static_cast<double>(mean_.size());
+  }
+  double mae() const {
+    double sum = 0;
+    for (const double a : abs_) sum += a / static_cast<double>(n_);
+    return sum / static_cast<double>(mean_.size());
+  }
+
+ private:
+  std::size_t n_;
+  std::vector<double> mean_, m2_, ss_res_, abs_;
+};
 
 }  // namespace fastmlp

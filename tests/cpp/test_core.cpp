@@ -208,6 +208,39 @@ void test_csv() {
   // hostile text is quoted short and printable
   CHECK(throws<std::invalid_argument>([&] { parse("1,2\n3,\x1b" + std::string(100, 'z') + "\n"); },
                                       "column 2: '\\x1bzzz"));
+
+  // text columns: kept as written (quotes undone), NaN among the numbers; ignored columns skipped
+  for (std::size_t block : {std::size_t(1), CsvReader::kBlockBytes}) {
+    std::istringstream in("x,name,junk,y\n1,\"a, \"\"b\"\"\",,2\n3,caf\xc3\xa9,?,4\n");
+    CsvReader r(in, "t.csv", block);
+    r.keep_text({1}, {2});
+    double out[8];
+    std::vector<std::string> text;
+    CHECK(r.read(out, 2, &text) == 2);
+    CHECK(out[0] == 1 && std::isnan(out[1]) && std::isnan(out[2]) && out[3] == 2 && out[4] == 3 && out[7] == 4);
+    CHECK(text == std::vector<std::string>({"a, \"b\"", "caf\xc3\xa9"}));
+  }
+  // a headerless first row with names in its text column is data
+  std::istringstream headerless("5.1,setosa\n4.9,virginica\n");
+  CsvReader plain(headerless, "p.csv");
+  CHECK(plain.header().empty());
+  plain.keep_text({1});
+  double plain_rows[4];
+  std::vector<std::string> names;
+  CHECK(plain.read(plain_rows, 2, &names) == 2 && plain_rows[0] == 5.1 && plain_rows[2] == 4.9);
+  CHECK(names == std::vector<std::string>({"setosa", "virginica"}));
+  // ... but not when text lies elsewhere, nor an empty class name
+  auto text_read = [](const std::string& csv) {
+    std::istringstream in(csv);
+    CsvReader r(in, "q.csv");
+    r.keep_text({1});
+    double buf[4];
+    std::vector<std::string> t;
+    r.read(buf, 2, &t);
+  };
+  CHECK(throws<std::invalid_argument>([&] { text_read("setosa,5.1\n1,a\n"); }, "line 1, column 1: 'setosa' is not a number"));
+  CHECK(throws<std::invalid_argument>([&] { text_read("a,b\n1,\n"); }, "q.csv, line 2, column 2 ('b'): empty field"));
+  CHECK(throws<std::invalid_argument>([&] { text_read("a,b\n1,\xff\n"); }, "is not UTF-8 text"));
 }
 
 // --- network ----------------------------------------------------------------------------

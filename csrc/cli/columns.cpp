@@ -1,0 +1,261 @@
+// The command line's reading of a file's columns: target and features, classes,
+// the hold-out, and a model's features found by name.
+#include "columns.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include <fastmlp/errors.hpp>
+#include <fastmlp/io_csv.hpp>
+#include <fastmlp/options.hpp>
+#include <fastmlp/rng.hpp>
+
+namespace fastmlp::cli {
+
+std::string listed(const std::vector<std::string>& names) {
+  std::string text;
+  const std::size_t shown = std::min<std::size_t>(names.size(), 20);
+  for (std::size_t i = 0; i < shown; ++i) text += (i ? ", " : "") + in_quotes(names[i]);
+  if (shown < names.size()) text += ", ... (" + std::to_string(names.size()) + " in all)";
+  return text;
+}
+
+std::size_t find_column(const std::string& spec, const std::vector<std::string>& header,
+                        std::size_t columns, const char* flag) {
+  // A name first, as pandas' usecols: a header may name a column "3".
+  const auto named = std::find(header.begin(), header.end(), spec);
+  if (named != header.end()) {
+    if (std::find(named + 1, header.end(), spec) != header.end())
+      throw UsageError(std::string(flag) + ": the header names two columns " + in_quotes(spec) +
+                       "; rename one, or give the column's 0-based index");
+    return static_cast<std::size_t>(named - header.begin());
+  }
+  std::size_t index = 0;
+  const auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
+  if (!spec.empty() && ec == std::errc() && end == spec.data() + spec.size()) {
+    if (index < columns) return index;
+    throw UsageError(std::string(flag) + ": column " + spec + " is past the file's " +
+                     std::to_string(columns) + " columns (indices count from 0)");
+  }
+  if (header.empty())
+    throw UsageError(std::string(flag) + ": no column " + in_quotes(spec) +
+                     ": the file has no header; give a 0-based column index");
+  throw UsageError(std::string(flag) + ": no column " + in_quotes(spec) + "; the header's columns are " +
+                   listed(header));
+}
+
+Columns choose_columns(const ColumnFlags& flags, const std::vector<std::string>& header,
+                       std::size_t columns) {
+  Columns c;
+  c.task = flags.task;
+  if (!flags.target.empty() && flags.labels)
+    throw UsageError("--target and --labels: give one (--labels N is for trailing one-hot columns)");
+  if (!flags.features.empty() && flags.target.empty())
+    throw UsageError("--features needs --target (the column that holds the label)");
+  if (flags.target.empty()) {  // the article's layout: labels last, given or inferred
+    c.layout = flags.task == Task::Regression ? Layout::Values : Layout::OneHot;
+    if (c.layout == Layout::Values && !flags.labels)
+      throw UsageError("a regression needs --target COLUMN[,COLUMN...] (or --labels N: the last N columns)");
+    if (flags.labels) {
+      if (columns <= *flags.labels)
+        throw std::invalid_argument(std::to_string(columns) + " columns leave no features beside " +
+                                    std::to_string(*flags.labels) + " label columns");
+      for (std::size_t j = 0; j < columns; ++j)
+        (j + *flags.labels < columns ? c.features : c.targets).push_back(j);
+    }
+    return c;
+  }
+  c.layout = flags.task == Task::Regression ? Layout::Values : Layout::Classes;
+  for (const std::string& spec : flags.target) {
+    const std::size_t j = find_column(spec, header, columns, "--target");
+    if (std::find(c.targets.begin(), c.targets.end(), j) != c.targets.end())
+      throw UsageError("--target: column " + in_quotes(spec) + " is given twice");
+    c.targets.push_back(j);
+  }
+  if (c.layout == Layout::Classes && c.targets.size() > 1)
+    throw UsageError("--target: a classifier takes one target column (several are for regression: "
+                     "--task regression or --output identity)");
+  auto is_target = [&](std::size_t j) {
+    return std::find(c.targets.begin(), c.targets.end(), j) != c.targets.end();
+  };
+  if (flags.features.empty()) {
+    for (std::size_t j = 0; j < columns; ++j)
+      if (!is_target(j)) c.features.push_back(j);
+  } else {
+    for (const std::string& spec : flags.features) {
+      const std::size_t j = find_column(spec, header, columns, "--features");
+      if (is_target(j)) throw UsageError("--features: " + in_quotes(spec) + " is the target column");
+      if (std::find(c.features.begin(), c.features.end(), j) != c.features.end())
+        throw UsageError("--features: column " + in_quotes(spec) + " is given twice");
+      c.features.push_back(j);
+    }
+  }
+  if (c.features.empty()) throw std::invalid_argument("no feature columns beside the target");
+  return c;
+}
+
+std::size_t infer_one_hot(const Table& t) {
+  const std::size_t n = t.rows(), k = t.columns();
+  auto binary = [&](std::size_t j) {
+    for (std::size_t i = 0; i < n; ++i)
+      if (t.values(i, j) != 0 && t.values(i, j) != 1) return false;
+    return true;
+  };
+  std::size_t m_binary = 0;  // trailing columns of 0s and 1s
+  while (m_binary < k - 1 && binary(k - 1 - m_binary)) ++m_binary;
+  std::vector<std::size_t> fits;  // the counts m whose rows each sum to 1
+  std::vector<double> sums(n, 0.0);
+  for (std::size_t m = 1; m <= m_binary; ++m) {
+    for (std::size_t i = 0; i < n; ++i) sums[i] += t.values(i, k - m);
+    if (m >= 2 && std::all_of(sums.begin(), sums.end(), [](double s) { return s == 1; })) fits.push_back(m);
+  }
+  const std::string hint = "; give --target COLUMN for the column that holds the label" +
+                           (t.header.empty() ? std::string(" (a 0-based index)")
+                                             : " (one of " + listed(t.header) + ")") +
+                           ", or --labels N for N one-hot label columns at the end";
+  if (fits.size() == 1) return fits.front();
+  if (fits.empty())
+    throw std::invalid_argument(t.path + ": cannot tell which columns are the labels: the last columns "
+                                "are not a one-hot block (0s and 1s, one 1 per row)" + hint);
+  throw std::invalid_argument(t.path + ": cannot tell which columns are the labels: the last " +
+                              std::to_string(fits[0]) + " and the last " + std::to_string(fits[1]) +
+                              " columns both look one-hot" + hint);
+}
+
+// --- classes --------------------------------------------------------------------------
+
+std::size_t Classes::index_of(const std::string& value) const {
+  if (type == "int" || type == "float") {
+    double v;
+    if (!parse_number(value, v)) return std::string::npos;
+    const auto it = std::find(numbers.begin(), numbers.end(), v);
+    return it == numbers.end() ? std::string::npos : static_cast<std::size_t>(it - numbers.begin());
+  }
+  const auto it = std::find(names.begin(), names.end(), value);
+  return it == names.end() ? std::string::npos : static_cast<std::size_t>(it - names.begin());
+}
+
+Classes classes_named(std::vector<std::string> names, const std::string& type) {
+  Classes c;
+  c.names = std::move(names);
+  c.type = type;
+  if (type == "int" || type == "float") {
+    for (const std::string& name : c.names) {
+      double v;
+      if (!parse_number(name, v)) {  // a class name that is no number: match names as text
+        c.type = "str";
+        c.numbers.clear();
+        break;
+      }
+      c.numbers.push_back(v);
+    }
+  }
+  return c;
+}
+
+Classes classes_of(const std::vector<std::string>& values) {
+  // Numbers when every value is one (pandas reads such a column as numbers,
+  // and scikit-learn sorts its classes numerically); else text.
+  std::vector<double> numbers;
+  numbers.reserve(values.size());
+  for (const std::string& v : values) {
+    double x;
+    if (!parse_number(v, x) || !std::isfinite(x)) break;
+    numbers.push_back(x);
+  }
+  if (numbers.size() == values.size() && !values.empty()) {
+    std::sort(numbers.begin(), numbers.end());
+    numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
+    const bool integers = std::all_of(numbers.begin(), numbers.end(), [](double x) {
+      return x == std::floor(x) && std::fabs(x) < 9007199254740992.0;  // 2^53: every such integer is exact
+    });
+    std::vector<std::string> names;
+    for (const double x : numbers) {
+      if (integers) {
+        names.push_back(std::to_string(static_cast<long long>(x)));
+      } else {
+        char digits[kMaxNumberChars];
+        names.emplace_back(digits, format_number(x, digits));
+      }
+    }
+    return classes_named(std::move(names), integers ? "int" : "float");
+  }
+  // Byte order of UTF-8 is code point order: Python's sorted() and NumPy's unique.
+  std::vector<std::string> names = values;
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  return classes_named(std::move(names), "str");
+}
+
+Matrix<double> one_hot(const Classes& classes, const std::vector<std::string>& values,
+                       const std::string& what) {
+  Matrix<double> Y(values.size(), classes.names.size());
+  for (std::size_t i = 0; i < values.size(); ++i) {
+    const std::size_t c = classes.index_of(values[i]);
+    if (c == std::string::npos)
+      throw std::invalid_argument(what + " row " + std::to_string(i + 1) + ": class " + in_quotes(values[i]) +
+                                  " is not one of the training classes (" + listed(classes.names) + ")");
+    Y(i, c) = 1;
+  }
+  return Y;
+}
+
+// --- the hold-out ---------------------------------------------------------------------
+
+Split hold_out(std::size_t rows, const std::vector<std::size_t>* labels, std::size_t n_classes,
+               double fraction, std::uint64_t seed, const std::vector<std::string>& class_names) {
+  if (!(fraction > 0 && fraction < 1))
+    throw UsageError("--test-fraction: expected a number between 0 and 1 (exclusive)");
+  // Its own stream, apart from the initialisation's and the shuffles' of the same seed.
+  Rng rng(seed ^ 0x2545f4914f6cdd1dULL);
+  std::vector<std::vector<std::size_t>> groups(labels ? n_classes : 1);
+  for (std::size_t i = 0; i < rows; ++i) groups[labels ? (*labels)[i] : 0].push_back(i);
+  Split s;
+  for (std::size_t g = 0; g < groups.size(); ++g) {
+    std::vector<std::size_t>& rows_of = groups[g];
+    const std::size_t n = rows_of.size();
+    if (labels && n == 1)
+      throw std::invalid_argument("--test-fraction: class " + in_quotes(class_names[g]) +
+                                  " has 1 row; a stratified hold-out needs at least 2 of each class "
+                                  "(or give --test FILE)");
+    std::size_t n_test = static_cast<std::size_t>(std::llround(fraction * static_cast<double>(n)));
+    n_test = std::min(n_test, n == 0 ? 0 : n - 1);
+    for (std::size_t i = n; i > 1; --i) std::swap(rows_of[i - 1], rows_of[rng.below(i)]);
+    s.test.insert(s.test.end(), rows_of.begin(), rows_of.begin() + static_cast<std::ptrdiff_t>(n_test));
+    s.train.insert(s.train.end(), rows_of.begin() + static_cast<std::ptrdiff_t>(n_test), rows_of.end());
+  }
+  if (s.test.empty())
+    throw std::invalid_argument("--test-fraction " + number_text(fraction) + " of " + std::to_string(rows) +
+                                " rows holds out no rows");
+  std::sort(s.train.begin(), s.train.end());
+  std::sort(s.test.begin(), s.test.end());
+  return s;
+}
+
+// --- a model's columns in a file ----------------------------------------------------------
+
+std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
+                                       const std::vector<std::string>& header, const std::string& path,
+                                       const char* what) {
+  std::map<std::string_view, std::size_t> column;
+  std::map<std::string_view, bool> twice;
+  for (std::size_t j = 0; j < header.size(); ++j)
+    if (!column.emplace(header[j], j).second) twice[header[j]] = true;
+  std::vector<std::size_t> found;
+  for (const std::string& name : wanted) {
+    const auto it = column.find(name);
+    if (it == column.end())
+      throw std::invalid_argument(path + " has no column " + in_quotes(name) + ", one of the model's " + what +
+                                  " (its header: " + listed(header) + ")");
+    if (twice.count(name))
+      throw std::invalid_argument(path + ": the header names two columns " + in_quotes(name) +
+                                  "; the model needs one");
+    found.push_back(it->second);
+  }
+  return found;
+}
+
+}  // namespace fastmlp::cli

@@ -1,0 +1,128 @@
+// What the command line makes of a CSV file's columns: which are features and
+// which the target (--target, --features, --labels, or a trailing one-hot block
+// found in the data), the classes of a target column, the stratified hold-out
+// of --test-fraction, and the matching of a model's features to a file's
+// columns by name.
+//
+// Not the reading itself (io_csv.hpp) nor the commands (cli.cpp). Errors are
+// std::invalid_argument (the data's fault) or UsageError (the flags').
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <fastmlp/io_safetensors.hpp>
+#include <fastmlp/matrix.hpp>
+
+namespace fastmlp::cli {
+
+// A mistake in the command line: exit status 2.
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// --- a file read whole --------------------------------------------------------------
+
+// A CSV file's rows, its text columns (the target's class names) kept as text.
+struct Table {
+  std::string path;
+  std::vector<std::string> header;        // empty when the file has none
+  Matrix<double> values;                  // (rows, columns); text columns hold NaN
+  std::vector<std::size_t> text_columns;  // increasing
+  std::vector<std::string> text;          // (rows, text_columns.size()), row-major
+  std::size_t columns() const { return values.cols(); }
+  std::size_t rows() const { return values.rows(); }
+};
+
+// The column `spec` names in a file of `columns` columns with `header` (empty:
+// none): a header name, else a 0-based index. UsageError naming `flag` and
+// listing the header's names when none matches.
+std::size_t find_column(const std::string& spec, const std::vector<std::string>& header,
+                        std::size_t columns, const char* flag);
+
+// --- the training file's layout -----------------------------------------------------
+
+enum class Layout {
+  OneHot,   // label columns, one per output (or one 0/1 column): the article's files
+  Classes,  // one target column of class names or numbers: one output per class
+  Values,   // target columns of numbers, one output each (regression)
+};
+
+// Where the features and the targets are in a training file.
+struct Columns {
+  Layout layout = Layout::OneHot;
+  Task task = Task::Classification;
+  std::vector<std::size_t> features, targets;  // column indices
+};
+
+// What the flags say; `task` already resolved from --task and --output.
+struct ColumnFlags {
+  std::vector<std::string> target, features;  // --target, --features
+  std::optional<std::size_t> labels;           // --labels
+  Task task = Task::Classification;
+};
+
+// The columns of a file with `header` and `columns` columns as `flags` say,
+// before its rows are read (a one-hot block to be inferred has no targets yet).
+Columns choose_columns(const ColumnFlags& flags, const std::vector<std::string>& header,
+                       std::size_t columns);
+
+// The trailing one-hot block of `table` when neither --target nor --labels is
+// given: the only count m >= 2 of last columns holding 0 and 1 with every row
+// summing to 1; else std::invalid_argument suggesting --target.
+std::size_t infer_one_hot(const Table& table);
+
+// --- classes ------------------------------------------------------------------------
+
+// A target column's classes: names sorted as scikit-learn sorts classes_
+// (numerically when every value is a number, else as text).
+struct Classes {
+  std::vector<std::string> names;
+  std::string type;              // "int", "float" or "str" (the model file's classes_type)
+  std::vector<double> numbers;   // "int" and "float": each class's value
+  // The class of a value, or npos; numbers match by value ("01" and "1.0" are 1).
+  std::size_t index_of(const std::string& value) const;
+};
+
+// Classes known by name (type "str") or by number ("int", "float"), in the order given.
+Classes classes_named(std::vector<std::string> names, const std::string& type);
+
+// The classes of the text values in `values` (their canonical spelling).
+Classes classes_of(const std::vector<std::string>& values);
+
+// One-hot rows (values.size(), classes.names.size()) for the values; a value
+// that is not a class is std::invalid_argument naming `what` and its row.
+Matrix<double> one_hot(const Classes& classes, const std::vector<std::string>& values,
+                       const std::string& what);
+
+// --- the hold-out -------------------------------------------------------------------
+
+// Rows for training and for testing, each increasing.
+struct Split {
+  std::vector<std::size_t> train, test;
+};
+
+// A seeded hold-out of round(fraction * rows) rows. With `labels` (a class per
+// row), stratified: each class gives round(fraction * its rows), keeping at
+// least one row for training (a class of one row is an error). The rows are
+// drawn by Fisher-Yates shuffles from the project's Rng.
+Split hold_out(std::size_t rows, const std::vector<std::size_t>* labels, std::size_t n_classes,
+               double fraction, std::uint64_t seed, const std::vector<std::string>& class_names);
+
+// --- a model's columns in a file ------------------------------------------------------
+
+// The column of each name of `wanted` in `header`; std::invalid_argument naming
+// `path` and the first missing name (listing the header's names), or a needed
+// name the header holds twice.
+std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
+                                       const std::vector<std::string>& header, const std::string& path,
+                                       const char* what);
+
+// A header's names, quoted, comma-separated (the first few when there are many).
+std::string listed(const std::vector<std::string>& names);
+
+}  // namespace fastmlp::cli
