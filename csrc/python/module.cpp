@@ -808,6 +808,25 @@ void set_value_error(const char* message) {
 
 }  // namespace
 
+// threadpoolctl's view of fastmlp (python/fastmlp/_threadpool.py finds the
+// module's file among the loaded libraries and calls these through ctypes), so
+// they keep C names and stay visible past the module's hidden symbols.
+#if defined(_WIN32)
+#define FASTMLP_C_EXPORT extern "C" __declspec(dllexport)
+#else
+#define FASTMLP_C_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+
+// The default thread count (what a fit or predict without threads= uses).
+FASTMLP_C_EXPORT int fastmlp_get_num_threads() noexcept { return default_thread_count(); }
+
+// Sets it for the whole process; 0 on success, -1 when n is outside [1, 1024].
+FASTMLP_C_EXPORT int fastmlp_set_num_threads(int n) noexcept {
+  if (n < 1 || n > ThreadPool::kMaxThreads) return -1;
+  set_default_thread_count(n);
+  return 0;
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp's C++ core; the public API is the fastmlp package.";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -861,7 +880,11 @@ PYBIND11_MODULE(_core, m) {
   m.attr("MAX_THREADS") = ThreadPool::kMaxThreads;
   m.def("gemm_kernel", [] { return isa_name(active_isa()); }, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
-        "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
+        "The thread count of a call that names none: set_default_threads', else FASTMLP_NUM_THREADS, "
+        "else the CPUs this process may use (at most OMP_NUM_THREADS).");
+  m.def("set_default_threads", &set_default_thread_count, py::arg("threads"),
+        "Set the default thread count of the process (0 or the natural count: follow the variables "
+        "and CPUs again).");
   m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir,
                        py::object plot_check, py::object plot_draw) {
           cli::Environment env;

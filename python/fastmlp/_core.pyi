@@ -175,7 +175,10 @@ def gemm_kernel() -> str:
     """The GEMM micro-kernel in use."""
 
 def default_threads() -> int:
-    """FASTMLP_NUM_THREADS if set, else the CPUs this process may use."""
+    """The thread count of a call that names none: set_default_threads', else FASTMLP_NUM_THREADS, else the CPUs this process may use (at most OMP_NUM_THREADS)."""
+
+def set_default_threads(threads: int) -> None:
+    """Set the default thread count of the process (0 or the natural count: follow the variables and CPUs again)."""
 
 def cli_main(
     args: list[str],
