@@ -115,6 +115,10 @@ class _Network:
     @property
     def optimizer_steps(self) -> int:
         """Steps the optimiser's state has taken since it began."""
+    def optimizer_state(self) -> tuple[Any, ...] | None:
+        """The optimiser's whole state as a tuple for pickling (None before its first fit); set_optimizer_state takes it back."""
+    def set_optimizer_state(self, state: tuple[Any, ...] | None) -> None:
+        """Take back a state optimizer_state gave (None: none, as reset)."""
     def predict(self, X: np.ndarray, out: np.ndarray | None, threads: int | None) -> np.ndarray:
         """The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.
 

@@ -428,19 +428,24 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         # The network pickles itself (its model-file bytes); coefs_ and
-        # intercepts_ are views of it, made again on unpickling.
-        if "_net" in self.__dict__:
-            self._sync_parameters()
+        # intercepts_ are views of it, made again on unpickling. The
+        # optimiser's state travels beside it, so partial_fit calls on either
+        # side of a pickle (dask-ml's Incremental) take the same steps.
         state = self.__dict__.copy()
+        if "_net" in state:
+            self._sync_parameters()
+            state["_optimizer_state"] = self._net._core.optimizer_state()
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
-        state.pop("_solver_state", None)  # the optimiser's state does not travel
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        optimizer = state.pop("_optimizer_state", None)
         self.__dict__.update(state)
         if "_net" in state:
-            self._solver_state = None
+            self.__dict__.setdefault("_solver_state", None)
+            self._net._core.set_optimizer_state(optimizer)
             self._adopt_network()
 
     # --- export ----------------------------------------------------------------------------
