@@ -30,7 +30,7 @@ _registered = False
 def _controller_class() -> Any:
     from threadpoolctl import LibController
 
-    class FastmlpController(LibController):  # type: ignore[misc]
+    class FastmlpController(LibController):
         """threadpoolctl's controller of fastmlp's threads."""
 
         user_api = "fastmlp"
