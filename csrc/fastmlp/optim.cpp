@@ -148,6 +148,45 @@ void Optimizer<T>::reset() noexcept {
 }
 
 template <class T>
+typename Optimizer<T>::State Optimizer<T>::state() const {
+  State s;
+  s.prepared = prepared_;
+  s.config = config_;
+  s.n_params = n_params_;
+  s.m.assign(m_.data(), m_.data() + m_.size());
+  s.v.assign(v_.data(), v_.data() + v_.size());
+  s.t = t_;
+  s.beta1_t = beta1_t_;
+  s.beta2_t = beta2_t_;
+  return s;
+}
+
+template <class T>
+void Optimizer<T>::restore(const State& s) {
+  if (!s.prepared) {
+    *this = Optimizer<T>();
+    return;
+  }
+  const bool first_moment = s.config.kind != OptimizerKind::Sgd;
+  const bool second_moment = s.config.kind == OptimizerKind::Adam || s.config.kind == OptimizerKind::AdamW;
+  if (s.m.size() != (first_moment ? s.n_params : 0) || s.v.size() != (second_moment ? s.n_params : 0))
+    throw std::invalid_argument("optimizer state: its moments do not match its kind and parameter count");
+  if (!(s.beta1_t >= 0 && s.beta1_t <= 1 && s.beta2_t >= 0 && s.beta2_t <= 1))
+    throw std::invalid_argument("optimizer state: beta powers must be in [0, 1]");
+  AlignedBuffer<T> m(s.m.size()), v(s.v.size());
+  std::copy(s.m.begin(), s.m.end(), m.data());
+  std::copy(s.v.begin(), s.v.end(), v.data());
+  m_ = std::move(m);
+  v_ = std::move(v);
+  config_ = s.config;
+  n_params_ = s.n_params;
+  t_ = s.t;
+  beta1_t_ = s.beta1_t;
+  beta2_t_ = s.beta2_t;
+  prepared_ = true;
+}
+
+template <class T>
 void Optimizer<T>::step(T* p, T* g, const std::vector<ParamSegment>& segments,
                         const StepOptions& options, ThreadPool* pool) {
   const std::size_t n = n_params_;

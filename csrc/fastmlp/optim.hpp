@@ -80,6 +80,22 @@ class Optimizer {
   std::uint64_t steps() const noexcept { return t_; }  // steps since the state began
   const OptimizerConfig& config() const noexcept { return config_; }
 
+  // Everything the next step depends on, so the optimiser can cross a process
+  // boundary (a pickled estimator between partial_fit calls) and go on with
+  // the same bits. `prepared` false: no state yet (the next fit starts afresh).
+  struct State {
+    bool prepared = false;
+    OptimizerConfig config;
+    std::size_t n_params = 0;
+    std::vector<T> m, v;  // as m_ and v_: empty where the kind keeps none
+    std::uint64_t t = 0;
+    double beta1_t = 1, beta2_t = 1;
+  };
+  State state() const;
+  // Becomes `s`. std::invalid_argument when its buffers' sizes do not fit its
+  // kind and n_params, or its beta powers are not in [0, 1].
+  void restore(const State& s);
+
  private:
   OptimizerConfig config_;
   bool prepared_ = false;

@@ -90,7 +90,8 @@ std::vector<OptionSpec> make_table() {
        "with batches, reshuffle the rows every epoch from the seed and the epoch's number",
        FASTMLP_FLAG(shuffle)},
       {"threads", nullptr, OptionKind::Count, "None",
-       "FASTMLP_NUM_THREADS, else the CPUs this process may use", 1, max_threads, false, false, {},
+       "threadpoolctl's limit, else FASTMLP_NUM_THREADS, else the CPUs this process may use "
+       "(at most OMP_NUM_THREADS)", 1, max_threads, false, false, {},
        "N", true, "threads to train on; the result is the same for any number",
        [](const FitOptions& o) { return of_count(static_cast<std::uint64_t>(o.threads)); },
        [](FitOptions& o, const OptionValue& v) { o.threads = static_cast<int>(v.magnitude); }},

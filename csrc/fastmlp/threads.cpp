@@ -330,14 +330,40 @@ void ThreadPool::on_every_thread(const std::function<void()>& f) {
 
 // --- defaults ---------------------------------------------------------------------
 
-int default_thread_count() {
-  if (const char* env = std::getenv("FASTMLP_NUM_THREADS")) {
+namespace {
+
+// set_default_thread_count's count; 0: none set.
+std::atomic<int> g_default_threads{0};
+
+// The positive integer in environment variable `name` (capped at kMaxThreads), else 0.
+int thread_count_variable(const char* name) {
+  if (const char* env = std::getenv(name)) {
     char* end = nullptr;
     const long n = std::strtol(env, &end, 10);
     if (end != env && *end == '\0' && n > 0)
       return n > ThreadPool::kMaxThreads ? ThreadPool::kMaxThreads : static_cast<int>(n);
   }
-  return usable_cpus();
+  return 0;
+}
+
+// The default when none is set: the variables, else the CPUs.
+int natural_thread_count() {
+  if (const int n = thread_count_variable("FASTMLP_NUM_THREADS")) return n;
+  const int cpus = usable_cpus();
+  const int omp = thread_count_variable("OMP_NUM_THREADS");
+  return omp > 0 && omp < cpus ? omp : cpus;
+}
+
+}  // namespace
+
+int default_thread_count() {
+  const int set = g_default_threads.load(std::memory_order_relaxed);
+  return set > 0 ? set : natural_thread_count();
+}
+
+void set_default_thread_count(int threads) {
+  if (threads != 0) checked_thread_count(threads);
+  g_default_threads.store(threads == natural_thread_count() ? 0 : threads, std::memory_order_relaxed);
 }
 
 ThreadPool& shared_thread_pool(int threads) {

@@ -71,10 +71,19 @@ void run_tasks(ThreadPool* pool, std::size_t n, const F& task) {
 
 // --- defaults ---------------------------------------------------------------------
 
-// FASTMLP_NUM_THREADS when it holds a positive integer (capped at
-// ThreadPool::kMaxThreads), else the number of CPUs this process may run on.
-// Read at each call, so a change to the variable counts from the next call.
+// The thread count of a call that names none, first of: the count set by
+// set_default_thread_count (threadpoolctl's limit); FASTMLP_NUM_THREADS when it
+// holds a positive integer (capped at ThreadPool::kMaxThreads); the CPUs this
+// process may run on, at most OMP_NUM_THREADS when that holds a positive
+// integer (joblib's process workers get their share of the cores through it,
+// as OpenMP and BLAS libraries do). The variables are read at each call.
 int default_thread_count();
+
+// Sets the default thread count for the whole process (1..kMaxThreads, as
+// threadpoolctl's threadpool_limits does); 0, or the count the variables and
+// CPUs give, removes the setting, so restoring a saved count follows them again.
+// std::invalid_argument for other values.
+void set_default_thread_count(int threads);
 
 // A ThreadPool of `threads` threads that lives as long as the process, for
 // callers that hand a pointer down. Pools hold no threads of their own, so one

@@ -689,6 +689,42 @@ void bind_network(py::module_& m, const char* name) {
            }, "Forget the optimiser's state (velocity, moments, step count).")
       .def_property_readonly("optimizer_steps", [](const Net& self) { return self.optimizer.steps(); },
                              "Steps the optimiser's state has taken since it began.")
+      .def("optimizer_state", [](const Net& self) -> py::object {
+             typename Optimizer<T>::State s;
+             {
+               auto lock = self.lock_for_predict();
+               s = self.optimizer.state();
+             }
+             if (!s.prepared) return py::none();
+             const OptimizerConfig& c = s.config;
+             return py::make_tuple(optimizer_name(c.kind), c.momentum, c.nesterov, c.beta1, c.beta2, c.eps,
+                                   c.weight_decay, s.n_params, py::array_t<T>(s.m.size(), s.m.data()),
+                                   py::array_t<T>(s.v.size(), s.v.data()), s.t, s.beta1_t, s.beta2_t);
+           }, "The optimiser's whole state as a tuple for pickling (None before its first fit); "
+              "set_optimizer_state takes it back.")
+      .def("set_optimizer_state", [](Net& self, py::object state) {
+             typename Optimizer<T>::State s;
+             if (!state.is_none()) {
+               const auto t = state.cast<py::tuple>();
+               if (t.size() != 13) throw std::invalid_argument("optimizer state: expected a tuple of 13 items");
+               s.prepared = true;
+               s.config.kind = optimizer_from_name(t[0].cast<std::string>());
+               s.config.momentum = t[1].cast<double>();
+               s.config.nesterov = t[2].cast<bool>();
+               s.config.beta1 = t[3].cast<double>();
+               s.config.beta2 = t[4].cast<double>();
+               s.config.eps = t[5].cast<double>();
+               s.config.weight_decay = t[6].cast<double>();
+               s.n_params = t[7].cast<std::size_t>();
+               s.m = t[8].cast<std::vector<T>>();
+               s.v = t[9].cast<std::vector<T>>();
+               s.t = t[10].cast<std::uint64_t>();
+               s.beta1_t = t[11].cast<double>();
+               s.beta2_t = t[12].cast<double>();
+             }
+             auto lock = self.lock_for_fit();
+             self.optimizer.restore(s);
+           }, py::arg("state"), "Take back a state optimizer_state gave (None: none, as reset).")
       .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads) {
              // The strict entry: X a C-contiguous 2-D array of the dtype (the
              // Python layer converts anything else once), out None or a
@@ -951,6 +987,25 @@ void set_value_error(const char* message) {
 
 }  // namespace
 
+// threadpoolctl's view of fastmlp (python/fastmlp/_threadpool.py finds the
+// module's file among the loaded libraries and calls these through ctypes), so
+// they keep C names and stay visible past the module's hidden symbols.
+#if defined(_WIN32)
+#define FASTMLP_C_EXPORT extern "C" __declspec(dllexport)
+#else
+#define FASTMLP_C_EXPORT extern "C" __attribute__((visibility("default")))
+#endif
+
+// The default thread count (what a fit or predict without threads= uses).
+FASTMLP_C_EXPORT int fastmlp_get_num_threads() noexcept { return default_thread_count(); }
+
+// Sets it for the whole process; 0 on success, -1 when n is outside [1, 1024].
+FASTMLP_C_EXPORT int fastmlp_set_num_threads(int n) noexcept {
+  if (n < 1 || n > ThreadPool::kMaxThreads) return -1;
+  set_default_thread_count(n);
+  return 0;
+}
+
 PYBIND11_MODULE(_core, m) {
   m.doc() = "fastmlp's C++ core; the public API is the fastmlp package.";
   py::register_exception_translator([](std::exception_ptr p) {
@@ -1016,7 +1071,11 @@ PYBIND11_MODULE(_core, m) {
   m.attr("MAX_THREADS") = ThreadPool::kMaxThreads;
   m.def("gemm_kernel", [] { return isa_name(active_isa()); }, "The GEMM micro-kernel in use.");
   m.def("default_threads", &default_thread_count,
-        "FASTMLP_NUM_THREADS if set, else the CPUs this process may use.");
+        "The thread count of a call that names none: set_default_threads', else FASTMLP_NUM_THREADS, "
+        "else the CPUs this process may use (at most OMP_NUM_THREADS).");
+  m.def("set_default_threads", &set_default_thread_count, py::arg("threads"),
+        "Set the default thread count of the process (0 or the natural count: follow the variables "
+        "and CPUs again).");
   m.def("cli_main", [](const std::vector<std::string>& args, const std::string& data_dir,
                        py::object plot_check, py::object plot_draw) {
           cli::Environment env;

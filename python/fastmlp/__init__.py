@@ -14,9 +14,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
-from fastmlp import datasets, metrics, onnx, plot
+from fastmlp import _threadpool, datasets, metrics, onnx, plot
 from fastmlp.metrics import accuracy, confusion_matrix
 from fastmlp.network import Network, load, predict, train
+
+_threadpool.register()  # threadpoolctl, when installed, sees and limits fastmlp's threads
 
 try:
     __version__ = version("fastmlp")

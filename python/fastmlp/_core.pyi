@@ -147,6 +147,10 @@ class _Network:
     @property
     def optimizer_steps(self) -> int:
         """Steps the optimiser's state has taken since it began."""
+    def optimizer_state(self) -> tuple[Any, ...] | None:
+        """The optimiser's whole state as a tuple for pickling (None before its first fit); set_optimizer_state takes it back."""
+    def set_optimizer_state(self, state: tuple[Any, ...] | None) -> None:
+        """Take back a state optimizer_state gave (None: none, as reset)."""
     def predict(self, X: np.ndarray | _Csr, out: np.ndarray | None, threads: int | None) -> np.ndarray:
         """The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.
 
@@ -210,7 +214,10 @@ def gemm_kernel() -> str:
     """The GEMM micro-kernel in use."""
 
 def default_threads() -> int:
-    """FASTMLP_NUM_THREADS if set, else the CPUs this process may use."""
+    """The thread count of a call that names none: set_default_threads', else FASTMLP_NUM_THREADS, else the CPUs this process may use (at most OMP_NUM_THREADS)."""
+
+def set_default_threads(threads: int) -> None:
+    """Set the default thread count of the process (0 or the natural count: follow the variables and CPUs again)."""
 
 def cli_main(
     args: list[str],

@@ -447,8 +447,9 @@ class Network:
         threads : int or None
             Threads to train on (each batch's rows, its gradient's sums and
             the parameter update are shared out over them); None is
-            ``fastmlp``'s default (``FASTMLP_NUM_THREADS``, else the CPUs this
-            process may use). The result is bit-identical for any number.
+            ``fastmlp``'s default (threadpoolctl's limit, else
+            ``FASTMLP_NUM_THREADS``, else the CPUs this process may use, at
+            most ``OMP_NUM_THREADS``). The result is bit-identical for any number.
         optimizer : {"sgd", "momentum", "adam", "adamw"}, default "sgd"
             The update, with g the step's gradient (after ``l2`` and
             clipping) and t the optimiser's step count; PyTorch's formulas

@@ -13,7 +13,7 @@ Needs ``pip install "fastmlp[onnx]"``.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -66,16 +66,19 @@ def _onnx_modules() -> tuple[Any, Any, Any]:
 class GraphBuilder:
     """Nodes, initialisers and unique names for one graph (used by the exporters)."""
 
-    def __init__(self, dtype: np.dtype[Any]) -> None:
+    def __init__(self, dtype: np.dtype[Any], unique_name: Callable[[str], str] | None = None) -> None:
         self.onnx, self.helper, self.numpy_helper = _onnx_modules()
         self.dtype = np.dtype(dtype)
         self.elem_type = self.helper.np_dtype_to_tensor_dtype(self.dtype)
         self.nodes: list[Any] = []
         self.initializers: list[Any] = []
         self._used: set[str] = set()
+        self._unique_name = unique_name  # a larger graph's namer (skl2onnx's scope), when this is part of one
 
     def name(self, stem: str) -> str:
         """A name not used before in this graph: ``stem``, ``stem_1``, ..."""
+        if self._unique_name is not None:
+            return self._unique_name(stem)
         name, i = stem, 0
         while name in self._used:
             i += 1

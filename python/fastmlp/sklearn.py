@@ -69,7 +69,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, column_or_1d, validate_data
 
-from fastmlp import _core, _sparse
+from fastmlp import _core, _skl2onnx, _sparse
 from fastmlp import _estimator_files as _files
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
@@ -461,19 +461,24 @@ class _BaseMLP(BaseEstimator):
 
     def __getstate__(self) -> dict[str, Any]:
         # The network pickles itself (its model-file bytes); coefs_ and
-        # intercepts_ are views of it, made again on unpickling.
-        if "_net" in self.__dict__:
-            self._sync_parameters()
+        # intercepts_ are views of it, made again on unpickling. The
+        # optimiser's state travels beside it, so partial_fit calls on either
+        # side of a pickle (dask-ml's Incremental) take the same steps.
         state = self.__dict__.copy()
+        if "_net" in state:
+            self._sync_parameters()
+            state["_optimizer_state"] = self._net._core.optimizer_state()
         state.pop("coefs_", None)
         state.pop("intercepts_", None)
-        state.pop("_solver_state", None)  # the optimiser's state does not travel
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state = dict(state)
+        optimizer = state.pop("_optimizer_state", None)
         self.__dict__.update(state)
         if "_net" in state:
-            self._solver_state = None
+            self.__dict__.setdefault("_solver_state", None)
+            self._net._core.set_optimizer_state(optimizer)
             self._adopt_network()
 
     # --- export ----------------------------------------------------------------------------
@@ -1103,42 +1108,50 @@ def _estimator_to_onnx(estimator: _BaseMLP, path: Any = None) -> Any:
     g = GraphBuilder(net.dtype)
     for name in ("X", "label", "probabilities", "variable"):
         g.name(name)
-    int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
-    k = net.sizes[-1]
-    if isinstance(estimator, MLPRegressor):
-        network_graph(g, net, "X", output="variable")
-        outputs = [g.tensor("variable", shape=["n", k])]
-    else:
-        P = network_graph(g, net, "X")
-        outputs = [g.tensor("label", shape=["n"])]  # its type is set below
-        multilabel = estimator._label_binarizer.y_type_.startswith("multilabel")
-        if multilabel:
-            g.op("Identity", [P], "probabilities", output="probabilities")
-            g.op("Cast", [g.op("Greater", [P, g.constant("half", _core.BINARY_THRESHOLD)], "above")], "label", output="label", to=int64)
-            outputs = [g.tensor("label", int64, ["n", k])]
-        else:
-            if k == 1:
-                one_minus = g.op("Sub", [g.constant("one", [[1.0]]), P], "p_negative")
-                g.op("Concat", [one_minus, P], "probabilities", output="probabilities", axis=1)
-                index = class_index(g, net, P, "class_index")
-            else:
-                g.op("Identity", [P], "probabilities", output="probabilities")
-                index = class_index(g, net, P, "class_index")
-            classes = np.asarray(estimator.classes_)
-            if classes.dtype.kind in "iub":
-                values, elem = classes.astype(np.int64), int64
-            elif classes.dtype.kind == "f":
-                values, elem = classes.astype(np.float64), g.helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
-            else:
-                values, elem = classes.astype(str).astype(object), g.onnx.TensorProto.STRING
-            table = g.name("classes")
-            g.initializers.append(g.numpy_helper.from_array(values if elem != g.onnx.TensorProto.STRING
-                                                            else np.array(values, dtype=object), table))
-            g.op("Gather", [table, index], "label", output="label", axis=0)
-            outputs = [g.tensor("label", elem, ["n"])]
-        outputs.append(g.tensor("probabilities", shape=["n", 2 if k == 1 and not multilabel else k]))
+    outputs = [g.tensor(name, elem, shape) for name, elem, shape in _estimator_graph(g, estimator, "X")]
     model = g.model([g.tensor("X", shape=["n", net.sizes[0]])], outputs, f"fastmlp_{type(estimator).__name__}",
                     f"fastmlp.sklearn.{type(estimator).__name__} {list(net.sizes)}")
     if path is not None:
         onnx_save(model, path)
     return model
+
+
+def _estimator_graph(g: GraphBuilder, estimator: _BaseMLP, x: str, *, label: str = "label",
+                     probabilities: str = "probabilities", variable: str = "variable",
+                     labels: np.ndarray | None = None) -> list[tuple[str, int, list[Any]]]:
+    """Add a fitted estimator's graph to ``g``, reading ``x`` (n, n_features) of
+    g's dtype, writing the outputs named by ``label`` and ``probabilities``
+    (classifier) or ``variable`` (regressor); returns each output's (name,
+    element type, shape). ``labels`` replaces classes_ as the label values
+    (skl2onnx's int64 labels). The one graph of both ``to_onnx`` and the
+    skl2onnx converters (fastmlp._skl2onnx)."""
+    net = estimator.network_
+    int64 = g.helper.np_dtype_to_tensor_dtype(np.dtype(np.int64))
+    k = net.sizes[-1]
+    if isinstance(estimator, MLPRegressor):
+        network_graph(g, net, x, output=variable)
+        return [(variable, g.elem_type, ["n", k])]
+    P = network_graph(g, net, x)
+    if estimator._label_binarizer.y_type_.startswith("multilabel"):
+        g.op("Identity", [P], "probabilities", output=probabilities)
+        g.op("Cast", [g.op("Greater", [P, g.constant("half", _core.BINARY_THRESHOLD)], "above")], "label",
+             output=label, to=int64)
+        return [(label, int64, ["n", k]), (probabilities, g.elem_type, ["n", k])]
+    if k == 1:
+        one_minus = g.op("Sub", [g.constant("one", [[1.0]]), P], "p_negative")
+        g.op("Concat", [one_minus, P], "probabilities", output=probabilities, axis=1)
+    else:
+        g.op("Identity", [P], "probabilities", output=probabilities)
+    index = class_index(g, net, P, g.name("class_index"))
+    classes = np.asarray(estimator.classes_ if labels is None else labels)
+    if classes.dtype.kind in "iub":
+        values, elem = classes.astype(np.int64), int64
+    elif classes.dtype.kind == "f":
+        values, elem = classes.astype(np.float64), g.helper.np_dtype_to_tensor_dtype(np.dtype(np.float64))
+    else:
+        values, elem = classes.astype(str).astype(object), g.onnx.TensorProto.STRING
+    g.op("Gather", [g.constant("classes", values, dtype=values.dtype), index], "label", output=label, axis=0)
+    return [(label, elem, ["n"]), (probabilities, g.elem_type, ["n", 2 if k == 1 else k])]
+
+
+_skl2onnx.register(MLPClassifier, MLPRegressor, _estimator_graph)  # skl2onnx converts pipelines holding them
