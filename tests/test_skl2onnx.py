@@ -82,7 +82,7 @@ def test_binary_string_labels_float32_network(iris):
     # one logistic output; a float32 network in a float64 graph
     X, y = iris
     y = np.where(y == 2, "yes", "no")
-    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), max_iter=80, random_state=1,
+    pipe = make_pipeline(StandardScaler(), MLPClassifier(hidden_layer_sizes=(6,), max_iter=400, random_state=1,
                                                          dtype="float32"))
     pipe.fit(X, y)
     model = skl2onnx.to_onnx(pipe, initial_types=[("X", DoubleTensorType([None, 4]))],

@@ -63,6 +63,8 @@ def test_the_literal_types_are_the_choices_the_code_accepts():
             kwargs = {option: choice}
             if option == "loss" and choice == "cross_entropy":
                 kwargs["output"] = "softmax"
+            if option == "loss" and choice == "poisson":
+                kwargs["output"] = "exp"
             fastmlp.Network([2, 3, 2], **kwargs)
         with pytest.raises(ValueError, match=f"{option} must be one of " + ", ".join(
                 repr(c) for c in typing.get_args(literal))):

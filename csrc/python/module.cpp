@@ -699,14 +699,15 @@ void bind_network(py::module_& m, const char* name) {
              const OptimizerConfig& c = s.config;
              return py::make_tuple(optimizer_name(c.kind), c.momentum, c.nesterov, c.beta1, c.beta2, c.eps,
                                    c.weight_decay, s.n_params, py::array_t<T>(s.m.size(), s.m.data()),
-                                   py::array_t<T>(s.v.size(), s.v.data()), s.t, s.beta1_t, s.beta2_t);
+                                   py::array_t<T>(s.v.size(), s.v.data()), s.t, s.beta1_t, s.beta2_t,
+                                   c.eps_hat);
            }, "The optimiser's whole state as a tuple for pickling (None before its first fit); "
               "set_optimizer_state takes it back.")
       .def("set_optimizer_state", [](Net& self, py::object state) {
              typename Optimizer<T>::State s;
              if (!state.is_none()) {
                const auto t = state.cast<py::tuple>();
-               if (t.size() != 13) throw std::invalid_argument("optimizer state: expected a tuple of 13 items");
+               if (t.size() != 14) throw std::invalid_argument("optimizer state: expected a tuple of 14 items");
                s.prepared = true;
                s.config.kind = optimizer_from_name(t[0].cast<std::string>());
                s.config.momentum = t[1].cast<double>();
@@ -721,6 +722,7 @@ void bind_network(py::module_& m, const char* name) {
                s.t = t[10].cast<std::uint64_t>();
                s.beta1_t = t[11].cast<double>();
                s.beta2_t = t[12].cast<double>();
+               s.config.eps_hat = t[13].cast<bool>();
              }
              auto lock = self.lock_for_fit();
              self.optimizer.restore(s);

@@ -790,10 +790,9 @@ def train(
     ...             epochs=200, validation_fraction=0.1, early_stopping=10)  # doctest: +SKIP
     """
     dtype = _check_dtype(dtype)
-    output = _check_choice(output, "output", _OUTPUTS)
     names = _column_names(X)
     X_in: Any = X if _sparse.is_sparse(X) else _as_matrix(X, "X", dtype)  # fit converts a sparse X
-    Y = _as_targets(Y, "Y", dtype, output, None)
+    Y = _as_targets(Y, "Y", dtype, _check_choice(output, "output", _OUTPUTS), None)
     widths = [hidden] if isinstance(hidden, numbers.Integral) else hidden
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence):
         raise TypeError(f"hidden must be an int or a sequence of ints; got {type(hidden).__name__}")

@@ -1062,7 +1062,8 @@ def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
                          f"{type(est).__name__}'s one activation parameter cannot say")
     derived: dict[str, Any] = {"hidden_layer_sizes": hidden, "dtype": net.dtype.name}
     if hidden:
-        scikit_name = {v: k for k, v in _ACTIVATIONS.items()}[net.activations[0]]
+        scikit_names: dict[str, str] = {v: k for k, v in _ACTIVATIONS.items()}
+        scikit_name = scikit_names[net.activations[0]]
         derived["activation"] = scikit_name
     for name, value in derived.items():
         given = params.get(name, value)
