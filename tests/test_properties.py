@@ -432,13 +432,11 @@ def _well_conditioned(net, X, Y, w, options, rates, start, tol, steps):
     finite and bounded (a diverging run's growth turns rounding into any
     difference), and with every relu's and leaky_relu's input, at every step,
     farther from the kink than the rounding and the parameters' tolerance
-    reach (there a difference of one rounding flips the derivative); and, for
-    adam, no sigmoid or tanh so saturated that its derivative in the dtype is
-    off by more than one step's share of ``tol``."""
+    reach (there a difference of one rounding flips the derivative); and no
+    sigmoid or tanh so saturated that its derivative from A in the dtype is off
+    by more than one step's share of ``tol`` (adam's step is about the rate
+    whatever the gradient's size, so that error moves the parameters)."""
     near_kink, saturated = [], []
-    # adam's step is about the rate whatever the gradient's size: a gradient
-    # whose rounding is a large part of it moves the parameters by that part
-    normalised = options["optimizer"] in ("adam", "adamw")
 
     def step(params, rows):
         if near_kink or saturated:
@@ -449,7 +447,7 @@ def _well_conditioned(net, X, Y, w, options, rates, start, tol, steps):
             reach = z_err + tol * (1 + z_bound) + 16 * _subnormal(net)
             if name in ("relu", "leaky_relu") and np.any((np.abs(Z) <= reach) & (z_bound > 0)):
                 near_kink.append(name)
-            if normalised and name in ("sigmoid", "tanh"):
+            if name in ("sigmoid", "tanh"):
                 # the derivative from A in the dtype: a saturated unit's 1 - A is mostly rounding
                 f, df = reference.activation_pair(name)
                 A = f(Z)
@@ -466,7 +464,7 @@ def _well_conditioned(net, X, Y, w, options, rates, start, tol, steps):
         event("a relu near its kink: not compared")
         return False
     if saturated:
-        event("adam on a saturated sigmoid or tanh: not compared")
+        event("a saturated sigmoid or tanh: not compared")
         return False
     return True
 
