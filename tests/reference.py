@@ -243,11 +243,13 @@ class Optimizer:
 
 
 def train(weights, biases, X, Y, options, optimizer, *, epochs, batch_size, seed, rates,
-          l2=0.0, clip_norm=None, sample_weight=None):
+          l2=0.0, clip_norm=None, sample_weight=None, on_step=None):
     """Mini-batch training, shuffled as the project shuffles: new (weights, biases).
 
     ``rates[e]`` is epoch e's learning rate; ``options`` are the network's
-    activation, output, loss and reduction.
+    activation, output, loss and reduction. ``on_step(params, rows)``, when
+    given, sees the parameters (weights, then biases) before each step and the
+    rows the step reads.
     """
     params = [*weights, *biases]
     n, L = X.shape[0], len(weights)
@@ -256,6 +258,8 @@ def train(weights, biases, X, Y, options, optimizer, *, epochs, batch_size, seed
         for start in range(0, n, batch_size):
             rows = order[start:start + batch_size]
             w = None if sample_weight is None else sample_weight[rows]
+            if on_step is not None:
+                on_step(params, rows)
             _, dW, db = general_loss_and_grads(params[:L], params[L:], X[rows], Y[rows], sample_weight=w, **options)
             params = optimizer.step(params, [*dW, *db], rates[e], l2=l2, clip_norm=clip_norm)
     return params[:L], params[L:]

@@ -339,3 +339,14 @@ def test_long_runs_show_progress_and_ctrl_c_exits_130():
     assert proc.returncode == 130 and out == b"", err
     assert re.search(r"\repoch \d+/100000000  loss \d", err), err
     assert err.endswith("\nfastmlp: interrupted\n"), err
+
+
+def test_train_refuses_a_leaky_slope_float32_rounds_to_0(door, tmp_path):
+    res = run(door, "train", "--dtype", "float32", "--activation", "leaky_relu", "--leaky-slope", "1e-50",
+              "--epochs", "1", "-o", str(tmp_path / "n.safetensors"))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.count("\n") == 1 and "leaky_slope" in res.stderr and "float32" in res.stderr, res.stderr
+    assert not (tmp_path / "n.safetensors").exists()
+    # float64 holds it as a normal number: the same flags train
+    res = run(door, "train", "--activation", "leaky_relu", "--leaky-slope", "1e-50", "--epochs", "1", "--quiet")
+    assert res.returncode == 0 and res.stdout.startswith("Accuracy: "), res.stderr

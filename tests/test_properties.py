@@ -10,16 +10,19 @@ tests/hypothesis-db (see conftest.py), so every run replays what it once found.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import pathlib
 import pickle
+import re
+import struct
 import tempfile
 
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from hypothesis import event, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
 import fastmlp
@@ -45,12 +48,19 @@ def networks(draw, max_width=40, max_hidden=2):
                       | st.lists(st.sampled_from(ACTIVATIONS), min_size=n_hidden, max_size=n_hidden).map(tuple))
     output = draw(st.sampled_from(OUTPUTS if sizes[-1] > 1 else [o for o in OUTPUTS if o != "softmax"]))
     loss = draw(st.sampled_from(("mse", "cross_entropy") if output in ("softmax", "sigmoid") else ("mse",)))
-    return fastmlp.Network(
-        sizes, activation=activation, output=output, loss=loss,
-        reduction=draw(st.sampled_from(("sum", "mean"))), init=draw(st.sampled_from(INITS)),
-        seed=draw(st.integers(0, 2**64 - 1)), dtype=draw(st.sampled_from(("float64", "float32"))),
-        # at most 1, so that every activation is 1-Lipschitz (see _forward_bounds)
-        leaky_slope=draw(st.floats(0, 1)))
+    options = dict(activation=activation, output=output, loss=loss,
+                   reduction=draw(st.sampled_from(("sum", "mean"))), init=draw(st.sampled_from(INITS)),
+                   seed=draw(st.integers(0, 2**64 - 1)), dtype=draw(st.sampled_from(("float64", "float32"))),
+                   # at most 1, so that every activation is 1-Lipschitz (see _forward_bounds)
+                   leaky_slope=draw(st.floats(0, 1)))
+    if 0 < options["leaky_slope"] < np.finfo(options["dtype"]).tiny:
+        # 0 or subnormal in the dtype: leaky_relu would silently be relu
+        _refusal(lambda: fastmlp.Network(sizes, **options), "leaky_slope")
+        with pytest.raises(ValueError, match=f"in a {options['dtype']} network"):
+            fastmlp.Network(sizes, **options)
+        event("leaky_slope refused")
+        assume(False)
+    return fastmlp.Network(sizes, **options)
 
 
 REAL_DTYPES = ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "uint64", "bool")
@@ -145,9 +155,10 @@ def _config(net):
                 reduction=net.reduction, leaky_slope=net.leaky_slope)
 
 
-def _reference_outputs(net, X):
-    """The outputs by reference.py's activations, in float64, and every layer's Z."""
-    weights, biases = _params64(net)
+def _reference_outputs(net, X, params=None):
+    """The outputs by reference.py's activations, in float64, and every layer's Z
+    (with the network's parameters, or ``params``: weights, then biases)."""
+    weights, biases = _params64(net) if params is None else (params[:net.n_layers], params[net.n_layers:])
     A, Zs = X, []
     with np.errstate(over="ignore", invalid="ignore"):  # rows that overflow are not compared
         for W, b, name in zip(weights, biases, _layer_names(net)):
@@ -173,14 +184,14 @@ def _activation_bound(name, Z):
     return np.minimum(Z, 1.0) if name == "tanh" else Z
 
 
-def _forward_bounds(net, X):
+def _forward_bounds(net, X, params=None):
     """(per row, the largest |Z| any layer may meet; per output, a bound on the
     rounding error of a forward pass in the network's dtype; the bounds on every
     layer's |A|, input first; the bounds on every layer's |Z| and on its error),
     by a forward pass on absolute values: each layer's sums round by a few units
     of their terms' magnitude, and every activation is 1-Lipschitz (the softmax
-    2-Lipschitz)."""
-    weights, biases = _params64(net)
+    2-Lipschitz). With the network's parameters, or ``params`` (weights, then biases)."""
+    weights, biases = _params64(net) if params is None else (params[:net.n_layers], params[net.n_layers:])
     eps, tiny = 4 * EPS[net.dtype.type], 4 * _subnormal(net)
     acts, err, biggest, z_bounds = [np.abs(X)], eps * np.abs(X) + tiny, np.zeros(X.shape[0]), []
     with np.errstate(over="ignore", invalid="ignore"):  # an overflowing row's bound is inf
@@ -403,7 +414,7 @@ def _snapshot(net):
     return [p.copy() for p in (*net.weights, *net.biases)]
 
 
-def _reference_run(params, X, Y, w, net, options, rates):
+def _reference_run(params, X, Y, w, net, options, rates, on_step=None):
     """reference.train's parameters after the given rates' epochs, from ``params``."""
     L = net.n_layers
     keys = {"momentum", "nesterov", "beta1", "beta2", "eps", "weight_decay"}
@@ -412,8 +423,50 @@ def _reference_run(params, X, Y, w, net, options, rates):
     weights, biases = reference.train(
         params[:L], params[L:], X, Y, _config(net), optimizer, epochs=len(rates),
         batch_size=options["batch_size"] or X.shape[0], seed=net.seed, rates=list(rates), l2=options.get("l2", 0.0),
-        clip_norm=options.get("clip_norm"), sample_weight=w)
+        clip_norm=options.get("clip_norm"), sample_weight=w, on_step=on_step)
     return [*weights, *biases]
+
+
+def _well_conditioned(net, X, Y, w, options, rates, start, tol, steps):
+    """Whether the reference's run stays where the comparison means something:
+    finite and bounded (a diverging run's growth turns rounding into any
+    difference), and with every relu's and leaky_relu's input, at every step,
+    farther from the kink than the rounding and the parameters' tolerance
+    reach (there a difference of one rounding flips the derivative); and no
+    sigmoid or tanh so saturated that its derivative from A in the dtype is off
+    by more than one step's share of ``tol`` (adam's step is about the rate
+    whatever the gradient's size, so that error moves the parameters)."""
+    near_kink, saturated = [], []
+
+    def step(params, rows):
+        if near_kink or saturated:
+            return
+        Zs = _reference_outputs(net, X[rows], params)[1]
+        z_bounds = _forward_bounds(net, X[rows], params)[3]
+        for Z, (z_bound, z_err), name in zip(Zs, z_bounds, _layer_names(net)):
+            reach = z_err + tol * (1 + z_bound) + 16 * _subnormal(net)
+            if name in ("relu", "leaky_relu") and np.any((np.abs(Z) <= reach) & (z_bound > 0)):
+                near_kink.append(name)
+            if name in ("sigmoid", "tanh"):
+                # the derivative from A in the dtype: a saturated unit's 1 - A is mostly rounding
+                f, df = reference.activation_pair(name)
+                A = f(Z)
+                exact, rounded = df(A), df(A.astype(net.dtype).astype(np.float64))
+                if np.any(np.abs(rounded - exact) > tol / steps * np.abs(exact)):
+                    saturated.append(name)
+
+    with np.errstate(all="ignore"):
+        end = _reference_run(start, X, Y, w, net, options, rates, on_step=step)
+    if not all(np.all(np.isfinite(p)) and np.abs(p).max() <= 1e6 for p in end):
+        event("the reference diverges: not compared")
+        return False
+    if near_kink:
+        event("a relu near its kink: not compared")
+        return False
+    if saturated:
+        event("a saturated sigmoid or tanh: not compared")
+        return False
+    return True
 
 
 @given(net=networks(max_width=10), data=st.data())
@@ -428,13 +481,14 @@ def test_training_steps_match_reference(net, data):
     start = [p.astype(np.float64) for p in _snapshot(net)]
     X64, Y64 = x_values.astype(net.dtype).astype(np.float64), Y.astype(net.dtype).astype(np.float64)
     w64 = None if w is None else w.astype(net.dtype).astype(np.float64)
+    # each epoch's rounding moves the parameters by about the dtype's precision, times the steps taken
+    steps = options["epochs"] * -(-rows // min(options["batch_size"] or rows, rows))
+    tol = (1e-9 if net.dtype == np.float64 else 1e-3) * steps
+    assume(_well_conditioned(net, X64, Y64, w64, options, rates, start, tol, steps))
     snapshots = []
     net.fit(X, Y, sample_weight=w, callback=lambda epoch, logs: snapshots.append(_snapshot(net)), **options)
     assert len(snapshots) == options["epochs"] and net.history["loss"].size == options["epochs"]
     np.testing.assert_allclose(net.history["learning_rate"], rates, rtol=1e-12)
-    # each epoch's rounding moves the parameters by about the dtype's precision, times the steps taken
-    steps = options["epochs"] * -(-rows // min(options["batch_size"] or rows, rows))
-    tol = (1e-9 if net.dtype == np.float64 else 1e-3) * steps
     for epoch, got in enumerate(snapshots, 1):
         want = _reference_run(start, X64, Y64, w64, net, options, rates[:epoch])
         scale = 1 + max(float(np.abs(p).max()) for p in want)
@@ -582,3 +636,35 @@ def test_ragged_rows_are_refused_naming_the_argument():
         net.loss(np.ones((2, 2)), [[1.0, 2.0], [1.0]])
     with pytest.raises(ValueError, match="^sample_weight must be an array of numbers"):
         net.fit(np.ones((2, 2)), np.ones((2, 2)), epochs=1, sample_weight=[1.0, [2.0]])
+
+
+# --- leaky_slope in the network's dtype ------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("slope", [1.5e-253, 1e-50, 1e-40, 5e-324, 1e-300, 1.2e-38, 0.0, 0.01])
+def test_a_leaky_slope_the_dtype_holds_only_as_0_or_subnormal_is_refused(tmp_path, dtype, slope):
+    """Every door (Network, a model file's load) refuses a positive slope that the
+    dtype rounds to 0 or holds only as a subnormal, which would make leaky_relu
+    a relu; numpy's finfo says which."""
+    refused = 0 < slope < np.finfo(dtype).tiny
+    assert refused == (slope > 0 and (np.array(slope).astype(dtype) == 0 or abs(np.array(slope).astype(dtype))
+                                      < np.finfo(dtype).tiny))
+    build = lambda: fastmlp.Network([2, 3, 1], activation="leaky_relu", leaky_slope=slope, dtype=dtype)  # noqa: E731
+    # a file that records the slope: written with a slope every dtype holds, then edited
+    path = tmp_path / "n.safetensors"
+    fastmlp.Network([2, 3, 1], activation="leaky_relu", leaky_slope=0.5, dtype=dtype).save(path)
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + n])
+    header["__metadata__"]["leaky_slope"] = repr(slope)
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n:])
+    if not refused:
+        assert build().leaky_slope == slope and fastmlp.load(path).leaky_slope == slope
+        return
+    message = f"leaky_slope must be 0 or at least {dtype}'s smallest normal number"
+    with pytest.raises(ValueError, match=message):
+        build()
+    with pytest.raises(ValueError, match=f"^{re.escape(str(path))}: {message}"):
+        fastmlp.load(path)

@@ -1163,6 +1163,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   try {
     check_fit_options(fit_options);
     check_loss_output(spec.loss, spec.activations(hidden.size()).back());
+    if (dtype == "float32") check_leaky_slope<float>(spec.leaky_slope);
+    else check_leaky_slope<double>(spec.leaky_slope);
   } catch (const std::invalid_argument& e) {
     throw UsageError(e.what());
   }

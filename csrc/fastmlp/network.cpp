@@ -6,11 +6,13 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
 
 #include <fastmlp/gemm.hpp>
+#include <fastmlp/io_csv.hpp>
 #include <fastmlp/names.hpp>
 #include <fastmlp/options.hpp>
 #include <fastmlp/rng.hpp>
@@ -158,6 +160,24 @@ std::vector<Activation> layer_activations(std::size_t n_sizes, Activation hidden
 }  // namespace
 
 template <class T>
+void check_leaky_slope(double leaky_slope) {
+  if (!(std::isfinite(leaky_slope) && leaky_slope >= 0))
+    throw std::invalid_argument("leaky_slope must be finite and >= 0; got " +
+                                std::to_string(leaky_slope));
+  const T smallest = std::numeric_limits<T>::min();
+  if (leaky_slope > 0 && leaky_slope < smallest) {
+    const char* dtype = sizeof(T) == 4 ? "float32" : "float64";
+    char got[kMaxNumberChars], least[kMaxNumberChars];
+    throw std::invalid_argument(
+        std::string("leaky_slope must be 0 or at least ") + dtype + "'s smallest normal number, " +
+        std::string(least, format_number(smallest, least)) + ", in a " + dtype + " network; got " +
+        std::string(got, format_number(leaky_slope, got)) + ", which " + dtype +
+        (static_cast<T>(leaky_slope) == 0 ? " rounds to 0 (leaky_relu would be relu)"
+                                          : " holds only as a subnormal number"));
+  }
+}
+
+template <class T>
 Network<T>::Network(std::vector<std::size_t> sizes, Activation hidden, Activation output,
                     Loss loss, Reduction reduction, double leaky_slope)
     : Network(sizes, layer_activations(sizes.size(), hidden, output), loss, reduction,
@@ -179,9 +199,7 @@ Network<T>::Network(std::vector<std::size_t> sizes, std::vector<Activation> acti
     throw std::invalid_argument("a network of " + std::to_string(sizes_.size() - 1) +
                                 " layers needs as many activations; got " +
                                 std::to_string(activations_.size()));
-  if (!(std::isfinite(leaky_slope) && leaky_slope >= 0))
-    throw std::invalid_argument("leaky_slope must be finite and >= 0; got " +
-                                std::to_string(leaky_slope));
+  check_leaky_slope<T>(leaky_slope);
   for (std::size_t l = 0; l + 1 < activations_.size(); ++l)
     if (activations_[l] == Activation::Softmax)
       throw std::invalid_argument("activation 'softmax' is for output layers only");
@@ -428,6 +446,7 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name, Thread
                                          ConstMatrixView<T>, bool);                             \
   template void dense_backward_bias<T>(T*, ConstMatrixView<T>, bool);                        \
   template class Network<T>;                                                                 \
+  template void check_leaky_slope<T>(double);                                                \
   template bool all_finite<T>(ConstMatrixView<T>, ThreadPool*);                              \
   template void check_finite<T>(ConstMatrixView<T>, const char*, ThreadPool*);               \
   template void check_input<T>(const Network<T>&, InputView<T>, const char*, ThreadPool*);

@@ -64,6 +64,12 @@ Init init_from_name(const std::string& name);
 void check_output_units(Activation output, std::size_t units);
 const char* init_name(Init init);
 
+// std::invalid_argument unless leaky_slope is finite and either 0 or a normal
+// number of T: a smaller positive slope is 0 or subnormal in T, and leaky_relu
+// would silently be relu (or lose its precision).
+template <class T>
+void check_leaky_slope(double leaky_slope);
+
 // --- the network ------------------------------------------------------------------
 
 template <class T>

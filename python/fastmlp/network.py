@@ -66,7 +66,8 @@ class Network:
         The output layer's activation ("exp": the log link of loss "poisson").
     leaky_slope : float, default 0.01
         leaky_relu's slope for negative inputs, ``max(z, 0) + slope * min(z,
-        0)``; finite and >= 0.
+        0)``; finite, and 0 or at least the dtype's smallest normal number
+        (a smaller one would be 0 or subnormal in float32: ValueError).
     loss : {"mse", "cross_entropy", "poisson"}
         What training minimises. "mse" is 1/2 * sum((A - Y)**2) (the
         article's). "cross_entropy" needs output "softmax" (multi-class:
