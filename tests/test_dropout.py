@@ -7,6 +7,7 @@ command line and ONNX export."""
 from __future__ import annotations
 
 import json
+import pickle
 import struct
 import subprocess
 import sys
@@ -358,3 +359,21 @@ def test_onnx_export_ignores_dropout():
     session = ort.InferenceSession(net.to_onnx().SerializeToString(), providers=["CPUExecutionProvider"])
     (P,) = session.run(None, {"X": X})
     np.testing.assert_allclose(P, net.predict(X), rtol=1e-12, atol=1e-12)
+
+
+def test_the_rate_is_fixed_when_the_network_is_made():
+    # an attribute that could be set would say one rate while the core trains with another
+    net = fastmlp.Network([4, 5, 3], seed=0, dropout=0.5)
+    with pytest.raises(AttributeError, match="dropout is fixed when the network is made"):
+        net.dropout = 0.0
+    assert net.dropout == 0.5
+    again = pickle.loads(pickle.dumps(net))
+    assert again.dropout == 0.5
+
+
+def test_a_0_d_array_is_its_one_rate():
+    X, Y = np.random.default_rng(0).random((20, 4)), np.eye(3)[np.arange(20) % 3]
+    a = fastmlp.Network([4, 5, 3], seed=0, dropout=np.array(0.2)).fit(X, Y, epochs=3)
+    b = fastmlp.Network([4, 5, 3], seed=0, dropout=0.2).fit(X, Y, epochs=3)
+    assert a.dropout == 0.2
+    np.testing.assert_array_equal(a.weights[0], b.weights[0])

@@ -182,7 +182,7 @@ class Network:
         self.init = _check_choice(init, "init", _INITS)
         self.seed = _check_int(seed, "seed", low=0, high=2**64 - 1)
         self.dtype = _check_dtype(dtype)
-        self.dropout = _check_dropout(dropout, len(self.sizes) - 2)
+        self._dropout = _check_dropout(dropout, len(self.sizes) - 2)
         self._core = _CORE[self.dtype.name](list(self.sizes), [*self.activations, self.output],
                                             self.loss_name, self.reduction, self.leaky_slope,
                                             self._dropout_rates())
@@ -205,7 +205,7 @@ class Network:
         self.activation = hidden[0] if len(set(hidden)) == 1 else tuple(hidden) or "sigmoid"
         self.leaky_slope = core.leaky_slope
         rates = tuple(core.dropout)
-        self.dropout = rates[0] if len(set(rates)) == 1 else rates or 0.0
+        self._dropout = rates[0] if len(set(rates)) == 1 else rates or 0.0
         self.loss_name = core.loss
         self.reduction = core.reduction
         self.init = info["init"] or "uniform"
@@ -278,6 +278,17 @@ class Network:
         self.best_epoch = state.get("best_epoch")
 
     # --- what the inputs and outputs are ------------------------------------------
+
+    @property
+    def dropout(self) -> float | tuple[float, ...]:
+        """The hidden layers' dropout rate while training (one, or one per hidden
+        layer), fixed when the network is made: a new rate is a new ``Network``."""
+        return self._dropout
+
+    @dropout.setter
+    def dropout(self, value: Any) -> None:
+        raise AttributeError("dropout is fixed when the network is made (the core trains with it); "
+                             "make a new Network(..., dropout=...) and copy the weights over")
 
     @property
     def feature_names(self) -> tuple[str, ...] | None:
@@ -1145,7 +1156,9 @@ def _check_dropout(value: Any, n_hidden: int) -> float | tuple[float, ...]:
             raise ValueError(f"dropout must be in [0, 1); got {p!r}")
         return number
 
-    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, Sequence, np.ndarray)):
+    if isinstance(value, np.ndarray) and value.ndim == 0:  # a 0-d array is its one number
+        value = value[()]
+    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, Sequence, np.ndarray, np.generic)):
         raise TypeError(f"dropout must be a real number or a sequence of them; got {type(value).__name__}")
     if not isinstance(value, (Sequence, np.ndarray)):
         p = rate(value)
