@@ -193,3 +193,12 @@ def test_command_line_trains_a_poisson_network(tmp_path):
     res = subprocess.run([*cmd, "train", "--activation", "exp", "--epochs", "1"], capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 2 and "exp" in res.stderr, res.stderr
+
+
+def test_a_tiny_negative_target_is_shown_as_it_is():
+    # %f printed -1e-300 as -0.000000, which reads as a valid target
+    X = np.ones((3, 2))
+    Y = np.array([[1.0], [-1e-300], [2.0]])
+    net = fastmlp.Network([2, 3, 1], output="exp", loss="poisson", seed=0)
+    with pytest.raises(ValueError, match=r"found -1e-300 at row 1, column 0"):
+        net.fit(X, Y, epochs=1)

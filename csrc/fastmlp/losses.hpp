@@ -23,6 +23,7 @@
 #include <fastmlp/activations.hpp>
 #include <fastmlp/matrix.hpp>
 #include <fastmlp/names.hpp>
+#include <fastmlp/options.hpp>
 
 namespace fastmlp {
 
@@ -73,7 +74,7 @@ void check_targets(Loss loss, ConstMatrixView<T> Y, const char* name) {
     for (std::size_t j = 0; j < Y.cols; ++j)
       if (!(Y(i, j) >= T(0)))
         throw std::invalid_argument(std::string(name) + " must be >= 0 for loss 'poisson'; found " +
-                                    std::to_string(Y(i, j)) + " at row " + std::to_string(i) +
+                                    number_text(Y(i, j)) + " at row " + std::to_string(i) +
                                     ", column " + std::to_string(j));
 }
 

@@ -425,7 +425,7 @@ void check_finite(ConstMatrixView<T> M, const char* name, ThreadPool* pool) {
     for (std::size_t j = 0; j < M.cols; ++j)
       if (!std::isfinite(M(i, j)))
         throw std::invalid_argument(std::string(name) + " must be finite; found " +
-                                    std::to_string(M(i, j)) + " at row " + std::to_string(i) +
+                                    number_text(M(i, j)) + " at row " + std::to_string(i) +
                                     ", column " + std::to_string(j));
 }
 

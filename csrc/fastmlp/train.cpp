@@ -30,7 +30,7 @@ void check_sample_weight(const T* w, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) {
     if (!(w[i] >= 0) || !std::isfinite(w[i]))
       throw std::invalid_argument("sample_weight must be finite and non-negative; found " +
-                                  std::to_string(w[i]) + " at row " + std::to_string(i));
+                                  number_text(w[i]) + " at row " + std::to_string(i));
     sum += w[i];
   }
   if (!(sum > 0)) throw std::invalid_argument("sample_weight must not be all zero");
