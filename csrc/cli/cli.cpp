@@ -29,6 +29,7 @@
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/options.hpp>
+#include <fastmlp/scaling.hpp>
 #include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
@@ -57,9 +58,9 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--target COLUMN[,COLUMN...]] [--features A,B,...]\n"
     "                     [--test FILE | --test-fraction F] [--labels N] [--task T]\n"
-    "                     [--hidden N[,N...]] [--seed N] [--dtype T] [network options]\n"
-    "                     [training options] [--quiet] [-o FILE] [--history FILE.csv]\n"
-    "                     [--plot FILE.png]\n"
+    "                     [--scale S] [--hidden N[,N...]] [--seed N] [--dtype T]\n"
+    "                     [network options] [training options] [--quiet] [-o FILE]\n"
+    "                     [--history FILE.csv] [--plot FILE.png]\n"
     "\n"
     "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
     "print its figures on the test rows, and save it with -o. With no options: the\n"
@@ -100,6 +101,10 @@ constexpr const char* kTrainUsage =
     "                   drawn from --seed; a classifier's are stratified: each class\n"
     "                   gives round(F x its rows), keeping at least one to train on\n"
     "  --labels N       one-hot label columns at the end of each row\n"
+    "  --scale S        standard: train on each feature centred and divided by its\n"
+    "                   standard deviation on the training rows (a constant one\n"
+    "                   by 1), folded into the first layer so the model takes raw\n"
+    "                   rows; or none. Default: standard with --target, else none\n"
     "  --hidden N,...   hidden layer widths, comma-separated (default: 5)\n"
     "  --seed N         seed of the weight initialisation, the shuffles, the\n"
     "                   validation split and --test-fraction (default: 0)\n"
@@ -903,13 +908,29 @@ struct TrainSet {
   bool on_training_rows = false;         // no test rows: the figures are the training rows'
 };
 
+// Runs `f`, a step of --scale standard, its error prefixed with the flag and
+// the way around it.
+template <class F>
+void with_scale_hint(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    std::string why = e.what();
+    why.erase(0, why.find(": ") + 2);  // the core function's name
+    throw std::invalid_argument("--scale standard: " + why + "; give --scale none to train on raw features");
+  }
+}
+
 // Train the network in precision T on `set` (the fit holds out
 // --validation-fraction's rows and weighs them by class itself), write
-// `outputs`; its outputs for the test rows.
+// `outputs`; its outputs for the test rows. With `scaling`, set.X is standardised
+// and the scaling is folded into the network before it is saved or tested, so
+// the model file and the figures take raw rows.
 template <class T>
 Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const NetworkSpec& spec,
                                  std::uint64_t seed, const FitOptions& options, const TrainSet& set,
-                                 const TrainOutputs& outputs, const Environment& env, std::ostream* progress) {
+                                 const ColumnScaling* scaling, const TrainOutputs& outputs,
+                                 const Environment& env, std::ostream* progress) {
   const Matrix<T> X = converted<T>(set.X), Y = converted<T>(set.Y);
   const Matrix<T> X_test = converted<T>(set.X_test);
   Network<T> net(sizes, spec.activations(sizes.size() - 2), spec.loss, spec.reduction,
@@ -931,6 +952,7 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
   Optimizer<T> optimizer;
   const FitResult result = fit(net, data, options, optimizer, hooks);
   if (result.stopped) throw Interrupted{};
+  if (scaling != nullptr) with_scale_hint([&] { fold_input_scaling(net, *scaling); });
   if (!outputs.model.empty()) {
     ModelInfo info = set.info;
     info.init = spec.init;
@@ -1100,6 +1122,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::optional<Task> task;
   std::vector<std::string> target, features;
   std::string dtype = "float64";
+  std::optional<bool> scale;  // unset: standard with --target, else none
   bool quiet = false;
   auto names_flag = [](const char* flag, std::vector<std::string>& into) {
     return [flag, &into](const std::string& v) {
@@ -1128,6 +1151,12 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
          if (v != "float64" && v != "float32")
            throw UsageError("--dtype: expected float64 or float32, got " + in_quotes(v));
          dtype = v;
+       }},
+      {"--scale", nullptr, true,
+       [&](const std::string& v) {
+         if (v != "standard" && v != "none")
+           throw UsageError("--scale: expected standard or none, got " + in_quotes(v));
+         scale = v == "standard";
        }},
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
       {"--save", "-o", true, [&](const std::string& v) { outputs.model = v; }},
@@ -1186,7 +1215,11 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   check_distinct("--plot", outputs.plot, "-o's model file", outputs.model);
   check_distinct("--plot", outputs.plot, "--history's file", outputs.history);
 
-  const TrainSet set = load_train_set(column_flags, train_path, test_path, test_fraction, seed, env);
+  TrainSet set = load_train_set(column_flags, train_path, test_path, test_fraction, seed, env);
+  // The training rows' scaling (after the hold-out: the test rows must not inform it).
+  std::optional<ColumnScaling> scaling;
+  if (scale.value_or(!target.empty())) with_scale_hint([&] { scaling = standardize_columns(set.X.view()); });
+  const ColumnScaling* scaling_or_null = scaling ? &*scaling : nullptr;
   std::vector<std::size_t> sizes = {set.X.cols()};
   sizes.insert(sizes.end(), hidden.begin(), hidden.end());
   sizes.push_back(set.Y.cols());
@@ -1199,8 +1232,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::ostream* progress = quiet ? nullptr : &err;
   const Matrix<double> P =
       dtype == "float32"
-          ? train_and_predict<float>(sizes, spec, seed, fit_options, set, outputs, env, progress)
-          : train_and_predict<double>(sizes, spec, seed, fit_options, set, outputs, env, progress);
+          ? train_and_predict<float>(sizes, spec, seed, fit_options, set, scaling_or_null, outputs, env, progress)
+          : train_and_predict<double>(sizes, spec, seed, fit_options, set, scaling_or_null, outputs, env, progress);
   std::string text = report(evaluate_rows(set, P), set.columns.layout == Layout::Classes);
   if (set.on_training_rows)
     text += "(figures on the training rows: give --test FILE or --test-fraction F to hold rows out)\n";
