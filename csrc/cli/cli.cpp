@@ -90,7 +90,8 @@ constexpr const char* kTrainUsage =
     "                   for a regression\n"
     "  --features COL,...\n"
     "                   the feature columns, in this order (default: all but the\n"
-    "                   target)\n"
+    "                   target); other columns are skipped whatever they hold.\n"
+    "                   The columns used must have unique header names.\n"
     "  --task T         classification (default) or regression (the default with\n"
     "                   --output identity; sets --output identity when not given)\n"
     "  --test FILE      test data (default: the bundled data/test.csv when --train\n"
@@ -161,7 +162,8 @@ constexpr const char* kPredictUsage =
     "                   'class': its name when the model records the classes, else\n"
     "                   the index of its largest output (a single output: 1 above\n"
     "                   0.5, else 0, whatever the output layer)\n"
-    "  --no-header      no header row\n"
+    "  --no-header      write no header row in the output (a header in DATA.csv\n"
+    "                   is still found, as train finds it)\n"
     "  --labels N       label columns that may follow the inputs (default: as many\n"
     "                   as the network has outputs)\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -188,7 +190,8 @@ constexpr const char* kEvalUsage =
     "\n"
     "options:\n"
     "  --target COLUMN  the column holding the labels (a header name or a 0-based\n"
-    "                   index)\n"
+    "                   index); without it, by name, the one column beside the\n"
+    "                   features whose every value is a class of the model\n"
     "  --labels N       label columns at the end of each row: the network's\n"
     "                   outputs (default) or 1\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -489,12 +492,19 @@ std::vector<std::string> gather_text(const Table& t, std::size_t column, const s
   return values;
 }
 
-// `names` when they are given and unique, else none (a header naming a column
-// twice cannot be matched by name).
-std::vector<std::string> unique_or_none(std::vector<std::string> names) {
-  std::vector<std::string> sorted = names;
-  std::sort(sorted.begin(), sorted.end());
-  return std::adjacent_find(sorted.begin(), sorted.end()) == sorted.end() ? names : std::vector<std::string>{};
+// The columns a training file's layout uses: its features, then its targets.
+std::vector<std::size_t> used_columns(const Columns& c) {
+  std::vector<std::size_t> used = c.features;
+  used.insert(used.end(), c.targets.begin(), c.targets.end());
+  return used;
+}
+
+// The columns of a file of `columns` columns outside `used`.
+std::vector<std::size_t> other_columns(std::size_t columns, const std::vector<std::size_t>& used) {
+  std::vector<std::size_t> others;
+  for (std::size_t j = 0; j < columns; ++j)
+    if (std::find(used.begin(), used.end(), j) == used.end()) others.push_back(j);
+  return others;
 }
 
 // The header's names of `columns` (none without a header).
@@ -506,7 +516,8 @@ std::vector<std::string> names_of(const std::vector<std::string>& header, const 
 }
 
 // The CSV file at `path` (- is standard input) read whole; `layout(header,
-// columns)` says, once the header is known, which columns hold text. Ctrl-C
+// columns, ignored)` says, once the header is known, which columns hold text
+// (returned) and which to skip whatever they hold (into `ignored`). Ctrl-C
 // while it reads (which ends a read of standard input early) interrupts the
 // command instead of training on what was read.
 template <class Layout>
@@ -521,8 +532,9 @@ Table read_table(const std::string& path, const Environment& env, Layout&& layou
     t.header = reader.header();
     const std::size_t columns = reader.columns();
     if (columns == 0) throw std::invalid_argument(path + ": no data rows");
-    t.text_columns = layout(t.header, columns);
-    if (!t.text_columns.empty()) reader.keep_text(t.text_columns);
+    std::vector<std::size_t> ignored;
+    t.text_columns = layout(t.header, columns, ignored);
+    if (!t.text_columns.empty() || !ignored.empty()) reader.keep_text(t.text_columns, ignored);
     // Up to 1024 rows and 1 MiB a block: room for rows not yet read must not
     // multiply a wide file's size.
     const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 17) / columns, 1, 1024);
@@ -1013,8 +1025,10 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   const bool inferring = flags.target.empty() && !flags.labels;
   Table train;
   try {
-    train = read_table(train_path, env, [&](const std::vector<std::string>& header, std::size_t n) {
+    train = read_table(train_path, env, [&](const std::vector<std::string>& header, std::size_t n,
+                                            std::vector<std::size_t>& ignored) {
       cols = choose_columns(flags, header, n);
+      if (!inferring) ignored = other_columns(n, used_columns(cols));  // --features: the others are skipped
       return cols.layout == Layout::Classes ? cols.targets : std::vector<std::size_t>{};
     });
   } catch (const std::invalid_argument& e) {
@@ -1027,11 +1041,12 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
     for (std::size_t j = 0; j < train.columns(); ++j)
       (j + m < train.columns() ? cols.features : cols.targets).push_back(j);
   }
+  check_unique_names(train.header, used_columns(cols), train_path);
   if (cols.layout == Layout::OneHot) check_one_hot(train, cols.targets);
 
   // the classes (of a target column, or named by one-hot columns), and each
   // training row's class, for the stratified hold-out
-  const std::vector<std::string> target_names = unique_or_none(names_of(train.header, cols.targets));
+  const std::vector<std::string> target_names = names_of(train.header, cols.targets);
   Classes classes;
   std::vector<std::size_t> labels;
   if (cols.layout == Layout::Classes) {
@@ -1055,13 +1070,13 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   // the test rows, their columns found by name when both files have a header
   std::vector<std::string> wanted = names_of(train.header, cols.features);
   for (const std::string& name : names_of(train.header, cols.targets)) wanted.push_back(name);
-  wanted = unique_or_none(wanted);
   Table test;
   Columns test_cols = cols;
   Split split;
   const bool split_rows = !test_path.empty() ? false : test_fraction.has_value();
   if (!test_path.empty()) {
-    test = read_table(test_path, env, [&](const std::vector<std::string>& header, std::size_t n) {
+    test = read_table(test_path, env, [&](const std::vector<std::string>& header, std::size_t n,
+                                          std::vector<std::size_t>& ignored) {
       if (!wanted.empty() && !header.empty()) {
         const std::vector<std::size_t> found = match_by_name(wanted, header, test_path, "training columns");
         test_cols.features.assign(found.begin(), found.begin() + static_cast<std::ptrdiff_t>(cols.features.size()));
@@ -1070,6 +1085,7 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
         throw std::invalid_argument(test_path + ": " + std::to_string(n) + " columns, but " + train_path +
                                     " has " + std::to_string(train.columns()));
       }
+      ignored = other_columns(n, used_columns(test_cols));
       return cols.layout == Layout::Classes ? test_cols.targets : std::vector<std::size_t>{};
     });
   } else if (split_rows) {
@@ -1095,7 +1111,7 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   if (cols.layout == Layout::OneHot && !test_path.empty()) check_one_hot(test, test_cols.targets);
 
   // what the model file records, and the report's class names
-  set.info.feature_names = unique_or_none(names_of(train.header, cols.features));
+  set.info.feature_names = names_of(train.header, cols.features);
   set.info.task = cols.task;
   if (cols.layout == Layout::Classes) {
     set.info.class_names = classes.names;
@@ -1266,14 +1282,6 @@ bool find_features(const Model& model, std::size_t inputs, const CsvBlocks& data
   return false;
 }
 
-// The columns of `data` outside `used`.
-std::vector<std::size_t> other_columns(std::size_t columns, const std::vector<std::size_t>& used) {
-  std::vector<std::size_t> others;
-  for (std::size_t j = 0; j < columns; ++j)
-    if (std::find(used.begin(), used.end(), j) == used.end()) others.push_back(j);
-  return others;
-}
-
 // --- predict --------------------------------------------------------------------------
 
 // The header of predict's output: "class", or a name per output.
@@ -1352,6 +1360,12 @@ int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::os
   if (!files) return 0;
   const std::string &model_path = (*files)[0], &data = (*files)[1];
   const Model model = load_model(model_path, data);
+  if (classes && task_of(model) == Task::Regression) {
+    std::string targets;
+    for (const std::string& name : model.info.target_names) targets += (targets.empty() ? "" : ", ") + name;
+    throw UsageError("--classes needs a classifier; " + model_path + " is a regression model" +
+                     (targets.empty() ? std::string() : " (targets: " + targets + ")"));
+  }
   std::visit([&](const auto& net) { predict_csv(model, net, data, labels, classes, header, threads, out, env); },
              model.network);
   return 0;
@@ -1411,6 +1425,15 @@ Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, co
     if (others.empty())
       throw std::invalid_argument(data.path() + " has no column beside the model's features: nothing to "
                                   "evaluate against");
+    if (!regression && !model.info.class_names.empty()) {
+      // the one column beside the features whose every value is a class
+      const std::vector<std::size_t> found = columns_of_classes(data.path(), others, model_classes(model, outputs));
+      if (found.size() == 1) {
+        t.kind = Truth::Column;
+        t.columns = found;
+        return t;
+      }
+    }
     std::vector<std::string> names;
     for (const std::size_t j : others) names.push_back(header[j]);
     throw std::invalid_argument(data.path() + ": cannot tell which column holds the labels among " + listed(names) +

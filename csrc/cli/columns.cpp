@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <numeric>
 
 #include <fastmlp/errors.hpp>
 #include <fastmlp/io_csv.hpp>
+#include <fastmlp/io_file.hpp>
 #include <fastmlp/options.hpp>
 #include <fastmlp/rng.hpp>
 
@@ -256,6 +259,65 @@ std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
     found.push_back(it->second);
   }
   return found;
+}
+
+namespace {
+
+// Whether every value of column `column` of the regular file `path` is one of
+// `classes`; stops at the first that is not (most columns fail on their first row).
+bool all_classes(const std::string& path, std::size_t column, const Classes& classes) {
+  try {
+    std::ifstream in;
+    open_csv(in, path);
+    CsvReader reader(in, path);
+    const std::size_t columns = reader.columns();
+    if (column >= columns) return false;
+    std::vector<std::size_t> ignored;
+    for (std::size_t j = 0; j < columns; ++j)
+      if (j != column) ignored.push_back(j);
+    reader.keep_text({column}, ignored);
+    const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 17) / columns, 1, 1024);
+    std::vector<double> values(block * columns);
+    std::vector<std::string> text;
+    while (reader.read(values.data(), block, &text) != 0) {
+      for (const std::string& v : text)
+        if (classes.index_of(v) == std::string::npos) return false;
+      text.clear();
+    }
+    return true;
+  } catch (const std::exception&) {
+    return false;  // a field this reading refuses (an empty one): no label column
+  }
+}
+
+}  // namespace
+
+std::vector<std::size_t> columns_of_classes(const std::string& path, const std::vector<std::size_t>& candidates,
+                                            const Classes& classes) {
+  // Only a regular file reads the same twice (not standard input, nor a pipe
+  // whose rows this reading would take from the evaluation's).
+  std::error_code ec;
+  if (path == "-" || !std::filesystem::is_regular_file(fs_path(path), ec)) return {};
+  std::vector<std::size_t> found;
+  for (const std::size_t j : candidates)
+    if (all_classes(path, j, classes)) found.push_back(j);
+  return found;
+}
+
+void check_unique_names(const std::vector<std::string>& header, const std::vector<std::size_t>& used,
+                        const std::string& path) {
+  if (header.empty()) return;
+  for (const std::size_t j : used) {
+    std::vector<std::size_t> same;  // every column with j's name, used or not
+    for (std::size_t k = 0; k < header.size(); ++k)
+      if (header[k] == header[j]) same.push_back(k);
+    if (same.size() < 2) continue;
+    std::string where;
+    for (std::size_t i = 0; i < same.size(); ++i)
+      where += (i ? (i + 1 == same.size() ? " and " : ", ") : "") + std::to_string(same[i] + 1);
+    throw std::invalid_argument(path + ": the header names columns " + where + " " + in_quotes(header[j]) +
+                                "; column names must be unique (rename one, or leave it out with --features)");
+  }
 }
 
 }  // namespace fastmlp::cli

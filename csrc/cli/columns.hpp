@@ -122,6 +122,20 @@ std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
                                        const std::vector<std::string>& header, const std::string& path,
                                        const char* what);
 
+// The columns among `candidates` of the CSV file at `path` whose every value
+// is one of `classes`: the file read again, in blocks, for each candidate (little
+// memory). None when the file cannot be read twice (standard input, a pipe); a
+// column with a field the reader refuses (an empty one) is not among them.
+std::vector<std::size_t> columns_of_classes(const std::string& path, const std::vector<std::size_t>& candidates,
+                                            const Classes& classes);
+
+// Refuses (std::invalid_argument naming `path`, the name and its 1-based
+// columns) a header naming twice one of the `used` columns: a model that
+// records its features by name must find each in one place. Names of other
+// columns may repeat (they are skipped). No header: nothing to check.
+void check_unique_names(const std::vector<std::string>& header, const std::vector<std::size_t>& used,
+                        const std::string& path);
+
 // A header's names, quoted, comma-separated (the first few when there are many).
 std::string listed(const std::vector<std::string>& names);
 

@@ -349,7 +349,7 @@ class Network:
 
     def _matrix(self, X: ArrayLike, name: str) -> np.ndarray | _sparse.CsrTuple:
         """X as ``_as_input`` makes it, its column names checked against feature_names."""
-        names = _column_names(X)
+        names = _column_names(X, name)
         if names is not None and self._feature_names is not None and names != self._feature_names:
             raise ValueError(_names_differ(self._feature_names, names, name))
         return _as_input(X, name, self.dtype)
@@ -911,12 +911,18 @@ def _as_targets(Y: ArrayLike, name: str, dtype: np.dtype[Any], output: str, outp
     return onehot
 
 
-def _column_names(X: Any) -> tuple[str, ...] | None:
+def _column_names(X: Any, name: str = "X") -> tuple[str, ...] | None:
     """A DataFrame's column names when they are all strings (scikit-learn's rule
-    for feature_names_in_), else None (arrays, other names)."""
+    for feature_names_in_), else None (arrays, other names). A name given to two
+    columns is a ValueError, as scikit-learn has it: columns are matched by name."""
     if isinstance(X, np.ndarray) or not hasattr(X, "columns") or not hasattr(X, "dtypes"):
         return None
     names = tuple(X.columns)
+    seen: set[Any] = set()
+    twice = [c for c in names if c in seen or seen.add(c)]
+    if twice:
+        raise ValueError(f"{name}: expected unique column names; {', '.join(map(repr, dict.fromkeys(twice)))} "
+                         "name more than one column")
     return names if names and all(isinstance(c, str) for c in names) else None
 
 

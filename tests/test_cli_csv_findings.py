@@ -1,0 +1,196 @@
+"""A new user's findings on the command line's CSV path (issue #14), each kept:
+through both front doors, checked against Python's csv module, the network's
+own predictions and scikit-learn (which refuses the same duplicate names)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+
+import fastmlp
+
+from test_cli import door, run  # noqa: F401  (test_cli's front doors)
+from test_cli_csv import _regression_file, metadata, num, read_rows, write_rows
+
+sklearn_metrics = pytest.importorskip("sklearn.metrics")
+
+
+def _customers(path, n, seed, extra=()):
+    """A churn file: an id, two features, the label (yes/no), a region (text)
+    and the `extra` columns (name, function of the row index); returns (X, churn)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 2))
+    churn = np.where(X[:, 0] + 0.5 * X[:, 1] > 0, "yes", "no")
+    regions = ["north", "south, east", 'the "west"']
+    header = ["customer_id", "x0", "churn", "x1", "region", *(name for name, _ in extra)]
+    rows = [[str(1000 + i), num(X[i, 0]), churn[i], num(X[i, 1]), regions[i % 3], *(f(i) for _, f in extra)]
+            for i in range(n)]
+    write_rows(path, [header, *rows])
+    return X, churn
+
+
+def _train(door, data, model, *args):
+    res = run(door, "train", "--train", str(data), *args, "--epochs", "60", "--lr", "0.05", "--quiet",
+              "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    return res
+
+
+# --- 1. predict --classes on a regression model --------------------------------------------
+
+def test_predict_classes_refuses_a_regression_model(door, tmp_path):
+    _regression_file(tmp_path / "r.csv", 60, 1, targets=2)
+    model = tmp_path / "r.st"
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--target", "price,area", "--task", "regression",
+              "--epochs", "3", "--quiet", "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    assert metadata(model)["task"] == "regression"
+    res = run(door, "predict", "--classes", str(model), str(tmp_path / "r.csv"))
+    assert res.returncode == 2 and res.stdout == ""
+    assert res.stderr.strip().endswith(f"--classes needs a classifier; {model} is a regression model "
+                                       "(targets: price, area)"), res.stderr
+
+
+def test_predict_classes_on_a_file_without_a_task_is_unchanged(door, tmp_path):
+    net = fastmlp.Network([3, 4, 1], seed=2)
+    model = tmp_path / "plain.st"
+    net.save(model)
+    assert "task" not in metadata(model)
+    X = np.random.default_rng(0).standard_normal((20, 3))
+    np.savetxt(tmp_path / "x.csv", X, delimiter=",", fmt="%.17g")
+    res = run(door, "predict", "--classes", str(model), str(tmp_path / "x.csv"))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert lines[0] == "class"
+    assert [int(v) for v in lines[1:]] == (net.predict(X)[:, 0] > 0.5).astype(int).tolist()
+
+
+# --- 2. duplicate column names --------------------------------------------------------------
+
+def test_train_refuses_duplicate_names_among_the_columns_it_uses(door, tmp_path):
+    rng = np.random.default_rng(1)
+    write_rows(tmp_path / "d.csv", [["a", "a", "y"], *([num(u), num(v), "p" if u > v else "q"]
+                                                       for u, v in rng.standard_normal((30, 2)))])
+    res = run(door, "train", "--train", str(tmp_path / "d.csv"), "--target", "y", "--epochs", "1", "-o",
+              str(tmp_path / "m.st"))
+    assert res.returncode == 1 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "the header names columns 1 and 2 'a'" in res.stderr and "unique" in res.stderr
+    assert not (tmp_path / "m.st").exists()
+
+
+def test_duplicate_names_among_skipped_columns_are_allowed(door, tmp_path):
+    X, churn = _customers(tmp_path / "c.csv", 80, 2, extra=[("note", lambda i: "x"), ("note", lambda i: str(i))])
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "c.csv", model, "--target", "churn", "--features", "x0,x1")
+    assert json.loads(metadata(model)["feature_names"]) == ["x0", "x1"]
+    res = run(door, "predict", str(model), str(tmp_path / "c.csv"))
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1, ndmin=2),
+                                  fastmlp.load(model).predict(X))
+
+
+def test_python_refuses_duplicate_column_names_as_scikit_learn_does():
+    pd = pytest.importorskip("pandas")
+    neural_network = pytest.importorskip("sklearn.neural_network")
+    rng = np.random.default_rng(3)
+    df = pd.DataFrame(rng.standard_normal((20, 3)), columns=["a", "a", "b"])
+    y = (df.iloc[:, 0] > 0).to_numpy().astype(int)
+    with pytest.raises(ValueError, match="(?i)unique column names") as sk:
+        neural_network.MLPClassifier(max_iter=5).fit(df, y)
+    assert "'a'" in str(sk.value)
+    Y = np.eye(2)[y]
+    with pytest.raises(ValueError, match=r"X: expected unique column names; 'a' name") as ours:
+        fastmlp.train(df, Y, hidden=3, epochs=1)
+    with pytest.raises(ValueError, match="unique column names"):
+        fastmlp.Network([3, 3, 2]).fit(df, Y, epochs=1)
+    with pytest.raises(ValueError, match="unique column names"):
+        fastmlp.Network([3, 3, 2]).predict(df)
+    assert "'b'" not in str(ours.value)
+    # the same frame with unique names trains and records them
+    df.columns = ["a", "c", "b"]
+    assert fastmlp.train(df, Y, hidden=3, epochs=1).feature_names == ("a", "c", "b")
+
+
+# --- 3. eval finds the label column by the model's classes -----------------------------------
+
+def test_eval_finds_the_one_column_holding_the_classes(door, tmp_path):
+    _customers(tmp_path / "train.csv", 200, 4)
+    X, churn = _customers(tmp_path / "test.csv", 80, 5)
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "train.csv", model, "--target", "churn", "--features", "x0,x1")
+    res = run(door, "eval", str(model), str(tmp_path / "test.csv"))
+    assert res.returncode == 0, res.stderr
+    P = fastmlp.load(model).predict(X)
+    predicted = np.array(["no", "yes"])[P.argmax(axis=1) if P.shape[1] > 1 else (P[:, 0] > 0.5).astype(int)]
+    assert res.stdout.splitlines()[0] == f"Accuracy: {100 * sklearn_metrics.accuracy_score(churn, predicted):.2f}%"
+    # the same as naming the column
+    named = run(door, "eval", "--target", "churn", str(model), str(tmp_path / "test.csv"))
+    assert named.stdout == res.stdout
+
+
+def test_eval_with_two_columns_of_classes_still_asks_for_target(door, tmp_path):
+    _customers(tmp_path / "train.csv", 100, 6)
+    _customers(tmp_path / "test.csv", 40, 7, extra=[("churned_before", lambda i: "yes" if i % 2 else "no")])
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "train.csv", model, "--target", "churn", "--features", "x0,x1")
+    res = run(door, "eval", str(model), str(tmp_path / "test.csv"))
+    assert res.returncode == 1
+    assert "cannot tell which column holds the labels among 'customer_id', 'churn', 'region', " \
+           "'churned_before'; give --target COLUMN" in res.stderr
+
+
+# --- 4. --features skips the other columns whatever they hold -------------------------------
+
+GARBAGE = ["abc", "", "nan", "1e999", '"', "1,2"]
+
+
+def test_features_skip_text_empty_and_garbage_columns(door, tmp_path):
+    rng = np.random.default_rng(8)
+    n = 90
+    X = rng.standard_normal((n, 2))
+    y = np.where(X[:, 0] > X[:, 1], "up", "down")
+    rows = [["name", "x0", "blank", "x1", "junk", "y"],
+            *([f"Smith, John {i}", num(X[i, 0]), "", num(X[i, 1]), GARBAGE[i % len(GARBAGE)], y[i]]
+              for i in range(n))]
+    write_rows(tmp_path / "p.csv", rows)
+    assert read_rows(tmp_path / "p.csv")[1][0] == "Smith, John 0"  # quoted by the csv module
+    model = tmp_path / "m.st"
+    res = _train(door, tmp_path / "p.csv", model, "--target", "y", "--features", "x0,x1")
+    assert res.stderr == ""
+    net = fastmlp.load(model)
+    P = net.predict(X)
+    pr = run(door, "predict", str(model), str(tmp_path / "p.csv"))
+    assert pr.returncode == 0, pr.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2), P)
+    classes = json.loads(metadata(model)["classes"])
+    assert classes == ["down", "up"]
+    predicted = np.asarray(classes)[P.argmax(axis=1)]
+    ev = run(door, "eval", str(model), str(tmp_path / "p.csv"))  # the label found among name, blank, junk, y
+    assert ev.returncode == 0, ev.stderr
+    assert ev.stdout.splitlines()[0] == f"Accuracy: {100 * sklearn_metrics.accuracy_score(y, predicted):.2f}%"
+    # a --test file with the same skipped columns, in another order
+    write_rows(tmp_path / "q.csv", [[r[j] for j in (5, 4, 3, 2, 1, 0)] for r in rows])
+    res = _train(door, tmp_path / "p.csv", tmp_path / "m2.st", "--target", "y", "--features", "x0,x1",
+                 "--test", str(tmp_path / "q.csv"))
+    assert res.stdout.splitlines()[0] == ev.stdout.splitlines()[0]  # the same rows, the same network
+    # without --features the garbage is still an error: every column is a feature then
+    res = run(door, "train", "--train", str(tmp_path / "p.csv"), "--target", "y", "--epochs", "1")
+    assert res.returncode == 1 and "is not a number" in res.stderr
+
+
+# --- 5. predict --no-header -----------------------------------------------------------------
+
+def test_no_header_drops_the_output_header_and_still_reads_the_input_one(door, tmp_path):
+    _customers(tmp_path / "c.csv", 30, 9)
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "c.csv", model, "--target", "churn", "--features", "x0,x1")
+    with_header = run(door, "predict", str(model), str(tmp_path / "c.csv"))
+    res = run(door, "predict", "--no-header", str(model), str(tmp_path / "c.csv"))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == 30 == len(read_rows(tmp_path / "c.csv")) - 1
+    assert lines == with_header.stdout.splitlines()[1:]
+    assert "write no header row in the output" in run(door, "predict", "--help").stdout
