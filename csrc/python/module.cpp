@@ -151,6 +151,14 @@ void check_out(py::handle out, py::ssize_t rows, py::ssize_t cols) {
   if (!a.writeable()) throw std::invalid_argument("out is read-only");
 }
 
+// What predict returns: `out`, checked, or a new (rows, cols) array.
+template <class T>
+Array<T> predict_result(py::handle out, py::ssize_t rows, py::ssize_t cols) {
+  if (out.is_none()) return Array<T>({rows, cols});
+  check_out<T>(out, rows, cols);
+  return py::reinterpret_borrow<Array<T>>(out);
+}
+
 // Whether the memory of two C-contiguous arrays overlaps.
 bool overlaps(const py::array& a, const py::array& b) {
   const auto* a0 = static_cast<const char*>(a.data());
@@ -480,13 +488,7 @@ template <class T, class Net>
 Array<T> sparse_predict_py(const Net& self, py::handle X_tuple, py::handle out, py::handle threads) {
   const CsrView<T> X = csr_of<T>(X_tuple, "X");
   const auto rows = static_cast<py::ssize_t>(X.rows), cols = static_cast<py::ssize_t>(self.net.n_outputs());
-  Array<T> result;
-  if (out.is_none()) {
-    result = Array<T>({rows, cols});
-  } else {
-    check_out<T>(out, rows, cols);
-    result = py::reinterpret_borrow<Array<T>>(out);
-  }
+  Array<T> result = predict_result<T>(out, rows, cols);
   ThreadPool* pool = predict_pool(threads);
   Array<T> target = result;
   if (overlaps(py::reinterpret_borrow<py::array>(py::reinterpret_borrow<py::tuple>(X_tuple)[2]), result))
@@ -741,13 +743,7 @@ void bind_network(py::module_& m, const char* name) {
              if (x.rows == 0 || x.cols == 0) throw std::invalid_argument("X is empty (shape " + shape_of(x_array) + ")");
              const py::ssize_t rows = x_array.shape(0);
              const auto cols = static_cast<py::ssize_t>(self.net.n_outputs());
-             Array<T> result;
-             if (out.is_none()) {
-               result = Array<T>({rows, cols});
-             } else {
-               check_out<T>(out, rows, cols);
-               result = py::reinterpret_borrow<Array<T>>(out);
-             }
+             Array<T> result = predict_result<T>(out, rows, cols);
              ThreadPool* pool = predict_pool(threads);
              // An `out` that shares memory with X gets the result through a
              // temporary: predict reads rows of X after writing earlier rows of out.
