@@ -133,10 +133,10 @@ def test_validation_split_and_validation_rows_equal_dense():
         other = network(20, 3, "tanh", "softmax", "cross_entropy")
         other.fit(X_in, Y, epochs=3, learning_rate=0.1, validation=(X_val, Y[:40]))
         results.append((net.history, other.history))
-    for (h_sparse, o_sparse), (h_dense, o_dense) in [tuple(results)]:
-        for key in ("loss", "val_loss", "val_accuracy"):
-            np.testing.assert_allclose(h_sparse[key], h_dense[key], rtol=1e-10)
-            np.testing.assert_allclose(o_sparse[key], o_dense[key], rtol=1e-10)
+    (h_sparse, o_sparse), (h_dense, o_dense) = results
+    for key in ("loss", "val_loss", "val_accuracy"):
+        np.testing.assert_allclose(h_sparse[key], h_dense[key], rtol=1e-10)
+        np.testing.assert_allclose(o_sparse[key], o_dense[key], rtol=1e-10)
 
 
 @pytest.mark.parametrize("fmt", ["csc", "coo"])
