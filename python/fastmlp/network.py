@@ -9,6 +9,7 @@ from __future__ import annotations
 import numbers
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal, get_args
 
@@ -918,8 +919,8 @@ def _column_names(X: Any, name: str = "X") -> tuple[str, ...] | None:
     if isinstance(X, np.ndarray) or not hasattr(X, "columns") or not hasattr(X, "dtypes"):
         return None
     names = tuple(X.columns)
-    seen: set[Any] = set()
-    twice = [c for c in names if c in seen or seen.add(c)]
+    counts = Counter(names)
+    twice = [c for c in names if counts[c] > 1]
     if twice:
         raise ValueError(f"{name}: expected unique column names; {', '.join(map(repr, dict.fromkeys(twice)))} "
                          "name more than one column")
