@@ -174,3 +174,35 @@ def test_nocl_labels_are_class_indices(iris):
                              options={MLPClassifier: {"zipmap": False, "nocl": True}})
     index = {c: i for i, c in enumerate(clf.classes_)}
     assert labels_of(run(model, {"X": X.astype(np.float32)})) == [index[c] for c in clf.predict(X)]
+
+
+_IMPORT_ORDER = """
+import sys
+import numpy as np
+import fastmlp.sklearn
+skl2onnx_at_import = "skl2onnx" in sys.modules
+{then}
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+X = np.random.default_rng(0).random((40, 4)).astype(np.float32)
+pipe = make_pipeline(StandardScaler(), fastmlp.sklearn.MLPClassifier((5,), max_iter=3)).fit(X, X[:, 0] > 0.5)
+model = convert(pipe, X[:1])
+print(skl2onnx_at_import, sorted({{node.op_type for node in model.graph.node}} & {{"Gemm", "MatMul"}}))
+"""
+
+
+@pytest.mark.parametrize("then", ["import skl2onnx; convert = skl2onnx.to_onnx",
+                                  "from skl2onnx.convert import to_onnx as convert"])
+def test_importing_the_estimators_does_not_import_skl2onnx(then):
+    """``import fastmlp.sklearn`` leaves skl2onnx unimported (it costs a second
+    or two), and the converters are still there once the user imports it, by
+    the package or by a submodule."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-W", "ignore", "-c", _IMPORT_ORDER.format(then=then)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    at_import, ops = done.stdout.split(maxsplit=1)
+    assert at_import == "False"
+    assert ops.strip() != "[]", done.stdout

@@ -15,7 +15,11 @@ MLPClassifier.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
 import importlib.util
+import sys
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -100,17 +104,59 @@ def _convert(scope: Any, operator: Any, container: Any) -> None:
                            **attrs)
 
 
-def register(classifier: type, regressor: type, estimator_graph: Any) -> bool:
+def register(classifier: type, regressor: type, estimator_graph: Any) -> None:
     """Register the converters of fastmlp.sklearn's ``classifier`` and
-    ``regressor`` (whose graph ``estimator_graph`` builds) with skl2onnx once,
-    when skl2onnx is installed; whether they are registered."""
-    global _registered, _estimator_graph
-    if not _registered and importlib.util.find_spec("skl2onnx") is not None:
-        from skl2onnx import update_registered_converter
+    ``regressor`` (whose graph ``estimator_graph`` builds) with skl2onnx: now
+    if skl2onnx is already imported, else as soon as it is. Importing skl2onnx
+    here would make every ``import fastmlp.sklearn`` pay for it (a second or
+    two), used or not."""
+    global _estimator_graph
+    _estimator_graph = estimator_graph
+    if "skl2onnx" in sys.modules:
+        _register_now(classifier, regressor)
+    elif importlib.util.find_spec("skl2onnx") is not None:
+        sys.meta_path.insert(0, _AfterImport(lambda: _register_now(classifier, regressor)))
 
-        _estimator_graph = estimator_graph
-        update_registered_converter(classifier, "FastmlpMLPClassifier", _classifier_shapes, _convert,
-                                    options={"zipmap": [True, False], "nocl": [False, True]})
-        update_registered_converter(regressor, "FastmlpMLPRegressor", _regressor_shapes, _convert)
-        _registered = True
-    return _registered
+
+def _register_now(classifier: type, regressor: type) -> None:
+    global _registered
+    if _registered:
+        return
+    from skl2onnx import update_registered_converter
+
+    update_registered_converter(classifier, "FastmlpMLPClassifier", _classifier_shapes, _convert,
+                                options={"zipmap": [True, False], "nocl": [False, True]})
+    update_registered_converter(regressor, "FastmlpMLPRegressor", _regressor_shapes, _convert)
+    _registered = True
+
+
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``then`` once skl2onnx's package has been imported, by whoever
+    imports it: it finds skl2onnx's module spec as the other finders would and
+    wraps its loader, then leaves sys.meta_path."""
+
+    def __init__(self, then: Callable[[], None]) -> None:
+        self._then = then
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "skl2onnx":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenLoader(spec.loader, self._then)
+        return spec
+
+
+class _ThenLoader(importlib.abc.Loader):
+    """A loader that runs ``then`` after ``loader`` has executed the module."""
+
+    def __init__(self, loader: Any, then: Callable[[], None]) -> None:
+        self._loader, self._then = loader, then
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> Any:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self._loader.exec_module(module)
+        self._then()
