@@ -53,7 +53,7 @@ TRAIN_CASES = {
     "activation softmax hidden": (dict(activation="softmax"), ValueError, "activation must be one of"),
     "activations too many": (dict(activation=("relu", "tanh")), ValueError, "one activation per hidden layer"),
     "activation number": (dict(activation=3), TypeError, "activation must be a name or a sequence"),
-    "leaky_slope negative": (dict(activation="leaky_relu", leaky_slope=-0.1), ValueError, "leaky_slope must be >= 0"),
+    "leaky_slope negative": (dict(activation="leaky_relu", leaky_slope=-0.1), ValueError, "leaky_slope must be finite and >= 0; got -0.1"),
     "leaky_slope NaN": (dict(leaky_slope=float("nan")), ValueError, "leaky_slope must be finite"),
     "leaky_slope string": (dict(leaky_slope="0.1"), TypeError, "leaky_slope must be a real"),
     "output": (dict(output="softmaxx"), ValueError, "output must be one of"),

@@ -197,13 +197,18 @@ def test_interpreter_exits_cleanly_while_the_pool_works(background):
     assert (done.returncode, done.stdout, done.stderr) == (0, "exiting\n", "")
 
 
-_THREAD_COUNTS = """
-    import json, os, time
+# The start of the scripts that count the process's threads.
+_COUNTING = """
+    import os
     import numpy as np
     import fastmlp
 
     def threads():
         return len(os.listdir("/proc/self/task"))
+"""
+
+_THREAD_COUNTS = _COUNTING + """
+    import json, time
 
     rng = np.random.default_rng(0)
     X = rng.random((20000, 8))
@@ -233,14 +238,7 @@ def test_many_thread_counts_keep_the_threads_bounded():
     assert counts["after"] <= counts["before"] + max(counts["cpus"] - 1, 1), counts
 
 
-_ENV_AFTER_IMPORT = """
-    import os
-    import numpy as np
-    import fastmlp
-
-    def threads():
-        return len(os.listdir("/proc/self/task"))
-
+_ENV_AFTER_IMPORT = _COUNTING + """
     rng = np.random.default_rng(0)
     X, Y = rng.random((6000, 8)), rng.random((6000, 3))
     net = fastmlp.Network([8, 16, 3])
@@ -267,13 +265,8 @@ def test_fastmlp_num_threads_set_after_import_counts():
     assert done.stdout.split() == ["6", "3", "5"]
 
 
-_FEW_THREADS_ALLOWED = """
-    import os, resource
-    import numpy as np
-    import fastmlp
-
-    def threads():
-        return len(os.listdir("/proc/self/task"))
+_FEW_THREADS_ALLOWED = _COUNTING + """
+    import resource
 
     rng = np.random.default_rng(0)
     X = rng.random((4000, 8))

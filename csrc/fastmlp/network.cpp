@@ -162,8 +162,7 @@ std::vector<Activation> layer_activations(std::size_t n_sizes, Activation hidden
 template <class T>
 void check_leaky_slope(double leaky_slope) {
   if (!(std::isfinite(leaky_slope) && leaky_slope >= 0))
-    throw std::invalid_argument("leaky_slope must be finite and >= 0; got " +
-                                std::to_string(leaky_slope));
+    throw std::invalid_argument("leaky_slope must be finite and >= 0; got " + number_text(leaky_slope));
   const T smallest = std::numeric_limits<T>::min();
   if (leaky_slope > 0 && leaky_slope < smallest) {
     const char* dtype = sizeof(T) == 4 ? "float32" : "float64";

@@ -22,8 +22,6 @@ namespace {
 
 // --- values <-> FitOptions' members ---------------------------------------------------
 
-std::string shown_number(double v) { return number_text(v); }
-
 OptionValue of_count(std::uint64_t v) {
   OptionValue value;
   value.type = OptionValue::Type::Integer;
@@ -36,7 +34,7 @@ OptionValue of_real(double v) {
   OptionValue value;
   value.type = OptionValue::Type::Real;
   value.real = v;
-  value.shown = shown_number(v);
+  value.shown = number_text(v);
   return value;
 }
 
@@ -167,7 +165,7 @@ std::vector<OptionSpec> make_table() {
 #undef FASTMLP_REAL
 #undef FASTMLP_FLAG
 
-std::string shown_bound(double v) { return v == kMaxCount ? "18446744073709551615" : shown_number(v); }
+std::string shown_bound(double v) { return v == kMaxCount ? "18446744073709551615" : number_text(v); }
 
 // Whether a stored value is the option's "none" (0 for numbers, no name).
 bool is_none(const OptionSpec& spec, const OptionValue& v) {
@@ -326,8 +324,8 @@ void check_fit_options(const FitOptions& options) {
     if (!is_none(spec, v)) check_value(spec, v);
   }
   if (options.schedule.kind == ScheduleKind::Cosine && options.schedule.lr_min > options.learning_rate)
-    throw std::invalid_argument("lr_min must not exceed learning_rate (" + shown_number(options.learning_rate) +
-                                "); got " + shown_number(options.schedule.lr_min));
+    throw std::invalid_argument("lr_min must not exceed learning_rate (" + number_text(options.learning_rate) +
+                                "); got " + number_text(options.schedule.lr_min));
 }
 
 std::string number_text(double v) {

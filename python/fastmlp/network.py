@@ -175,9 +175,7 @@ class Network:
         self.sizes = _check_sizes(sizes)
         self.activation = _check_activations(activation, len(self.sizes) - 2)
         self.output = _check_choice(output, "output", _OUTPUTS)
-        self.leaky_slope = _check_real(leaky_slope, "leaky_slope")
-        if self.leaky_slope < 0:
-            raise ValueError(f"leaky_slope must be >= 0; got {self.leaky_slope}")
+        self.leaky_slope = _check_real(leaky_slope, "leaky_slope")  # its range: the core's check
         self.loss_name = _check_choice(loss, "loss", _LOSSES)
         self.reduction = _check_choice(reduction, "reduction", _REDUCTIONS)
         self.init = _check_choice(init, "init", _INITS)
