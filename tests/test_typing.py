@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,49 @@ def test_the_literal_types_are_the_choices_the_code_accepts():
             fastmlp.Network([2, 3, 2], **{option: "nope"})
     for dtype in typing.get_args(network.DType):
         assert fastmlp.Network([2, 2], dtype=dtype).dtype == dtype
+
+
+def test_mypy_catches_a_misspelt_estimator_choice(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn is an optional extra")
+    good = mypy_on('from fastmlp.sklearn import MLPClassifier, MLPRegressor\n'
+                   'MLPClassifier((8,), "logistic", solver="sgd", learning_rate="adaptive", batch_size="auto", '
+                   'dtype="float32", class_weight="balanced")\n'
+                   'MLPRegressor(activation="leaky_relu", loss="poisson", solver="lbfgs", dtype=None)\n', tmp_path)
+    assert good.returncode == 0, good.stdout
+    for call, arg in [('MLPClassifier(activation="rleu")', "activation"),
+                      ('MLPClassifier(activation="sigmoid")', "activation"),  # Network's name, not scikit-learn's
+                      ('MLPClassifier(solver="adma")', "solver"),
+                      ('MLPRegressor(learning_rate="adaptiv")', "learning_rate"),
+                      ('MLPRegressor(loss="mse")', "loss"),
+                      ('MLPClassifier(dtype="float16")', "dtype"),
+                      ('MLPClassifier(batch_size="full")', "batch_size"),
+                      ('MLPClassifier(class_weight="balance")', "class_weight")]:
+        bad = mypy_on(f"from fastmlp.sklearn import MLPClassifier, MLPRegressor\n{call}\n", tmp_path)
+        assert bad.returncode == 1, call + "\n" + bad.stdout
+        assert f'Argument "{arg}"' in bad.stdout and "incompatible type" in bad.stdout, bad.stdout
+
+
+def test_the_estimators_literal_types_are_the_choices_they_accept():
+    pytest.importorskip("sklearn", reason="scikit-learn is an optional extra")
+    import typing
+
+    from sklearn.datasets import make_classification
+
+    from fastmlp import network, sklearn
+
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    assert set(sklearn._ACTIVATIONS) == set(typing.get_args(sklearn.ActivationName))
+    for estimator, option, literal in [(sklearn.MLPClassifier, "activation", sklearn.ActivationName),
+                                       (sklearn.MLPClassifier, "solver", sklearn.Solver),
+                                       (sklearn.MLPClassifier, "learning_rate", sklearn.LearningRate),
+                                       (sklearn.MLPRegressor, "loss", sklearn.RegressorLoss),
+                                       (sklearn.MLPClassifier, "dtype", network.DType)]:
+        for choice in typing.get_args(literal):  # each fits
+            est = estimator(hidden_layer_sizes=(3,), max_iter=2, random_state=0, **{option: choice})
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # not converged in two epochs
+                est.fit(X, y)
+        with pytest.raises(ValueError, match=f"The '{option}' parameter") as refused:
+            estimator(**{option: "nope"}).fit(X, y)
+        expected = str(refused.value).split(" must be ")[1]
+        assert [c for c in typing.get_args(literal) if repr(c) in expected] == list(typing.get_args(literal))

@@ -66,7 +66,7 @@ constexpr const char* kTrainUsage =
     "print its figures on the test rows, and save it with -o. With no options: the\n"
     "article's experiment on the bundled Iris data (4-5-3 network, 8000 epochs,\n"
     "learning rate 0.2). A run expected to take more than 2 seconds shows its\n"
-    "progress on stderr.\n"
+    "progress on stderr; when early stopping ends a run, stderr says where.\n"
     "\n"
     "CSV files: comma-separated, an optional header row (a first row without\n"
     "numbers). --target names the column holding the label, anywhere in the file;\n"
@@ -868,42 +868,61 @@ void write_history(const std::string& path, const History& h) {
 }
 
 // A line on stderr, rewritten in place, for runs expected to take more than
-// two seconds: the fit's progress hook.
+// two seconds: the fit's progress hook. When early stopping ends a fit, end()
+// says where, as Python's progress does, even after a run too short to show.
 class ProgressLine {
  public:
-  // `score`: the name of the validation score (validation_score_name).
-  ProgressLine(std::ostream& err, const char* score) : err_(err), score_(score), start_(Clock::now()) {}
+  // `score`: the name of the validation score (validation_score_name);
+  // `epochs`: the fit's.
+  ProgressLine(std::ostream& err, const char* score, std::size_t epochs)
+      : err_(err), score_(score), epochs_(epochs), start_(Clock::now()) {}
   ~ProgressLine() { finish(); }
 
   bool operator()(const EpochLog& log) {
     const double elapsed = std::chrono::duration<double>(Clock::now() - start_).count();
-    if (!shown_ && !log.last &&
+    if (width_ == 0 && !log.last &&
         elapsed / static_cast<double>(log.epoch) * static_cast<double>(log.epochs) < 2.0)
       return true;
-    if (!shown_ && log.last) return true;  // it ended before it seemed long
-    shown_ = true;
+    if (width_ == 0 && log.last) return true;  // it ended before it seemed long
     char line[160];
-    int len = std::snprintf(line, sizeof line, "\repoch %zu/%zu  loss %.4g", log.epoch, log.epochs, log.loss);
+    int len = std::snprintf(line, sizeof line, "epoch %zu/%zu  loss %.4g", log.epoch, log.epochs, log.loss);
     if (!std::isnan(log.val_loss))
       len += std::snprintf(line + len, sizeof line - static_cast<std::size_t>(len),
                            "  val_loss %.4g  val_%s %.4g", log.val_loss, score_, log.val_score);
-    err_ << line << std::flush;
-    if (log.last) finish();
+    show(line);
     return true;
+  }
+
+  // After the fit: where early stopping ended it, then the line ended.
+  void end(const FitResult& result) {
+    if (result.early_stopped)
+      show("epoch " + std::to_string(result.epochs) + "/" + std::to_string(epochs_) + "  " +
+           early_stopping_summary(result));
+    finish();
   }
 
   // Ends the line, if one was shown.
   void finish() {
-    if (shown_) err_ << "\n" << std::flush;
-    shown_ = false;
+    if (width_ != 0) err_ << "\n" << std::flush;
+    width_ = 0;
   }
 
  private:
   using Clock = std::chrono::steady_clock;
+
+  // `text` over the line shown, padded to cover a longer one.
+  void show(const std::string& text) {
+    err_ << '\r' << text;
+    if (text.size() < width_) err_ << std::string(width_ - text.size(), ' ');
+    err_ << std::flush;
+    width_ = std::max(text.size(), std::size_t(1));
+  }
+
   std::ostream& err_;
   const char* score_;
+  std::size_t epochs_;
   Clock::time_point start_;
-  bool shown_ = false;
+  std::size_t width_ = 0;  // of the line shown; 0: none
 };
 
 // Where `train` writes: the model file, the history and its plot, each "" for none.
@@ -957,12 +976,13 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
   std::unique_ptr<ProgressLine> line;
   const char* score = validation_score_name(net.activation(net.n_layers() - 1));
   if (progress != nullptr) {
-    line = std::make_unique<ProgressLine>(*progress, score);
+    line = std::make_unique<ProgressLine>(*progress, score, options.epochs);
     hooks.progress = [&line](const EpochLog& log) { return (*line)(log); };
     hooks.progress_seconds = 0.25;
   }
   Optimizer<T> optimizer;
   const FitResult result = fit(net, data, options, optimizer, hooks);
+  if (line) line->end(result);
   if (result.stopped) throw Interrupted{};
   if (scaling != nullptr) with_scale_hint([&] { fold_input_scaling(net, *scaling); });
   if (!outputs.model.empty()) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <memory>
 #include <numeric>
@@ -430,6 +431,22 @@ FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions&
   FitHooks hooks;
   hooks.should_stop = should_stop;
   return fit(net, data, options, optimizer, hooks);
+}
+
+// --- reporting --------------------------------------------------------------------------
+
+std::string early_stopping_summary(const FitResult& result) {
+  if (!result.early_stopped) return "";
+  const bool validating = !result.val_loss.empty();
+  const std::string key = validating ? "val_loss" : "loss";
+  const std::string stopped = "stopped at epoch " + std::to_string(result.epochs) + "; ";
+  if (!result.restored) return stopped + "no epoch was best (" + key + " never a number)";
+  double best = std::numeric_limits<double>::infinity();
+  for (const double figure : validating ? result.val_loss : result.loss)
+    if (figure < best) best = figure;  // NaN never is
+  char text[32];
+  std::snprintf(text, sizeof text, "%.4g", best);
+  return stopped + "best epoch " + std::to_string(result.best_epoch) + " (" + key + " " + text + ")";
 }
 
 // --- instantiations ---------------------------------------------------------------------

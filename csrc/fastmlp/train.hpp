@@ -116,4 +116,11 @@ template <class T>
 FitResult fit(Network<T>& net, InputView<T> X, InputView<T> Y, const FitOptions& options,
               const StopCheck& should_stop = nullptr);
 
+// How early stopping ended a fit, in the words of every progress display (the
+// command line's and Python's): "stopped at epoch N; best epoch M (val_loss x)",
+// x the figure it watched (the validation loss, else the training loss) at its
+// best, or "stopped at epoch N; no epoch was best (val_loss never a number)".
+// "" for a fit that early stopping did not end.
+std::string early_stopping_summary(const FitResult& result);
+
 }  // namespace fastmlp

@@ -464,6 +464,10 @@ void bind_fit_result(py::module_& m) {
              return r.restored ? py::object(py::int_(r.result.best_epoch)) : py::object(py::none());
            }, "Early stopping: the epoch whose parameters the network holds; else None.")
       .def_property_readonly("early_stopped", [](const PyFitResult& r) { return r.result.early_stopped; })
+      .def_property_readonly("early_stopping_summary", [](const PyFitResult& r) -> py::object {
+             if (!r.result.early_stopped) return py::none();
+             return py::str(early_stopping_summary(r.result));
+           }, "Where early stopping ended the fit (the command line's words); else None.")
       .def_property_readonly("stopped_by_callback",
                              [](const PyFitResult& r) { return r.result.stopped_by_callback; })
       .def_property_readonly("exception", [](const PyFitResult& r) { return r.exception; },

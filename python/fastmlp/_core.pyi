@@ -61,6 +61,9 @@ class FitResult:
     @property
     def early_stopped(self) -> bool: ...
     @property
+    def early_stopping_summary(self) -> str | None:
+        """Where early stopping ended the fit (the command line's words); else None."""
+    @property
     def stopped_by_callback(self) -> bool: ...
     @property
     def exception(self) -> BaseException | None:

@@ -1101,7 +1101,7 @@ class _Progress:
 
     def close(self, result: _core.FitResult | None) -> None:
         """End the bar; when early stopping ended the fit, with where and why."""
-        end = _stopped_line(result) if result is not None and result.early_stopped else None
+        end = result.early_stopping_summary if result is not None else None
         if self.bar is not None:
             if end is not None:
                 self.bar.set_postfix_str(end, refresh=False)
@@ -1112,17 +1112,6 @@ class _Progress:
         elif self.width:
             sys.stderr.write("\n")
             sys.stderr.flush()
-
-
-def _stopped_line(result: _core.FitResult) -> str:
-    """"stopped at epoch N; best epoch M (val_loss x)": the figure early stopping
-    watched (the validation loss, else the training loss) at its best, which is
-    its first smallest value (the core keeps the first of equal figures)."""
-    key = "val_loss" if "val_loss" in result.history else "loss"
-    if result.best_epoch is None:
-        return f"stopped at epoch {result.epochs}; no epoch was best ({key} never a number)"
-    best = float(np.nanmin(result.history[key]))
-    return f"stopped at epoch {result.epochs}; best epoch {result.best_epoch} ({key} {best:.4g})"
 
 
 def _tqdm(total: int) -> Any:

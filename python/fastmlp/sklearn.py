@@ -54,7 +54,7 @@ import numbers
 import os
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -73,16 +73,25 @@ from fastmlp import _core, _skl2onnx, _sparse
 from fastmlp import _estimator_files as _files
 from fastmlp._checks import is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
-from fastmlp.network import Activation, LossName, Network, Output
+from fastmlp.network import Activation, DType, LossName, Network, Output
 from fastmlp.network import load as _load_network
 from fastmlp.onnx import GraphBuilder, class_index, network_graph
 from fastmlp.onnx import save as onnx_save
 
 __all__ = ["MLPClassifier", "MLPRegressor", "load"]
 
-# scikit-learn's names of the hidden activations -> fastmlp's
-_ACTIVATIONS: dict[str, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh", "relu": "relu",
-                "leaky_relu": "leaky_relu"}
+# The string parameters' choices (scikit-learn's names), as types (so a type
+# checker catches activation="rleu") and, through get_args, as the choices
+# _PARAMETERS checks; dtype's are Network's own.
+ActivationName = Literal["identity", "logistic", "tanh", "relu", "leaky_relu"]
+Solver = Literal["lbfgs", "sgd", "adam"]
+LearningRate = Literal["constant", "invscaling", "adaptive"]
+RegressorLoss = Literal["squared_error", "poisson"]
+
+# scikit-learn's names of the hidden activations -> fastmlp's (tests/test_typing.py
+# holds the keys to ActivationName)
+_ACTIVATIONS: dict[ActivationName, Activation] = {"identity": "identity", "logistic": "sigmoid", "tanh": "tanh",
+                                                  "relu": "relu", "leaky_relu": "leaky_relu"}
 _OUT_NAMES = {"softmax": "softmax", "sigmoid": "logistic", "identity": "identity", "exp": "exp"}
 # scipy.sparse formats X may have (CSC and COO converted once to CSR, which the core trains on)
 _SPARSE = ["csr", "csc", "coo"]
@@ -111,11 +120,11 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "hidden_layer_sizes": (lambda v: (is_int(v) and v >= 1) or (
         not isinstance(v, (str, bytes)) and np.ndim(v) == 1 and all(is_int(h) and h >= 1 for h in v)),
         "a positive int or a sequence of positive ints"),
-    "activation": _choice(*_ACTIVATIONS),
-    "solver": _choice("lbfgs", "sgd", "adam"),
+    "activation": _choice(*get_args(ActivationName)),
+    "solver": _choice(*get_args(Solver)),
     "alpha": _real(0),
     "batch_size": (lambda v: v == "auto" or (is_int(v) and v >= 1), "'auto' or a positive int"),
-    "learning_rate": _choice("constant", "invscaling", "adaptive"),
+    "learning_rate": _choice(*get_args(LearningRate)),
     "learning_rate_init": _real(0, low_open=True),
     "power_t": _real(0),
     "max_iter": (lambda v: is_int(v) and v >= 1, "a positive int"),
@@ -137,10 +146,10 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_fun": (lambda v: is_int(v) and v >= 1, "a positive int"),
     "n_threads": (lambda v: v is None or (is_int(v) and 1 <= v <= _core.MAX_THREADS),
                   f"None or an int in [1, {_core.MAX_THREADS}]"),
-    "dtype": (lambda v: v is None or (isinstance(v, str) and v in ("float64", "float32")),
-              "None, 'float64' or 'float32'"),
+    "dtype": (lambda v: v is None or (isinstance(v, str) and v in get_args(DType)),
+              "None, " + " or ".join(map(repr, get_args(DType)))),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
-    "loss": _choice("squared_error", "poisson"),
+    "loss": _choice(*get_args(RegressorLoss)),
     "dropout": _real(0, 1),
 }
 
@@ -678,12 +687,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     def __init__(
         self,
         hidden_layer_sizes: int | Sequence[int] = (100,),
-        activation: str = "relu",
+        activation: ActivationName = "relu",
         *,
-        solver: str = "adam",
+        solver: Solver = "adam",
         alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRate = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -702,8 +711,8 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: str | None = None,
-        class_weight: dict[Any, float] | str | None = None,
+        dtype: DType | None = None,
+        class_weight: dict[Any, float] | Literal["balanced"] | None = None,
         dropout: float = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -924,13 +933,13 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     def __init__(
         self,
         hidden_layer_sizes: int | Sequence[int] = (100,),
-        activation: str = "relu",
+        activation: ActivationName = "relu",
         *,
-        loss: str = "squared_error",
-        solver: str = "adam",
+        loss: RegressorLoss = "squared_error",
+        solver: Solver = "adam",
         alpha: float = 0.0001,
-        batch_size: int | str = "auto",
-        learning_rate: str = "constant",
+        batch_size: int | Literal["auto"] = "auto",
+        learning_rate: LearningRate = "constant",
         learning_rate_init: float = 0.001,
         power_t: float = 0.5,
         max_iter: int = 200,
@@ -949,7 +958,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: str | None = None,
+        dtype: DType | None = None,
         dropout: float = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
