@@ -148,11 +148,8 @@ Classes classes_named(std::vector<std::string> names, const std::string& type) {
   if (type == "int" || type == "float") {
     for (const std::string& name : c.names) {
       double v;
-      if (!parse_number(name, v)) {  // a class name that is no number: match names as text
-        c.type = "str";
-        c.numbers.clear();
-        break;
-      }
+      // a model file's classes of a number type are numbers: its reader checks them
+      if (!parse_number(name, v)) throw std::logic_error("class " + in_quotes(name) + " is not of type " + type);
       c.numbers.push_back(v);
     }
   }
