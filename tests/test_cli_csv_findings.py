@@ -194,3 +194,35 @@ def test_no_header_drops_the_output_header_and_still_reads_the_input_one(door, t
     assert len(lines) == 30 == len(read_rows(tmp_path / "c.csv")) - 1
     assert lines == with_header.stdout.splitlines()[1:]
     assert "write no header row in the output" in run(door, "predict", "--help").stdout
+
+
+# --- 9. --loss poisson on the command line ------------------------------------------------------
+
+def test_poisson_trains_as_scikit_learn_poisson_regressor(door, tmp_path):
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(18)
+    X = rng.standard_normal((1200, 3))
+    y = rng.poisson(np.exp(0.5 + X @ [0.6, -0.4, 0.3])).astype(float)
+    for name, rows in (("train.csv", slice(0, 900)), ("test.csv", slice(900, None))):
+        write_rows(tmp_path / name, [["x0", "x1", "x2", "count"], *([*map(num, x), num(t)]
+                                                                    for x, t in zip(X[rows], y[rows]))])
+    model = tmp_path / "m.st"
+    # no --output, no --init, no --task: poisson implies the exp output, an initialisation that trains,
+    # and a regression
+    res = run(door, "train", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+              "--target", "count", "--loss", "poisson", "--hidden", "8", "--optimizer", "adam", "--lr", "0.01",
+              "--reduction", "mean", "--epochs", "300", "--quiet", "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    r2 = float(res.stdout.splitlines()[0].removeprefix("R2: "))
+    reference = linear_model.PoissonRegressor(alpha=0).fit(X[:900], y[:900])
+    assert r2 == pytest.approx(sklearn_metrics.r2_score(y[900:], reference.predict(X[900:])), abs=0.05)
+    meta = metadata(model)
+    assert (meta["task"], meta["init"], meta["activations"].split(",")[-1]) == ("regression", "sklearn", "exp")
+    ev = run(door, "eval", str(model), str(tmp_path / "test.csv"))
+    assert ev.returncode == 0 and ev.stdout.splitlines()[0] == res.stdout.splitlines()[0]
+    # another output is still a mistake
+    res = run(door, "train", "--train", str(tmp_path / "train.csv"), "--target", "count", "--loss", "poisson",
+              "--output", "identity", "--epochs", "1")
+    assert res.returncode == 2 and "loss 'poisson' needs output 'exp'" in res.stderr
+    help_text = run(door, "train", "--help").stdout
+    assert "exp with --loss poisson" in help_text and "sklearn with --loss poisson" in help_text

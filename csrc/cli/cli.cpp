@@ -126,13 +126,17 @@ constexpr const char* kTrainUsage =
     "                         hidden layers' activation, one for all or one per\n"
     "                         layer: sigmoid (default), tanh, relu, leaky_relu,\n"
     "                         identity\n"
-    "  --output NAME          output layer's activation: sigmoid (default),\n"
+    "  --output NAME          output layer's activation: sigmoid (default;\n"
+    "                         identity for a regression, exp with --loss poisson),\n"
     "                         softmax, identity, tanh, relu, leaky_relu, exp\n"
     "  --loss NAME            mse (default), cross_entropy (with softmax or\n"
-    "                         sigmoid outputs) or poisson (with exp; targets >= 0)\n"
+    "                         sigmoid outputs) or poisson (a regression of counts,\n"
+    "                         targets >= 0; output exp and init sklearn unless\n"
+    "                         given)\n"
     "  --reduction NAME       sum (default) or mean over a batch's rows\n"
-    "  --init NAME            uniform (default), glorot, he, glorot_normal,\n"
-    "                         he_normal, sklearn (scikit-learn's: W and b uniform)\n"
+    "  --init NAME            uniform (default; sklearn with --loss poisson),\n"
+    "                         glorot, he, glorot_normal, he_normal, sklearn\n"
+    "                         (scikit-learn's: W and b uniform)\n"
     "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
     "  --dropout P[,P...]     hidden layers' dropout rate while training, one for\n"
     "                         all or one per layer, in [0, 1) (default: 0)\n"
@@ -355,6 +359,7 @@ struct NetworkSpec {
   Loss loss = Loss::Mse;
   Reduction reduction = Reduction::Sum;
   Init init = Init::Uniform;
+  bool init_given = false;  // --init was given (else --loss poisson makes it sklearn)
   double leaky_slope = Activation::kDefaultSlope;
   std::vector<double> dropout;  // one rate for all hidden layers, or one each; empty: none
 
@@ -397,7 +402,11 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
       {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
       {"--reduction", nullptr, true,
        [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
-      {"--init", nullptr, true, [&spec](const std::string& v) { spec.init = init_from_name(v); }},
+      {"--init", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.init = init_from_name(v);
+         spec.init_given = true;
+       }},
       {"--leaky-slope", nullptr, true,
        [&spec](const std::string& v) {
          spec.leaky_slope = parse_real("--leaky-slope", v);
@@ -1189,11 +1198,18 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
 
-  // The task: --task's, else regression exactly when the outputs are identity;
-  // a regression's outputs are identity unless --output says otherwise.
+  // --loss poisson: the log link (output exp) and scikit-learn's
+  // initialisation, unless given (the default uniform [0, 1) weights make exp
+  // overflow). The task: --task's, else regression when the outputs are
+  // identity or the loss is poisson; a regression's outputs are identity
+  // unless --output (or poisson) says otherwise.
+  const bool poisson = spec.loss == Loss::Poisson;
+  if (poisson && !spec.output_given) spec.output = "exp";
+  if (poisson && !spec.init_given) spec.init = Init::Sklearn;
   ColumnFlags column_flags;
-  column_flags.task = task.value_or(spec.output == "identity" ? Task::Regression : Task::Classification);
-  if (column_flags.task == Task::Regression && !spec.output_given) spec.output = "identity";
+  column_flags.task =
+      task.value_or(spec.output == "identity" || poisson ? Task::Regression : Task::Classification);
+  if (column_flags.task == Task::Regression && !spec.output_given && !poisson) spec.output = "identity";
   column_flags.target = target;
   column_flags.features = features;
   column_flags.labels = labels;
