@@ -283,6 +283,62 @@ def test_a_named_model_on_a_file_without_a_header_row(door, tmp_path):
                                   fastmlp.load(model).predict(X))
 
 
+
+def test_header_names_that_look_like_numbers(door, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(19)
+    n = 60
+    sales = rng.standard_normal((n, 2))
+    label = np.where(sales[:, 0] > sales[:, 1], "grew", "fell")
+    write_rows(tmp_path / "s.csv", [["store", "2019", "2020", "label"],
+                                    *([f"s{i}", num(a), num(b), c] for i, ((a, b), c) in enumerate(zip(sales, label)))])
+    frame = pd.read_csv(tmp_path / "s.csv")
+    assert list(frame.columns) == ["store", "2019", "2020", "label"] and len(frame) == n
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "s.csv", model, "--target", "label", "--features", "2019,2020")
+    assert json.loads(metadata(model)["feature_names"]) == ["2019", "2020"]
+    pr = run(door, "predict", str(model), str(tmp_path / "s.csv"))
+    assert pr.returncode == 0, pr.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2),
+                                  fastmlp.load(model).predict(frame[["2019", "2020"]].to_numpy()))
+    # '1' names no column: it is an index, the column named '2019'
+    _train(door, tmp_path / "s.csv", tmp_path / "i.st", "--target", "label", "--features", "1,2")
+    assert json.loads(metadata(tmp_path / "i.st")["feature_names"]) == ["2019", "2020"]
+    # '2' is the name of column 1 and the index of column '2020': refused, whichever was meant
+    write_rows(tmp_path / "a.csv", [["a", "2", "b", "y"], *([num(u), num(v), num(u - v), c]
+                                                           for (u, v), c in zip(sales, label))])
+    res = run(door, "train", "--train", str(tmp_path / "a.csv"), "--target", "y", "--features", "a,2",
+              "--epochs", "1")
+    assert res.returncode == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "--features: '2' is both the name of column 1 and the index of column 'b'" in res.stderr
+    # the index of the column named '2' is not ambiguous
+    _train(door, tmp_path / "a.csv", tmp_path / "b.st", "--target", "y", "--features", "a,1")
+    assert json.loads(metadata(tmp_path / "b.st")["feature_names"]) == ["a", "2"]
+
+
+def test_predict_blocks_stay_small_for_a_model_of_many_outputs(door, tmp_path):
+    """A model file of 1 input, 1 hidden unit and 2 million outputs is 32 MB; a
+    block of 1024 rows of its predictions would be 16 GB."""
+    from safetensors.numpy import save_file
+
+    k = 2_000_000
+    tensors = {"layers.0.weight": np.ones((1, 1)), "layers.0.bias": np.zeros(1),
+               "layers.1.weight": np.full((1, k), 0.5), "layers.1.bias": np.zeros(k)}
+    meta = {"format": "fastmlp", "format_version": "1", "sizes": f"1,1,{k}", "activations": "identity,identity",
+            "leaky_slope": "0.01", "loss": "mse", "reduction": "sum"}
+    save_file(tensors, str(tmp_path / "wide.st"), metadata=meta)
+    (tmp_path / "x.csv").write_text("2\n4\n")
+    res = subprocess.run([sys.executable, "-c", _PEAK, *door, "predict", "--no-header", str(tmp_path / "wide.st"),
+                          str(tmp_path / "x.csv")], capture_output=True, text=True, timeout=300)
+    *rows, last = res.stdout.splitlines()
+    status, peak_kib = map(int, last.split())
+    assert status == 0, res.stderr
+    P = fastmlp.load(tmp_path / "wide.st").predict(np.array([[2.0], [4.0]]))
+    assert [row.count(",") + 1 for row in rows] == [k, k]
+    assert rows[0].split(",", 1)[0] == "1" == format(P[0, 0], "g") and rows[1].rsplit(",", 1)[1] == "2"
+    assert peak_kib < 1500 * 1024
+
+
 # --- 7. names and labels keep their spaces -------------------------------------------------------
 
 def test_names_and_classes_keep_their_spaces_as_pandas_reads_them(door, tmp_path):
@@ -325,6 +381,7 @@ _PEAK = (
     "def cap():\n"
     "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
     "r = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=cap)\n"
+    "sys.stdout.write(r.stdout)\n"
     "sys.stderr.write(r.stderr)\n"
     "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
 )
