@@ -374,8 +374,8 @@ def test_a_headerless_file_takes_the_target_by_index(door, tmp_path):
     header, X, species = iris_table()
     write_rows(tmp_path / "plain.csv", read_rows(IRIS)[1:])  # names in column 4, no header
     model = tmp_path / "m.st"
-    res = run(door, "train", "--train", str(tmp_path / "plain.csv"), "--target", "4", "--epochs", "20",
-              "--quiet", "-o", str(model))
+    res = run(door, "train", "--train", str(tmp_path / "plain.csv"), "--target", "4", "--no-header-row",
+              "--epochs", "20", "--quiet", "-o", str(model))
     assert res.returncode == 0, res.stderr
     meta = metadata(model)
     assert "feature_names" not in meta and json.loads(meta["classes"]) == sorted(set(species))

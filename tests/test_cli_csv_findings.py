@@ -4,8 +4,11 @@ own predictions and scikit-learn (which refuses the same duplicate names)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -13,7 +16,7 @@ import pytest
 import fastmlp
 
 from test_cli import door, run  # noqa: F401  (test_cli's front doors)
-from test_cli_csv import _regression_file, metadata, num, read_rows, write_rows
+from test_cli_csv import _regression_file, metadata, num, predicted_names, read_rows, write_rows
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -194,3 +197,239 @@ def test_no_header_drops_the_output_header_and_still_reads_the_input_one(door, t
     assert len(lines) == 30 == len(read_rows(tmp_path / "c.csv")) - 1
     assert lines == with_header.stdout.splitlines()[1:]
     assert "write no header row in the output" in run(door, "predict", "--help").stdout
+
+
+# --- 6. a header of numbers is a header, as pandas reads it -----------------------------------
+
+def _supports(report):
+    """The per-class supports of a classifier's report: {class: rows}."""
+    lines = report.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("class ")) + 1
+    return {line.split()[0]: int(line.split()[-1]) for line in lines[start:] if line and not line.startswith("(")}
+
+
+def test_an_unnamed_pandas_frame_header_is_not_a_data_row(door, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((90, 4))
+    y = np.arange(90) % 3
+    pd.DataFrame(np.column_stack([X, y])).astype({4: int}).to_csv(tmp_path / "f.csv", index=False)
+    assert (tmp_path / "f.csv").read_text().startswith("0,1,2,3,4\n")  # the header the review found
+    frame = pd.read_csv(tmp_path / "f.csv")
+    model = tmp_path / "m.st"
+    res = _train(door, tmp_path / "f.csv", model, "--target", "4")
+    # every row pandas reads, and only those, is trained on: no class made of the header
+    assert _supports(res.stdout) == {str(c): int(n) for c, n in frame["4"].value_counts().items()}
+    assert sum(_supports(res.stdout).values()) == len(frame) == 90
+    assert json.loads(metadata(model)["classes"]) == [str(c) for c in sorted(frame["4"].unique())]
+    assert json.loads(metadata(model)["feature_names"]) == list(frame.columns[:4])
+    # predict and eval read the same rows
+    pr = run(door, "predict", str(model), str(tmp_path / "f.csv"))
+    assert pr.returncode == 0, pr.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2),
+                                  fastmlp.load(model).predict(frame.iloc[:, :4].to_numpy()))
+    ev = run(door, "eval", str(model), str(tmp_path / "f.csv"))
+    assert ev.returncode == 0, ev.stderr
+    assert sum(_supports(ev.stdout).values()) == len(frame)
+
+
+def test_a_header_of_numbers_written_by_the_csv_module(door, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((60, 3))
+    label = np.where(X[:, 0] > 0, "up", "down")
+    write_rows(tmp_path / "y.csv", [["2019", "2020", "2021", "7"], *([*map(num, x), c] for x, c in zip(X, label))])
+    frame = pd.read_csv(tmp_path / "y.csv")
+    model = tmp_path / "m.st"
+    res = _train(door, tmp_path / "y.csv", model, "--target", "7")  # a name: index 7 is past the 4 columns
+    assert sum(_supports(res.stdout).values()) == len(frame) == 60
+    assert json.loads(metadata(model)["feature_names"]) == list(frame.columns[:3]) == ["2019", "2020", "2021"]
+
+
+def test_a_headerless_file_says_so_with_no_header_row(door, tmp_path):
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    write_rows(tmp_path / "h.csv", [[*map(num, x), str(c)] for x, c in zip(X, y)])
+    # its first row would be names: refused, since no column was given by one
+    res = run(door, "train", "--train", str(tmp_path / "h.csv"), "--target", "3", "--epochs", "1")
+    assert res.returncode == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "the first row is read as the header" in res.stderr and "--no-header-row" in res.stderr
+    model = tmp_path / "m.st"
+    res = _train(door, tmp_path / "h.csv", model, "--target", "3", "--no-header-row")
+    assert sum(_supports(res.stdout).values()) == 40
+    assert "feature_names" not in metadata(model)
+    pr = run(door, "predict", "--no-header-row", "--labels", "1", str(model), str(tmp_path / "h.csv"))
+    assert pr.returncode == 0, pr.stderr
+    assert len(pr.stdout.splitlines()) == 41  # its header, and a row per input row
+    ev = run(door, "eval", "--target", "3", "--no-header-row", str(model), str(tmp_path / "h.csv"))
+    assert ev.returncode == 0, ev.stderr
+    assert sum(_supports(ev.stdout).values()) == 40
+    ev = run(door, "eval", "--target", "3", str(model), str(tmp_path / "h.csv"))
+    assert ev.returncode == 2 and "--no-header-row" in ev.stderr
+
+
+def test_a_named_model_on_a_file_without_a_header_row(door, tmp_path):
+    _customers(tmp_path / "c.csv", 30, 14)
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "c.csv", model, "--target", "churn", "--features", "x0,x1")
+    X = np.random.default_rng(15).standard_normal((5, 2))
+    write_rows(tmp_path / "x.csv", [[num(a), num(b)] for a, b in X])
+    res = run(door, "predict", str(model), str(tmp_path / "x.csv"))
+    assert res.returncode == 1 and "has no column 'x0'" in res.stderr and "--no-header-row" in res.stderr
+    res = run(door, "predict", "--no-header-row", str(model), str(tmp_path / "x.csv"))
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1, ndmin=2),
+                                  fastmlp.load(model).predict(X))
+
+
+
+def test_header_names_that_look_like_numbers(door, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(19)
+    n = 60
+    sales = rng.standard_normal((n, 2))
+    label = np.where(sales[:, 0] > sales[:, 1], "grew", "fell")
+    write_rows(tmp_path / "s.csv", [["store", "2019", "2020", "label"],
+                                    *([f"s{i}", num(a), num(b), c] for i, ((a, b), c) in enumerate(zip(sales, label)))])
+    frame = pd.read_csv(tmp_path / "s.csv")
+    assert list(frame.columns) == ["store", "2019", "2020", "label"] and len(frame) == n
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "s.csv", model, "--target", "label", "--features", "2019,2020")
+    assert json.loads(metadata(model)["feature_names"]) == ["2019", "2020"]
+    pr = run(door, "predict", str(model), str(tmp_path / "s.csv"))
+    assert pr.returncode == 0, pr.stderr
+    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2),
+                                  fastmlp.load(model).predict(frame[["2019", "2020"]].to_numpy()))
+    # '1' names no column: it is an index, the column named '2019'
+    _train(door, tmp_path / "s.csv", tmp_path / "i.st", "--target", "label", "--features", "1,2")
+    assert json.loads(metadata(tmp_path / "i.st")["feature_names"]) == ["2019", "2020"]
+    # '2' is the name of column 1 and the index of column '2020': refused, whichever was meant
+    write_rows(tmp_path / "a.csv", [["a", "2", "b", "y"], *([num(u), num(v), num(u - v), c]
+                                                           for (u, v), c in zip(sales, label))])
+    res = run(door, "train", "--train", str(tmp_path / "a.csv"), "--target", "y", "--features", "a,2",
+              "--epochs", "1")
+    assert res.returncode == 2 and res.stdout == "" and res.stderr.count("\n") == 1
+    assert "--features: '2' is both the name of column 1 and the index of column 'b'" in res.stderr
+    # the index of the column named '2' is not ambiguous
+    _train(door, tmp_path / "a.csv", tmp_path / "b.st", "--target", "y", "--features", "a,1")
+    assert json.loads(metadata(tmp_path / "b.st")["feature_names"]) == ["a", "2"]
+
+
+def test_predict_blocks_stay_small_for_a_model_of_many_outputs(door, tmp_path):
+    """A model file of 1 input, 1 hidden unit and 2 million outputs is 32 MB; a
+    block of 1024 rows of its predictions would be 16 GB."""
+    from safetensors.numpy import save_file
+
+    k = 2_000_000
+    tensors = {"layers.0.weight": np.ones((1, 1)), "layers.0.bias": np.zeros(1),
+               "layers.1.weight": np.full((1, k), 0.5), "layers.1.bias": np.zeros(k)}
+    meta = {"format": "fastmlp", "format_version": "1", "sizes": f"1,1,{k}", "activations": "identity,identity",
+            "leaky_slope": "0.01", "loss": "mse", "reduction": "sum"}
+    save_file(tensors, str(tmp_path / "wide.st"), metadata=meta)
+    (tmp_path / "x.csv").write_text("2\n4\n")
+    res = subprocess.run([sys.executable, "-c", _PEAK, *door, "predict", "--no-header", str(tmp_path / "wide.st"),
+                          str(tmp_path / "x.csv")], capture_output=True, text=True, timeout=300)
+    *rows, last = res.stdout.splitlines()
+    status, peak_kib = map(int, last.split())
+    assert status == 0, res.stderr
+    P = fastmlp.load(tmp_path / "wide.st").predict(np.array([[2.0], [4.0]]))
+    assert [row.count(",") + 1 for row in rows] == [k, k]
+    assert rows[0].split(",", 1)[0] == "1" == format(P[0, 0], "g") and rows[1].rsplit(",", 1)[1] == "2"
+    assert peak_kib < 1500 * 1024
+
+
+# --- 7. names and labels keep their spaces -------------------------------------------------------
+
+def test_names_and_classes_keep_their_spaces_as_pandas_reads_them(door, tmp_path):
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(16)
+    n = 90
+    X = rng.standard_normal((n, 2))
+    labels = np.array(["setosa", "setosa ", " x"])[np.arange(n) % 3]
+    X[:, 0] += 2 * (np.arange(n) % 3)
+    # numbers with spaces around them are still numbers, as pandas reads them
+    write_rows(tmp_path / "s.csv", [[" a", "b ", "label"], *([f" {num(u)}", f"{num(v)} ", c]
+                                                              for (u, v), c in zip(X, labels))])
+    frame = pd.read_csv(tmp_path / "s.csv")
+    assert list(frame.columns) == [" a", "b ", "label"] and frame[" a"].dtype == np.float64
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "s.csv", model, "--target", "label", "--features", " a,b ")
+    meta = metadata(model)
+    assert json.loads(meta["feature_names"]) == list(frame.columns[:2])
+    assert json.loads(meta["classes"]) == sorted(frame["label"].unique()) == [" x", "setosa", "setosa "]
+    pr = run(door, "predict", "--classes", str(model), str(tmp_path / "s.csv"))
+    assert pr.returncode == 0, pr.stderr
+    printed = [row[0] for row in csv.reader(io.StringIO(pr.stdout))][1:]
+    assert printed == list(predicted_names(model, frame[[" a", "b "]].to_numpy(), json.loads(meta["classes"])))
+    ev = run(door, "eval", str(model), str(tmp_path / "s.csv"))
+    assert ev.returncode == 0, ev.stderr
+    expected = predicted_names(model, frame[[" a", "b "]].to_numpy(), json.loads(meta["classes"]))
+    assert ev.stdout.splitlines()[0] == \
+        f"Accuracy: {100 * sklearn_metrics.accuracy_score(frame['label'], expected):.2f}%"
+    # the names as written: 'a' is no column of this file
+    res = run(door, "train", "--train", str(tmp_path / "s.csv"), "--target", "label", "--features", "a,b",
+              "--epochs", "1")
+    assert res.returncode == 2 and "no column 'a'" in res.stderr
+
+
+# --- 8. many classes are refused before they fill the memory -------------------------------------
+
+_PEAK = (
+    "import resource, subprocess, sys\n"
+    "limit = 3 << 30\n"
+    "def cap():\n"
+    "    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))\n"
+    "r = subprocess.run(sys.argv[1:], capture_output=True, text=True, preexec_fn=cap)\n"
+    "sys.stdout.write(r.stdout)\n"
+    "sys.stderr.write(r.stderr)\n"
+    "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+)
+
+
+@pytest.mark.parametrize("rows, classes, message", [
+    (20_000, 20_000, "20000 classes, more than the 10000 a classifier here takes"),
+    (60_000, 5_000, "60000 rows x 5000 classes make more one-hot cells than the 268435456"),
+])
+def test_many_classes_are_refused_with_little_memory(door, tmp_path, rows, classes, message):
+    rng = np.random.default_rng(17)
+    X = rng.standard_normal((rows, 2))
+    write_rows(tmp_path / "ids.csv", [["x0", "x1", "id"], *([num(a), num(b), f"c{i % classes}"]
+                                                           for i, (a, b) in enumerate(X))])
+    res = subprocess.run([sys.executable, "-c", _PEAK, *door, "train", "--train", str(tmp_path / "ids.csv"),
+                          "--target", "id", "--epochs", "1", "--quiet"], capture_output=True, text=True, timeout=300)
+    status, peak_kib = map(int, res.stdout.split())
+    assert status == 1 and message in res.stderr, res.stderr
+    assert peak_kib < 500 * 1024  # one-hot targets alone would be 3.2 GB (or 2.4 GB)
+
+
+# --- 9. --loss poisson on the command line ------------------------------------------------------
+
+def test_poisson_trains_as_scikit_learn_poisson_regressor(door, tmp_path):
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    rng = np.random.default_rng(18)
+    X = rng.standard_normal((1200, 3))
+    y = rng.poisson(np.exp(0.5 + X @ [0.6, -0.4, 0.3])).astype(float)
+    for name, rows in (("train.csv", slice(0, 900)), ("test.csv", slice(900, None))):
+        write_rows(tmp_path / name, [["x0", "x1", "x2", "count"], *([*map(num, x), num(t)]
+                                                                    for x, t in zip(X[rows], y[rows]))])
+    model = tmp_path / "m.st"
+    # no --output, no --init, no --task: poisson implies the exp output, an initialisation that trains,
+    # and a regression
+    res = run(door, "train", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+              "--target", "count", "--loss", "poisson", "--hidden", "8", "--optimizer", "adam", "--lr", "0.01",
+              "--reduction", "mean", "--epochs", "300", "--quiet", "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    r2 = float(res.stdout.splitlines()[0].removeprefix("R2: "))
+    reference = linear_model.PoissonRegressor(alpha=0).fit(X[:900], y[:900])
+    assert r2 == pytest.approx(sklearn_metrics.r2_score(y[900:], reference.predict(X[900:])), abs=0.05)
+    meta = metadata(model)
+    assert (meta["task"], meta["init"], meta["activations"].split(",")[-1]) == ("regression", "sklearn", "exp")
+    ev = run(door, "eval", str(model), str(tmp_path / "test.csv"))
+    assert ev.returncode == 0 and ev.stdout.splitlines()[0] == res.stdout.splitlines()[0]
+    # another output is still a mistake
+    res = run(door, "train", "--train", str(tmp_path / "train.csv"), "--target", "count", "--loss", "poisson",
+              "--output", "identity", "--epochs", "1")
+    assert res.returncode == 2 and "loss 'poisson' needs output 'exp'" in res.stderr
+    help_text = run(door, "train", "--help").stdout
+    assert "exp with --loss poisson" in help_text and "sklearn with --loss poisson" in help_text

@@ -66,10 +66,10 @@ def reference_read(data: bytes, n_labels: int) -> tuple[list[str], np.ndarray, n
         if not line.strip(" \t"):
             continue
         try:
-            fields = [f.strip(" \t") for f in next(csv.reader([line], strict=True))]
+            fields = next(csv.reader([line], strict=True))  # names as written, spaces kept
         except csv.Error as e:
             raise Refused(str(e)) from None
-        numbers = [bool(_NUMBER.fullmatch(f)) for f in fields]
+        numbers = [bool(_NUMBER.fullmatch(f.strip(" \t"))) for f in fields]  # numbers without their spaces
         if columns is None:
             columns = len(fields)
             if not any(numbers):
@@ -81,7 +81,7 @@ def reference_read(data: bytes, n_labels: int) -> tuple[list[str], np.ndarray, n
                 continue
         if len(fields) != columns or not all(numbers):
             raise Refused("a ragged row, or a field that is no number")
-        rows.append([_value(f) for f in fields])
+        rows.append([_value(f.strip(" \t")) for f in fields])
     if not rows or columns <= n_labels:
         raise Refused("no data, or no features")
     table = np.array(rows, dtype=np.float64).reshape(len(rows), columns)
@@ -161,6 +161,7 @@ def test_a_byte_order_mark_is_not_part_of_the_first_row(scratch):
     b",a,b\n0,1.5,2\n1,3,4.25\n",                                 # pandas' to_csv with its index
     b"\n\n1,2\n\n3,4",                                            # blank lines, no final newline
     b"1,2,3\n4,5,6\n",                                            # no header: names that are numbers
+    b' a,b ,"c "\n1, 2 ,3\n',                                     # names keep their spaces
 ])
 def test_files_read_as_pandas_reads_them(scratch, data):
     """Files the reader accepts: pandas.read_csv finds the same header and values."""

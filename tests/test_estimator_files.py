@@ -238,7 +238,7 @@ HOSTILE = {
     "multi-label softmax": (dict(**{"sklearn.state": '{"y_type": "multilabel-indicator"}'}),
                             "a multi-label classifier has one sigmoid output per label"),
     "classes unsorted": (dict(classes='["virginica", "setosa", "versicolor"]'), "not in scikit-learn's sorted order"),
-    "classes not ints": (dict(classes_type="int"), r"are not of classes_type 'int'"),
+    "classes not ints": (dict(classes_type="int"), r"which is not an integer within int64"),
     "classes_type unknown": (dict(classes_type="complex"), "classes_type"),
     "classes continuous": (dict(classes='["0.5", "1.5", "2.5"]', classes_type="float"),
                            "are not class labels to scikit-learn"),

@@ -119,3 +119,44 @@ def test_inconsistent_keys_are_refused_when_reading(tmp_path, entries, message):
     save_file(tensors, str(tmp_path / "bad.st"), metadata=meta)
     with pytest.raises(ValueError, match=message):
         fastmlp.load(tmp_path / "bad.st")
+
+
+# Classes that do not read back as distinct values of their classes_type: each refused, with
+# one message, by fastmlp.load and by the command line's predict and eval (the core's reader).
+BAD_CLASSES = [
+    (["1", "01"], "int", "metadata 'classes' holds '1' and '01', one int value twice"),
+    (["setosa", "versicolor"], "int", "holds 'setosa', which is not an integer within int64"),
+    (["1", "9223372036854775808"], "int", "holds '9223372036854775808', which is not an integer within int64"),
+    ([" 1", "2"], "int", "holds ' 1', which is not an integer within int64"),
+    (["yes", "no"], "bool", "holds 'yes', which is not 'True' or 'False'"),
+    (["0.0", "-0"], "float", "holds '0.0' and '-0', one float value twice"),
+    (["1.5", "inf"], "float", "holds 'inf', which is not a finite number"),
+    (["1_0", "2"], "float", "holds '1_0', which is not a finite number"),
+]
+
+
+@pytest.mark.parametrize("classes, classes_type, message", BAD_CLASSES)
+def test_classes_of_the_wrong_type_are_refused_by_both_doors(tmp_path, classes, classes_type, message):
+    from test_cli import DOORS, run
+
+    net = fastmlp.Network([2, 1], seed=3)
+    tensors = {"layers.0.weight": net.weights[0].copy(), "layers.0.bias": net.biases[0].copy()}
+    meta = {"format": "fastmlp", "format_version": "1", "sizes": "2,1", "activations": "sigmoid",
+            "leaky_slope": "0.01", "loss": "mse", "reduction": "sum", "task": "classification",
+            "classes": json.dumps(classes), "classes_type": classes_type}
+    model = tmp_path / "bad.st"
+    save_file(tensors, str(model), metadata=meta)
+    with pytest.raises(ValueError) as python:
+        fastmlp.load(model)
+    assert message in str(python.value)
+    (tmp_path / "x.csv").write_text("0.5,1.5,1\n2.5,3.5,2\n")
+    for door in DOORS.values():
+        for command in ("predict", "eval"):
+            res = run(door, command, str(model), str(tmp_path / "x.csv"))
+            assert res.returncode == 1 and res.stdout == ""
+            assert message in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    # the same classes written by the core are refused before any file exists
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        _core_of(net).save(str(tmp_path / "w.st"), "uniform", 3, {}, classes=classes, classes_type=classes_type,
+                           task="classification")
+    assert not (tmp_path / "w.st").exists()

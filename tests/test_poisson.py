@@ -187,8 +187,9 @@ def test_command_line_trains_a_poisson_network(tmp_path):
     assert res.returncode == 0, res.stderr
     net = fastmlp.load(model)
     assert (net.output, net.loss_name) == ("exp", "poisson")
-    res = subprocess.run([*cmd, "train", "--loss", "poisson", "--epochs", "1"], capture_output=True, text=True,
-                         timeout=120)
+    # --loss poisson alone implies the exp output (test_cli_csv_findings); another output is a mistake
+    res = subprocess.run([*cmd, "train", "--loss", "poisson", "--output", "identity", "--epochs", "1"],
+                         capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and "poisson" in res.stderr and res.stderr.count("\n") == 1, res.stderr
     res = subprocess.run([*cmd, "train", "--activation", "exp", "--epochs", "1"], capture_output=True,
                          text=True, timeout=120)

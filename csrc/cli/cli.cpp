@@ -58,9 +58,9 @@ constexpr const char* kUsage =
 constexpr const char* kTrainUsage =
     "usage: fastmlp train [--train FILE] [--target COLUMN[,COLUMN...]] [--features A,B,...]\n"
     "                     [--test FILE | --test-fraction F] [--labels N] [--task T]\n"
-    "                     [--scale S] [--hidden N[,N...]] [--seed N] [--dtype T]\n"
-    "                     [network options] [training options] [--quiet] [-o FILE]\n"
-    "                     [--history FILE.csv] [--plot FILE.png]\n"
+    "                     [--no-header-row] [--scale S] [--hidden N[,N...]] [--seed N]\n"
+    "                     [--dtype T] [network options] [training options] [--quiet]\n"
+    "                     [-o FILE] [--history FILE.csv] [--plot FILE.png]\n"
     "\n"
     "Train a network (by default: sigmoid layers, full-batch gradient descent),\n"
     "print its figures on the test rows, and save it with -o. With no options: the\n"
@@ -68,10 +68,12 @@ constexpr const char* kTrainUsage =
     "learning rate 0.2). A run expected to take more than 2 seconds shows its\n"
     "progress on stderr; when early stopping ends a run, stderr says where.\n"
     "\n"
-    "CSV files: comma-separated, an optional header row (a first row without\n"
-    "numbers). --target names the column holding the label, anywhere in the file;\n"
-    "every other column is a feature (or those --features names). Its values may\n"
-    "be class names (setosa) or numbers. A classifier gets one output per class,\n"
+    "CSV files: comma-separated. With --target, the first row is the header, as\n"
+    "pandas reads it (--no-header-row: the file has none); without, a first row\n"
+    "without numbers. Names and classes are kept as written, spaces included.\n"
+    "--target names the column holding the label, anywhere in the file; every\n"
+    "other column is a feature (or those --features names). Its values may be\n"
+    "class names (setosa) or numbers (at most 10000 classes). A classifier gets one output per class,\n"
     "the classes sorted (as numbers when all are integers, else as text); a\n"
     "regression (--task regression or --output identity) one output per target\n"
     "column. Without --target: --labels N one-hot label columns at the end, or,\n"
@@ -87,7 +89,9 @@ constexpr const char* kTrainUsage =
     "options:\n"
     "  --train FILE     training data (default: the bundled data/train.csv)\n"
     "  --target COL,... the label column (a header name or a 0-based index); several\n"
-    "                   for a regression\n"
+    "                   for a regression. A header name is that column, else a\n"
+    "                   number is an index; one that is both, for two columns,\n"
+    "                   is refused\n"
     "  --features COL,...\n"
     "                   the feature columns, in this order (default: all but the\n"
     "                   target); other columns are skipped whatever they hold.\n"
@@ -102,6 +106,7 @@ constexpr const char* kTrainUsage =
     "                   drawn from --seed; a classifier's are stratified: each class\n"
     "                   gives round(F x its rows), keeping at least one to train on\n"
     "  --labels N       one-hot label columns at the end of each row\n"
+    "  --no-header-row  the files have no header row: their first row is data\n"
     "  --scale S        standard: train on each feature centred and divided by its\n"
     "                   standard deviation on the training rows (a constant one\n"
     "                   by 1), folded into the first layer so the model takes raw\n"
@@ -126,13 +131,17 @@ constexpr const char* kTrainUsage =
     "                         hidden layers' activation, one for all or one per\n"
     "                         layer: sigmoid (default), tanh, relu, leaky_relu,\n"
     "                         identity\n"
-    "  --output NAME          output layer's activation: sigmoid (default),\n"
+    "  --output NAME          output layer's activation: sigmoid (default;\n"
+    "                         identity for a regression, exp with --loss poisson),\n"
     "                         softmax, identity, tanh, relu, leaky_relu, exp\n"
     "  --loss NAME            mse (default), cross_entropy (with softmax or\n"
-    "                         sigmoid outputs) or poisson (with exp; targets >= 0)\n"
+    "                         sigmoid outputs) or poisson (a regression of counts,\n"
+    "                         targets >= 0; output exp and init sklearn unless\n"
+    "                         given)\n"
     "  --reduction NAME       sum (default) or mean over a batch's rows\n"
-    "  --init NAME            uniform (default), glorot, he, glorot_normal,\n"
-    "                         he_normal, sklearn (scikit-learn's: W and b uniform)\n"
+    "  --init NAME            uniform (default; sklearn with --loss poisson),\n"
+    "                         glorot, he, glorot_normal, he_normal, sklearn\n"
+    "                         (scikit-learn's: W and b uniform)\n"
     "  --leaky-slope X        leaky_relu's slope below zero (default: 0.01)\n"
     "  --dropout P[,P...]     hidden layers' dropout rate while training, one for\n"
     "                         all or one per layer, in [0, 1) (default: 0)\n"
@@ -141,8 +150,8 @@ constexpr const char* kTrainUsage =
     "options, names and rules as Python's Network.fit):\n";
 
 constexpr const char* kPredictUsage =
-    "usage: fastmlp predict MODEL DATA.csv [--classes] [--no-header] [--labels N]\n"
-    "                       [--threads N]\n"
+    "usage: fastmlp predict MODEL DATA.csv [--classes] [--no-header] [--no-header-row]\n"
+    "                       [--labels N] [--threads N]\n"
     "\n"
     "Print the outputs of the network saved in MODEL for every row of DATA.csv,\n"
     "as CSV on standard output: a header row naming the columns (the classes, the\n"
@@ -151,11 +160,12 @@ constexpr const char* kPredictUsage =
     "number in the network's dtype. Rows stream through: files of any length take\n"
     "little memory.\n"
     "\n"
-    "When the model records its feature names and DATA.csv has a header, the\n"
-    "features are found by name: any column order works, other columns (the\n"
-    "target among them) are ignored, a missing one is an error. Otherwise DATA.csv\n"
-    "holds the network's inputs first, optionally followed by label columns,\n"
-    "which are ignored.\n"
+    "When the model records its feature names, the first row of DATA.csv is its\n"
+    "header (as pandas reads it) and the features are found by name: any column\n"
+    "order works, other columns (the target among them) are ignored, a missing\n"
+    "one is an error. Otherwise (or with --no-header-row) DATA.csv holds the\n"
+    "network's inputs first, optionally followed by label columns, which are\n"
+    "ignored; its first row is a header when none of its fields is a number.\n"
     "\n"
     "options:\n"
     "  --classes        print each row's predicted class instead, under the header\n"
@@ -163,7 +173,8 @@ constexpr const char* kPredictUsage =
     "                   the index of its largest output (a single output: 1 above\n"
     "                   0.5, else 0, whatever the output layer)\n"
     "  --no-header      write no header row in the output (a header in DATA.csv\n"
-    "                   is still found, as train finds it)\n"
+    "                   is still read as one)\n"
+    "  --no-header-row  DATA.csv has no header row: its first row is data\n"
     "  --labels N       label columns that may follow the inputs (default: as many\n"
     "                   as the network has outputs)\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
@@ -171,8 +182,8 @@ constexpr const char* kPredictUsage =
     "  -h, --help       show this text\n";
 
 constexpr const char* kEvalUsage =
-    "usage: fastmlp eval MODEL DATA.csv [--target COLUMN] [--labels N] [--threads N]\n"
-    "                    [--plot FILE.png]\n"
+    "usage: fastmlp eval MODEL DATA.csv [--target COLUMN] [--labels N] [--no-header-row]\n"
+    "                    [--threads N] [--plot FILE.png]\n"
     "\n"
     "Print the figures of the network saved in MODEL on DATA.csv. A classifier:\n"
     "'Accuracy: NN.NN%', then its confusion matrix (a row per true class, a column\n"
@@ -180,10 +191,11 @@ constexpr const char* kEvalUsage =
     "recall, F1 and support. A regression (a model file recording the task\n"
     "regression): R2, RMSE and MAE, averaged over the targets as scikit-learn does.\n"
     "\n"
-    "When the model records its feature names and DATA.csv has a header, columns\n"
-    "are found by name, in any order: the features, and the labels in the one\n"
-    "column left (or --target's), a column per class named as the classes, or\n"
-    "the target columns. Otherwise DATA.csv holds the network's inputs followed\n"
+    "When the model records its feature names (or --target is given), the first\n"
+    "row of DATA.csv is its header (as pandas reads it; --no-header-row: there is\n"
+    "none) and columns are found by name, in any order: the features, and the\n"
+    "labels in the one column left (or --target's), a column per class named as\n"
+    "the classes, or the target columns. Otherwise DATA.csv holds the network's inputs followed\n"
     "by the labels: one-hot, a column per output (the class is the largest), or a\n"
     "single column of classes (the model's class names, or indices 0, 1, ...).\n"
     "A network's predicted class is as 'fastmlp predict --classes' prints it.\n"
@@ -194,6 +206,7 @@ constexpr const char* kEvalUsage =
     "                   features whose every value is a class of the model\n"
     "  --labels N       label columns at the end of each row: the network's\n"
     "                   outputs (default) or 1\n"
+    "  --no-header-row  DATA.csv has no header row: its first row is data\n"
     "  --threads N      threads for the matrix products (default: the CPUs this\n"
     "                   process may use, or FASTMLP_NUM_THREADS)\n"
     "  --plot FILE      draw the confusion matrix into FILE (.png, .svg, .pdf);\n"
@@ -355,6 +368,7 @@ struct NetworkSpec {
   Loss loss = Loss::Mse;
   Reduction reduction = Reduction::Sum;
   Init init = Init::Uniform;
+  bool init_given = false;  // --init was given (else --loss poisson makes it sklearn)
   double leaky_slope = Activation::kDefaultSlope;
   std::vector<double> dropout;  // one rate for all hidden layers, or one each; empty: none
 
@@ -397,7 +411,11 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
       {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
       {"--reduction", nullptr, true,
        [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
-      {"--init", nullptr, true, [&spec](const std::string& v) { spec.init = init_from_name(v); }},
+      {"--init", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.init = init_from_name(v);
+         spec.init_given = true;
+       }},
       {"--leaky-slope", nullptr, true,
        [&spec](const std::string& v) {
          spec.leaky_slope = parse_real("--leaky-slope", v);
@@ -515,18 +533,18 @@ std::vector<std::string> names_of(const std::vector<std::string>& header, const 
   return names;
 }
 
-// The CSV file at `path` (- is standard input) read whole; `layout(header,
-// columns, ignored)` says, once the header is known, which columns hold text
+// The CSV file at `path` (- is standard input) read whole, its first row the
+// header as `header_row` says; `layout(header, columns, ignored)` says, once the header is known, which columns hold text
 // (returned) and which to skip whatever they hold (into `ignored`). Ctrl-C
 // while it reads (which ends a read of standard input early) interrupts the
 // command instead of training on what was read.
 template <class Layout>
-Table read_table(const std::string& path, const Environment& env, Layout&& layout) {
+Table read_table(const std::string& path, const Environment& env, HeaderRow header_row, Layout&& layout) {
   auto stopped = [&env] { return env.should_stop && env.should_stop(); };
   try {
     std::ifstream in;
     open_csv(in, path);
-    CsvReader reader(in, path);
+    CsvReader reader(in, path, CsvReader::kBlockBytes, header_row);
     Table t;
     t.path = path;
     t.header = reader.header();
@@ -562,19 +580,23 @@ Table read_table(const std::string& path, const Environment& env, Layout&& layou
 class CsvBlocks {
  public:
   // `stop` is polled before each block: true ends the command (Interrupted).
-  CsvBlocks(const std::string& path, StopCheck stop) : path_(path), stop_(std::move(stop)) {
+  // A block's rows are sized for rows of `outputs` predictions too.
+  CsvBlocks(const std::string& path, HeaderRow header_row, std::size_t outputs, StopCheck stop)
+      : path_(path), header_row_(header_row), stop_(std::move(stop)) {
     open_csv(in_, path);
-    reader_.emplace(in_, path);
-    // Up to 1024 rows and 8 MiB a block, whatever the width of the rows.
-    const std::size_t columns = std::max<std::size_t>(reader_->columns(), 1);
-    block_rows_ = std::clamp<std::size_t>((std::size_t(8) << 20) / (8 * columns), 1, 1024);
-    raw_ = Matrix<double>(block_rows_, columns);
+    reader_.emplace(in_, path, CsvReader::kBlockBytes, header_row);
+    // Up to 1024 rows and 8 MiB a block, whatever the width of the rows or of
+    // the predictions (a model file of few bytes a class may have millions).
+    const std::size_t widest = std::max<std::size_t>({reader_->columns(), outputs, 1});
+    block_rows_ = std::clamp<std::size_t>((std::size_t(8) << 20) / (8 * widest), 1, 1024);
+    raw_ = Matrix<double>(block_rows_, std::max<std::size_t>(reader_->columns(), 1));
   }
 
   std::size_t block_rows() const { return block_rows_; }
   std::size_t columns() const { return reader_->columns(); }
   const std::vector<std::string>& header() const { return reader_->header(); }
   const std::string& path() const { return path_; }
+  HeaderRow header_row() const { return header_row_; }
 
   // The features' columns, the one label column read as text (npos: none), and
   // columns to skip whatever they hold; before the first block.
@@ -616,6 +638,7 @@ class CsvBlocks {
 
  private:
   std::string path_;
+  HeaderRow header_row_;
   StopCheck stop_;
   std::ifstream in_;
   std::optional<CsvReader> reader_;
@@ -1045,7 +1068,7 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   const bool inferring = flags.target.empty() && !flags.labels;
   Table train;
   try {
-    train = read_table(train_path, env, [&](const std::vector<std::string>& header, std::size_t n,
+    train = read_table(train_path, env, header_row(flags), [&](const std::vector<std::string>& header, std::size_t n,
                                             std::vector<std::size_t>& ignored) {
       cols = choose_columns(flags, header, n);
       if (!inferring) ignored = other_columns(n, used_columns(cols));  // --features: the others are skipped
@@ -1072,6 +1095,7 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   if (cols.layout == Layout::Classes) {
     const std::vector<std::string> values = gather_text(train, cols.targets[0], nullptr);
     classes = classes_of(values);
+    check_class_count(classes.names.size(), train_path + ", the target column");
     if (classes.names.size() < 2)
       throw std::invalid_argument(train_path + ": the target column holds one class (" +
                                   listed(classes.names) + "); a classifier needs two or more");
@@ -1095,7 +1119,7 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   Split split;
   const bool split_rows = !test_path.empty() ? false : test_fraction.has_value();
   if (!test_path.empty()) {
-    test = read_table(test_path, env, [&](const std::vector<std::string>& header, std::size_t n,
+    test = read_table(test_path, env, header_row(flags), [&](const std::vector<std::string>& header, std::size_t n,
                                           std::vector<std::size_t>& ignored) {
       if (!wanted.empty() && !header.empty()) {
         const std::vector<std::size_t> found = match_by_name(wanted, header, test_path, "training columns");
@@ -1159,7 +1183,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   std::vector<std::string> target, features;
   std::string dtype = "float64";
   std::optional<bool> scale;  // unset: standard with --target, else none
-  bool quiet = false;
+  bool quiet = false, no_header_row = false;
   auto names_flag = [](const char* flag, std::vector<std::string>& into) {
     return [flag, &into](const std::string& v) {
       into = split_commas(v);
@@ -1195,6 +1219,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
          scale = v == "standard";
        }},
       {"--quiet", nullptr, false, [&](const std::string&) { quiet = true; }},
+      {"--no-header-row", nullptr, false, [&](const std::string&) { no_header_row = true; }},
       {"--save", "-o", true, [&](const std::string& v) { outputs.model = v; }},
       {"--history", nullptr, true, [&](const std::string& v) { outputs.history = v; }},
       plot_flag(outputs.plot, env),
@@ -1209,11 +1234,19 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   }
   if (!positional->empty()) throw UsageError("unexpected argument " + in_quotes(positional->front()));
 
-  // The task: --task's, else regression exactly when the outputs are identity;
-  // a regression's outputs are identity unless --output says otherwise.
+  // --loss poisson: the log link (output exp) and scikit-learn's
+  // initialisation, unless given (the default uniform [0, 1) weights make exp
+  // overflow). The task: --task's, else regression when the outputs are
+  // identity or the loss is poisson; a regression's outputs are identity
+  // unless --output (or poisson) says otherwise.
+  const bool poisson = spec.loss == Loss::Poisson;
+  if (poisson && !spec.output_given) spec.output = "exp";
+  if (poisson && !spec.init_given) spec.init = Init::Sklearn;
   ColumnFlags column_flags;
-  column_flags.task = task.value_or(spec.output == "identity" ? Task::Regression : Task::Classification);
-  if (column_flags.task == Task::Regression && !spec.output_given) spec.output = "identity";
+  column_flags.task =
+      task.value_or(spec.output == "identity" || poisson ? Task::Regression : Task::Classification);
+  if (column_flags.task == Task::Regression && !spec.output_given && !poisson) spec.output = "identity";
+  column_flags.no_header_row = no_header_row;
   column_flags.target = target;
   column_flags.features = features;
   column_flags.labels = labels;
@@ -1286,6 +1319,15 @@ Classes model_classes(const Model& model, std::size_t outputs) {
   return classes_named(index_names(std::max<std::size_t>(outputs, 2)), "int");
 }
 
+// Whether the first row of predict's or eval's data file is its header: never
+// with --no-header-row; always when its columns are found by name (the model
+// records its features, or eval's --target names a column), as train reads
+// its file; else found from the row (files for older models, without names).
+HeaderRow data_header_row(const Model& model, bool no_header_row, bool target_given) {
+  if (no_header_row) return HeaderRow::No;
+  return !model.info.feature_names.empty() || target_given ? HeaderRow::Yes : HeaderRow::Detect;
+}
+
 // Finds the model's features in `data` by name when the model records them and
 // the file has a header; else they are the first `inputs` columns. Returns
 // whether the columns were matched by name, with the features' columns in
@@ -1324,9 +1366,9 @@ std::string output_header(const Model& model, std::size_t outputs, bool classes)
 
 template <class T>
 void predict_csv(const Model& model, const Network<T>& net, const std::string& path,
-                 std::optional<std::size_t> labels, bool classes, bool header, int threads, std::ostream& out,
-                 const Environment& env) {
-  CsvBlocks data(path, env.should_stop);
+                 std::optional<std::size_t> labels, bool classes, bool header, HeaderRow header_row, int threads,
+                 std::ostream& out, const Environment& env) {
+  CsvBlocks data(path, header_row, net.n_outputs(), env.should_stop);
   std::vector<std::size_t> features;
   const std::size_t columns = data.columns(), inputs = net.n_inputs(), n_labels = labels.value_or(net.n_outputs());
   if (columns != 0 && find_features(model, inputs, data, features)) {
@@ -1367,12 +1409,13 @@ void predict_csv(const Model& model, const Network<T>& net, const std::string& p
 
 int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::ostream&,
                 const Environment& env) {
-  bool classes = false, header = true;
+  bool classes = false, header = true, no_header_row = false;
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
   const std::vector<Flag> flags = {
       {"--classes", nullptr, false, [&](const std::string&) { classes = true; }},
       {"--no-header", nullptr, false, [&](const std::string&) { header = false; }},
+      {"--no-header-row", nullptr, false, [&](const std::string&) { no_header_row = true; }},
       labels_flag(labels),
       threads_flag(threads),
   };
@@ -1386,8 +1429,10 @@ int cmd_predict(const std::vector<std::string>& args, std::ostream& out, std::os
     throw UsageError("--classes needs a classifier; " + model_path + " is a regression model" +
                      (targets.empty() ? std::string() : " (targets: " + targets + ")"));
   }
-  std::visit([&](const auto& net) { predict_csv(model, net, data, labels, classes, header, threads, out, env); },
-             model.network);
+  const HeaderRow header_row = data_header_row(model, no_header_row, false);
+  std::visit(
+      [&](const auto& net) { predict_csv(model, net, data, labels, classes, header, header_row, threads, out, env); },
+      model.network);
   return 0;
 }
 
@@ -1409,7 +1454,9 @@ Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, co
   const std::vector<std::string>& header = data.header();
   const bool regression = task_of(model) == Task::Regression;
   if (!target.empty()) {
-    t.columns = {find_column(target, header, data.columns(), "--target")};
+    bool named = false;
+    t.columns = {find_column(target, header, data.columns(), "--target", &named)};
+    check_header_was_named(header, named || by_name, "--target");
     if (std::find(features.begin(), features.end(), t.columns[0]) != features.end())
       throw UsageError("--target: " + in_quotes(target) + " is one of the model's features");
     t.kind = regression ? Truth::Values : Truth::Column;
@@ -1447,7 +1494,8 @@ Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, co
                                   "evaluate against");
     if (!regression && !model.info.class_names.empty()) {
       // the one column beside the features whose every value is a class
-      const std::vector<std::size_t> found = columns_of_classes(data.path(), others, model_classes(model, outputs));
+      const std::vector<std::size_t> found =
+          columns_of_classes(data.path(), data.header_row(), others, model_classes(model, outputs));
       if (found.size() == 1) {
         t.kind = Truth::Column;
         t.columns = found;
@@ -1476,9 +1524,9 @@ Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, co
 
 template <class T>
 Evaluation evaluate_csv(const Model& model, const Network<T>& net, const std::string& path, const std::string& target,
-                        std::optional<std::size_t> labels, int threads, const Environment& env) {
+                        std::optional<std::size_t> labels, HeaderRow header_row, int threads, const Environment& env) {
   const std::size_t k = net.n_outputs();
-  CsvBlocks data(path, env.should_stop);
+  CsvBlocks data(path, header_row, net.n_outputs(), env.should_stop);
   std::vector<std::size_t> features;
   const bool by_name = data.columns() != 0 && find_features(model, net.n_inputs(), data, features);
   if (data.columns() == 0) features.clear();
@@ -1531,8 +1579,10 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   std::optional<std::size_t> labels;
   int threads = default_thread_count();
   std::string plot, target;
+  bool no_header_row = false;
   const std::vector<Flag> flags = {
       {"--target", nullptr, true, [&](const std::string& v) { target = v; }},
+      {"--no-header-row", nullptr, false, [&](const std::string&) { no_header_row = true; }},
       labels_flag(labels), threads_flag(threads), plot_flag(plot, env)};
   const auto files = model_and_data(args, flags, kEvalUsage, out);
   if (!files) return 0;
@@ -1541,7 +1591,11 @@ int cmd_eval(const std::vector<std::string>& args, std::ostream& out, std::ostre
   if (!plot.empty()) check_output("--plot", plot, {model_path, data});
   const Model model = load_model(model_path, data);
   const Evaluation e = std::visit(
-      [&](const auto& net) { return evaluate_csv(model, net, data, target, labels, threads, env); }, model.network);
+      [&](const auto& net) {
+        return evaluate_csv(model, net, data, target, labels, data_header_row(model, no_header_row, !target.empty()),
+                            threads, env);
+      },
+      model.network);
   write_out(out, report(e, true));
   if (!plot.empty()) {
     if (e.regression) throw std::runtime_error("--plot: a regression has no confusion matrix to draw");

@@ -27,18 +27,26 @@ std::string listed(const std::vector<std::string>& names) {
 }
 
 std::size_t find_column(const std::string& spec, const std::vector<std::string>& header,
-                        std::size_t columns, const char* flag) {
-  // A name first, as pandas' usecols: a header may name a column "3".
+                        std::size_t columns, const char* flag, bool* by_name) {
   const auto named = std::find(header.begin(), header.end(), spec);
-  if (named != header.end()) {
-    if (std::find(named + 1, header.end(), spec) != header.end())
-      throw UsageError(std::string(flag) + ": the header names two columns " + in_quotes(spec) +
-                       "; rename one, or give the column's 0-based index");
-    return static_cast<std::size_t>(named - header.begin());
-  }
+  if (named != header.end() && std::find(named + 1, header.end(), spec) != header.end())
+    throw UsageError(std::string(flag) + ": the header names two columns " + in_quotes(spec) +
+                     "; rename one, or give the column's 0-based index");
   std::size_t index = 0;
   const auto [end, ec] = std::from_chars(spec.data(), spec.data() + spec.size(), index);
-  if (!spec.empty() && ec == std::errc() && end == spec.data() + spec.size()) {
+  const bool is_index = !spec.empty() && ec == std::errc() && end == spec.data() + spec.size();
+  if (named != header.end()) {
+    const auto at = static_cast<std::size_t>(named - header.begin());
+    if (is_index && index < columns && index != at)
+      throw UsageError(std::string(flag) + ": " + in_quotes(spec) + " is both the name of column " +
+                       std::to_string(at) + " and the index of column " + in_quotes(header[index]) +
+                       "; give the other spelling of the one you mean (" + std::to_string(at) + " for the first, " +
+                       in_quotes(header[index]) + " for the second)");
+    if (by_name) *by_name = true;
+    return at;
+  }
+  if (by_name) *by_name = false;
+  if (is_index) {
     if (index < columns) return index;
     throw UsageError(std::string(flag) + ": column " + spec + " is past the file's " +
                      std::to_string(columns) + " columns (indices count from 0)");
@@ -48,6 +56,22 @@ std::size_t find_column(const std::string& spec, const std::vector<std::string>&
                      ": the file has no header; give a 0-based column index");
   throw UsageError(std::string(flag) + ": no column " + in_quotes(spec) + "; the header's columns are " +
                    listed(header));
+}
+
+void check_header_was_named(const std::vector<std::string>& header, bool any_by_name, const char* flag) {
+  if (header.empty() || any_by_name) return;
+  double value;
+  const auto number = std::find_if(header.begin(), header.end(),
+                                   [&](const std::string& name) { return parse_field_number(name, value); });
+  if (number == header.end()) return;
+  throw UsageError(std::string(flag) + ": the first row is read as the header (as pandas reads it), but it holds " +
+                   in_quotes(*number) + ", a number, and no column was given by its name; give --no-header-row "
+                   "if the file has no header, else name the columns as its header does");
+}
+
+HeaderRow header_row(const ColumnFlags& flags) {
+  if (flags.no_header_row) return HeaderRow::No;
+  return flags.target.empty() ? HeaderRow::Detect : HeaderRow::Yes;
 }
 
 Columns choose_columns(const ColumnFlags& flags, const std::vector<std::string>& header,
@@ -72,8 +96,15 @@ Columns choose_columns(const ColumnFlags& flags, const std::vector<std::string>&
     return c;
   }
   c.layout = flags.task == Task::Regression ? Layout::Values : Layout::Classes;
+  bool any_by_name = false;
+  auto column = [&](const std::string& spec, const char* flag) {
+    bool by_name = false;
+    const std::size_t j = find_column(spec, header, columns, flag, &by_name);
+    any_by_name = any_by_name || by_name;
+    return j;
+  };
   for (const std::string& spec : flags.target) {
-    const std::size_t j = find_column(spec, header, columns, "--target");
+    const std::size_t j = column(spec, "--target");
     if (std::find(c.targets.begin(), c.targets.end(), j) != c.targets.end())
       throw UsageError("--target: column " + in_quotes(spec) + " is given twice");
     c.targets.push_back(j);
@@ -89,13 +120,14 @@ Columns choose_columns(const ColumnFlags& flags, const std::vector<std::string>&
       if (!is_target(j)) c.features.push_back(j);
   } else {
     for (const std::string& spec : flags.features) {
-      const std::size_t j = find_column(spec, header, columns, "--features");
+      const std::size_t j = column(spec, "--features");
       if (is_target(j)) throw UsageError("--features: " + in_quotes(spec) + " is the target column");
       if (std::find(c.features.begin(), c.features.end(), j) != c.features.end())
         throw UsageError("--features: column " + in_quotes(spec) + " is given twice");
       c.features.push_back(j);
     }
   }
+  check_header_was_named(header, any_by_name, "--target");
   if (c.features.empty()) throw std::invalid_argument("no feature columns beside the target");
   return c;
 }
@@ -133,7 +165,7 @@ std::size_t infer_one_hot(const Table& t) {
 std::size_t Classes::index_of(const std::string& value) const {
   if (type == "int" || type == "float") {
     double v;
-    if (!parse_number(value, v)) return std::string::npos;
+    if (!parse_field_number(value, v)) return std::string::npos;
     const auto it = std::find(numbers.begin(), numbers.end(), v);
     return it == numbers.end() ? std::string::npos : static_cast<std::size_t>(it - numbers.begin());
   }
@@ -148,11 +180,8 @@ Classes classes_named(std::vector<std::string> names, const std::string& type) {
   if (type == "int" || type == "float") {
     for (const std::string& name : c.names) {
       double v;
-      if (!parse_number(name, v)) {  // a class name that is no number: match names as text
-        c.type = "str";
-        c.numbers.clear();
-        break;
-      }
+      // a model file's classes of a number type are numbers: its reader checks them
+      if (!parse_number(name, v)) throw std::logic_error("class " + in_quotes(name) + " is not of type " + type);
       c.numbers.push_back(v);
     }
   }
@@ -166,7 +195,7 @@ Classes classes_of(const std::vector<std::string>& values) {
   numbers.reserve(values.size());
   for (const std::string& v : values) {
     double x;
-    if (!parse_number(v, x) || !std::isfinite(x)) break;
+    if (!parse_field_number(v, x) || !std::isfinite(x)) break;
     numbers.push_back(x);
   }
   if (numbers.size() == values.size() && !values.empty()) {
@@ -193,9 +222,22 @@ Classes classes_of(const std::vector<std::string>& values) {
   return classes_named(std::move(names), "str");
 }
 
+void check_class_count(std::size_t classes, const std::string& what) {
+  if (classes > kMaxClasses)
+    throw std::invalid_argument(what + ": " + std::to_string(classes) + " classes, more than the " +
+                                std::to_string(kMaxClasses) + " a classifier here takes (a column of ids, or of "
+                                "numbers to predict: --task regression?)");
+}
+
 Matrix<double> one_hot(const Classes& classes, const std::vector<std::string>& values,
                        const std::string& what) {
-  Matrix<double> Y(values.size(), classes.names.size());
+  const std::size_t k = classes.names.size();
+  check_class_count(k, what);
+  if (k != 0 && values.size() > kMaxOneHotCells / k)
+    throw std::invalid_argument(what + ": " + std::to_string(values.size()) + " rows x " + std::to_string(k) +
+                                " classes make more one-hot cells than the " + std::to_string(kMaxOneHotCells) +
+                                " a classifier here takes");
+  Matrix<double> Y(values.size(), k);
   for (std::size_t i = 0; i < values.size(); ++i) {
     const std::size_t c = classes.index_of(values[i]);
     if (c == std::string::npos)
@@ -250,9 +292,14 @@ std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
   std::vector<std::size_t> found;
   for (const std::string& name : wanted) {
     const auto it = column.find(name);
-    if (it == column.end())
+    if (it == column.end()) {
+      double value;
+      const bool numbers = std::all_of(header.begin(), header.end(),
+                                       [&](const std::string& h) { return parse_field_number(h, value); });
       throw std::invalid_argument(path + " has no column " + in_quotes(name) + ", one of the model's " + what +
-                                  " (its header: " + listed(header) + ")");
+                                  " (its header: " + listed(header) + ")" +
+                                  (numbers ? "; a file without a header row takes --no-header-row" : ""));
+    }
     if (twice.count(name))
       throw std::invalid_argument(path + ": the header names two columns " + in_quotes(name) +
                                   "; the model needs one");
@@ -265,11 +312,11 @@ namespace {
 
 // Whether every value of column `column` of the regular file `path` is one of
 // `classes`; stops at the first that is not (most columns fail on their first row).
-bool all_classes(const std::string& path, std::size_t column, const Classes& classes) {
+bool all_classes(const std::string& path, HeaderRow header_row, std::size_t column, const Classes& classes) {
   try {
     std::ifstream in;
     open_csv(in, path);
-    CsvReader reader(in, path);
+    CsvReader reader(in, path, CsvReader::kBlockBytes, header_row);
     const std::size_t columns = reader.columns();
     if (column >= columns) return false;
     std::vector<std::size_t> ignored;
@@ -292,15 +339,15 @@ bool all_classes(const std::string& path, std::size_t column, const Classes& cla
 
 }  // namespace
 
-std::vector<std::size_t> columns_of_classes(const std::string& path, const std::vector<std::size_t>& candidates,
-                                            const Classes& classes) {
+std::vector<std::size_t> columns_of_classes(const std::string& path, HeaderRow header_row,
+                                            const std::vector<std::size_t>& candidates, const Classes& classes) {
   // Only a regular file reads the same twice (not standard input, nor a pipe
   // whose rows this reading would take from the evaluation's).
   std::error_code ec;
   if (path == "-" || !std::filesystem::is_regular_file(fs_path(path), ec)) return {};
   std::vector<std::size_t> found;
   for (const std::size_t j : candidates)
-    if (all_classes(path, j, classes)) found.push_back(j);
+    if (all_classes(path, header_row, j, classes)) found.push_back(j);
   return found;
 }
 

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <fastmlp/io_csv.hpp>
 #include <fastmlp/io_safetensors.hpp>
 #include <fastmlp/matrix.hpp>
 
@@ -39,10 +40,20 @@ struct Table {
 };
 
 // The column `spec` names in a file of `columns` columns with `header` (empty:
-// none): a header name, else a 0-based index. UsageError naming `flag` and
-// listing the header's names when none matches.
+// none): the column whose header name is exactly `spec`, else the column whose
+// 0-based index `spec` spells. A spec that is both a name and an index of two
+// different columns is refused (UsageError asking for the other spelling), as
+// is one that matches nothing (listing the header's names). `by_name` (when
+// given) says whether the header name matched.
 std::size_t find_column(const std::string& spec, const std::vector<std::string>& header,
-                        std::size_t columns, const char* flag);
+                        std::size_t columns, const char* flag, bool* by_name = nullptr);
+
+// Whether the first row of a file whose columns `flag` names is its header:
+// always (as pandas reads it) unless --no-header-row says there is none.
+// Refuses (UsageError) a header that holds a number when no column was named
+// by it (`any_by_name` false): such a first row is as likely data, and taking
+// it as names would drop a row in silence.
+void check_header_was_named(const std::vector<std::string>& header, bool any_by_name, const char* flag);
 
 // --- the training file's layout -----------------------------------------------------
 
@@ -63,8 +74,14 @@ struct Columns {
 struct ColumnFlags {
   std::vector<std::string> target, features;  // --target, --features
   std::optional<std::size_t> labels;           // --labels
+  bool no_header_row = false;                  // --no-header-row
   Task task = Task::Classification;
 };
+
+// Whether the first row of the training (and test) file is its header: never
+// with --no-header-row; always when columns are named (--target), as pandas
+// reads a file; else found from the row (the one-hot layout's files).
+HeaderRow header_row(const ColumnFlags& flags);
 
 // The columns of a file with `header` and `columns` columns as `flags` say,
 // before its rows are read (a one-hot block to be inferred has no targets yet).
@@ -94,8 +111,19 @@ Classes classes_named(std::vector<std::string> names, const std::string& type);
 // The classes of the text values in `values` (their canonical spelling).
 Classes classes_of(const std::vector<std::string>& values);
 
+// The most classes a target column may hold, and the most cells (rows x
+// classes) of one-hot targets: far past a dense network's use, and refused
+// before anything of that size is allocated (a column of ids or of numbers
+// to predict, taken for classes, would otherwise fill the memory).
+constexpr std::size_t kMaxClasses = 10'000;
+constexpr std::size_t kMaxOneHotCells = std::size_t(1) << 28;
+
+// Refuses (std::invalid_argument naming `what`) more than kMaxClasses classes.
+void check_class_count(std::size_t classes, const std::string& what);
+
 // One-hot rows (values.size(), classes.names.size()) for the values; a value
-// that is not a class is std::invalid_argument naming `what` and its row.
+// that is not a class is std::invalid_argument naming `what` and its row, and
+// so is a matrix of more than kMaxOneHotCells cells.
 Matrix<double> one_hot(const Classes& classes, const std::vector<std::string>& values,
                        const std::string& what);
 
@@ -122,12 +150,12 @@ std::vector<std::size_t> match_by_name(const std::vector<std::string>& wanted,
                                        const std::vector<std::string>& header, const std::string& path,
                                        const char* what);
 
-// The columns among `candidates` of the CSV file at `path` whose every value
-// is one of `classes`: the file read again, in blocks, for each candidate (little
-// memory). None when the file cannot be read twice (standard input, a pipe); a
+// The columns among `candidates` of the CSV file at `path` (its first row read
+// as `header_row` says) whose every value is one of `classes`: the file read
+// again, in blocks, for each candidate (little memory). None when the file cannot be read twice (standard input, a pipe); a
 // column with a field the reader refuses (an empty one) is not among them.
-std::vector<std::size_t> columns_of_classes(const std::string& path, const std::vector<std::size_t>& candidates,
-                                            const Classes& classes);
+std::vector<std::size_t> columns_of_classes(const std::string& path, HeaderRow header_row,
+                                            const std::vector<std::size_t>& candidates, const Classes& classes);
 
 // Refuses (std::invalid_argument naming `path`, the name and its 1-based
 // columns) a header naming twice one of the `used` columns: a model that

@@ -143,7 +143,7 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-// One field of a line: its trimmed text, a quoted field's without its quotes.
+// One field of a line: its text as written, a quoted field's without its quotes.
 struct Field {
   std::string_view text;
   bool escaped = false;  // text still holds "" for each quote: no number, and a name to unescape
@@ -156,7 +156,7 @@ const char* next_field(std::string_view line, std::size_t& pos, Field& field) {
   const std::string_view rest = line.substr(pos);
   if (rest.empty() || rest.front() != '"') {
     const std::size_t comma = rest.find(',');
-    field = {trim(rest.substr(0, comma)), false};
+    field = {rest.substr(0, comma), false};
     pos = comma == std::string_view::npos ? comma : pos + comma + 1;
     return nullptr;
   }
@@ -169,7 +169,7 @@ const char* next_field(std::string_view line, std::size_t& pos, Field& field) {
       i = quote + 2;
       continue;
     }
-    field = {trim(rest.substr(1, quote - 1)), escaped};
+    field = {rest.substr(1, quote - 1), escaped};
     if (quote + 1 == rest.size()) {
       pos = std::string_view::npos;
     } else if (rest[quote + 1] == ',') {
@@ -202,6 +202,7 @@ bool is_utf8(std::string_view s) {
 
 // parse_number, telling a number out of range from no number.
 Number read_number(std::string_view text, double& value) {
+  text = trim(text);  // a field's spaces: " 1.5" is 1.5, as pandas reads it
   if (!text.empty() && text.front() == '+') {
     text.remove_prefix(1);
     if (!text.empty() && text.front() == '-') return Number::No;  // from_chars would read the -1 of +-1
@@ -218,7 +219,11 @@ Number read_number(std::string_view text, double& value) {
 
 }  // namespace
 
-bool parse_number(std::string_view text, double& value) { return read_number(text, value) == Number::Yes; }
+bool parse_number(std::string_view text, double& value) {
+  return text == trim(text) && read_number(text, value) == Number::Yes;
+}
+
+bool parse_field_number(std::string_view text, double& value) { return read_number(text, value) == Number::Yes; }
 
 template <class T>
 std::size_t format_number(T value, char* out) {
@@ -244,8 +249,8 @@ template std::size_t format_number<double>(double, char*);
 
 // --- streaming ---------------------------------------------------------------------
 
-CsvReader::CsvReader(std::istream& in, std::string name, std::size_t block_bytes)
-    : in_(in), name_(std::move(name)), buf_(std::max<std::size_t>(block_bytes, 1)) {
+CsvReader::CsvReader(std::istream& in, std::string name, std::size_t block_bytes, HeaderRow header_row)
+    : in_(in), name_(std::move(name)), buf_(std::max<std::size_t>(block_bytes, 1)), header_row_(header_row) {
   while (next_line()) {
     if (line_no_ == 1) {  // a byte order mark can only start the file
       if (line_.compare(0, 2, "\xFF\xFE") == 0 || line_.compare(0, 2, "\xFE\xFF") == 0)
@@ -332,11 +337,15 @@ std::string CsvReader::where(std::size_t column) const {
 
 void CsvReader::not_a_number(std::size_t column, std::string_view text, const char* hint) const {
   throw std::invalid_argument(where(column) + ": " +
-                              (text.empty() ? "empty field" : in_quotes(text) + " is not a number") + hint);
+                              (trim(text).empty() ? "empty field" : in_quotes(text) + " is not a number") + hint);
 }
 
 void CsvReader::read_first_row() {
   columns_ = count_fields();
+  if (header_row_ == HeaderRow::Yes) {
+    take_header();
+    return;
+  }
   std::size_t numbers = 0;
   for_each_field([&](std::size_t, const Field& f) {
     double value;
@@ -348,15 +357,8 @@ void CsvReader::read_first_row() {
     first_pending_ = true;
     return;
   }
-  if (numbers == 0) {
-    header_.reserve(columns_);
-    for_each_field([&](std::size_t c, const Field& f) {
-      header_.push_back(unescaped(f));
-      if (!is_utf8(header_.back()))
-        throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ", column " +
-                                    std::to_string(c + 1) + ": header name " +
-                                    in_quotes(header_.back()) + " is not UTF-8 text");
-    });
+  if (numbers == 0 && header_row_ == HeaderRow::Detect) {
+    take_header();
     return;
   }
   // Numbers and text: a data row with a bad field (unless keep_text names its
@@ -364,11 +366,24 @@ void CsvReader::read_first_row() {
   first_mixed_ = true;
 }
 
+void CsvReader::take_header() {
+  header_.reserve(columns_);
+  for_each_field([&](std::size_t c, const Field& f) {
+    header_.push_back(unescaped(f));
+    if (!is_utf8(header_.back()))
+      throw std::invalid_argument(name_ + ", line " + std::to_string(line_no_) + ", column " +
+                                  std::to_string(c + 1) + ": header name " + in_quotes(header_.back()) +
+                                  " is not UTF-8 text");
+  });
+}
+
 void CsvReader::mixed_first_row() const {
+  const char* hint =
+      header_row_ == HeaderRow::Detect ? " (a first row is a header only when none of its fields is a number)" : "";
   for_each_field([&](std::size_t c, const Field& f) {
     double value;
     if ((c >= kind_.size() || kind_[c] == Kind::Number) && (f.escaped || read_number(f.text, value) == Number::No))
-      not_a_number(c, f.text, " (a first row is a header only when none of its fields is a number)");
+      not_a_number(c, f.text, hint);
   });
 }
 

@@ -9,18 +9,21 @@
 // - Fields are separated by commas. A field whose first byte is '"' is quoted:
 //   it runs to the next lone '"' ("" stands for one), cannot hold a line
 //   break, and only a comma or the end of the line may follow it. Any other
-//   field runs to the next comma, quotes and all. Spaces and tabs around a
-//   field's text are dropped.
+//   field runs to the next comma, quotes and all. A field's text is kept as
+//   written, spaces included (header and class names are pandas' and the csv
+//   module's: "setosa " is not "setosa").
 // - A number, quoted or not, is what std::from_chars reads (digits with an
-//   optional point and exponent, an optional sign, + included) in any locale.
+//   optional point and exponent, an optional sign, + included) in any locale,
+//   once the spaces and tabs around it are dropped (as pandas reads " 1.5").
 //   NaN, infinities and numbers beyond a double's range either way (1e400,
 //   1e-400) are refused, never read as something else.
-// - The first row is a header when none of its fields is a number, data when
-//   all are; a first row mixing the two is an error, whatever was meant (a
-//   typo like O.5, an empty field, a header of names like 1,2,3,label). A
-//   header of numbers only cannot be told from data, and is data. Text
-//   columns (keep_text) do not count: a first row whose other fields are all
-//   numbers is data.
+// - Whether the first row is the header is the caller's to say (HeaderRow):
+//   always, as pandas.read_csv has it; never; or found from the row itself:
+//   a header when none of its fields is a number, data when all are, and an
+//   error when it mixes the two, whatever was meant (a typo like O.5, an empty
+//   field, a header of names like 1,2,3,label). Found so, a header of numbers
+//   only cannot be told from data, and is data. Text columns (keep_text) do
+//   not count: a first row whose other fields are all numbers is data.
 // - A data row has as many fields as the first row, each a finite number, or
 //   any non-empty text in a text column (a class name); an empty field is an
 //   error.
@@ -44,6 +47,13 @@
 
 namespace fastmlp {
 
+// Whether a file's first row is its header.
+enum class HeaderRow {
+  Detect,  // a header when none of its fields is a number (see above)
+  Yes,     // always, whatever it holds (pandas.read_csv's header=0)
+  No,      // never: the first row is data (header=None)
+};
+
 // --- streaming ---------------------------------------------------------------------
 
 class CsvReader {
@@ -60,10 +70,13 @@ class CsvReader {
   // `name` stands for the file in messages. `in` must outlive the reader.
   // `block_bytes` (>= 1) changes nothing but how `in` is read: tests and the
   // fuzzer make it small so that lines and fields straddle blocks.
-  CsvReader(std::istream& in, std::string name, std::size_t block_bytes = kBlockBytes);
+  CsvReader(std::istream& in, std::string name, std::size_t block_bytes = kBlockBytes,
+            HeaderRow header_row = HeaderRow::Detect);
 
   const std::vector<std::string>& header() const noexcept { return header_; }  // empty if none
-  std::size_t columns() const noexcept { return columns_; }  // 0 when there is no data row
+  // The fields of the first row (the header's, when there is one); 0 for a file
+  // without rows.
+  std::size_t columns() const noexcept { return columns_; }
 
   // Reads `text` columns as text instead of numbers, and skips the `ignored`
   // columns' fields whatever they hold; before the first read. A first row that
@@ -85,6 +98,7 @@ class CsvReader {
   void for_each_field(F&& f) const;  // f(column, field) for each of line_'s fields
   // line_'s fields (columns_ of them) into out, text columns' into *text
   void parse_row(double* out, std::vector<std::string>* text) const;
+  void take_header();            // line_'s fields, UTF-8 checked, as the header
   void mixed_first_row() const;  // throws: the first row mixes numbers and text
   // "NAME, line N, column C ('header name')", for a message about a field.
   std::string where(std::size_t column) const;
@@ -104,6 +118,7 @@ class CsvReader {
   bool first_mixed_ = false;        // the first row mixes numbers and text (keep_text may explain it)
   enum class Kind : unsigned char { Number, Text, Ignored };
   std::vector<Kind> kind_;          // per column (empty: all numbers)
+  HeaderRow header_row_;
   std::size_t columns_ = 0, line_no_ = 0;
 };
 
@@ -134,6 +149,10 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
 // refuse), into `value`; false when it is not one number or out of range.
 // The same on every platform and in every locale.
 bool parse_number(std::string_view text, double& value);
+
+// A CSV field's number, as the reader reads one: parse_number of `text`
+// without the spaces and tabs around it.
+bool parse_field_number(std::string_view text, double& value);
 
 // The most characters format_number writes.
 constexpr std::size_t kMaxNumberChars = 32;

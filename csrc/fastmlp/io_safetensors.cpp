@@ -518,6 +518,52 @@ std::string names_problem(const std::vector<std::string>& names, const char* key
   return {};
 }
 
+// Whether `text` is an integer as Python's str(int) writes one (an optional
+// '-', digits), within int64, into `value`.
+bool parse_int64(std::string_view text, std::int64_t& value) {
+  const std::string_view digits = text.substr(!text.empty() && text.front() == '-' ? 1 : 0);
+  if (digits.empty() || !std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return false;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+// What is wrong with the class names `names` as values of `type` (empty when
+// nothing): each must spell one ("True" or "False" for bool; an integer within
+// int64 for int; a finite number for float, as parse_number reads it), and no
+// two the same value ("1" and "01" are one int, "0.0" and "-0" one float), so
+// that Python restores classes_ as it was and the command line matches labels
+// to one class each.
+std::string class_values_problem(const std::vector<std::string>& names, const std::string& type) {
+  if (type.empty() || type == "str") return {};
+  std::vector<std::pair<double, std::int64_t>> values;  // a float's value; an int's or a bool's
+  for (const std::string& name : names) {
+    double real = 0;
+    std::int64_t integer = 0;
+    if (type == "bool") integer = name == "True";
+    const bool ok = type == "bool"  ? name == "True" || name == "False"
+                    : type == "int" ? parse_int64(name, integer)
+                                    : parse_number(name, real) && std::isfinite(real);
+    if (!ok)
+      return "metadata 'classes' holds " + in_quotes(name) + ", which is not " +
+             (type == "bool"  ? std::string("'True' or 'False'")
+              : type == "int" ? std::string("an integer within int64")
+                              : std::string("a finite number")) +
+             " (its classes_type is '" + type + "')";
+    values.emplace_back(real, integer);
+  }
+  std::vector<std::size_t> order(values.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return values[a] < values[b]; });
+  for (std::size_t i = 1; i < order.size(); ++i)
+    if (values[order[i - 1]] == values[order[i]]) {
+      const std::size_t a = std::min(order[i - 1], order[i]), b = std::max(order[i - 1], order[i]);
+      return "metadata 'classes' holds " + in_quotes(names[a]) + " and " + in_quotes(names[b]) + ", one " + type +
+             " value twice";
+    }
+  return {};
+}
+
 // What is wrong with `info` for a network of `sizes` (empty when nothing); the
 // same checks guard writing and reading.
 std::string info_problem(const ModelInfo& info, const std::vector<std::size_t>& sizes) {
@@ -538,6 +584,7 @@ std::string info_problem(const ModelInfo& info, const std::vector<std::size_t>& 
         std::end(kClassesTypes))
       return "metadata 'classes_type' must be one of 'str', 'int', 'float', 'bool'; got " +
              in_quotes(info.classes_type);
+    if (!(problem = class_values_problem(info.class_names, info.classes_type)).empty()) return problem;
   }
   if (!info.target_names.empty()) {
     if (info.task != Task::Regression) return "metadata 'target_names' needs task 'regression'";

@@ -188,7 +188,7 @@ void test_csv() {
   }
   // quoted fields: names with commas and quotes, numbers as if unquoted
   const auto quoted = rows_of("\"a, \"\"1\"\"\",\" b \",c\n\"1\", 2 ,\"3.5\"\n");
-  CHECK(quoted.first == std::vector<std::string>({"a, \"1\"", "b", "c"}));
+  CHECK(quoted.first == std::vector<std::string>({"a, \"1\"", " b ", "c"}));  // spaces kept, as the csv module keeps them
   CHECK(quoted.second == std::vector<double>({1, 2, 3.5}));
   CHECK(throws<std::invalid_argument>([&] { parse("a,\"b\nc\",d\n1,2,3\n"); },
                                       "line 1, column 2: the quoted field does not end on its line"));
@@ -241,6 +241,29 @@ void test_csv() {
   CHECK(throws<std::invalid_argument>([&] { text_read("setosa,5.1\n1,a\n"); }, "line 1, column 1: 'setosa' is not a number"));
   CHECK(throws<std::invalid_argument>([&] { text_read("a,b\n1,\n"); }, "q.csv, line 2, column 2 ('b'): empty field"));
   CHECK(throws<std::invalid_argument>([&] { text_read("a,b\n1,\xff\n"); }, "is not UTF-8 text"));
+
+  // the first row as the caller says: a header of numbers (pandas' header=0), or data
+  for (std::size_t block : {std::size_t(1), CsvReader::kBlockBytes}) {
+    std::istringstream numbers("0,1,2\n3, 4 ,5\n");
+    CsvReader named(numbers, "n.csv", block, HeaderRow::Yes);
+    CHECK(named.header() == std::vector<std::string>({"0", "1", "2"}));
+    double row[3];
+    CHECK(named.read(row, 2) == 1 && row[0] == 3 && row[1] == 4 && row[2] == 5);
+    std::istringstream names("a,b\n1,2\n");
+    CsvReader data(names, "d.csv", block, HeaderRow::No);
+    CHECK(data.header().empty());
+    CHECK(throws<std::invalid_argument>([&] { data.read(row, 1); }, "line 1, column 1: 'a' is not a number"));
+  }
+  // names and text as written, spaces kept; numbers read without them
+  std::istringstream spaced(" a,b \n 1.5 ,setosa \n2,\" setosa\"\n");
+  CsvReader kept(spaced, "s.csv");
+  CHECK(kept.header() == std::vector<std::string>({" a", "b "}));
+  kept.keep_text({1});
+  double spaced_rows[4];
+  std::vector<std::string> labels;
+  CHECK(kept.read(spaced_rows, 2, &labels) == 2 && spaced_rows[0] == 1.5 && spaced_rows[2] == 2);
+  CHECK(labels == std::vector<std::string>({"setosa ", " setosa"}));
+  CHECK(parse_field_number(" \t-2.5 ", value) && value == -2.5 && !parse_number(" 1", value));
 }
 
 // --- network ----------------------------------------------------------------------------

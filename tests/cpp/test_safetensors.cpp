@@ -242,7 +242,27 @@ void test_model_info() {
   two.classes_type = "int";
   CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
   two.class_names = {"yes"};  // one name for the one output is also consistent
+  two.classes_type = "str";
   CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
+  // classes of a number type or bool must read back as distinct values of it
+  two.class_names = {"-3", "9223372036854775807"};
+  two.classes_type = "int";
+  CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
+  two.class_names = {"1e-05", "2.5"};
+  two.classes_type = "float";
+  CHECK(parse(to_safetensors(binary, two)).info.class_names == two.class_names);
+  auto bad_classes = [&](std::vector<std::string> names, const char* type, const std::string& message) {
+    ModelInfo b = two;
+    b.class_names = std::move(names);
+    b.classes_type = type;
+    return throws<std::invalid_argument>([&] { to_safetensors(binary, b); }, message);
+  };
+  CHECK(bad_classes({"1", "01"}, "int", "metadata 'classes' holds '1' and '01', one int value twice"));
+  CHECK(bad_classes({"1", "+2"}, "int", "holds '+2', which is not an integer within int64"));
+  CHECK(bad_classes({"-9223372036854775809", "0"}, "int", "which is not an integer within int64"));
+  CHECK(bad_classes({"0", "-0.0"}, "float", "holds '0' and '-0.0', one float value twice"));
+  CHECK(bad_classes({"nan", "1"}, "float", "holds 'nan', which is not a finite number"));
+  CHECK(bad_classes({"True", "true"}, "bool", "holds 'true', which is not 'True' or 'False'"));
 
   ModelInfo reg;
   reg.task = Task::Regression;
