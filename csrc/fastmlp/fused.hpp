@@ -21,10 +21,11 @@
 
 namespace fastmlp {
 
-// The widest layer (input, hidden or output) the fused path takes. Measured
-// (benchmarks/bench_article_width.py): at 32 hidden units the fused path is
-// still faster than the general one; beyond, the general path's packed
-// products win.
+// The widest layer (input, hidden or output) the fused path takes: at 32
+// units a block's activations, the padded weights and their gradient sums
+// still fit the kernel's stack and L1 (fused/kernel.hpp), and on 4-H-3 the
+// fused path measured faster than the general one at every width up to 32
+// (benchmarks/README.md, section A).
 inline constexpr std::size_t kFusedMaxWidth = 32;
 // The most dense layers it takes (its stack holds a block's activations of each).
 inline constexpr std::size_t kFusedMaxLayers = 8;
