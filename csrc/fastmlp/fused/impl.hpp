@@ -1,9 +1,10 @@
 // The fused kernel, written once and compiled by ref.cpp, avx2.cpp and
-// avx512.cpp with their own instruction-set flags (the compiler vectorises
-// the loops over lanes and over groups of units); include nowhere else. Like
+// avx512.cpp with their own instruction-set flags (lanes and groups of units
+// are vectors of that set's intrinsics, below); include nowhere else. Like
 // the element-wise sweeps it uses (elementwise/impl.hpp), everything here has
 // internal linkage, so that no copy compiled for one instruction set serves
-// another's callers.
+// another's callers; for the same reason activations are told apart by
+// their kind, not Activation's (inline, shared) operators.
 //
 // Rows go through in lane blocks of kLanes: a layer's activations are (units,
 // kLanes), one row per lane, so each step of a product is a multiply-add over
@@ -295,7 +296,7 @@ void softmax_lanes(T* A, std::size_t out) {
 // A (out, R) = f(Z) for the output layer, Z already holding its bias.
 template <class T>
 void activate_output(Activation f, T* A, std::size_t out) {
-  if (f == Activation::Softmax)
+  if (f.kind == Activation::Softmax)
     softmax_lanes(A, out);
   else
     elementwise_detail::activate(f, A, out * R);
@@ -319,7 +320,7 @@ void loss_lanes(const Problem<T>& p, T* dZ, const T* A, const T* Z, const T* Y, 
         term[j] = static_cast<double>(A[j * R + r]) - yj * static_cast<double>(Z[j * R + r]) + constant;
         dZ[j * R + r] = A[j * R + r] - Y[j * R + r];
       }
-    } else if (f == Activation::Softmax) {
+    } else if (f.kind == Activation::Softmax) {
       T top = Z[r];
       for (std::size_t j = 1; j < out; ++j) top = larger(top, Z[j * R + r]);
       double sum_exp = 0, sum_y = 0, sum_yz = 0;
@@ -349,7 +350,7 @@ void loss_lanes(const Problem<T>& p, T* dZ, const T* A, const T* Z, const T* Y, 
       }
     }
     // activation_backward of the output layer
-    if (f == Activation::Softmax) {
+    if (f.kind == Activation::Softmax) {
       for (std::size_t r = 0; r < count; ++r) {
         T dot = 0;
         for (std::size_t j = 0; j < out; ++j) dot += dZ[j * R + r] * A[j * R + r];
