@@ -8,6 +8,7 @@
 #include <string>
 
 #include <fastmlp/gemm.hpp>
+#include <fastmlp/fused.hpp>
 #include <fastmlp/gemm/blocking.hpp>
 #include <fastmlp/losses.hpp>
 #include <fastmlp/threads.hpp>
@@ -278,6 +279,7 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
                       ThreadPool* pool, StopFlag& stop) {
   pool = pool_for(net, b.rows, pool);
   const T scale = reduction_scale(net.reduction(), b);
+  if (fused_chosen(net, b, pool != nullptr)) return fused_batch_gradient(net, b, ws, scale, stop);
   forward_backward(net, b, ws, scale, true, pool, stop);
   if (stop.raised()) return 0;
   const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),

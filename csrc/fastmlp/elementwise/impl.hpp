@@ -1,6 +1,7 @@
 // The element-wise loops, written once and compiled by ref.cpp, avx2.cpp and
 // avx512.cpp with their own instruction-set flags (the compiler vectorises
-// them); each file wraps them in its own namespace. Include nowhere else.
+// them); each file wraps them in its own namespace. Include nowhere else but
+// the fused kernel's variants (fused/impl.hpp), compiled the same way.
 // The loops have internal linkage (an unnamed namespace), as in
 // gemm/kernel_impl.hpp: otherwise an unoptimised build emits one weak copy per
 // file and the linker keeps one, possibly the AVX-512 one, for every caller.
