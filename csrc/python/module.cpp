@@ -281,9 +281,9 @@ struct PyNetwork {
   }
 };
 
-// A NumPy view of a network's parameters (`count` values at `data`, shaped
-// (rows, cols) when cols > 0, else 1-D): a writer while it, or anything made
-// from it, is alive; it keeps the network alive.
+// A NumPy view of a network's parameters at `data`, shaped (rows, cols), or
+// (rows,) when cols is 0: a writer while it, or anything made from it, is
+// alive; it keeps the network alive.
 template <class T>
 py::array_t<T> parameter_view(py::object self_obj, PyNetwork<T>& self, T* data, std::size_t rows,
                               std::size_t cols) {
