@@ -13,6 +13,7 @@ from __future__ import annotations
 import _common  # first: re-executes without OPENBLAS_* before NumPy loads
 
 import argparse
+import statistics
 import warnings
 
 import numpy as np
@@ -103,6 +104,11 @@ def run(rounds, torch, neural_network) -> None:
     gflop = sum(2 * ROWS * a * b for a, b in zip(SIZES[:-1], SIZES[1:])) / 1e9
     _common.print_table(times, unit=f"ms per {ROWS} rows", scale=1e3,
                         rates={"rows/s": lambda s: ROWS / s, "GFLOP/s": lambda s: gflop / s})
+    if "onnxruntime" in times:
+        # round by round: the two ran within a second of each other
+        paired = sorted(b / a for a, b in zip(times["fastmlp out="], times["onnxruntime"]))
+        print(f"onnxruntime / fastmlp out=: median {statistics.median(paired):.2f}x "
+              f"(rounds {paired[0]:.2f}x to {paired[-1]:.2f}x)")
 
 
 def main() -> None:

@@ -134,7 +134,7 @@ namespace {
 
 // Network::predict's weights are packed for the whole call (PackedB) only up to
 // kMaxPackedBytes: the packed copy lives on in each calling thread, as gemm's
-// own scratch does, so no larger than that. Larger weights are packed by each
+// own scratch does, or with the caller that keeps it, so no larger than that. Larger weights are packed by each
 // product itself; blocks too small to repay packing (PackedB::packs) read them
 // in place.
 constexpr std::size_t kMaxPackedBytes = std::size_t(8) << 20;
@@ -290,18 +290,32 @@ void Network<T>::initialize(Init init, std::uint64_t seed) {
 }
 
 template <class T>
-void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool) const {
+bool Network<T>::predict_may_pack(std::size_t rows) {
+  // One thread makes the largest blocks, and only large enough blocks pack.
+  return PackedB<T>::packs(PackedB<T>::block_rows(rows, 1));
+}
+
+template <class T>
+bool Network<T>::predict_splits(std::size_t rows) {
+  // The more threads, the more blocks.
+  return PackedB<T>::block_rows(rows, ThreadPool::kMaxThreads) < rows;
+}
+
+template <class T>
+void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool,
+                         PackedWeights* keep) const {
   check_input_shape(*this, X, "X");
   if (out.rows != X.rows || out.cols != n_outputs())
     throw std::invalid_argument("out must have shape (" + std::to_string(X.rows) + ", " +
                                 std::to_string(n_outputs()) + "); got (" +
                                 std::to_string(out.rows) + ", " + std::to_string(out.cols) + ")");
-  // Each layer's weights are packed once for the whole call (in parallel), then
-  // rows go through every layer in blocks: the scratch for hidden layers stays
-  // small whatever n is and a block's activations stay in cache, and blocks go
-  // to different threads. A row's result depends on neither the block it is
-  // in nor the thread that runs it (see gemm.hpp), so the cut may depend on
-  // the pool.
+  // Each layer's weights are packed once (in parallel), for the whole call or
+  // for as long as the caller keeps them, then rows go through every layer in
+  // blocks: the scratch for hidden layers stays small whatever n is and a
+  // block's activations stay in cache, and blocks go to different threads. A
+  // row's result depends on neither the block it is in nor the thread that
+  // runs it, nor on the block size the weights were packed for (see
+  // gemm.hpp), so the cut may depend on the pool.
   const std::size_t threads = pool != nullptr ? std::size_t(pool->size()) : 1;
   const std::size_t block = PackedB<T>::block_rows(X.rows, threads);
   const std::size_t n_blocks = ceil_div(X.rows, block);
@@ -310,20 +324,25 @@ void Network<T>::predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* po
     if (l + 1 < sizes_.size()) widest = std::max(widest, sizes_[l]);
     packed_values += sizes_[l - 1] * sizes_[l];
   }
-  // The calling thread's packed weights; the pool's threads read them through
-  // this pointer (a lambda naming a thread_local would find its own thread's).
-  // With one block, the thread that uses them packs them: that leaves them in
-  // its cache, and split over threads it measured slower.
-  std::vector<PackedB<T>>* packed = nullptr;
+  // The caller's packed weights, else the calling thread's; the pool's
+  // threads read them through this pointer (a lambda naming a thread_local
+  // would find its own thread's). With one block, the thread that uses them
+  // packs them: that leaves them in its cache, and split over threads it
+  // measured slower.
+  const std::vector<PackedB<T>>* packed = nullptr;
   if (PackedB<T>::packs(block) && packed_values * sizeof(T) <= kMaxPackedBytes) {
-    thread_local std::vector<PackedB<T>> packed_weights;
-    packed = &packed_weights;
-    if (packed->size() < n_layers()) packed->resize(n_layers());
-    for (std::size_t l = 0; l < n_layers(); ++l) {
-      const ConstMatrixView<T> W = weight(l);
-      (*packed)[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, block,
-                        n_blocks > 1 ? pool : nullptr);
+    thread_local PackedWeights per_call;
+    PackedWeights& p = keep != nullptr ? *keep : per_call;
+    if (keep == nullptr || !keep->ready) {
+      if (p.layers.size() < n_layers()) p.layers.resize(n_layers());
+      for (std::size_t l = 0; l < n_layers(); ++l) {
+        const ConstMatrixView<T> W = weight(l);
+        p.layers[l].pack(Trans::No, W.rows, W.cols, W.data, W.stride, block,
+                         n_blocks > 1 ? pool : nullptr);
+      }
+      p.ready = keep != nullptr;
     }
+    packed = &p.layers;
   }
 
   // X must be finite. A NaN or an infinity in a row of X makes every value of

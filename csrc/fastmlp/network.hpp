@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <fastmlp/activations.hpp>
+#include <fastmlp/gemm.hpp>
 #include <fastmlp/losses.hpp>
 #include <fastmlp/matrix.hpp>
 
@@ -120,11 +121,31 @@ class Network {
   // Draw every parameter afresh from Rng(seed), in parameter order.
   void initialize(Init init, std::uint64_t seed);
 
+  // Weights packed for predict's products, kept by a caller between calls
+  // (predict packs them afresh on every call otherwise). Only the caller can
+  // know that the weights have not changed since they were packed.
+  struct PackedWeights {
+    std::vector<PackedB<T>> layers;
+    bool ready = false;  // set by the predict that packed them
+  };
+
   // out (n, outputs) = the network's output for X (n, inputs), n >= 1, X
   // finite (else std::invalid_argument, and out may hold some rows). Rows are
   // split over `pool` in blocks; the result does not depend on the pool.
-  // Concurrent predicts on one network are safe.
-  void predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool = nullptr) const;
+  // Concurrent predicts on one network are safe. With `packed`: when the
+  // weights are packed at all for X's blocks, they are taken from there when
+  // `packed->ready`, else packed into it (and ready set) for the next call.
+  // The same bits either way.
+  void predict(ConstMatrixView<T> X, MatrixView<T> out, ThreadPool* pool = nullptr,
+               PackedWeights* packed = nullptr) const;
+
+  // Whether predict may pack the weights for X of `rows` rows (on any pool):
+  // when not, a PackedWeights passed along is left as it is.
+  static bool predict_may_pack(std::size_t rows);
+
+  // Whether predict of `rows` rows would cut them into more than one block
+  // for some pool: when not, it runs on the calling thread whatever the pool.
+  static bool predict_splits(std::size_t rows);
 
  private:
   std::vector<std::size_t> sizes_;

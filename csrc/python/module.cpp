@@ -16,6 +16,7 @@
 #include <cstring>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <shared_mutex>
 #include <sstream>
@@ -63,13 +64,6 @@ MatrixView<T> mutable_view_of(Array<T>& a, const char* name) {
   if (!a.writeable()) throw std::invalid_argument(std::string(name) + " is read-only");
   ConstMatrixView<T> v = view_of(a, name);
   return {a.mutable_data(), v.rows, v.cols};
-}
-
-// A NumPy view of `count` elements at `data`, shaped (rows, cols), that keeps
-// `owner` alive.
-template <class T>
-py::array_t<T> numpy_view(T* data, std::size_t rows, std::size_t cols, py::handle owner) {
-  return py::array_t<T>({rows, cols}, {cols * sizeof(T), sizeof(T)}, data, owner);
 }
 
 // `a` as a C-contiguous array of T with `ndim` dimensions, or ValueError: the
@@ -241,7 +235,72 @@ struct PyNetwork {
       throw std::runtime_error("the network is being trained by another thread");
     return lock;
   }
+
+  // --- predict's packed weights, kept while the weights hold still ---
+  //
+  // Python writes the weights through the views weight() and bias() hand out,
+  // unseen, and fit writes them between its callbacks. So the packed weights
+  // are kept only while no such view is alive and no fit runs (`writers`),
+  // and only while `version` is as it was when they were packed: it moves
+  // whenever a writer ends and whenever initialize redraws the weights.
+  using Packed = typename Network<T>::PackedWeights;
+  std::atomic<int> writers{0};
+  std::atomic<std::uint64_t> version{0};
+  mutable std::mutex packed_mutex;
+  mutable std::shared_ptr<Packed> packed;  // ready for packed_version, or null
+  mutable std::uint64_t packed_version = 0;
+
+  void writer_ends() {
+    version.fetch_add(1);
+    writers.fetch_sub(1);
+  }
+
+  // The packed weights a predict of the current weights reads (ready), or
+  // one it fills (not ready; give it back with keep_packed), or null while
+  // the weights may change under it. The version is noted in `seen`.
+  std::shared_ptr<Packed> take_packed(std::uint64_t& seen) const {
+    seen = version.load();
+    if (writers.load() != 0) return nullptr;
+    std::lock_guard<std::mutex> guard(packed_mutex);
+    if (packed && packed_version == seen) return packed;
+    // reused when no other predict reads it (no allocation), else a new one
+    std::shared_ptr<Packed> fresh = packed.use_count() == 1 ? std::move(packed) : std::make_shared<Packed>();
+    packed.reset();
+    fresh->ready = false;
+    return fresh;
+  }
+
+  // Keeps what a predict packed when the weights are still those it read.
+  void keep_packed(std::shared_ptr<Packed> p, std::uint64_t seen) const {
+    if (!p || !p->ready) return;
+    std::lock_guard<std::mutex> guard(packed_mutex);
+    if (version.load() == seen && writers.load() == 0) {
+      packed = std::move(p);
+      packed_version = seen;
+    }
+  }
 };
+
+// A NumPy view of a network's parameters at `data`, shaped (rows, cols), or
+// (rows,) when cols is 0: a writer while it, or anything made from it, is
+// alive; it keeps the network alive.
+template <class T>
+py::array_t<T> parameter_view(py::object self_obj, PyNetwork<T>& self, T* data, std::size_t rows,
+                              std::size_t cols) {
+  struct Writer {
+    py::object owner;
+    PyNetwork<T>* net;
+  };
+  auto* writer = new Writer{self_obj, &self};
+  self.writers.fetch_add(1);
+  const py::capsule guard(writer, [](void* p) {  // with the GIL: NumPy drops its base
+    auto* w = static_cast<Writer*>(p);
+    w->net->writer_ends();
+    delete w;
+  });
+  if (cols == 0) return py::array_t<T>({rows}, {sizeof(T)}, data, guard);
+  return py::array_t<T>({rows, cols}, {cols * sizeof(T), sizeof(T)}, data, guard);
+}
 
 // An EpochCallback that calls the Python callable `fn(epoch, logs)` with the
 // GIL taken only then; a Python exception is left set, `failed` raised, and the
@@ -474,17 +533,31 @@ void bind_fit_result(py::module_& m) {
                              "Ctrl-C's KeyboardInterrupt or the callback's exception, else None.");
 }
 
-// The pool for predict's `threads` (None or the table's range).
-ThreadPool* predict_pool(py::handle threads) {
-  int n_threads = 0;
-  if (!threads.is_none()) {
-    FitOptions o;
-    set_fit_option(o, *find_fit_option("threads"), option_value(threads));
-    n_threads = o.threads;
+// predict's `threads` checked: 0 for None (the default), else the count in
+// the table's range. An int in range is taken as it is; anything else goes
+// through the table, which gives fit's verdict and message.
+int predict_threads(py::handle threads) {
+  if (threads.is_none()) return 0;
+  static const OptionSpec& spec = *find_fit_option("threads");
+  if (PyLong_CheckExact(threads.ptr())) {
+    int overflow = 0;
+    const long n = PyLong_AsLongAndOverflow(threads.ptr(), &overflow);
+    if (overflow == 0 && n >= spec.low && n <= spec.high) return static_cast<int>(n);
   }
-  n_threads = resolve_threads(n_threads);
-  return n_threads > 1 ? &shared_thread_pool(n_threads) : nullptr;
+  FitOptions o;
+  set_fit_option(o, spec, option_value(threads));
+  return o.threads;
 }
+
+// The pool for a checked thread count (0: the default, which asks the OS for
+// this process's CPUs), or none for one thread.
+ThreadPool* pool_of(int threads) {
+  const int n = resolve_threads(threads);
+  return n > 1 ? &shared_thread_pool(n) : nullptr;
+}
+
+// The pool for predict's `threads` (None or the table's range).
+ThreadPool* predict_pool(py::handle threads) { return pool_of(predict_threads(threads)); }
 
 // Network.predict on a CSR tuple X (csr_of), into `out` when given; an `out`
 // that shares memory with X's values gets the result through a temporary.
@@ -611,19 +684,19 @@ void bind_network(py::module_& m, const char* name) {
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
              self.net.initialize(init_from_name(init), seed);
+             self.version.fetch_add(1);
              self.optimizer.reset();
            }, py::arg("init"), py::arg("seed"))
       .def("weight", [](py::object self_obj, std::size_t l) {
              Net& self = self_obj.cast<Net&>();
              if (l >= self.net.n_layers()) throw py::index_error("layer index out of range");
              MatrixView<T> w = self.net.weight(l);
-             return numpy_view(w.data, w.rows, w.cols, self_obj);
+             return parameter_view(self_obj, self, w.data, w.rows, w.cols);
            }, py::arg("layer"))
       .def("bias", [](py::object self_obj, std::size_t l) {
              Net& self = self_obj.cast<Net&>();
              if (l >= self.net.n_layers()) throw py::index_error("layer index out of range");
-             return py::array_t<T>({self.net.sizes()[l + 1]}, {sizeof(T)}, self.net.bias(l),
-                                   self_obj);
+             return parameter_view(self_obj, self, self.net.bias(l), self.net.sizes()[l + 1], 0);
            }, py::arg("layer"))
       .def("fit", [](Net& self, py::handle X, const Array<T>& Y, py::handle sample_weight,
                      py::handle X_val, py::handle Y_val, const FitOptions& options,
@@ -661,6 +734,8 @@ void bind_network(py::module_& m, const char* name) {
              {
                ReleaseGil release;
                auto lock = self.lock_for_fit();
+               self.writers.fetch_add(1);
+               const std::unique_ptr<Net, void (*)(Net*)> writing(&self, [](Net* n) { n->writer_ends(); });
                try {
                  out.result = fit(self.net, data, options, self.optimizer, hooks);
                } catch (const Diverged& e) {
@@ -733,13 +808,14 @@ void bind_network(py::module_& m, const char* name) {
              auto lock = self.lock_for_fit();
              self.optimizer.restore(s);
            }, py::arg("state"), "Take back a state optimizer_state gave (None: none, as reset).")
+      .def("predict_csr", &sparse_predict_py<T, Net>, py::arg("X"), py::arg("out"), py::arg("threads"),
+           "The outputs for X (a CSR tuple), into `out` when given.")
       .def("predict", [](const Net& self, py::handle X, py::handle out, py::handle threads) {
-             // The strict entry: X a C-contiguous 2-D array of the dtype (the
-             // Python layer converts anything else once), out None or a
-             // writable C-contiguous array of the result's shape and dtype,
-             // threads None or the table's range. A CSR tuple (csr_of) goes
-             // through sparse_predict.
-             if (py::isinstance<py::tuple>(X)) return sparse_predict_py<T>(self, X, out, threads);
+             // The strict entry, every check here: X a C-contiguous 2-D array
+             // of the dtype (TypeError for anything else, which the Python
+             // layer then converts once), out None or a writable C-contiguous
+             // array of the result's shape and dtype, threads None or the
+             // table's range.
              if (!py::isinstance<Array<T>>(X))
                throw py::type_error("X must be a C-contiguous array of the network's dtype");
              const auto x_array = py::reinterpret_borrow<Array<T>>(X);
@@ -748,7 +824,9 @@ void bind_network(py::module_& m, const char* name) {
              const py::ssize_t rows = x_array.shape(0);
              const auto cols = static_cast<py::ssize_t>(self.net.n_outputs());
              Array<T> result = predict_result<T>(out, rows, cols);
-             ThreadPool* pool = predict_pool(threads);
+             const int n_threads = predict_threads(threads);
+             // Rows that make one block run on this thread whatever the count.
+             ThreadPool* pool = Network<T>::predict_splits(x.rows) ? pool_of(n_threads) : nullptr;
              // An `out` that shares memory with X gets the result through a
              // temporary: predict reads rows of X after writing earlier rows of out.
              Array<T> target = result;
@@ -756,19 +834,27 @@ void bind_network(py::module_& m, const char* name) {
              const MatrixView<T> o(target.mutable_data(), x.rows, self.net.n_outputs());
              // Rows go in chunks of about 2^28 multiply-adds (a few ms on a
              // few cores), with a check for Ctrl-C between chunks. A row's
-             // result does not depend on the chunk it is in; each chunk packs
-             // the weights afresh, so chunks are not made smaller.
+             // result does not depend on the chunk it is in. The packed
+             // weights are the network's own while its weights hold still
+             // (PyNetwork::take_packed), else packed afresh by each chunk.
              const std::size_t per_chunk =
                  std::max<std::size_t>((std::size_t(1) << 28) / self.net.n_params(), 1);
-             const StopCheck interrupted = python_signal_check();
              auto run = [&] {
                auto lock = self.lock_for_predict();
+               std::uint64_t seen = 0;
+               std::shared_ptr<typename Net::Packed> packed;
+               if (Network<T>::predict_may_pack(std::min(per_chunk, x.rows))) packed = self.take_packed(seen);
+               bool done = true;
                for (std::size_t first = 0; first < x.rows; first += per_chunk) {
                  const std::size_t n = std::min(per_chunk, x.rows - first);
-                 self.net.predict(x.rows_range(first, n), o.rows_range(first, n), pool);
-                 if (first + n < x.rows && interrupted()) return false;
+                 self.net.predict(x.rows_range(first, n), o.rows_range(first, n), pool, packed.get());
+                 if (first + n < x.rows && python_signal_check()()) {
+                   done = false;
+                   break;
+                 }
                }
-               return true;
+               self.keep_packed(std::move(packed), seen);
+               return done;
              };
              // Releasing the GIL costs more than a small prediction takes.
              bool done;

@@ -154,7 +154,9 @@ class _Network:
         """The optimiser's whole state as a tuple for pickling (None before its first fit); set_optimizer_state takes it back."""
     def set_optimizer_state(self, state: tuple[Any, ...] | None) -> None:
         """Take back a state optimizer_state gave (None: none, as reset)."""
-    def predict(self, X: np.ndarray | _Csr, out: np.ndarray | None, threads: int | None) -> np.ndarray:
+    def predict_csr(self, X: _Csr, out: np.ndarray | None, threads: int | None) -> np.ndarray:
+        """The outputs for X (a CSR tuple), into `out` when given."""
+    def predict(self, X: object, out: np.ndarray | None, threads: int | None) -> np.ndarray:
         """The outputs for X (a C-contiguous 2-D array of the dtype), into `out` when given.
 
         Rows go in chunks with a check for Ctrl-C between them (KeyboardInterrupt).

@@ -697,9 +697,13 @@ class Network:
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """
-        X_in: Any = X
-        if type(X) is not np.ndarray or X.dtype != self.dtype or not X.flags.c_contiguous:
-            X_in = self._matrix(X, "X")  # the one conversion; the core checks the rest
+        try:  # the core reads a C-contiguous array of the dtype in place and checks everything
+            return self._core.predict(X, out, threads)
+        except TypeError:  # X needs the one conversion, or the call below says what is wrong
+            pass
+        X_in = self._matrix(X, "X")
+        if isinstance(X_in, tuple):  # a sparse matrix's CSR parts
+            return self._core.predict_csr(X_in, out, threads)
         return self._core.predict(X_in, out, threads)
 
     def predict_proba(self, X: ArrayLike, *, threads: int | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@
 #include <fastmlp/network.hpp>
 #include <fastmlp/optim.hpp>
 #include <fastmlp/rng.hpp>
+#include <fastmlp/threads.hpp>
 #include <fastmlp/train.hpp>
 
 #include "check.hpp"
@@ -301,6 +302,35 @@ void test_network_sizes() {
   CHECK(net.bias(1) - net.params() == 4 * 5 + 5 + 5 * 3);
 }
 
+// predict with kept packed weights: the bits of a predict that packs per call,
+// read from the kept copy while it is ready (stale on purpose here: the caller
+// says when the weights change), packed afresh once it is not.
+void test_predict_kept_packing() {
+  const std::size_t n = 200, in = 64;
+  Network<float> net({in, 96, 48, 10}, Activation::Relu, Activation::Identity);
+  net.initialize(Init::He, 5);
+  std::vector<float> X(n * in);
+  for (std::size_t i = 0; i < X.size(); ++i) X[i] = float((i * 2654435761u) % 1000) / 500.0f - 1.0f;
+  const ConstMatrixView<float> x(X.data(), n, in);
+  auto run = [&](ThreadPool* pool, Network<float>::PackedWeights* keep) {
+    std::vector<float> out(n * 10);
+    net.predict(x, MatrixView<float>(out.data(), n, 10), pool, keep);
+    return out;
+  };
+  CHECK(Network<float>::predict_may_pack(n) && !Network<float>::predict_may_pack(1));
+  CHECK(Network<float>::predict_splits(n) && !Network<float>::predict_splits(1));
+  const std::vector<float> fresh = run(nullptr, nullptr);
+  Network<float>::PackedWeights kept;
+  CHECK(run(nullptr, &kept) == fresh && kept.ready);
+  CHECK(run(&shared_thread_pool(2), &kept) == fresh);
+  net.weight(0)(0, 0) += 1.0f;
+  const std::vector<float> changed = run(nullptr, nullptr);
+  CHECK(changed != fresh);
+  CHECK(run(nullptr, &kept) == fresh);  // still the weights as packed
+  kept.ready = false;
+  CHECK(run(&shared_thread_pool(2), &kept) == changed && kept.ready);
+}
+
 // --- training -----------------------------------------------------------------------------
 
 // XOR, one-hot over two outputs: learnable with a hidden layer only.
@@ -538,6 +568,7 @@ int main() {
   test_csv();
   test_network_forward();
   test_network_sizes();
+  test_predict_kept_packing();
   test_fit_learns_and_resumes();
   test_schedules();
   test_divergence();
