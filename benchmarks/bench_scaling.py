@@ -16,7 +16,6 @@ import _common  # first: re-executes without OPENBLAS_* before NumPy loads
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,22 +26,6 @@ WIDTHS = [32, 64, 128, 256, 512, 1024, 2048]
 BATCHES = [1, 4, 16, 64, 128, 256, 1024]
 FLOP_BUDGET = 8e9  # per measurement: ~0.1 s at 80 GFLOP/s, enough to swamp per-call overheads
 PLOT = Path(__file__).with_name("scaling.png")
-
-
-def sgemm_peak(n=2048, seconds=2.0) -> float:
-    """GFLOP/s of the fastest float32 n x n matmul (NumPy's OpenBLAS) in a 2 s run.
-
-    A run, not one call: here the first calls after start-up are up to twice
-    as slow (threads and the CPUs waking up), and the plot wants the ceiling.
-    """
-    a, b = (np.random.default_rng(i).standard_normal((n, n), dtype=np.float32) for i in range(2))
-    c = np.empty_like(a)  # out=: time the product, not the page faults of a fresh 16 MiB result
-    best, end = float("inf"), time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        start = time.perf_counter()
-        np.matmul(a, b, out=c)
-        best = min(best, time.perf_counter() - start)
-    return 2 * n**3 / best / 1e9
 
 
 def point(X, labels, sizes, batch, rounds, torch) -> dict[str, float]:
@@ -113,7 +96,7 @@ def main() -> None:
     torch = _common.optional("torch")
     with _common.limit_threads(B.THREADS):
         _common.print_header("Scaling: training GFLOP/s against hidden width and batch size", threads=B.THREADS)
-        peak = sgemm_peak()
+        peak = B.sgemm_peak()
         print(f"NumPy float32 matmul 2048 x 2048 on {B.THREADS} threads: {peak:.1f} GFLOP/s\n")
         X, labels = B.make_data()
         widths = sweep("width", WIDTHS, [([784, w, w, 10], 128) for w in WIDTHS], X, labels, args.rounds, torch)

@@ -245,3 +245,39 @@ def test_results_do_not_depend_on_the_gemm_kernel(tmp_path):
     assert "ref" in results and len(results) >= 2
     for kernel, values in results.items():
         np.testing.assert_array_equal(values, results["ref"], err_msg=kernel)
+
+
+# Weights of several MiB: a batch goes forward and back as one block whose
+# products are split over the threads by columns, instead of blocks of rows.
+WIDE = {"float32": [512, 2048, 10], "float64": [300, 1800, 10]}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_wide_layers_train_the_same_on_any_thread_count_and_as_numpy(dtype):
+    sizes = WIDE[dtype]
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((200, sizes[0])).astype(dtype)
+    Y = np.eye(sizes[-1], dtype=dtype)[rng.integers(0, sizes[-1], 200)]
+
+    def trained(threads, rows=200, batch=96):
+        net = fastmlp.Network(sizes, activation="relu", output="softmax", loss="cross_entropy",
+                              reduction="mean", init="he", seed=0, dtype=dtype)
+        start = ([w.copy() for w in net.weights], [b.copy() for b in net.biases])
+        net.fit(X[:rows], Y[:rows], epochs=1, learning_rate=0.05, batch_size=batch, threads=threads,
+                shuffle=rows > batch)
+        return net, start
+
+    # three batches (the last of 8 rows), shuffled: the same bits on every thread count
+    base, _ = trained(1)
+    for threads in (2, 3):
+        net, _ = trained(threads)
+        for p, q in zip(base.weights + base.biases, net.weights + net.biases):
+            np.testing.assert_array_equal(p, q, err_msg=f"threads={threads}")
+    # one step on one batch, on 2 threads, against plain backpropagation in NumPy
+    net, (W, b) = trained(2, rows=96)
+    _, dW, db = reference.general_loss_and_grads(W, b, X[:96], Y[:96], "relu", "softmax",
+                                                 "cross_entropy", "mean")
+    tol = 2e-6 if dtype == "float32" else 1e-12
+    for got, w, g in zip(net.weights + net.biases, W + b, dW + db):
+        np.testing.assert_allclose(got, w - 0.05 * g, rtol=0, atol=tol)
+        assert np.abs(got - w).max() > 100 * tol  # the step moved the parameters

@@ -56,6 +56,13 @@ Workspace<T>::Workspace(const Network<T>& net, std::size_t rows, bool gather, bo
 // product. The loss then adds the rows' terms in row order. The StopFlag is
 // polled before each block of phase 1 and each chunk of phase 2, so that a
 // stop is answered within milliseconds whatever the batch size.
+//
+// A network whose weights are large (wide layers) takes phase 1 as one block
+// of the whole batch instead, its products split over the pool by columns:
+// blocks of rows would each pack every layer's W (or W^T) for a few rows of
+// reuse, megabytes read from memory per block, where split by columns each
+// thread packs its own share of W once per batch. The cut changes no bit
+// (gemm's results do not depend on its threads).
 
 namespace {
 
@@ -66,6 +73,10 @@ constexpr std::size_t kParallelWork = std::size_t(1) << 18;
 // of kBlockAlign rows, at most kBlockMax (whose activations stay in L2).
 constexpr std::size_t kBlockAlign = 16;
 constexpr std::size_t kBlockMax = 256;
+// Phase 1 in one block with its products over the pool (see above) when the
+// weights take more than this many bytes (several times a core's L2) and the
+// batch fits one block.
+constexpr std::size_t kSharedWeightsBytes = std::size_t(4) << 20;
 // Phase 2's tasks per thread and layer (see parameter_gradients).
 constexpr std::size_t kTasksPerThread = 2;
 // Phase 2's chunks: at least this many multiply-adds (a millisecond or so on
@@ -94,7 +105,8 @@ bool drops(const Network<T>& net, const Batch<T>& b, const Workspace<T>& ws, std
 // and on the way down the gradient at D is masked before f'.
 template <class T>
 void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
-                           bool backward, std::size_t first, std::size_t count) {
+                           bool backward, std::size_t first, std::size_t count,
+                           ThreadPool* products = nullptr) {
   const std::size_t L = net.n_layers();
   auto rows = [&](auto& M) { return M.view().rows_range(first, count); };
   const bool sparse = !b.X_csr.empty();
@@ -127,7 +139,7 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
     if (l == 0 && sparse)
       sparse_forward(out, b.X_csr, RowMap{b.order, b.first + first}, net.weight(0), net.bias(0), f);
     else
-      dense_forward(out, input(l), net.weight(l), net.bias(l), f);
+      dense_forward(out, input(l), net.weight(l), net.bias(l), f, products);
   };
   for (std::size_t l = 0; l + 1 < L; ++l) {
     layer_forward(l, A(l), net.activation(l));
@@ -152,24 +164,40 @@ void rows_forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T
   if (!backward) return;
   for (std::size_t l = L - 1; l > 0; --l) {
     const MatrixView<T> dX = rows(ws.deltas[l - 1]);
-    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l));
+    dense_backward_input(dX, ConstMatrixView<T>(rows(ws.deltas[l])), net.weight(l), products);
     if (drops(net, b, ws, l - 1)) dropout_backward<T>(dX, rows(ws.masks[l - 1]));
     activation_backward<T>(net.activation(l - 1), dX, A(l - 1));
   }
 }
 
+// Whether phase 1 of a batch of `rows` rows (not a CSR one) runs as one block
+// with its products over the pool (see the gradient).
+template <class T>
+bool shares_weights(const Network<T>& net, std::size_t rows, ThreadPool* pool) {
+  return pool != nullptr && pool->size() > 1 && rows <= kBlockMax &&
+         net.n_params() * sizeof(T) > kSharedWeightsBytes;
+}
+
 // The rows of phase 1's blocks for a batch of `rows` rows.
-std::size_t block_rows(std::size_t rows, ThreadPool* pool) {
+template <class T>
+std::size_t block_rows(const Network<T>& net, std::size_t rows, bool sparse, ThreadPool* pool) {
+  if (!sparse && shares_weights(net, rows, pool)) return rows;
   const std::size_t threads = pool != nullptr ? static_cast<std::size_t>(pool->size()) : 1;
   return std::min(kBlockMax, ceil_div(ceil_div(rows, threads), kBlockAlign) * kBlockAlign);
 }
 
-// Phase 1 over all the batch's rows, in blocks over the pool; the blocks
-// after a stop are skipped.
+// Phase 1 over all the batch's rows, in blocks over the pool, or in one with
+// its products over the pool; the blocks after a stop are skipped.
 template <class T>
 void forward_backward(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale,
                       bool backward, ThreadPool* pool, StopFlag& stop) {
-  const std::size_t block = block_rows(b.rows, pool);
+  const bool sparse = !b.X_csr.empty();
+  if (!sparse && shares_weights(net, b.rows, pool)) {
+    if (stop.poll(b.rows * net.n_params() * (backward ? 2 : 1))) return;
+    rows_forward_backward(net, b, ws, scale, backward, 0, b.rows, pool);
+    return;
+  }
+  const std::size_t block = block_rows(net, b.rows, sparse, pool);
   const std::size_t block_work = block * net.n_params() * (backward ? 2 : 1);
   run_tasks(pool, ceil_div(b.rows, block), [&](std::size_t i) {
     if (stop.poll(block_work)) return;
@@ -258,7 +286,9 @@ template <class T>
 void reserve_scratch(const Network<T>& net, std::size_t rows, bool backward, ThreadPool* pool) {
   pool = pool_for(net, rows, pool);
   if (pool == nullptr) return;
-  const std::size_t block = block_rows(rows, pool);
+  // A dense batch's block (the whole batch where its products are split);
+  // a CSR batch's blocks are no larger.
+  const std::size_t block = block_rows(net, rows, false, pool);
   const std::size_t chunk = std::min(rows, chunk_rows(net));
   const auto& sizes = net.sizes();
   const auto reserve = [&] {

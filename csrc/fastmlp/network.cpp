@@ -42,16 +42,17 @@ std::size_t physical_memory() {
 
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f) {
+                   Activation f, ThreadPool* pool) {
   gemm(Trans::No, Trans::No, X.rows, W.cols, X.cols, T(1), X.data, X.stride, W.data, W.stride,
-       T(0), A.data, A.stride);
+       T(0), A.data, A.stride, pool);
   bias_activation_forward(f, A, b);
 }
 
 template <class T>
-void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W) {
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
+                          ThreadPool* pool) {
   gemm(Trans::No, Trans::Yes, dZ.rows, W.rows, dZ.cols, T(1), dZ.data, dZ.stride, W.data,
-       W.stride, T(0), dX.data, dX.stride);
+       W.stride, T(0), dX.data, dX.stride, pool);
 }
 
 template <class T>
@@ -457,9 +458,9 @@ void check_input(const Network<T>& net, InputView<T> X, const char* name, Thread
 
 #define FASTMLP_INSTANTIATE(T)                                                               \
   template void dense_forward<T>(MatrixView<T>, ConstMatrixView<T>, ConstMatrixView<T>,     \
-                                 const T*, Activation);                                     \
+                                 const T*, Activation, ThreadPool*);                        \
   template void dense_backward_input<T>(MatrixView<T>, ConstMatrixView<T>,                  \
-                                        ConstMatrixView<T>);                                \
+                                        ConstMatrixView<T>, ThreadPool*);                   \
   template void dense_backward_weight<T>(MatrixView<T>, ConstMatrixView<T>,                 \
                                          ConstMatrixView<T>, bool);                             \
   template void dense_backward_bias<T>(T*, ConstMatrixView<T>, bool);                        \

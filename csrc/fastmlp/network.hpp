@@ -23,17 +23,20 @@ class ThreadPool;
 
 // --- one dense layer ------------------------------------------------------------
 
-// A = f(X W + b). A is (n, out), X (n, in), W (in, out), b (out).
+// A = f(X W + b). A is (n, out), X (n, in), W (in, out), b (out). With a pool,
+// a large product is split over it (the same bits either way, see gemm.hpp).
 template <class T>
 void dense_forward(MatrixView<T> A, ConstMatrixView<T> X, ConstMatrixView<T> W, const T* b,
-                   Activation f);
+                   Activation f, ThreadPool* pool = nullptr);
 
 // The backward pass from dZ (n, out), the gradient at Z = X W + b, in three
 // parts. Row i of dX depends on row i of dZ alone; each element of dW and db
 // sums over all n rows, in row order.
-// dX (n, in) = dZ W^T, overwritten: the gradient flowing to the layer below.
+// dX (n, in) = dZ W^T, overwritten: the gradient flowing to the layer below
+// (its product split over `pool` as dense_forward's).
 template <class T>
-void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W);
+void dense_backward_input(MatrixView<T> dX, ConstMatrixView<T> dZ, ConstMatrixView<T> W,
+                          ThreadPool* pool = nullptr);
 
 // dW (in, out) = X^T dZ, overwritten; X is the layer's input (n, in). With
 // `accumulate`, dW += X^T dZ: when the rows come in chunks of whole GEMM

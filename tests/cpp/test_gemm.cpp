@@ -345,9 +345,12 @@ bool test_shapes(const std::vector<ThreadPool*>& pools) {
                   Shape{120, 5, 3}, Shape{1, 37, 2 * KC + 3}, Shape{3, 64, 300}})
     small.push_back(s);
   // Several k-blocks; several MC blocks and row groups (m > 4 * MC); several NC
-  // panels (n > NC); enough work for many tasks on every pool.
+  // panels (n > NC); enough work for many tasks on every pool. On one thread,
+  // 401 x 530 takes several blocks of rows in each of several strips of op(B)
+  // packed by the compute tasks (the last strip partial), as a part of dW does.
   const std::vector<Shape> large = {{397, 37, 2 * KC + 45}, {1550, 9, KC + 3}, {7, 2100, 300},
-                                    {128, 256, 300},        {300, 67, 128},   {70, 130, 90}};
+                                    {128, 256, 300},        {300, 67, 128},   {70, 130, 90},
+                                    {401, 530, 2 * KC + 9}};
   Gen g{sizeof(T)};
   const Trans both[] = {Trans::No, Trans::Yes};
   std::size_t cases = 0;

@@ -120,13 +120,15 @@ template <class T>
 void gemm_reserve(Trans trans_b, std::size_t m, std::size_t n, std::size_t k) {
   using namespace gemm_detail;
   // Packing A takes the same room either way, so only B's transpose matters.
-  const PackedSizes packed = packed_sizes<T>(kernel_set<T>(active_isa()).blocking, m, n, k);
+  const Blocking& bl = kernel_set<T>(active_isa()).blocking;
+  const PackedSizes packed = packed_sizes<T>(bl, m, n, k);
   // The tiny path copies a transposed op(B) (k x n) into `a`, for products of up
   // to kTinyWork multiply-adds only.
   const std::size_t tiny = trans_b == Trans::Yes ? min(work_of(1, n, k), kTinyWork) : 0;
   ThreadScratch<T>& scratch = thread_scratch<T>();
   scratch.a.get(2 * packed.a > tiny ? 2 * packed.a : tiny);
   scratch.b.get(2 * packed.b);
+  scratch.strip.get(strip_size<T>(bl));
 }
 
 template void gemm_reserve<float>(Trans, std::size_t, std::size_t, std::size_t);

@@ -11,17 +11,18 @@ namespace fastmlp::gemm_detail {
 namespace {
 
 // The compute tasks of one step: rectangles of `rows` x `cols` (multiples of MR
-// and NR), at most MC x kTaskPanelsB * NR, made narrower, then shorter, until
-// there are kMinTasks of them (or they are one tile).
+// and NR), at most MC x panels * NR, made narrower, then shorter, until there
+// are min_tasks of them (or they are one tile).
 struct TaskGrid {
   std::size_t rows, cols, n_rows, n_cols;
 };
 
-TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
+TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl, std::size_t panels,
+                   std::size_t min_tasks) {
   std::size_t rows = min(bl.mc, round_up(m, bl.mr));
-  std::size_t cols = min(kTaskPanelsB * bl.nr, round_up(n, bl.nr));
+  std::size_t cols = min(panels * bl.nr, round_up(n, bl.nr));
   auto count = [&] { return ((m + rows - 1) / rows) * ((n + cols - 1) / cols); };
-  while (count() < kMinTasks) {
+  while (count() < min_tasks) {
     if (rows > bl.mr)
       rows = round_up(rows / 2, bl.mr);
     else if (cols > bl.nr)
@@ -55,6 +56,16 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl) {
 // pool that computes step s: one hand-off per step, and the packing tasks fill
 // the gaps at its end. Each element of C gets its k-blocks in order, each from
 // one task, so neither the task cut nor the thread running a task changes a bit.
+//
+// Where each column strip of a step is computed by one task (the step's rows
+// fit one task) or by consecutive tasks on one thread (no pool), the strip of
+// op(B) is packed by the task itself, into the running thread's scratch, just
+// before its tiles: the strip then goes from op(B) into L2 and is read from
+// there, instead of making a round trip through a whole packed KC x NC panel
+// (megabytes: L3 or memory) between a packing task and the compute tasks.
+// That is the training's case (each of its products runs on one thread, with
+// few rows: a block of a batch, or a part of dW), where the panel's round trip
+// cost as much as a quarter of a wide layer's product.
 template <class T>
 void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_t m,
                 std::size_t n, std::size_t k, T alpha, const T* A, std::size_t lda, const T* B,
@@ -73,12 +84,16 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
   T* const a_buffers = scratch.a.get(2 * a_size);
   T* const b_buffers = scratch.b.get(2 * b_size);
 
+  // One thread runs every task, in order.
+  const bool sequential = pool == nullptr || pool->size() < 2;
+
   struct Step {
     std::size_t jc, nc, ig, mg, pc, kc;
     T* a_packed;
     T* b_packed;
     std::size_t a_parts, b_parts;  // packing tasks
     TaskGrid grid;                 // compute tasks
+    bool b_in_tasks;               // compute tasks pack their strips of op(B)
   };
   auto parts = [](std::size_t values) {
     return (values + kPackTaskValues - 1) / kPackTaskValues;
@@ -94,8 +109,12 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
     st.a_packed = a_buffers + s % 2 * a_size;
     st.b_packed = b_buffers + s % 2 * b_size;
     st.a_parts = parts(st.mg * st.kc);
-    st.b_parts = parts(st.nc * st.kc);
-    st.grid = task_grid(st.mg, st.nc, bl);
+    // One thread takes whole strips, as wide as fit in L2; a pool, narrower
+    // ones, enough of them to share out.
+    st.grid = sequential ? task_grid(st.mg, st.nc, bl, strip_panels<T>(bl), 1)
+                         : task_grid(st.mg, st.nc, bl, kTaskPanelsB, kMinTasks);
+    st.b_in_tasks = sequential || st.grid.n_rows == 1;
+    st.b_parts = st.b_in_tasks ? 0 : parts(st.nc * st.kc);
     return st;
   };
 
@@ -110,15 +129,28 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
   };
 
   // Compute task t of a step: loops 3, 2 and 1 over one rectangle of its C.
+  // When the tasks pack op(B), a strip's tasks are consecutive (t runs down
+  // the rows first) and the first of them packs it.
   auto compute = [&](const Step& st, std::size_t t) {
     const TaskGrid& g = st.grid;
-    const std::size_t i0 = t / g.n_cols * g.rows, i1 = min(st.mg, i0 + g.rows);  // loop 3
-    const std::size_t j0 = t % g.n_cols * g.cols, j1 = min(st.nc, j0 + g.cols);
+    const std::size_t row = st.b_in_tasks ? t % g.n_rows : t / g.n_cols;
+    const std::size_t col = st.b_in_tasks ? t / g.n_rows : t % g.n_cols;
+    const std::size_t i0 = row * g.rows, i1 = min(st.mg, i0 + g.rows);  // loop 3
+    const std::size_t j0 = col * g.cols, j1 = min(st.nc, j0 + g.cols);
     const auto packed_a = [&](std::size_t ir, std::size_t) {
       return PanelA<T>{st.a_packed + ir * st.kc, 0};
     };
-    run_tiles(ks, st.kc, packed_a, st.b_packed, alpha, st.pc == 0 ? beta : T(1),
-              C + st.ig * ldc + st.jc, ldc, i0, i1, j0, j1);
+    const T step_beta = st.pc == 0 ? beta : T(1);
+    T* const c = C + st.ig * ldc + st.jc;
+    if (!st.b_in_tasks) {
+      run_tiles(ks, st.kc, packed_a, st.b_packed, alpha, step_beta, c, ldc, i0, i1, j0, j1);
+      return;
+    }
+    T* const strip = thread_scratch<T>().strip.get(strip_size<T>(bl));
+    if (row == 0)
+      ks.pack_b(trans_b, st.kc, j1 - j0, at(trans_b, B, ldb, st.pc, st.jc + j0), ldb, strip, 0,
+                1);
+    run_tiles(ks, st.kc, packed_a, strip, alpha, step_beta, c + j0, ldc, i0, i1, 0, j1 - j0);
   };
 
   Step current = step(0);

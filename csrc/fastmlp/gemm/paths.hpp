@@ -95,6 +95,7 @@ struct ThreadScratch {
   Scratch<T> a;      // packed blocks of op(A), or the tiny path's copy of op(B)
   Scratch<T> b;      // packed panels of op(B)
   Scratch<T> panel;  // one micro-panel of op(A), for products with a PackedB
+  Scratch<T> strip;  // one compute task's strip of op(B) (packed.cpp)
 };
 
 // One per thread and type, shared by every file of gemm/ (a template, so not
@@ -170,6 +171,21 @@ template <class T>
 PackedSizes packed_sizes(const Blocking& bl, std::size_t m, std::size_t n, std::size_t k) {
   return {round_up(min(m, kRowBlocksPerStep * bl.mc), bl.mr) * min(KC<T>, k),
           round_up(min(n, bl.nc), bl.nr) * min(KC<T>, k)};
+}
+
+// The NR-wide panels of op(B) in a compute task's strip when a thread runs
+// every task (kStripBytes of a k-block, at least one panel), and the values a
+// strip takes (a pool's tasks take at most kTaskPanelsB panels).
+template <class T>
+std::size_t strip_panels(const Blocking& bl) {
+  const std::size_t panels = kStripBytes / (KC<T> * bl.nr * sizeof(T));
+  return panels > 0 ? panels : 1;
+}
+
+template <class T>
+std::size_t strip_size(const Blocking& bl) {
+  const std::size_t panels = strip_panels<T>(bl);
+  return KC<T> * (panels > kTaskPanelsB ? panels : kTaskPanelsB) * bl.nr;
 }
 
 // --- loops 2 and 1 over packed panels -------------------------------------------------
