@@ -16,7 +16,7 @@ import pytest
 import fastmlp
 
 from test_cli import door, run  # noqa: F401  (test_cli's front doors)
-from test_cli_csv import _regression_file, metadata, num, predicted_names, read_rows, write_rows
+from test_cli_csv import IRIS, _regression_figures, _regression_file, metadata, num, predicted_names, read_rows, write_rows
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -433,3 +433,117 @@ def test_poisson_trains_as_scikit_learn_poisson_regressor(door, tmp_path):
     assert res.returncode == 2 and "loss 'poisson' needs output 'exp'" in res.stderr
     help_text = run(door, "train", "--help").stdout
     assert "exp with --loss poisson" in help_text and "sklearn with --loss poisson" in help_text
+
+
+# --- the second new user's findings ------------------------------------------------------------
+
+def test_a_column_of_decimals_is_not_taken_as_classes(door, tmp_path):
+    """scikit-learn refuses "continuous" labels; so does train, unless --task says which."""
+    _regression_file(tmp_path / "r.csv", 80, 3)
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--target", "price", "--epochs", "2")
+    assert res.returncode == 1 and res.stdout == ""
+    assert "holds numbers that are not whole" in res.stderr and "--task regression" in res.stderr
+    with pytest.raises(ValueError, match="Unknown label type"):  # the reference
+        pytest.importorskip("sklearn.neural_network").MLPClassifier(max_iter=1).fit(
+            np.zeros((80, 1)), np.loadtxt(tmp_path / "r.csv", delimiter=",", skiprows=1)[:, 0])
+    # --task classification: each value its own class, as asked
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--target", "price", "--task", "classification",
+              "--epochs", "1", "--quiet", "-o", str(tmp_path / "m.st"))
+    assert res.returncode == 0, res.stderr
+    assert len(json.loads(metadata(tmp_path / "m.st")["classes"])) == 80
+
+
+def test_a_regression_with_the_default_options_trains(door, tmp_path):
+    """The mean over the rows by default (the sum diverged on 300 rows); R2 close to
+    scikit-learn's LinearRegression on a linear target. The sum, asked for, diverges
+    with a message in the command line's own flags, and writes nothing."""
+    linear_model = pytest.importorskip("sklearn.linear_model")
+    X, Y = _regression_file(tmp_path / "r.csv", 300, 4)
+    Xt, Yt = _regression_file(tmp_path / "t.csv", 100, 5)
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--test", str(tmp_path / "t.csv"),
+              "--target", "price", "--task", "regression", "--quiet")
+    assert res.returncode == 0, res.stderr
+    r2 = _regression_figures(res.stdout)[0]
+    best = sklearn_metrics.r2_score(Yt[:, 0], linear_model.LinearRegression().fit(X, Y[:, 0]).predict(Xt))
+    assert r2 == pytest.approx(best, abs=0.02)
+    model = tmp_path / "sum.st"
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--target", "price", "--task", "regression",
+              "--reduction", "sum", "--quiet", "-o", str(model))
+    assert res.returncode == 1 and not model.exists()
+    assert "no model was written" in res.stderr and "--lr" in res.stderr and "--reduction mean" in res.stderr
+    assert "learning_rate" not in res.stderr
+
+
+def test_a_target_column_trains_a_softmax_classifier_whose_probabilities_sum_to_one(door, tmp_path):
+    """train --target makes scikit-learn's classifier (softmax, cross-entropy): loaded as an
+    estimator, predict_proba's rows sum to 1, as roc_auc_score and log_loss require."""
+    pytest.importorskip("sklearn")
+    import fastmlp.sklearn
+
+    X, churn = _customers(tmp_path / "c.csv", 200, 6)
+    model = tmp_path / "c.st"
+    _train(door, tmp_path / "c.csv", model, "--target", "churn", "--features", "x0,x1")
+    meta = metadata(model)
+    assert (meta["activations"].split(",")[-1], meta["loss"]) == ("softmax", "cross_entropy")
+    pd = pytest.importorskip("pandas")
+    P = fastmlp.sklearn.load(model).predict_proba(pd.DataFrame(X, columns=["x0", "x1"]))
+    np.testing.assert_allclose(P.sum(axis=1), 1, rtol=1e-12)
+    sklearn_metrics.log_loss(churn, P)  # refuses rows that are not probabilities
+
+
+def test_the_article_model_refuses_the_raw_iris_measurements(door, tmp_path):
+    """data/train.csv holds scaled features under names of their own, so the article's
+    model does not match iris.csv's raw columns by name (it gave 33.33% with exit 0)."""
+    model = tmp_path / "article.st"
+    res = run(door, "train", "--epochs", "50", "--quiet", "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    res = run(door, "eval", str(model), str(IRIS))
+    assert res.returncode == 1 and res.stdout == ""
+    assert "no column 'scaled_sepal_length'" in res.stderr
+
+
+# --- the second attack's findings --------------------------------------------------------------
+
+@pytest.mark.parametrize("labels, message", [
+    (["5", "9007199254740992", "9007199254740993"], "whole numbers of 2^53 or more"),  # one double, 3 ints
+    (["True", "true", "False", "false"], "spells True and False more than one way"),
+    (["1", "2", "NA"], "'NA', which pandas reads as a missing value"),
+    (["1", "2", "nan"], "'nan', which pandas reads as a missing value"),
+])
+def test_labels_pandas_reads_otherwise_are_refused(door, tmp_path, labels, message):
+    """Labels that pandas reads as fewer classes (int64 beyond 2^53 are distinct there, but
+    one double here; bool spellings) or as missing are refused, not made classes."""
+    rows = [["a", "y"], *([num(i), labels[i % len(labels)]] for i in range(12))]
+    write_rows(tmp_path / "f.csv", rows)
+    res = run(door, "train", "--train", str(tmp_path / "f.csv"), "--target", "y", "--epochs", "1")
+    assert res.returncode == 1 and res.stdout == ""
+    assert message in res.stderr and str(tmp_path / "f.csv") in res.stderr
+
+
+def test_a_named_model_refuses_a_headerless_file_of_other_width(door, tmp_path):
+    """--no-header-row with a model that names its features: columns are taken in the
+    model's order only when there are exactly as many; a fourth column (the target
+    first, as in the training file) was read as a feature with exit 0."""
+    X, Y = _regression_file(tmp_path / "r.csv", 60, 7)
+    model = tmp_path / "r.st"
+    res = run(door, "train", "--train", str(tmp_path / "r.csv"), "--target", "price", "--task", "regression",
+              "--epochs", "5", "--quiet", "-o", str(model))
+    assert res.returncode == 0, res.stderr
+    np.savetxt(tmp_path / "whole.csv", np.hstack([Y, X]), delimiter=",", fmt="%.17g")
+    res = run(door, "predict", "--no-header-row", str(model), str(tmp_path / "whole.csv"))
+    assert res.returncode == 2 and res.stdout == "" and "give the file its header row" in res.stderr
+    np.savetxt(tmp_path / "features.csv", X, delimiter=",", fmt="%.17g")
+    res = run(door, "predict", "--no-header-row", str(model), str(tmp_path / "features.csv"))
+    assert res.returncode == 0, res.stderr
+    np.testing.assert_allclose(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1),
+                               fastmlp.load(model).predict(X)[:, 0], rtol=1e-6)
+
+
+def test_eval_refuses_one_hot_labels_outside_0_and_1(door, tmp_path):
+    """train refused such labels; eval took their largest as the class, with exit 0."""
+    net = fastmlp.Network([2, 3, 2], seed=1)
+    model = tmp_path / "n.st"
+    net.save(model)
+    write_rows(tmp_path / "bad.csv", [["1", "2", "3", "4"], ["0.5", "0.1", "-7", "0.5"]])
+    res = run(door, "eval", "--no-header-row", str(model), str(tmp_path / "bad.csv"))
+    assert res.returncode == 1 and res.stdout == "" and "not a one-hot label from 0 to 1" in res.stderr

@@ -366,7 +366,9 @@ struct NetworkSpec {
   std::string output = "sigmoid";
   bool output_given = false;  // --output was given (else --task regression makes it identity)
   Loss loss = Loss::Mse;
+  bool loss_given = false;  // --loss was given (else a classifier of --target's classes takes cross_entropy)
   Reduction reduction = Reduction::Sum;
+  bool reduction_given = false;  // --reduction was given (else a regression takes mean)
   Init init = Init::Uniform;
   bool init_given = false;  // --init was given (else --loss poisson makes it sklearn)
   double leaky_slope = Activation::kDefaultSlope;
@@ -408,9 +410,16 @@ std::vector<Flag> network_flags(NetworkSpec& spec) {
          activation_from_name(spec.output = v, "output", true);
          spec.output_given = true;
        }},
-      {"--loss", nullptr, true, [&spec](const std::string& v) { spec.loss = loss_from_name(v); }},
+      {"--loss", nullptr, true,
+       [&spec](const std::string& v) {
+         spec.loss = loss_from_name(v);
+         spec.loss_given = true;
+       }},
       {"--reduction", nullptr, true,
-       [&spec](const std::string& v) { spec.reduction = reduction_from_name(v); }},
+       [&spec](const std::string& v) {
+         spec.reduction = reduction_from_name(v);
+         spec.reduction_given = true;
+       }},
       {"--init", nullptr, true,
        [&spec](const std::string& v) {
          spec.init = init_from_name(v);
@@ -1004,7 +1013,16 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
     hooks.progress_seconds = 0.25;
   }
   Optimizer<T> optimizer;
-  const FitResult result = fit(net, data, options, optimizer, hooks);
+  const FitResult result = [&] {
+    try {
+      return fit(net, data, options, optimizer, hooks);
+    } catch (const Diverged& e) {  // its message names Python's options and a network that lives on
+      throw std::runtime_error(
+          "training diverged in epoch " + std::to_string(e.epoch()) +
+          ": the loss or the parameters became NaN or infinite, and no model was written (try a smaller --lr, "
+          "or --clip-norm" + (net.reduction() == Reduction::Sum ? std::string(", or --reduction mean") : "") + ")");
+    }
+  }();
   if (line) line->end(result);
   if (result.stopped) throw Interrupted{};
   if (scaling != nullptr) with_scale_hint([&] { fold_input_scaling(net, *scaling); });
@@ -1094,7 +1112,16 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
   std::vector<std::size_t> labels;
   if (cols.layout == Layout::Classes) {
     const std::vector<std::string> values = gather_text(train, cols.targets[0], nullptr);
-    classes = classes_of(values);
+    try {
+      classes = classes_of(values);
+    } catch (const std::invalid_argument& e) {
+      throw std::invalid_argument(train_path + ": " + e.what());
+    }
+    if (classes.type == "float" && !flags.task_given)  // scikit-learn's "continuous" labels
+      throw std::invalid_argument(train_path + ": the target column holds numbers that are not whole, such as " +
+                                  classes.names[classes.names.size() / 2] +
+                                  "; to predict them give --task regression (or --task classification to take "
+                                  "each value as a class)");
     check_class_count(classes.names.size(), train_path + ", the target column");
     if (classes.names.size() < 2)
       throw std::invalid_argument(train_path + ": the target column holds one class (" +
@@ -1246,6 +1273,16 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   column_flags.task =
       task.value_or(spec.output == "identity" || poisson ? Task::Regression : Task::Classification);
   if (column_flags.task == Task::Regression && !spec.output_given && !poisson) spec.output = "identity";
+  // A regression's loss is the mean over the rows unless --reduction says
+  // otherwise: the sum, with the default learning rate, diverges on all but a
+  // few dozen rows. A classifier of a --target column's classes is scikit-learn's:
+  // softmax outputs and the cross-entropy, unless --output or --loss say otherwise.
+  if (column_flags.task == Task::Regression && !spec.reduction_given) spec.reduction = Reduction::Mean;
+  if (column_flags.task == Task::Classification && !target.empty() && !spec.output_given && !spec.loss_given) {
+    spec.output = "softmax";
+    spec.loss = Loss::CrossEntropy;
+  }
+  column_flags.task_given = task.has_value();
   column_flags.no_header_row = no_header_row;
   column_flags.target = target;
   column_flags.features = features;
@@ -1339,6 +1376,11 @@ bool find_features(const Model& model, std::size_t inputs, const CsvBlocks& data
     features = match_by_name(names, data.header(), data.path(), "features");
     return true;
   }
+  if (!names.empty() && data.columns() != inputs)  // which columns are which is a guess: refuse it
+    throw UsageError(data.path() + " has no header row and " + std::to_string(data.columns()) +
+                     " columns, but the model's " + std::to_string(inputs) +
+                     " features have names: give the file its header row (any column order then works), or "
+                     "exactly the features' columns in the model's order");
   features.clear();
   for (std::size_t j = 0; j < inputs; ++j) features.push_back(j);
   return false;

@@ -173,6 +173,29 @@ std::size_t Classes::index_of(const std::string& value) const {
   return it == names.end() ? std::string::npos : static_cast<std::size_t>(it - names.begin());
 }
 
+namespace {
+
+// Whole numbers from 2^53 on are not all doubles: 2^53 and 2^53 + 1 would be one class.
+constexpr double kExactIntegers = 9007199254740992.0;
+
+void check_exact(const std::string& name, double v) {
+  if (v == std::floor(v) && std::fabs(v) >= kExactIntegers)
+    throw std::invalid_argument("class " + in_quotes(name) + ": whole numbers of 2^53 or more are not told "
+                                "apart here (as numbers they may round to their neighbours); give such labels "
+                                "as text, for example with a letter before them");
+}
+
+// pandas' spellings of a missing value (read_csv's default na_values): a label
+// spelt so is a row without a class, not a class of its own.
+bool is_missing(const std::string& v) {
+  static const char* const kMissing[] = {"",     "#N/A", "#N/A N/A", "#NA",  "-1.#IND", "-1.#QNAN", "-NaN",
+                                         "-nan", "1.#IND", "1.#QNAN", "<NA>", "N/A",    "NA",       "NULL",
+                                         "NaN",  "None", "n/a",      "nan",  "null"};
+  return std::find(std::begin(kMissing), std::end(kMissing), v) != std::end(kMissing);
+}
+
+}  // namespace
+
 Classes classes_named(std::vector<std::string> names, const std::string& type) {
   Classes c;
   c.names = std::move(names);
@@ -182,6 +205,7 @@ Classes classes_named(std::vector<std::string> names, const std::string& type) {
       double v;
       // a model file's classes of a number type are numbers: its reader checks them
       if (!parse_number(name, v)) throw std::logic_error("class " + in_quotes(name) + " is not of type " + type);
+      check_exact(name, v);
       c.numbers.push_back(v);
     }
   }
@@ -191,18 +215,41 @@ Classes classes_named(std::vector<std::string> names, const std::string& type) {
 Classes classes_of(const std::vector<std::string>& values) {
   // Numbers when every value is one (pandas reads such a column as numbers,
   // and scikit-learn sorts its classes numerically); else text.
+  for (const std::string& v : values)
+    if (is_missing(v))
+      throw std::invalid_argument("the target column holds " + in_quotes(v) +
+                                  ", which pandas reads as a missing value: a row without a class (drop such rows)");
+  // pandas reads a column of True/False spellings as booleans: two classes
+  // whichever way each row spells them; here each spelling is a class, so
+  // more than one spelling of a value is refused rather than split.
+  static const char* const kTrue[] = {"True", "true", "TRUE"};
+  static const char* const kFalse[] = {"False", "false", "FALSE"};
+  std::vector<std::string> spellings;
+  for (const std::string& v : values) {
+    const bool t = std::find(std::begin(kTrue), std::end(kTrue), v) != std::end(kTrue);
+    const bool f = std::find(std::begin(kFalse), std::end(kFalse), v) != std::end(kFalse);
+    if (!t && !f) {
+      spellings.clear();
+      break;
+    }
+    if (std::find(spellings.begin(), spellings.end(), v) == spellings.end()) spellings.push_back(v);
+  }
+  if (spellings.size() > 2)
+    throw std::invalid_argument("the target column spells True and False more than one way (" + listed(spellings) +
+                                "), which pandas reads as two classes: spell each one way");
   std::vector<double> numbers;
   numbers.reserve(values.size());
-  for (const std::string& v : values) {
+  for (std::size_t i = 0; i < values.size(); ++i) {
     double x;
-    if (!parse_field_number(v, x) || !std::isfinite(x)) break;
+    if (!parse_field_number(values[i], x) || !std::isfinite(x)) break;
+    check_exact(values[i], x);
     numbers.push_back(x);
   }
   if (numbers.size() == values.size() && !values.empty()) {
     std::sort(numbers.begin(), numbers.end());
     numbers.erase(std::unique(numbers.begin(), numbers.end()), numbers.end());
     const bool integers = std::all_of(numbers.begin(), numbers.end(), [](double x) {
-      return x == std::floor(x) && std::fabs(x) < 9007199254740992.0;  // 2^53: every such integer is exact
+      return x == std::floor(x) && std::fabs(x) < kExactIntegers;
     });
     std::vector<std::string> names;
     for (const double x : numbers) {

@@ -76,6 +76,7 @@ struct ColumnFlags {
   std::optional<std::size_t> labels;           // --labels
   bool no_header_row = false;                  // --no-header-row
   Task task = Task::Classification;
+  bool task_given = false;  // --task was given
 };
 
 // Whether the first row of the training (and test) file is its header: never

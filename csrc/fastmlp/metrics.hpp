@@ -57,10 +57,11 @@ std::size_t true_class_of_row(const T* values, std::size_t k, const std::string&
   if (c == kNoClass)
     throw std::invalid_argument(what + " row " + std::to_string(row) +
                                 " holds a value that is not finite (NaN or infinite)");
-  if (k == 1 && !(values[0] >= 0 && values[0] <= 1))
-    throw std::invalid_argument(what + " row " + std::to_string(row) + " holds " +
-                                std::to_string(static_cast<double>(values[0])) +
-                                ", not a binary label from 0 to 1");
+  for (std::size_t j = 0; j < k; ++j)  // a class index such as 2, or a score, is not a label
+    if (!(values[j] >= 0 && values[j] <= 1))
+      throw std::invalid_argument(what + " row " + std::to_string(row) + " holds " +
+                                  std::to_string(static_cast<double>(values[j])) +
+                                  (k == 1 ? ", not a binary label from 0 to 1" : ", not a one-hot label from 0 to 1"));
   for (std::size_t j = 0; k > 1 && j < k; ++j)
     if (j != c && !(values[j] < values[c]))
       throw std::invalid_argument(what + " row " + std::to_string(row) +
