@@ -485,7 +485,7 @@ def test_scaled_training_is_the_python_fit_on_standardised_rows(door, tmp_path):
               "--epochs", "20", "--seed", "2", "--quiet", "-o", str(model))
     assert res.returncode == 0, res.stderr
     scaler = StandardScaler().fit(X)
-    net = fastmlp.train(scaler.transform(X), Y, hidden=5, epochs=20, seed=2)
+    net = fastmlp.train(scaler.transform(X), Y, hidden=5, output="softmax", loss="cross_entropy", epochs=20, seed=2)
     np.testing.assert_allclose(fastmlp.load(model).predict(X), net.predict(scaler.transform(X)), rtol=1e-9)
 
 
@@ -498,7 +498,7 @@ def test_scale_none_and_the_one_hot_layout_train_on_raw_features(door, tmp_path)
     res = run(door, "train", "--train", str(IRIS), "--test", str(IRIS), "--target", "species",
               "--scale", "none", "--epochs", "30", "--seed", "2", "--quiet", "-o", str(model))
     assert res.returncode == 0, res.stderr
-    net = fastmlp.train(X, Y, hidden=5, epochs=30, seed=2)
+    net = fastmlp.train(X, Y, hidden=5, output="softmax", loss="cross_entropy", epochs=30, seed=2)
     for a, b in zip(fastmlp.load(model).weights + fastmlp.load(model).biases, net.weights + net.biases):
         np.testing.assert_array_equal(a, b)
     # the one-hot layout defaults to none: the same output and model as with --scale none

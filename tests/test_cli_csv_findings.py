@@ -231,6 +231,10 @@ def test_an_unnamed_pandas_frame_header_is_not_a_data_row(door, tmp_path):
     ev = run(door, "eval", str(model), str(tmp_path / "f.csv"))
     assert ev.returncode == 0, ev.stderr
     assert sum(_supports(ev.stdout).values()) == len(frame)
+    # the truth is column "4", not the features "0", "1", "2" that share the classes' names
+    predicted = fastmlp.load(model).predict(frame.iloc[:, :4].to_numpy()).argmax(axis=1)
+    accuracy = sklearn_metrics.accuracy_score(frame["4"], predicted)
+    assert ev.stdout.splitlines()[0] == f"Accuracy: {100 * accuracy:.2f}%"
 
 
 def test_a_header_of_numbers_written_by_the_csv_module(door, tmp_path):

@@ -1278,7 +1278,8 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   // few dozen rows. A classifier of a --target column's classes is scikit-learn's:
   // softmax outputs and the cross-entropy, unless --output or --loss say otherwise.
   if (column_flags.task == Task::Regression && !spec.reduction_given) spec.reduction = Reduction::Mean;
-  if (column_flags.task == Task::Classification && !target.empty() && !spec.output_given && !spec.loss_given) {
+  if (column_flags.task == Task::Classification && !target.empty() && !labels && !spec.output_given &&
+      !spec.loss_given) {
     spec.output = "softmax";
     spec.loss = Loss::CrossEntropy;
   }
@@ -1515,9 +1516,11 @@ Truth find_truth(const Model& model, std::size_t inputs, std::size_t outputs, co
       return t;
     }
     const std::vector<std::string>& classes = model.info.class_names;
+    // (among the columns beside the features: a pandas file's features may be named "0", "1", ... as
+    // its classes are)
     if (!regression && classes.size() == outputs && outputs > 1 &&
         std::all_of(classes.begin(), classes.end(), [&](const std::string& c) {
-          return std::find(header.begin(), header.end(), c) != header.end();
+          return std::any_of(others.begin(), others.end(), [&](std::size_t j) { return header[j] == c; });
         })) {
       t.kind = Truth::OneHot;  // one-hot columns named as the classes, in any order
       t.columns = match_by_name(classes, header, data.path(), "classes");
