@@ -134,6 +134,21 @@ def test_eval_finds_the_one_column_holding_the_classes(door, tmp_path):
     assert named.stdout == res.stdout
 
 
+@pytest.mark.parametrize("extra", [
+    [(f"note{k}", lambda i, k=k: f"n{i * k}") for k in range(400)],  # a wide file: one pass reads them all
+    [("comment", lambda i: "" if i == 3 else "ok")],  # a field the one pass refuses: a column at a time
+])
+def test_eval_finds_the_class_column_beside_many_or_awkward_columns(door, tmp_path, extra):
+    _customers(tmp_path / "train.csv", 200, 4)
+    X, churn = _customers(tmp_path / "test.csv", 80, 5, extra=extra)
+    model = tmp_path / "m.st"
+    _train(door, tmp_path / "train.csv", model, "--target", "churn", "--features", "x0,x1")
+    res = run(door, "eval", str(model), str(tmp_path / "test.csv"))
+    assert res.returncode == 0, res.stderr
+    named = run(door, "eval", "--target", "churn", str(model), str(tmp_path / "test.csv"))
+    assert named.returncode == 0 and named.stdout == res.stdout
+
+
 def test_eval_with_two_columns_of_classes_still_asks_for_target(door, tmp_path):
     _customers(tmp_path / "train.csv", 100, 6)
     _customers(tmp_path / "test.csv", 40, 7, extra=[("churned_before", lambda i: "yes" if i % 2 else "no")])

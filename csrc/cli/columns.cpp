@@ -359,28 +359,42 @@ namespace {
 
 // Whether every value of column `column` of the regular file `path` is one of
 // `classes`; stops at the first that is not (most columns fail on their first row).
-bool all_classes(const std::string& path, HeaderRow header_row, std::size_t column, const Classes& classes) {
+// Which of the `candidates` columns hold only classes, read in one pass (a
+// pass per column made eval quadratic in the columns of a wide file); nullopt
+// when the file cannot be read so (a field it refuses, such as an empty one).
+std::optional<std::vector<std::size_t>> class_columns(const std::string& path, HeaderRow header_row,
+                                       const std::vector<std::size_t>& candidates, const Classes& classes) {
   try {
     std::ifstream in;
     open_csv(in, path);
     CsvReader reader(in, path, CsvReader::kBlockBytes, header_row);
     const std::size_t columns = reader.columns();
-    if (column >= columns) return false;
-    std::vector<std::size_t> ignored;
+    std::vector<std::size_t> kept, ignored;  // kept: the candidates in column order, as `text` holds them
     for (std::size_t j = 0; j < columns; ++j)
-      if (j != column) ignored.push_back(j);
-    reader.keep_text({column}, ignored);
+      (std::find(candidates.begin(), candidates.end(), j) != candidates.end() ? kept : ignored).push_back(j);
+    if (kept.empty()) return std::vector<std::size_t>{};
+    reader.keep_text(kept, ignored);
+    std::vector<char> alive(kept.size(), 1);
+    std::size_t left = kept.size();
     const std::size_t block = std::clamp<std::size_t>((std::size_t(1) << 17) / columns, 1, 1024);
     std::vector<double> values(block * columns);
     std::vector<std::string> text;
-    while (reader.read(values.data(), block, &text) != 0) {
-      for (const std::string& v : text)
-        if (classes.index_of(v) == std::string::npos) return false;
+    while (left != 0 && reader.read(values.data(), block, &text) != 0) {
+      for (std::size_t i = 0; i < text.size(); ++i) {
+        const std::size_t c = i % kept.size();
+        if (alive[c] && classes.index_of(text[i]) == std::string::npos) {
+          alive[c] = 0;
+          --left;
+        }
+      }
       text.clear();
     }
-    return true;
+    std::vector<std::size_t> found;
+    for (std::size_t c = 0; c < kept.size(); ++c)
+      if (alive[c]) found.push_back(kept[c]);
+    return found;
   } catch (const std::exception&) {
-    return false;  // a field this reading refuses (an empty one): no label column
+    return std::nullopt;
   }
 }
 
@@ -392,9 +406,15 @@ std::vector<std::size_t> columns_of_classes(const std::string& path, HeaderRow h
   // whose rows this reading would take from the evaluation's).
   std::error_code ec;
   if (path == "-" || !std::filesystem::is_regular_file(fs_path(path), ec)) return {};
+  if (auto found = class_columns(path, header_row, candidates, classes)) return *found;
+  // A field refused in one column (an empty one): the columns one at a time,
+  // as many passes as a file of ordinary width needs and no more.
   std::vector<std::size_t> found;
-  for (const std::size_t j : candidates)
-    if (all_classes(path, header_row, j, classes)) found.push_back(j);
+  if (candidates.size() > 32) return found;
+  for (const std::size_t j : candidates) {
+    const auto one = class_columns(path, header_row, {j}, classes);
+    if (one && !one->empty()) found.push_back(j);
+  }
   return found;
 }
 
