@@ -375,7 +375,13 @@ class Network:
 
     @property
     def weights(self) -> tuple[np.ndarray, ...]:
-        """Each layer's weight matrix, shape (in, out): a writable view."""
+        """Each layer's weight matrix, shape (in, out): a writable view.
+
+        Write through these views (or ``biases``') while you hold them:
+        ``predict`` keeps a packed copy of the weights only while no view is
+        alive, and packs again after one is dropped. A raw address kept past
+        the view's life (``ctypes``, ``__array_interface__``) is not watched:
+        writes through it may not reach a later ``predict``."""
         return tuple(self._core.weight(i) for i in range(self.n_layers))
 
     @property
