@@ -566,3 +566,20 @@ def test_eval_refuses_one_hot_labels_outside_0_and_1(door, tmp_path):
     write_rows(tmp_path / "bad.csv", [["1", "2", "3", "4"], ["0.5", "0.1", "-7", "0.5"]])
     res = run(door, "eval", "--no-header-row", str(model), str(tmp_path / "bad.csv"))
     assert res.returncode == 1 and res.stdout == "" and "not a one-hot label from 0 to 1" in res.stderr
+
+
+def test_pandas_index_column_is_not_taken_as_a_feature(door, tmp_path):
+    """to_csv's default writes the row index as a first column named ''; on sorted data
+    the row number predicts the label, so training on it in silence was a leak."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.default_rng(12)
+    frame = pd.DataFrame({"f1": rng.standard_normal(60), "f2": rng.standard_normal(60),
+                          "label": np.repeat(["a", "b"], 30)})
+    frame.to_csv(tmp_path / "f.csv")
+    assert (tmp_path / "f.csv").read_text().startswith(",f1,f2,label\n")
+    res = run(door, "train", "--train", str(tmp_path / "f.csv"), "--target", "label", "--epochs", "1")
+    assert res.returncode == 1 and "column 1 has no name" in res.stderr and "index=False" in res.stderr
+    res = run(door, "train", "--train", str(tmp_path / "f.csv"), "--target", "label", "--features", "f1,f2",
+              "--epochs", "1", "--quiet", "-o", str(tmp_path / "m.st"))
+    assert res.returncode == 0, res.stderr
+    assert json.loads(metadata(tmp_path / "m.st")["feature_names"]) == ["f1", "f2"]

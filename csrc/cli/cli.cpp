@@ -102,9 +102,10 @@ constexpr const char* kTrainUsage =
     "                   is not given; else --test-fraction, or the figures are the\n"
     "                   training rows' and say so)\n"
     "  --test-fraction F\n"
-    "                   hold out round(F x rows) rows of --train as test rows,\n"
-    "                   drawn from --seed; a classifier's are stratified: each class\n"
-    "                   gives round(F x its rows), keeping at least one to train on\n"
+    "                   hold out about F of --train's rows as test rows, drawn\n"
+    "                   from --seed: round(F x rows) for a regression; for a\n"
+    "                   classifier, stratified: round(F x its rows) of each class,\n"
+    "                   keeping at least one to train on\n"
     "  --labels N       one-hot label columns at the end of each row\n"
     "  --no-header-row  the files have no header row: their first row is data\n"
     "  --scale S        standard: train on each feature centred and divided by its\n"
@@ -1105,6 +1106,12 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
       (j + m < train.columns() ? cols.features : cols.targets).push_back(j);
   }
   check_unique_names(train.header, used_columns(cols), train_path);
+  if (!train.header.empty())
+    for (const std::size_t j : cols.features)
+      if (train.header[j].empty())  // pandas' to_csv writes its index so, and the row number is no feature
+        throw std::invalid_argument(train_path + ": column " + std::to_string(j + 1) +
+                                    " has no name (the index pandas' to_csv writes unless index=False?); "
+                                    "leave it out with --features, or name it");
   if (cols.layout == Layout::OneHot) check_one_hot(train, cols.targets);
 
   // the classes (of a target column, or named by one-hot columns), and each
