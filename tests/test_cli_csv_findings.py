@@ -583,3 +583,11 @@ def test_pandas_index_column_is_not_taken_as_a_feature(door, tmp_path):
               "--epochs", "1", "--quiet", "-o", str(tmp_path / "m.st"))
     assert res.returncode == 0, res.stderr
     assert json.loads(metadata(tmp_path / "m.st")["feature_names"]) == ["f1", "f2"]
+
+
+@pytest.mark.parametrize("sep, named", [(";", "';'"), ("\t", "tabs")])
+def test_a_file_separated_otherwise_is_named_so(door, tmp_path, sep, named):
+    pd = pytest.importorskip("pandas")
+    pd.DataFrame({"f1": [1.0, 2.0], "label": ["a", "b"]}).to_csv(tmp_path / "f.csv", sep=sep, index=False)
+    res = run(door, "train", "--train", str(tmp_path / "f.csv"), "--target", "label", "--epochs", "1")
+    assert res.returncode == 2 and f"the file seems separated by {named}; only commas separate here" in res.stderr

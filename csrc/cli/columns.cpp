@@ -54,8 +54,15 @@ std::size_t find_column(const std::string& spec, const std::vector<std::string>&
   if (header.empty())
     throw UsageError(std::string(flag) + ": no column " + in_quotes(spec) +
                      ": the file has no header; give a 0-based column index");
+  // One column whose name holds ';' or a tab: the file is separated by another character.
+  std::string separator;
+  if (header.size() == 1)
+    for (const char c : {';', '\t', '|'})
+      if (header[0].find(c) != std::string::npos) separator = c == '\t' ? "tabs" : in_quotes(std::string(1, c));
   throw UsageError(std::string(flag) + ": no column " + in_quotes(spec) + "; the header's columns are " +
-                   listed(header));
+                   listed(header) +
+                   (separator.empty() ? std::string()
+                                      : " (the file seems separated by " + separator + "; only commas separate here)"));
 }
 
 void check_header_was_named(const std::vector<std::string>& header, bool any_by_name, const char* flag) {
