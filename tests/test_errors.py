@@ -174,3 +174,13 @@ def test_save_and_load_refuse_a_path_with_a_nul_byte(tmp_path, monkeypatch, path
     with pytest.raises(ValueError, match="contains a NUL byte"):
         fastmlp.load(path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_dataframe_of_other_dtypes_names_its_columns():
+    """A category or text column in a DataFrame: the message names it (pandas' own
+    dtypes are the reference), not only the object dtype NumPy makes of the frame."""
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame({"a": [1.0, 2.0], "colour": pd.Categorical(["red", "blue"]), "n": [1, 2]})
+    assert [c for c, t in frame.dtypes.items() if t.kind not in "fiub"] == ["colour"]
+    with pytest.raises(TypeError, match=r"got dtype object \(columns 'colour' \(category\): encode them"):
+        fastmlp.Network([3, 2, 1]).fit(frame, np.zeros((2, 1)), epochs=1)

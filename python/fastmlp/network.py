@@ -1035,8 +1035,19 @@ def _as_real_array(a: ArrayLike, name: str) -> np.ndarray:
         except ValueError as error:  # ragged nested sequences: NumPy's message names no argument
             raise ValueError(f"{name} must be an array of numbers: {error}") from None
     if arr.dtype.kind not in "fiub":
-        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}")
+        raise TypeError(f"{name} must hold real numbers; got dtype {arr.dtype}{_columns_not_real(a)}")
     return arr
+
+
+def _columns_not_real(a: Any) -> str:
+    """For a DataFrame, the columns that are not of a real dtype (categories,
+    text), for the message: which to encode or drop."""
+    dtypes = getattr(a, "dtypes", None)
+    if dtypes is None or not hasattr(dtypes, "items"):
+        return ""
+    bad = [f"{column!r} ({dtype})" for column, dtype in dtypes.items()
+           if getattr(dtype, "kind", "O") not in "fiub"]
+    return f" (columns {', '.join(bad[:5])}{', ...' if len(bad) > 5 else ''}: encode them as numbers)" if bad else ""
 
 
 def _converted(arr: np.ndarray, name: str, dtype: np.dtype[Any]) -> np.ndarray:
