@@ -48,113 +48,91 @@ constexpr std::size_t R = kLanes, G = kGroup;
 
 static_assert(R == 8 && G == 4, "the vectors below hold 8 lanes and 4 units");
 
-template <class T>
-struct Lanes {  // portable: an array
-  T v[R];
-  static Lanes load(const T* p) {
-    Lanes a;
-    for (std::size_t r = 0; r < R; ++r) a.v[r] = p[r];
+template <class T, std::size_t N>
+struct Vec {  // portable: an array
+  T v[N];
+  static Vec load(const T* p) {
+    Vec a;
+    for (std::size_t i = 0; i < N; ++i) a.v[i] = p[i];
     return a;
   }
-  static Lanes set1(T x) {
-    Lanes a;
-    for (std::size_t r = 0; r < R; ++r) a.v[r] = x;
-    return a;
-  }
-  void store(T* p) const {
-    for (std::size_t r = 0; r < R; ++r) p[r] = v[r];
-  }
-  friend Lanes fma(Lanes a, Lanes b, Lanes c) {
-    for (std::size_t r = 0; r < R; ++r) c.v[r] = elementwise_detail::fused(a.v[r], b.v[r], c.v[r]);
-    return c;
-  }
-  friend Lanes operator+(Lanes a, Lanes b) {
-    for (std::size_t r = 0; r < R; ++r) a.v[r] = a.v[r] + b.v[r];
-    return a;
-  }
-};
-
-template <class T>
-struct Quad {  // portable: an array
-  T v[G];
-  static Quad load(const T* p) {
-    Quad a;
-    for (std::size_t q = 0; q < G; ++q) a.v[q] = p[q];
-    return a;
-  }
-  static Quad set1(T x) {
-    Quad a;
-    for (std::size_t q = 0; q < G; ++q) a.v[q] = x;
+  static Vec set1(T x) {
+    Vec a;
+    for (std::size_t i = 0; i < N; ++i) a.v[i] = x;
     return a;
   }
   void store(T* p) const {
-    for (std::size_t q = 0; q < G; ++q) p[q] = v[q];
+    for (std::size_t i = 0; i < N; ++i) p[i] = v[i];
   }
-  friend Quad fma(Quad a, Quad b, Quad c) {
-    for (std::size_t q = 0; q < G; ++q) c.v[q] = elementwise_detail::fused(a.v[q], b.v[q], c.v[q]);
+  friend Vec fma(Vec a, Vec b, Vec c) {
+    for (std::size_t i = 0; i < N; ++i) c.v[i] = elementwise_detail::fused(a.v[i], b.v[i], c.v[i]);
     return c;
   }
-  friend Quad operator+(Quad a, Quad b) {
-    for (std::size_t q = 0; q < G; ++q) a.v[q] = a.v[q] + b.v[q];
+  friend Vec operator+(Vec a, Vec b) {
+    for (std::size_t i = 0; i < N; ++i) a.v[i] = a.v[i] + b.v[i];
     return a;
   }
 };
+template <class T>
+using Lanes = Vec<T, R>;  // a value per row of a block
+template <class T>
+using Quad = Vec<T, G>;  // a value per unit of a group
 
 #if defined(FASTMLP_FUSED_X86)
 #if defined(__AVX512F__)
 template <>
-struct Lanes<double> {
+struct Vec<double, R> {
   __m512d v;
-  static Lanes load(const double* p) { return {_mm512_loadu_pd(p)}; }
-  static Lanes set1(double x) { return {_mm512_set1_pd(x)}; }
+  static Vec load(const double* p) { return {_mm512_loadu_pd(p)}; }
+  static Vec set1(double x) { return {_mm512_set1_pd(x)}; }
   void store(double* p) const { _mm512_storeu_pd(p, v); }
-  friend Lanes fma(Lanes a, Lanes b, Lanes c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
-  friend Lanes operator+(Lanes a, Lanes b) { return {_mm512_add_pd(a.v, b.v)}; }
+  friend Vec fma(Vec a, Vec b, Vec c) { return {_mm512_fmadd_pd(a.v, b.v, c.v)}; }
+  friend Vec operator+(Vec a, Vec b) { return {_mm512_add_pd(a.v, b.v)}; }
 };
 #else
 template <>
-struct Lanes<double> {
+struct Vec<double, R> {
   __m256d lo, hi;
-  static Lanes load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
-  static Lanes set1(double x) { return {_mm256_set1_pd(x), _mm256_set1_pd(x)}; }
+  static Vec load(const double* p) { return {_mm256_loadu_pd(p), _mm256_loadu_pd(p + 4)}; }
+  static Vec set1(double x) { return {_mm256_set1_pd(x), _mm256_set1_pd(x)}; }
   void store(double* p) const {
     _mm256_storeu_pd(p, lo);
     _mm256_storeu_pd(p + 4, hi);
   }
-  friend Lanes fma(Lanes a, Lanes b, Lanes c) {
+  friend Vec fma(Vec a, Vec b, Vec c) {
     return {_mm256_fmadd_pd(a.lo, b.lo, c.lo), _mm256_fmadd_pd(a.hi, b.hi, c.hi)};
   }
-  friend Lanes operator+(Lanes a, Lanes b) {
+  friend Vec operator+(Vec a, Vec b) {
     return {_mm256_add_pd(a.lo, b.lo), _mm256_add_pd(a.hi, b.hi)};
   }
 };
 #endif
 template <>
-struct Lanes<float> {
+struct Vec<float, R> {
   __m256 v;
-  static Lanes load(const float* p) { return {_mm256_loadu_ps(p)}; }
-  static Lanes set1(float x) { return {_mm256_set1_ps(x)}; }
+  static Vec load(const float* p) { return {_mm256_loadu_ps(p)}; }
+  static Vec set1(float x) { return {_mm256_set1_ps(x)}; }
   void store(float* p) const { _mm256_storeu_ps(p, v); }
-  friend Lanes fma(Lanes a, Lanes b, Lanes c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
-  friend Lanes operator+(Lanes a, Lanes b) { return {_mm256_add_ps(a.v, b.v)}; }
+  friend Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+  friend Vec operator+(Vec a, Vec b) { return {_mm256_add_ps(a.v, b.v)}; }
 };
 template <>
-struct Quad<double> {
+struct Vec<double, G> {
   __m256d v;
-  static Quad load(const double* p) { return {_mm256_loadu_pd(p)}; }
-  static Quad set1(double x) { return {_mm256_set1_pd(x)}; }
+  static Vec load(const double* p) { return {_mm256_loadu_pd(p)}; }
+  static Vec set1(double x) { return {_mm256_set1_pd(x)}; }
   void store(double* p) const { _mm256_storeu_pd(p, v); }
-  friend Quad fma(Quad a, Quad b, Quad c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
-  friend Quad operator+(Quad a, Quad b) { return {_mm256_add_pd(a.v, b.v)}; }
+  friend Vec fma(Vec a, Vec b, Vec c) { return {_mm256_fmadd_pd(a.v, b.v, c.v)}; }
+  friend Vec operator+(Vec a, Vec b) { return {_mm256_add_pd(a.v, b.v)}; }
 };
 template <>
-struct Quad<float> {
+struct Vec<float, G> {
   __m128 v;
-  static Quad load(const float* p) { return {_mm_loadu_ps(p)}; }
-  static Quad set1(float x) { return {_mm_set1_ps(x)}; }
+  static Vec load(const float* p) { return {_mm_loadu_ps(p)}; }
+  static Vec set1(float x) { return {_mm_set1_ps(x)}; }
   void store(float* p) const { _mm_storeu_ps(p, v); }
-  friend Quad fma(Quad a, Quad b, Quad c) { return {_mm_fmadd_ps(a.v, b.v, c.v)}; }
-  friend Quad operator+(Quad a, Quad b) { return {_mm_add_ps(a.v, b.v)}; }
+  friend Vec fma(Vec a, Vec b, Vec c) { return {_mm_fmadd_ps(a.v, b.v, c.v)}; }
+  friend Vec operator+(Vec a, Vec b) { return {_mm_add_ps(a.v, b.v)}; }
 };
 #endif
 
