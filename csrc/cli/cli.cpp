@@ -697,8 +697,7 @@ Model load_model(const std::string& path, const std::string& data) {
   } catch (const ModelFileError& e) {
     std::string why = e.what();
     if (why.rfind(path + ": ", 0) == 0) why.erase(0, path.size() + 2);
-    // a text file's first 8 bytes read as a header length say nothing to its reader
-    if (starts_with_text(path)) why = "it starts with text, as a CSV file does";
+    if (starts_with_text(path)) why = "it starts with text, as a CSV file does: " + why;
     throw std::invalid_argument(in_quotes(path, 256) + " is not a fastmlp model file (" + why + ")" + hint());
   }
 }
