@@ -37,6 +37,11 @@ def num(v):
     return format(float(v), ".17g")
 
 
+def predict_output(res):
+    """The numbers `predict` wrote after its header row, one row a line."""
+    return np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1, ndmin=2)
+
+
 def metadata(path):
     with safe_open(str(path), framework="numpy") as f:
         return f.metadata()
@@ -222,7 +227,7 @@ def test_a_regression_reports_r2_rmse_and_mae(door, tmp_path, targets):
     _check_figures(_regression_figures(ev.stdout), Y, P)
     pr = run(door, "predict", str(model), str(tmp_path / "test.csv"))
     assert pr.stdout.splitlines()[0] == target
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2), P)
+    np.testing.assert_array_equal(predict_output(pr), P)
 
 
 def test_identity_output_with_labels_is_a_regression_not_an_accuracy(door, tmp_path):

@@ -16,7 +16,8 @@ import pytest
 import fastmlp
 
 from test_cli import door, run  # noqa: F401  (test_cli's front doors)
-from test_cli_csv import IRIS, _regression_figures, _regression_file, metadata, num, predicted_names, read_rows, write_rows
+from test_cli_csv import (IRIS, _regression_figures, _regression_file, metadata, num, predict_output, predicted_names,
+                          read_rows, write_rows)
 
 sklearn_metrics = pytest.importorskip("sklearn.metrics")
 
@@ -91,7 +92,7 @@ def test_duplicate_names_among_skipped_columns_are_allowed(door, tmp_path):
     assert json.loads(metadata(model)["feature_names"]) == ["x0", "x1"]
     res = run(door, "predict", str(model), str(tmp_path / "c.csv"))
     assert res.returncode == 0, res.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1, ndmin=2),
+    np.testing.assert_array_equal(predict_output(res),
                                   fastmlp.load(model).predict(X))
 
 
@@ -182,7 +183,7 @@ def test_features_skip_text_empty_and_garbage_columns(door, tmp_path):
     P = net.predict(X)
     pr = run(door, "predict", str(model), str(tmp_path / "p.csv"))
     assert pr.returncode == 0, pr.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2), P)
+    np.testing.assert_array_equal(predict_output(pr), P)
     classes = json.loads(metadata(model)["classes"])
     assert classes == ["down", "up"]
     predicted = np.asarray(classes)[P.argmax(axis=1)]
@@ -241,7 +242,7 @@ def test_an_unnamed_pandas_frame_header_is_not_a_data_row(door, tmp_path):
     # predict and eval read the same rows
     pr = run(door, "predict", str(model), str(tmp_path / "f.csv"))
     assert pr.returncode == 0, pr.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2),
+    np.testing.assert_array_equal(predict_output(pr),
                                   fastmlp.load(model).predict(frame.iloc[:, :4].to_numpy()))
     ev = run(door, "eval", str(model), str(tmp_path / "f.csv"))
     assert ev.returncode == 0, ev.stderr
@@ -298,7 +299,7 @@ def test_a_named_model_on_a_file_without_a_header_row(door, tmp_path):
     assert res.returncode == 1 and "has no column 'x0'" in res.stderr and "--no-header-row" in res.stderr
     res = run(door, "predict", "--no-header-row", str(model), str(tmp_path / "x.csv"))
     assert res.returncode == 0, res.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1, ndmin=2),
+    np.testing.assert_array_equal(predict_output(res),
                                   fastmlp.load(model).predict(X))
 
 
@@ -318,7 +319,7 @@ def test_header_names_that_look_like_numbers(door, tmp_path):
     assert json.loads(metadata(model)["feature_names"]) == ["2019", "2020"]
     pr = run(door, "predict", str(model), str(tmp_path / "s.csv"))
     assert pr.returncode == 0, pr.stderr
-    np.testing.assert_array_equal(np.loadtxt(io.StringIO(pr.stdout), delimiter=",", skiprows=1, ndmin=2),
+    np.testing.assert_array_equal(predict_output(pr),
                                   fastmlp.load(model).predict(frame[["2019", "2020"]].to_numpy()))
     # '1' names no column: it is an index, the column named '2019'
     _train(door, tmp_path / "s.csv", tmp_path / "i.st", "--target", "label", "--features", "1,2")
@@ -554,8 +555,7 @@ def test_a_named_model_refuses_a_headerless_file_of_other_width(door, tmp_path):
     np.savetxt(tmp_path / "features.csv", X, delimiter=",", fmt="%.17g")
     res = run(door, "predict", "--no-header-row", str(model), str(tmp_path / "features.csv"))
     assert res.returncode == 0, res.stderr
-    np.testing.assert_allclose(np.loadtxt(io.StringIO(res.stdout), delimiter=",", skiprows=1),
-                               fastmlp.load(model).predict(X)[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(predict_output(res), fastmlp.load(model).predict(X), rtol=1e-6)
 
 
 def test_eval_refuses_one_hot_labels_outside_0_and_1(door, tmp_path):
