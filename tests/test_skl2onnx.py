@@ -187,6 +187,8 @@ from sklearn.preprocessing import StandardScaler
 X = np.random.default_rng(0).random((40, 4)).astype(np.float32)
 pipe = make_pipeline(StandardScaler(), fastmlp.sklearn.MLPClassifier((5,), max_iter=3)).fit(X, X[:, 0] > 0.5)
 model = convert(pipe, X[:1])
+import importlib.resources
+assert importlib.resources.files("skl2onnx").joinpath("__init__.py").is_file()  # its loader still serves it
 print(skl2onnx_at_import, sorted({{node.op_type for node in model.graph.node}} & {{"Gemm", "MatMul"}}))
 """
 

@@ -160,3 +160,6 @@ class _ThenLoader(importlib.abc.Loader):
     def exec_module(self, module: Any) -> None:
         self._loader.exec_module(module)
         self._then()
+
+    def __getattr__(self, name: str) -> Any:  # the rest of the loader (resource readers, get_data, ...)
+        return getattr(self._loader, name)
