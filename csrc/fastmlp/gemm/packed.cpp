@@ -59,8 +59,9 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl, std::size_t
 //
 // Where each column strip of a step is computed by one task (the step's rows
 // fit one task) or by consecutive tasks on one thread (no pool), the strip of
-// op(B) is packed by the task itself, into the running thread's scratch, just
-// before its tiles: the strip then goes from op(B) into L2 and is read from
+// op(B) is packed by the task itself just before its tiles (on one thread,
+// into one strip buffer reused by every strip; on a pool, into the strip's own
+// place in the step's panel buffer, so that no worker needs scratch of its own): the strip then goes from op(B) into L2 and is read from
 // there, instead of making a round trip through a whole packed KC x NC panel
 // (megabytes: L3 or memory) between a packing task and the compute tasks.
 // That is the training's case (each of its products runs on one thread, with
@@ -84,8 +85,10 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
   T* const a_buffers = scratch.a.get(2 * a_size);
   T* const b_buffers = scratch.b.get(2 * b_size);
 
-  // One thread runs every task, in order.
+  // One thread runs every task, in order, and packs op(B) strip by strip into
+  // one buffer that stays in L2.
   const bool sequential = pool == nullptr || pool->size() < 2;
+  T* const strip_buffer = sequential ? scratch.strip.get(strip_size<T>(bl)) : nullptr;
 
   struct Step {
     std::size_t jc, nc, ig, mg, pc, kc;
@@ -146,7 +149,7 @@ void run_packed(const KernelSet<T>& ks, Trans trans_a, Trans trans_b, std::size_
       run_tiles(ks, st.kc, packed_a, st.b_packed, alpha, step_beta, c, ldc, i0, i1, j0, j1);
       return;
     }
-    T* const strip = thread_scratch<T>().strip.get(strip_size<T>(bl));
+    T* const strip = sequential ? strip_buffer : st.b_packed + j0 * st.kc;
     if (row == 0)
       ks.pack_b(trans_b, st.kc, j1 - j0, at(trans_b, B, ldb, st.pc, st.jc + j0), ldb, strip, 0,
                 1);

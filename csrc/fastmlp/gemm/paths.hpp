@@ -95,7 +95,7 @@ struct ThreadScratch {
   Scratch<T> a;      // packed blocks of op(A), or the tiny path's copy of op(B)
   Scratch<T> b;      // packed panels of op(B)
   Scratch<T> panel;  // one micro-panel of op(A), for products with a PackedB
-  Scratch<T> strip;  // one compute task's strip of op(B) (packed.cpp)
+  Scratch<T> strip;  // one strip of op(B), when one thread runs every task (packed.cpp)
 };
 
 // One per thread and type, shared by every file of gemm/ (a template, so not
@@ -174,8 +174,8 @@ PackedSizes packed_sizes(const Blocking& bl, std::size_t m, std::size_t n, std::
 }
 
 // The NR-wide panels of op(B) in a compute task's strip when a thread runs
-// every task (kStripBytes of a k-block, at least one panel), and the values a
-// strip takes (a pool's tasks take at most kTaskPanelsB panels).
+// every task (kStripBytes of a k-block, at least one panel), and the values
+// that strip takes (a pool's tasks pack theirs into the step's panel buffer).
 template <class T>
 std::size_t strip_panels(const Blocking& bl) {
   const std::size_t panels = kStripBytes / (KC<T> * bl.nr * sizeof(T));
@@ -184,8 +184,7 @@ std::size_t strip_panels(const Blocking& bl) {
 
 template <class T>
 std::size_t strip_size(const Blocking& bl) {
-  const std::size_t panels = strip_panels<T>(bl);
-  return KC<T> * (panels > kTaskPanelsB ? panels : kTaskPanelsB) * bl.nr;
+  return KC<T> * strip_panels<T>(bl) * bl.nr;
 }
 
 // --- loops 2 and 1 over packed panels -------------------------------------------------
