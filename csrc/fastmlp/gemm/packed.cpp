@@ -61,8 +61,9 @@ TaskGrid task_grid(std::size_t m, std::size_t n, const Blocking& bl, std::size_t
 // fit one task) or by consecutive tasks on one thread (no pool), the strip of
 // op(B) is packed by the task itself just before its tiles (on one thread,
 // into one strip buffer reused by every strip; on a pool, into the strip's own
-// place in the step's panel buffer, so that no worker needs scratch of its own): the strip then goes from op(B) into L2 and is read from
-// there, instead of making a round trip through a whole packed KC x NC panel
+// place in the step's panel buffer, so that no worker needs scratch of its
+// own): the strip then goes from op(B) into L2 and is read from there,
+// instead of making a round trip through a whole packed KC x NC panel
 // (megabytes: L3 or memory) between a packing task and the compute tasks.
 // That is the training's case (each of its products runs on one thread, with
 // few rows: a block of a batch, or a part of dW), where the panel's round trip
