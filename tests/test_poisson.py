@@ -203,3 +203,60 @@ def test_a_tiny_negative_target_is_shown_as_it_is():
     net = fastmlp.Network([2, 3, 1], output="exp", loss="poisson", seed=0)
     with pytest.raises(ValueError, match=r"found -1e-300 at row 1, column 0"):
         net.fit(X, Y, epochs=1)
+
+
+@pytest.mark.parametrize("dtype, edge", [("float64", 709.782712893384), ("float32", 88.72283935546875)])
+def test_exp_output_overflows_to_infinity_as_numpy_does(dtype, edge):
+    # logits on both sides of the largest finite e^z: the exp output is NumPy's
+    # exp there, finite values to a few ulp and infinity past the edge (a
+    # prediction held at a huge finite value would hide a diverged fit)
+    z = np.concatenate([np.linspace(edge - 3, edge + 3, 61), [edge * 2, 1e30]]).astype(dtype)
+    net = fastmlp.Network([1, 1], activation="identity", output="exp", loss="poisson", dtype=dtype)
+    net.weights[0][:] = 1
+    net.biases[0][:] = 0
+    with np.errstate(over="ignore"):
+        want = np.exp(z)
+    got = net.predict(z[:, None])[:, 0]
+    assert np.array_equal(np.isinf(got), np.isinf(want))
+    finite = np.isfinite(want)
+    np.testing.assert_allclose(got[finite], want[finite], rtol=8 * np.finfo(dtype).eps)
+
+
+def test_sigmoid_of_a_very_negative_logit_is_zero():
+    net = fastmlp.Network([1, 1], activation="identity", output="sigmoid", loss="mse")
+    net.weights[0][:] = 1
+    net.biases[0][:] = 0
+    z = np.array([[-700.0], [-720.0], [-1e6]])
+    with np.errstate(over="ignore"):
+        want = 1 / (1 + np.exp(-z))
+    got = net.predict(z)
+    np.testing.assert_allclose(got, want, rtol=4 * np.finfo(np.float64).eps)
+    assert got[1, 0] == 0 and got[2, 0] == 0
+
+
+def test_a_fit_whose_logits_run_off_raises_instead_of_returning_zeros():
+    # the article's defaults (summed loss, learning rate 0.2) on 2000 rows of
+    # counts: the logits run to about -1e273, the loss (1.9e277) and every
+    # prediction (e^-708) stay finite; the guard reads the parameters' norm
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(2000, 4))
+    y = rng.poisson(np.exp(0.5 * X[:, 0] + 0.3)).astype(float)[:, None]
+    with pytest.raises(FloatingPointError, match="too large to square") as info:
+        fastmlp.train(X, y, hidden=5, output="exp", loss="poisson", epochs=200)
+    assert "epoch" in str(info.value)
+    net = fastmlp.train(X, y, hidden=5, output="exp", loss="poisson", epochs=200, on_divergence="continue")
+    assert max(np.abs(w).max() for w in net.weights) > 1e154  # what "continue" leaves
+
+
+def test_loss_of_huge_counts_fitted_well_is_finite():
+    # y log y alone overflows past y ~ 2.5e305; the deviance of a good fit does not
+    y = np.array([[1e306], [3e307], [1e300]])
+    net = fastmlp.Network([1, 1], activation="identity", output="exp", loss="poisson", reduction="sum")
+    net.weights[0][:] = 1
+    net.biases[0][:] = 0
+    X = np.log(y) + np.array([[0.0], [1e-3], [-2e-3]])  # a near-perfect fit: a = y e^d
+    a = np.exp(X)
+    want = np.sum(y * (np.log(y) - X) - y + a)  # half deviance, in a form that stays finite here
+    got = net.loss(X, y)
+    assert np.isfinite(got)
+    np.testing.assert_allclose(got, want, rtol=1e-9)

@@ -130,8 +130,7 @@ double fused_batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<
   // the loss, from the rows' terms, as batch_gradient sums them
   if (b.order != nullptr && b.weight != nullptr)
     for (std::size_t i = 0; i < b.rows; ++i) ws.weight.data()[i] = b.weight[b.row(i)];
-  return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
-                  b.weights(ws));
+  return batch_terms_loss(net, b, ws, scale);
 }
 
 // --- instantiations ---------------------------------------------------------------------

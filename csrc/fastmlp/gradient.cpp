@@ -312,8 +312,7 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
   if (fused_chosen(net, b, pool != nullptr)) return fused_batch_gradient(net, b, ws, scale, stop);
   forward_backward(net, b, ws, scale, true, pool, stop);
   if (stop.raised()) return 0;
-  const double loss = loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows),
-                               scale, b.weights(ws));
+  const double loss = batch_terms_loss(net, b, ws, scale);
   const ConstMatrixView<T> X = !b.X_csr.empty() ? ConstMatrixView<T>(nullptr, b.rows, b.X.cols)
                                 : b.order != nullptr
                                     ? ConstMatrixView<T>(ws.X.view()).rows_range(0, b.rows)
@@ -328,8 +327,14 @@ double batch_loss(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, Th
   const T scale = reduction_scale(net.reduction(), b);
   StopFlag never;
   forward_backward(net, b, ws, scale, false, pool, never);
-  return loss_sum(ConstMatrixView<double>(ws.loss_terms.view()).rows_range(0, b.rows), scale,
-                  b.weights(ws));
+  return batch_terms_loss(net, b, ws, scale);
+}
+
+template <class T>
+double batch_terms_loss(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale) {
+  const MatrixView<double> terms = ws.loss_terms.view().rows_range(0, b.rows);
+  if (b.clip_log_loss && net.loss() == Loss::CrossEntropy) clip_log_loss_terms<T>(terms);
+  return loss_sum(ConstMatrixView<double>(terms), scale, b.weights(ws));
 }
 
 template <class T>
@@ -400,6 +405,7 @@ void check_fit_inputs(const Network<T>& net, const CsrView<T>& X, InputView<T> Y
                                     ThreadPool*, StopFlag&);                                   \
   template double batch_loss<T>(const Network<T>&, const Batch<T>&, Workspace<T>&,            \
                                 ThreadPool*);                                                  \
+  template double batch_terms_loss<T>(const Network<T>&, const Batch<T>&, Workspace<T>&, T);  \
   template void reserve_scratch<T>(const Network<T>&, std::size_t, bool, ThreadPool*);
 FASTMLP_INSTANTIATE(float)
 FASTMLP_INSTANTIATE(double)

@@ -131,6 +131,7 @@ struct Batch {
   std::size_t first, rows;
   CsrView<T> X_csr = {};
   const DropoutKey* dropout = nullptr;  // while training: the epoch's masks; null: none
+  bool clip_log_loss = false;           // FitOptions::clip_log_loss, for the training loss
 
   // The row of X that is row i of the batch.
   std::size_t row(std::size_t i) const { return order != nullptr ? order[first + i] : first + i; }
@@ -158,6 +159,11 @@ double batch_gradient(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws
 // the outputs are left in ws.activations.back().
 template <class T>
 double batch_loss(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, ThreadPool* pool);
+
+// The batch's loss from its rows' terms in ws.loss_terms (loss_sum; with
+// b.clip_log_loss and cross_entropy, clipped first as scikit-learn's log_loss).
+template <class T>
+double batch_terms_loss(const Network<T>& net, const Batch<T>& b, Workspace<T>& ws, T scale);
 
 // Sizes the gemm scratch of each of the pool's threads for the products of
 // batches of up to `rows` rows (with `backward`, their gradients), so that

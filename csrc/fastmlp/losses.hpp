@@ -9,7 +9,8 @@
 // computed from the logits Z with log-sum-exp, so no log(0) ever happens.
 // poisson is the half Poisson deviance with a log link (output exp, A = e^Z):
 // per element y log(y / a) - y + a, which is A - Y Z plus a term of Y alone
-// (scikit-learn's HalfPoissonLoss with its constant, zero at a perfect fit);
+// (scikit-learn's HalfPoissonLoss with its constant, zero at a perfect fit;
+// poisson_term);
 // its gradient at Z is A - Y. Its targets must be >= 0 (check_targets).
 // The reduction is explicit: sum over the batch, or mean (divided by its rows).
 #pragma once
@@ -17,6 +18,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <stdexcept>
 #include <string>
 
@@ -86,6 +88,32 @@ inline std::size_t loss_terms_per_row(Loss loss, Activation output, std::size_t 
   return loss == Loss::CrossEntropy && output == Activation::Softmax ? 1 : k;
 }
 
+// The half Poisson deviance of one output, a - y z + (y log y - y) with
+// a = e^z, written as a + y (log y - 1 - z) so that no part overflows on its
+// own when a large y is fitted well (log y near z).
+template <class T>
+inline double poisson_term(T a, T y, T z) {
+  const double yd = y;
+  return yd > 0 ? static_cast<double>(a) + yd * (std::log(yd) - 1.0 - static_cast<double>(z))
+                : static_cast<double>(a);
+}
+
+// scikit-learn's log_loss on the loss terms of cross_entropy (see
+// FitOptions::clip_log_loss): each term, -log p of a row's class after softmax
+// or of an output's 0 or 1 after sigmoid, clamped to [-log(1 - eps), -log(eps)]
+// (eps: T's machine epsilon), as if each probability were clipped to
+// [eps, 1 - eps] first. For one-hot (or 0/1) targets, which the estimators
+// give, that is scikit-learn's number; the gradient is not changed.
+template <class T>
+void clip_log_loss_terms(MatrixView<double> terms) {
+  const double eps = std::numeric_limits<T>::epsilon();
+  const double low = -std::log1p(-eps), high = -std::log(eps);
+  for (std::size_t i = 0; i < terms.rows; ++i) {
+    double* term = terms.row(i);
+    for (std::size_t j = 0; j < terms.cols; ++j) term[j] = std::min(std::max(term[j], low), high);
+  }
+}
+
 // Writes dZ (n, k) = scale * dLoss/dZ (scale: 1 for sum, 1/n for mean) and the
 // rows' loss terms (n, loss_terms_per_row), unweighted and unscaled, for
 // loss_sum. A = f(Z), Y and dZ are (n, k); Z is read only when
@@ -107,12 +135,10 @@ void loss_forward_backward(Loss loss, Activation output, MatrixView<T> dZ,
         d[j] = a[j] - y[j];
         term[j] = 0.5 * static_cast<double>(d[j]) * static_cast<double>(d[j]);
       }
-    } else if (loss == Loss::Poisson) {  // a - y z + (y log y - y); dZ = a - y
+    } else if (loss == Loss::Poisson) {  // dZ = a - y
       const T* z = Z.row(i);
       for (std::size_t j = 0; j < k; ++j) {
-        const double yj = y[j];
-        const double constant = yj > 0 ? yj * std::log(yj) - yj : 0.0;
-        term[j] = static_cast<double>(a[j]) - yj * static_cast<double>(z[j]) + constant;
+        term[j] = poisson_term(a[j], y[j], z[j]);
         d[j] = a[j] - y[j];
       }
     } else if (output == Activation::Softmax) {

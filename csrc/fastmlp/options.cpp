@@ -150,9 +150,14 @@ std::vector<OptionSpec> make_table() {
        FASTMLP_COUNT(early_stopping)},
       {"tol", nullptr, OptionKind::Real, "0.0001", nullptr, 0, kInf, false, true, {}, "X", true,
        "the improvement early stopping asks for, in the loss's units", FASTMLP_REAL(tol)},
+      {"clip_log_loss", nullptr, OptionKind::Flag, "False", nullptr, 0, 0, false, false, {}, nullptr, true,
+       "cross_entropy: the training loss takes each probability clipped to [eps, 1 - eps] (eps: the "
+       "dtype's), as scikit-learn's log_loss, for early stopping and the record; the gradient is unchanged",
+       FASTMLP_FLAG(clip_log_loss)},
       {"on_divergence", nullptr, OptionKind::Choice, "'raise'", nullptr, 0, 0, false, false,
        {"raise", "continue"}, "NAME", true,
-       "at a NaN or infinite loss or parameter: raise (keeping the last finite epoch) or continue",
+       "at a NaN or infinite loss, or a parameter NaN, infinite or too large to square: raise (keeping "
+       "the last finite epoch) or continue",
        [](const FitOptions& o) { return of_name(o.stop_on_divergence ? "raise" : "continue"); },
        [](FitOptions& o, const OptionValue& v) { o.stop_on_divergence = v.name == "raise"; }},
       {"callback_every", nullptr, OptionKind::Count, "1", nullptr, 1, kMaxCount, false, false, {}, "N",

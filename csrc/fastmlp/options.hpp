@@ -43,7 +43,8 @@ struct FitOptions {
   double clip_norm = 0;            // > 0: the gradient's global norm (after l2) clipped to it
   std::size_t early_stopping = 0;  // > 0: stop after this many epochs without improvement
   double tol = 1e-4;               // the improvement early stopping asks for
-  bool stop_on_divergence = true;  // throw Diverged at a non-finite loss or parameter
+  bool clip_log_loss = false;      // cross_entropy: the training loss as scikit-learn's log_loss
+  bool stop_on_divergence = true;  // throw Diverged at a non-finite loss or squared norm
   double validation_fraction = 0;  // in (0, 1): hold out that share of the rows (validation_split)
   ClassWeight class_weight;        // each training row's weight times its class's
   std::size_t callback_every = 1;  // FitHooks::callback runs after every this many epochs

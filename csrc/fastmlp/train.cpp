@@ -176,7 +176,7 @@ class Batches {
       : X_(data.X), X_csr_(data.X_csr), Y_(data.Y), weight_(data.sample_weight), pool_(pool),
         batch_(options.batch_size == 0 ? X_.rows : std::min(options.batch_size, X_.rows)),
         shuffled_(options.shuffle && batch_ < X_.rows), seed_(options.seed),
-        guard_(options.stop_on_divergence), ws_(net, batch_, shuffled_, true, !X_csr_.empty(), net.has_dropout()),
+        guard_(options.stop_on_divergence), clip_log_loss_(options.clip_log_loss), ws_(net, batch_, shuffled_, true, !X_csr_.empty(), net.has_dropout()),
         order_(shuffled_ ? X_.rows : 0), segments_(param_segments(net)) {
     reserve_scratch(net, batch_, true, pool);
     if (weight_ != nullptr) total_weight_ = std::accumulate(weight_, weight_ + X_.rows, 0.0);
@@ -196,7 +196,7 @@ class Batches {
     for (std::size_t first = 0; first < n; first += batch_) {
       const std::size_t rows = std::min(batch_, n - first);
       const Batch<T> b{X_, Y_, weight_, shuffled_ ? order_.data() : nullptr, first, rows, X_csr_,
-                       net.has_dropout() ? &masks : nullptr};
+                       net.has_dropout() ? &masks : nullptr, clip_log_loss_};
       const double loss = batch_gradient(net, b, ws_, pool_, stop);
       if (stop.raised()) return std::nullopt;
       if (mean && rows != n) {
@@ -221,6 +221,7 @@ class Batches {
   bool shuffled_;
   std::uint64_t seed_;
   bool guard_;
+  bool clip_log_loss_;
   Workspace<T> ws_;
   std::vector<std::size_t> order_;
   std::vector<ParamSegment> segments_;
@@ -230,7 +231,7 @@ class Batches {
 // --- after an epoch -----------------------------------------------------------------------
 
 std::string divergence_message(std::size_t epoch, double loss) {
-  const std::string what = std::isfinite(loss) ? "the parameters became NaN or infinite"
+  const std::string what = std::isfinite(loss) ? "the parameters became NaN, infinite or too large to square"
                                                : "the loss became " + std::to_string(loss);
   const std::string kept = epoch == 1 ? "the parameters it had before this fit"
                                       : "its parameters from the end of epoch " + std::to_string(epoch - 1);
@@ -238,15 +239,32 @@ std::string divergence_message(std::size_t epoch, double loss) {
          "; the network keeps " + kept + " (try a smaller learning_rate, or clip_norm)";
 }
 
+// Whether the sum of the squares of p[0, n) is finite in T: false when a
+// value is NaN or infinite, or so large that its square overflows (beyond
+// about 1.3e154 in double, 1.8e19 in float), where no fit arrives that has
+// not diverged (its loss may still be finite: an exp output's logits far
+// below zero give a finite, huge Poisson loss and predictions of 0).
+template <class T>
+bool squares_finite(const T* p, std::size_t n) {
+  T lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::size_t e = 0;
+  for (; e + 8 <= n; e += 8)
+    for (std::size_t q = 0; q < 8; ++q) lane[q] += p[e + q] * p[e + q];
+  for (std::size_t q = 0; e + q < n; ++q) lane[q] += p[e + q] * p[e + q];
+  T sum = 0;
+  for (const T s : lane) sum += s;
+  return std::isfinite(sum);
+}
+
 // The divergence guard: throws Diverged, with the parameters `start` held at
-// the epoch's start put back, when epoch `epoch` (from 1) ended with a loss or
-// a parameter NaN or infinite.
+// the epoch's start put back, when epoch `epoch` (from 1) ended with a loss
+// NaN or infinite, or parameters whose squared norm is not finite.
 template <class T>
 void check_divergence(Network<T>& net, double loss, const AlignedBuffer<T>& start,
                       std::size_t epoch, FitResult& result) {
   T* params = net.params();
   const std::size_t n = net.n_params();
-  if (std::isfinite(loss) && all_finite(ConstMatrixView<T>(params, 1, n))) return;
+  if (std::isfinite(loss) && squares_finite(params, n)) return;
   std::copy(start.data(), start.data() + n, params);
   throw Diverged(divergence_message(epoch, loss), epoch, std::move(result));
 }

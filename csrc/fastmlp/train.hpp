@@ -81,7 +81,8 @@ struct FitResult {
                                    // is best when every figure was NaN)
 };
 
-// Thrown when a loss or a parameter becomes NaN or infinite and
+// Thrown when a loss or a parameter becomes NaN or infinite (a parameter also
+// when too large to square) and
 // FitOptions::stop_on_divergence: the network holds the parameters it had at
 // the end of the last epoch that stayed finite, and result() what was done.
 class Diverged : public std::runtime_error {

@@ -40,6 +40,7 @@ class FitOptions:
         validation_fraction: float | None = ...,
         early_stopping: int | None = ...,
         tol: float = ...,
+        clip_log_loss: bool = ...,
         on_divergence: str = ...,
         callback_every: int = ...,
     ) -> FitOptions:

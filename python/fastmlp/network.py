@@ -422,6 +422,7 @@ class Network:
         validation_fraction: float | None = None,
         early_stopping: int | None = None,
         tol: float = 1e-4,
+        clip_log_loss: bool = False,
         callback: Callable[[int, dict[str, float]], Any] | None = None,
         callback_every: int = 1,
         progress: bool = False,
@@ -562,6 +563,14 @@ class Network:
             it). ``best_epoch`` tells which.
         tol : float, default 1e-4
             The improvement early stopping asks for, in the loss's units.
+        clip_log_loss : bool, default False
+            For loss "cross_entropy": the training loss (``history["loss"]``,
+            and so early stopping on it) takes each probability clipped to
+            [eps, 1 - eps], eps the dtype's machine epsilon, as scikit-learn's
+            ``log_loss`` does; a row's term is then at most -log(eps) (36.04
+            in float64). Each term (a row's after softmax, an output's after
+            sigmoid) is clamped, which is scikit-learn's number for one-hot or
+            0/1 targets. The gradient is the exact one either way.
         callback : callable or None
             ``callback(epoch, logs)``, called from C++ (with the GIL taken
             only then) after every ``callback_every``-th epoch and after the
@@ -577,7 +586,9 @@ class Network:
             line that updates in place. Built on the callback mechanism,
             called at most every 0.1 s.
         on_divergence : {"raise", "continue"}, default "raise"
-            "raise": a NaN or infinite loss or parameter stops the fit with
+            "raise": a NaN or infinite loss, or a parameter NaN, infinite or
+            too large to square (beyond about 1e154 in float64, 1e19 in
+            float32, where only a diverging fit goes), stops the fit with
             FloatingPointError naming the epoch; the network keeps the
             parameters from the end of the epoch before (history includes
             the epochs completed). "continue": no check.
@@ -615,7 +626,7 @@ class Network:
             eps_hat=eps_hat, weight_decay=weight_decay, schedule=schedule, step_size=step_size, gamma=gamma,
             power_t=power_t, lr_min=lr_min, l2=l2, clip_norm=clip_norm, class_weight=class_weight,
             validation_fraction=validation_fraction, early_stopping=early_stopping, tol=tol,
-            on_divergence=on_divergence, callback_every=callback_every)
+            clip_log_loss=clip_log_loss, on_divergence=on_divergence, callback_every=callback_every)
         options.seed = self.seed
         options.first_epoch = self.history["loss"].size
         if callback is not None and not callable(callback):
@@ -802,7 +813,7 @@ def train(
     beta2=0.999, eps=1e-8, eps_hat=False, weight_decay=0.01, schedule="constant",
     step_size=10, gamma=0.1, power_t=0.5, lr_min=0.0, l2=0.0,
     clip_norm=None, sample_weight=None, class_weight=None, validation=None,
-    validation_fraction=None, early_stopping=None, tol=1e-4, callback=None,
+    validation_fraction=None, early_stopping=None, tol=1e-4, clip_log_loss=False, callback=None,
     callback_every=1, progress=False, on_divergence="raise".
 
     >>> net = train(X, Y, hidden=(128,), activation="relu", output="softmax",

@@ -414,6 +414,7 @@ class _BaseMLP(BaseEstimator):
             self._net.fit(X, Y, epochs=epochs, learning_rate=learning_rate, batch_size=batch,
                           shuffle=bool(self.shuffle), threads=self.n_threads, l2=l2, sample_weight=sw,
                           power_t=float(self.power_t), on_divergence="continue" if self.early_stopping else "raise",
+                          clip_log_loss=True,  # scikit-learn's log_loss, for loss_ and its stopping rule
                           **self._optimizer_options(), **options)
         except FloatingPointError as e:
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "

@@ -47,7 +47,9 @@ struct ExpConstants;
 template <>
 struct ExpConstants<double> {
   using Bits = std::int64_t;
-  static constexpr double lo = -708.0, hi = 709.0;  // 2^n stays a normal number
+  // Below lo, e^lo (a tiny normal number); above hi, which is past the largest
+  // finite e^x (709.78...), infinity.
+  static constexpr double lo = -708.0, hi = 710.0;
   static constexpr double log2e = 1.4426950408889634;
   static constexpr double ln2_hi = 0.693145751953125;  // few bits: n * ln2_hi is exact
   static constexpr double ln2_lo = 1.4286068203094173e-06;
@@ -58,7 +60,7 @@ struct ExpConstants<double> {
 template <>
 struct ExpConstants<float> {
   using Bits = std::int32_t;
-  static constexpr float lo = -87.0f, hi = 88.0f;
+  static constexpr float lo = -87.0f, hi = 89.0f;  // largest finite e^x: x = 88.72...
   static constexpr float log2e = 1.44269504f;
   static constexpr float ln2_hi = 0.693359375f;
   static constexpr float ln2_lo = -2.12194440e-4f;
@@ -86,8 +88,12 @@ inline T taylor(T r) {
   }
 }
 
-// e^x, to about 2 ulp, for finite x (clamped to [lo, hi]: below, a tiny normal
-// number instead of 0; above, a huge finite one instead of inf).
+// e^x, to about 2 ulp. x is clamped to [lo, hi]: below, e^lo, a tiny normal
+// number instead of 0; above the largest finite e^x, infinity (as std::exp),
+// so that a value that overflows reads as one and a diverging fit is caught.
+// e^x = p 2^n with p = e^r, |r| <= ln2 / 2; 2^n is applied as two factors,
+// each a normal number, so that p 2^n rounds once, to infinity when it is
+// beyond the largest finite number.
 template <class T>
 inline T exp(T x) {
   using C = ExpConstants<T>;
@@ -98,16 +104,21 @@ inline T exp(T x) {
   const T r = fused(-n, T(C::ln2_lo), fused(-n, T(C::ln2_hi), x));
   const T p = taylor<T, C::terms>(r);
   // Unsigned, so that a NaN x (whose bits are anything) wraps instead of
-  // shifting a negative number; p is NaN then, and so is the result.
+  // overflowing a signed number; p is NaN then, and so is the result.
+  // m = n + 2 bias >= 0 is split into two biased exponents e1 + e2, each in
+  // [1, 2 bias] over [lo, hi]: 2^(e1 - bias) 2^(e2 - bias) = 2^n.
   using UBits = std::make_unsigned_t<Bits>;
   UBits bits_shifted, bits_round;
   const T round = C::round;
   std::memcpy(&bits_shifted, &shifted, sizeof(T));
   std::memcpy(&bits_round, &round, sizeof(T));
-  const UBits scale_bits = (bits_shifted - bits_round + UBits(C::bias)) << C::mantissa;
-  T scale;
-  std::memcpy(&scale, &scale_bits, sizeof(T));
-  return p * scale;
+  const UBits m = bits_shifted - bits_round + UBits(2 * C::bias);
+  const UBits e1 = m >> 1, e2 = m - e1;
+  const UBits bits1 = e1 << C::mantissa, bits2 = e2 << C::mantissa;
+  T scale1, scale2;
+  std::memcpy(&scale1, &bits1, sizeof(T));
+  std::memcpy(&scale2, &bits2, sizeof(T));
+  return p * scale1 * scale2;
 }
 
 // --- the sweeps -----------------------------------------------------------------------

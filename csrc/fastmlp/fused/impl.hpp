@@ -292,10 +292,9 @@ void loss_lanes(const Problem<T>& p, T* dZ, const T* A, const T* Z, const T* Y, 
     if (p.loss == Loss::Mse) {
       break;  // below, unit by unit over the lanes
     } else if (p.loss == Loss::Poisson) {
-      for (std::size_t j = 0; j < out; ++j) {
-        const double yj = Y[j * R + r];
-        const double constant = yj > 0 ? yj * ::log(yj) - yj : 0.0;
-        term[j] = static_cast<double>(A[j * R + r]) - yj * static_cast<double>(Z[j * R + r]) + constant;
+      for (std::size_t j = 0; j < out; ++j) {  // poisson_term's operations
+        const double a = A[j * R + r], y = Y[j * R + r], z = Z[j * R + r];
+        term[j] = y > 0 ? a + y * (::log(y) - 1.0 - z) : a;
         dZ[j * R + r] = A[j * R + r] - Y[j * R + r];
       }
     } else if (f.kind == Activation::Softmax) {
