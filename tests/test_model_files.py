@@ -548,3 +548,31 @@ def test_an_older_files_classes_entry_gives_way_to_the_description(tmp_path):
     assert (json.loads(meta["classes"]), meta["classes_type"], meta["task"]) == (["a", "b", "c"], "str",
                                                                                  "classification")
     assert fastmlp.load(tmp_path / "described.safetensors").classes.tolist() == ["a", "b", "c"]
+
+
+@pytest.mark.parametrize("through", ["file", "pickle"])
+def test_a_loaded_network_continues_the_epoch_count(tmp_path, through):
+    # shuffled batches and dropout masks follow the seed and the epoch's
+    # number: 3 epochs, saved, loaded, 4 more are the 7 epochs of one run
+    rng = np.random.default_rng(0)
+    X, Y = rng.normal(size=(64, 4)), rng.normal(size=(64, 2))
+
+    def net():
+        return fastmlp.Network([4, 6, 2], activation="tanh", output="identity", loss="mse",
+                               reduction="mean", dropout=0.3, seed=5)
+
+    options = {"learning_rate": 0.05, "batch_size": 16}
+    whole = net().fit(X, Y, epochs=7, **options)
+    first = net().fit(X, Y, epochs=3, **options)
+    if through == "file":
+        first.save(tmp_path / "m.safetensors")
+        resumed = fastmlp.load(tmp_path / "m.safetensors")
+    else:
+        resumed = pickle.loads(pickle.dumps(first))
+    resumed.fit(X, Y, epochs=4, **options)
+    for a, b in zip(whole.weights + whole.biases, resumed.weights + resumed.biases):
+        np.testing.assert_array_equal(a, b)
+    # and the count goes on through a second save
+    resumed.save(tmp_path / "again.safetensors")
+    again = fastmlp.load(tmp_path / "again.safetensors")
+    assert again._epochs_trained() == 7

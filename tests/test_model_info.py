@@ -41,8 +41,12 @@ def test_keys_round_trip_and_safetensors_reads_them(tmp_path):
 
     core, dtype, info, extra = _core.load(str(path))
     assert dtype == "float64" and extra == {"note": "kept"}
-    assert info == dict(init="uniform", seed=7, feature_names=features, classes=classes, classes_type="str",
-                        target_names=None, task="classification")
+    assert info == dict(init="uniform", seed=7, epochs=None, feature_names=features, classes=classes,
+                        classes_type="str", target_names=None, task="classification")
+    _core_of(net).save(str(path), "uniform", 7, {}, epochs=12)
+    with safe_open(str(path), framework="numpy") as f:
+        assert f.metadata()["epochs"] == "12"
+    assert _core.load(str(path))[2]["epochs"] == 12
     # from_bytes reads the bytes to_bytes writes, the same
     data = _core_of(net).to_bytes("uniform", 7, {}, feature_names=features, classes=classes,
                                   classes_type="str", task="classification")

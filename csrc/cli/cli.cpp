@@ -1022,7 +1022,7 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
     } catch (const Diverged& e) {  // its message names Python's options and a network that lives on
       throw std::runtime_error(
           "training diverged in epoch " + std::to_string(e.epoch()) +
-          ": the loss or the parameters became NaN or infinite, and no model was written (try a smaller --lr, "
+          ": the loss became NaN or infinite, or the parameters NaN, infinite or too large to square, and no model was written (try a smaller --lr, "
           "or --clip-norm" + (net.reduction() == Reduction::Sum ? std::string(", or --reduction mean") : "") + ")");
     }
   }();
@@ -1033,6 +1033,7 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
     ModelInfo info = set.info;
     info.init = spec.init;
     info.seed = seed;
+    info.epochs = result.epochs;
     save(net, outputs.model, info);
   }
   const History history = history_of(result, score);

@@ -349,7 +349,7 @@ Network<T> build(const Description& d) {
 
 constexpr const char* kReservedKeys[] = {"format", "format_version", "sizes", "activations",
                                          "leaky_slope", "loss", "reduction", "init", "seed",
-                                         "feature_names", "task", "dropout"};
+                                         "epochs", "feature_names", "task", "dropout"};
 // The format's only where the file records a task: older files (and other
 // writers) may hold entries of these names, which stay theirs.
 constexpr const char* kTaskKeys[] = {"classes", "classes_type", "target_names"};
@@ -636,6 +636,12 @@ ModelInfo parse_info(const Metadata& meta, const std::vector<std::size_t>& sizes
       fail("metadata 'seed' must be an integer in [0, 2^64); got " + in_quotes(it->second));
     info.seed = seed;
   }
+  if (const auto it = meta.find("epochs"); it != meta.end()) {
+    std::uint64_t epochs = 0;
+    if (it->second != "0" && !parse_count(it->second, ~std::uint64_t(0), epochs))
+      fail("metadata 'epochs' must be an integer in [0, 2^64); got " + in_quotes(it->second));
+    info.epochs = epochs;
+  }
   if (const auto it = meta.find("feature_names"); it != meta.end())
     info.feature_names = parse_names(it->second, "feature_names");
   if (const auto it = meta.find("task"); it != meta.end()) {
@@ -868,6 +874,7 @@ std::string header_bytes(const Network<T>& net, const ModelInfo& info, const Met
   Metadata meta = format_metadata(describe(net));
   if (info.init) meta.emplace("init", init_name(*info.init));
   if (info.seed) meta.emplace("seed", std::to_string(*info.seed));
+  if (info.epochs) meta.emplace("epochs", std::to_string(*info.epochs));
   if (const std::string problem = info_problem(info, net.sizes()); !problem.empty())
     throw std::invalid_argument(problem);
   for (const auto* names : {&info.feature_names, &info.class_names, &info.target_names})

@@ -60,6 +60,10 @@ Task task_from_name(const std::string& name);  // std::invalid_argument naming t
 struct ModelInfo {
   std::optional<Init> init;           // "init": the weights' initialisation
   std::optional<std::uint64_t> seed;  // "seed": the initialisation's seed
+  // "epochs": the epochs trained so far, over every fit; a fit of the loaded
+  // network continues their count, so its shuffles and dropout masks are
+  // those of one uninterrupted run.
+  std::optional<std::uint64_t> epochs;
   // "feature_names": one per input, unique; predict/eval match columns by them.
   std::vector<std::string> feature_names;
   // "task". Files without it keep any classes, classes_type and target_names

@@ -592,14 +592,15 @@ using OptNames = std::optional<std::vector<std::string>>;
 #define MODEL_INFO_ARGS                                                                    \
   py::arg("feature_names") = py::none(), py::arg("classes") = py::none(),                \
       py::arg("classes_type") = py::none(), py::arg("target_names") = py::none(),        \
-      py::arg("task") = py::none()
+      py::arg("task") = py::none(), py::arg("epochs") = py::none()
 
 // The ModelInfo of save's and to_bytes' arguments; the core checks it against the
 // network (ValueError naming the metadata key).
 ModelInfo model_info(const std::string& init, std::uint64_t seed, const OptNames& feature_names,
                      const OptNames& classes, const std::optional<std::string>& classes_type,
-                     const OptNames& target_names, const std::optional<std::string>& task) {
-  ModelInfo info{init_from_name(init), seed};
+                     const OptNames& target_names, const std::optional<std::string>& task,
+                     std::optional<std::uint64_t> epochs) {
+  ModelInfo info{init_from_name(init), seed, epochs};
   if (feature_names) info.feature_names = *feature_names;
   if (classes) info.class_names = *classes;
   if (classes_type) info.classes_type = *classes_type;
@@ -656,9 +657,9 @@ void bind_network(py::module_& m, const char* name) {
       .def("to_bytes", [](const Net& self, const std::string& init, std::uint64_t seed, const Metadata& extra,
                           const OptNames& feature_names, const OptNames& classes,
                           const std::optional<std::string>& classes_type, const OptNames& target_names,
-                          const std::optional<std::string>& task) {
+                          const std::optional<std::string>& task, std::optional<std::uint64_t> epochs) {
              const ModelInfo info =
-                 model_info(init, seed, feature_names, classes, classes_type, target_names, task);
+                 model_info(init, seed, feature_names, classes, classes_type, target_names, task, epochs);
              std::string bytes;
              {
                ReleaseGil release;
@@ -667,19 +668,20 @@ void bind_network(py::module_& m, const char* name) {
              }
              return py::bytes(bytes);
            }, py::arg("init"), py::arg("seed"), py::arg("extra"), py::kw_only(), MODEL_INFO_ARGS,
-           "The model file's bytes, recording `init`, `seed` and the names and task given, with `extra` in "
+           "The model file's bytes, recording `init`, `seed`, the epochs trained and the names and task given, with `extra` in "
            "its metadata.")
       .def("save", [](const Net& self, const std::string& path, const std::string& init, std::uint64_t seed,
                       const Metadata& extra, const OptNames& feature_names, const OptNames& classes,
                       const std::optional<std::string>& classes_type, const OptNames& target_names,
-                      const std::optional<std::string>& task) {
+                      const std::optional<std::string>& task, std::optional<std::uint64_t> epochs) {
              const ModelInfo info =
-                 model_info(init, seed, feature_names, classes, classes_type, target_names, task);
+                 model_info(init, seed, feature_names, classes, classes_type, target_names, task, epochs);
              ReleaseGil release;
              auto lock = self.lock_for_predict();
              save(self.net, path, info, extra);
            }, py::arg("path"), py::arg("init"), py::arg("seed"), py::arg("extra"), py::kw_only(), MODEL_INFO_ARGS,
-           "Write the model file at `path` atomically, recording `init`, `seed` and the names and task given, "
+           "Write the model file at `path` atomically, recording `init`, `seed`, the epochs trained and the names "
+           "and task given, "
            "with `extra` in its metadata.")
       .def("initialize", [](Net& self, const std::string& init, std::uint64_t seed) {
              auto lock = self.lock_for_fit();
@@ -899,7 +901,7 @@ void bind_network(py::module_& m, const char* name) {
 // --- model files ------------------------------------------------------------------------
 
 // (core network, dtype name, info, extra metadata) for a loaded model; info
-// holds "init", "seed", "feature_names", "classes", "classes_type",
+// holds "init", "seed", "epochs", "feature_names", "classes", "classes_type",
 // "target_names" and "task", each None where the file does not record it.
 py::tuple model_tuple(Model&& model) {
   const ModelInfo& mi = model.info;
@@ -909,6 +911,7 @@ py::tuple model_tuple(Model&& model) {
   py::dict info;
   info["init"] = mi.init ? py::object(py::str(init_name(*mi.init))) : py::none();
   info["seed"] = mi.seed ? py::object(py::int_(*mi.seed)) : py::none();
+  info["epochs"] = mi.epochs ? py::object(py::int_(*mi.epochs)) : py::none();
   info["feature_names"] = names(mi.feature_names);
   info["classes"] = names(mi.class_names);
   info["classes_type"] = mi.classes_type.empty() ? py::none() : py::object(py::str(mi.classes_type));
@@ -1122,7 +1125,7 @@ PYBIND11_MODULE(_core, m) {
   bind_fit_result(m);
   diverged_type = PyErr_NewExceptionWithDoc(
       "fastmlp._core.Diverged",
-      "A fit's loss or parameters became NaN or infinite; `result` is the FitResult of the "
+      "A fit's loss or parameters became NaN or infinite (parameters: or too large to square); `result` is the FitResult of the "
       "epochs completed before.",
       PyExc_FloatingPointError, nullptr);
   if (diverged_type == nullptr) throw py::error_already_set();

@@ -71,7 +71,7 @@ class FitResult:
         """Ctrl-C's KeyboardInterrupt or the callback's exception, else None."""
 
 class Diverged(FloatingPointError):
-    """A fit's loss or parameters became NaN or infinite; `result` is the FitResult of the epochs completed before."""
+    """A fit's loss or parameters became NaN or infinite (parameters: or too large to square); `result` is the FitResult of the epochs completed before."""
 
     result: FitResult
 
@@ -114,8 +114,9 @@ class _Network:
         classes_type: str | None = None,
         target_names: list[str] | None = None,
         task: str | None = None,
+        epochs: int | None = None,
     ) -> bytes:
-        """The model file's bytes, recording `init`, `seed` and the names and task given, with `extra` in its metadata."""
+        """The model file's bytes, recording `init`, `seed`, the epochs trained and the names and task given, with `extra` in its metadata."""
     def save(
         self,
         path: str | bytes,
@@ -128,8 +129,9 @@ class _Network:
         classes_type: str | None = None,
         target_names: list[str] | None = None,
         task: str | None = None,
+        epochs: int | None = None,
     ) -> None:
-        """Write the model file at `path` atomically, recording `init`, `seed` and the names and task given, with `extra` in its metadata."""
+        """Write the model file at `path` atomically, recording `init`, `seed`, the epochs trained and the names and task given, with `extra` in its metadata."""
     def initialize(self, init: str, seed: int) -> None: ...
     def weight(self, layer: int) -> np.ndarray: ...
     def bias(self, layer: int) -> np.ndarray: ...

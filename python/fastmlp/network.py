@@ -188,6 +188,7 @@ class Network:
         self._core.initialize(self.init, self.seed)
         self.history: dict[str, np.ndarray] = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch: int | None = None
+        self._epochs_before = 0  # epochs trained before those in history (a loaded file's)
         self._extra: dict[str, str] = {}
         self._feature_names: tuple[str, ...] | None = None
         self._classes: np.ndarray | None = None
@@ -213,6 +214,7 @@ class Network:
         self._core = core
         self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch = None
+        self._epochs_before = info.get("epochs") or 0
         self._extra = extra  # entries this version does not use, kept for the next save
         # the core checked the description's shape (lengths, uniqueness, task); the
         # classes' values come back as strings, typed by classes_type
@@ -265,7 +267,12 @@ class Network:
                 "classes": None if classes is None else classes[0],
                 "classes_type": None if classes is None else classes[1],
                 "target_names": None if self._target_names is None else list(self._target_names),
-                "task": self._task}
+                "task": self._task, "epochs": self._epochs_trained()}
+
+    def _epochs_trained(self) -> int:
+        """Epochs trained over every fit, a loaded file's included: the count a
+        next fit continues (its shuffles and dropout masks follow from it)."""
+        return self._epochs_before + len(self.history.get("loss", ()))
 
     def __getstate__(self) -> dict[str, Any]:
         return {"model": self._core.to_bytes(self.init, self.seed, self._entries({}), **self._description()),
@@ -274,6 +281,7 @@ class Network:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._restore(*_core.from_bytes(state["model"]))
         self.history = dict(state["history"])
+        self._epochs_before = max(0, self._epochs_before - len(self.history.get("loss", ())))
         self.best_epoch = state.get("best_epoch")
 
     # --- what the inputs and outputs are ------------------------------------------
@@ -628,7 +636,7 @@ class Network:
             validation_fraction=validation_fraction, early_stopping=early_stopping, tol=tol,
             clip_log_loss=clip_log_loss, on_divergence=on_divergence, callback_every=callback_every)
         options.seed = self.seed
-        options.first_epoch = self.history["loss"].size
+        options.first_epoch = self._epochs_trained()
         if callback is not None and not callable(callback):
             raise TypeError(f"callback must be callable; got {type(callback).__name__}")
         weights = None if sample_weight is None else _as_weights(sample_weight, _n_rows(X_in), self.dtype)
