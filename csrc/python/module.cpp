@@ -79,7 +79,9 @@ Array<T> array_arg(py::handle a, const char* name, py::ssize_t ndim) {
 // A CSR matrix as fastmlp._sparse hands it over: (rows, cols, data, indices,
 // indptr), data a C-contiguous 1-D array of T, indices and indptr both int32 or
 // both int64, read in place (the caller's tuple keeps them alive). The
-// structure is checked by the core (check_csr) before any kernel reads it.
+// structure is checked by the core (check_csr) before any kernel reads it, and
+// by the kernels as they read it (it may change: see CsrView). `name`, a
+// string literal, names it in their errors.
 template <class T>
 CsrView<T> csr_of(py::handle X, const char* name) {
   const auto t = py::reinterpret_borrow<py::tuple>(X);
@@ -103,6 +105,7 @@ CsrView<T> csr_of(py::handle X, const char* name) {
   v.data = data.data();
   v.indices = ind.data();
   v.indptr = ptr.data();
+  v.name = name;
   return v;
 }
 
@@ -730,7 +733,7 @@ void bind_network(py::module_& m, const char* name) {
              if (!progress.is_none())
                hooks.progress = python_callback(self, progress, out.validating, score_key, failed);
              hooks.progress_seconds = progress_seconds;
-             std::optional<std::string> diverged;
+             std::optional<std::string> diverged, changed;
              {
                ReleaseGil release;
                auto lock = self.lock_for_fit();
@@ -741,6 +744,9 @@ void bind_network(py::module_& m, const char* name) {
                } catch (const Diverged& e) {
                  out.result = e.result();
                  diverged = e.what();
+               } catch (const InputChanged& e) {
+                 out.result = e.result();
+                 changed = e.what();
                }
              }
              out.exception = py::none();
@@ -749,21 +755,25 @@ void bind_network(py::module_& m, const char* name) {
                if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
                out.exception = error.value();
              }
-             out.restored = out.result.restored && !diverged;
-             if (diverged) {
+             out.restored = out.result.restored && !diverged && !changed;
+             // Diverged, or ValueError for X changed under the fit, with the
+             // FitResult of the epochs before it as `result`
+             if (diverged || changed) {
+               PyObject* type = diverged ? diverged_type : PyExc_ValueError;
                py::object error = py::reinterpret_steal<py::object>(
-                   PyObject_CallFunction(diverged_type, "s", diverged->c_str()));
+                   PyObject_CallFunction(type, "s", (diverged ? diverged : changed)->c_str()));
                if (!error) throw py::error_already_set();
                error.attr("result") = py::cast(std::move(out));
-               PyErr_SetObject(diverged_type, error.ptr());
+               PyErr_SetObject(type, error.ptr());
                throw py::error_already_set();
              }
              return out;
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
            py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"),
            py::arg("progress"), py::arg("progress_seconds"),
-           "Train in place; a FitResult. A divergence raises Diverged, whose `result` is the "
-           "FitResult of the epochs before it.")
+           "Train in place; a FitResult. A divergence raises Diverged, and a CSR X or X_val "
+           "changed while the fit reads it ValueError, whose `result` is the FitResult of the "
+           "epochs before it.")
       .def("reset_optimizer", [](Net& self) {
              auto lock = self.lock_for_fit();
              self.optimizer.reset();
