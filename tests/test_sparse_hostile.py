@@ -1,6 +1,7 @@
 """CSR input that turns hostile after it was checked: a fit callback that
-rewrites X's indices or indptr between epochs, and a thread that rewrites
-them during predict.
+rewrites X's indices or indptr between epochs, a thread that rewrites them
+during predict, and a predict ``out=`` that shares memory with X's structure
+or with the network's own parameters.
 
 The structure is checked once before any kernel runs (check_csr); the kernels
 check each row's indptr and each index again as they read them, so a change
@@ -197,3 +198,57 @@ def corrupt_all_during_fit(dtype: str, threads: int) -> None:
 def test_a_thread_that_rewrites_X_during_predict_never_crashes_it(threads):
     _in_child("corrupt_during_predict", "float64", threads, "int64")
     _in_child("corrupt_during_predict", "float32", threads, "int32")
+
+
+def predict_into_structure(dtype: str, index_dtype: str, part: str, threads: int) -> None:
+    """predict(X, out=...) where out is (a view of) X.indices or X.indptr: the
+    answer of a separate out, bit for bit."""
+    X = make_csr(dtype, index_dtype, n=600)  # several of predict's blocks of rows
+    outputs = 1 if part == "indptr" else 2
+    net = make_network(dtype, outputs)
+    want = net.predict(X.copy(), threads=threads)
+    target = X.indices if part == "indices" else X.indptr
+    raw = target.view(np.uint8)
+    # out's first rows over entries the kernels read for later rows: indptr
+    # from its second entry, the indices at their end
+    size = 600 * outputs * np.dtype(dtype).itemsize
+    start = target.itemsize if part == "indptr" else raw.size - size
+    assert 0 < start and start + size <= raw.size
+    out = raw[start:start + size].view(dtype).reshape(600, outputs)
+    assert np.shares_memory(out, target)
+    got = net.predict(X, out=out, threads=threads)
+    assert got is out
+    np.testing.assert_array_equal(got, want)
+    print("ok")
+
+
+def predict_into_structure_all(part: str) -> None:
+    for dtype, index_dtype in [("float32", "int32"), ("float64", "int64"), ("float32", "int64")]:
+        for threads in (1, 2):
+            print(dtype, index_dtype, threads, flush=True)
+            predict_into_structure(dtype, index_dtype, part, threads)
+
+
+@pytest.mark.parametrize("part", ["indices", "indptr"])
+def test_predict_into_an_out_that_shares_memory_with_X_structure(part):
+    # both value dtypes, both index widths, threads 1 and 2, in one child
+    _in_child("predict_into_structure_all", part)
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_predict_into_an_out_that_shares_memory_with_the_weights(dtype, sparse):
+    X = make_csr(dtype, "int32", n=600)  # several of predict's blocks of rows
+    X_in = X if sparse else X.toarray()
+    net = make_network(dtype)
+    want = net.predict(X_in)
+    before = parameters(net)
+    out = net.weights[0].reshape(-1)[: 600 * K].reshape(600, K)  # a view of the first layer's weights
+    assert np.shares_memory(out, net.weights[0])
+    got = net.predict(X_in, out=out)
+    assert got is out
+    np.testing.assert_array_equal(got, want)  # predicted with the weights as they were
+    after = parameters(net)
+    np.testing.assert_array_equal(after[0].reshape(-1)[: 600 * K], want.reshape(-1))  # then written
+    for a, b in zip(after[1:], before[1:]):
+        np.testing.assert_array_equal(a, b)

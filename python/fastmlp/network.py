@@ -707,7 +707,8 @@ class Network:
         dtype (else converted once). With ``out``, a C-contiguous writable
         array of shape (n, outputs) and the network's dtype, the result is
         written there and ``out`` is returned; it may share memory with X
-        (the result then goes through a temporary). ``threads`` as in ``fit``.
+        (a sparse X's values, indices or indptr too) or with the weights (the
+        result then goes through a temporary). ``threads`` as in ``fit``.
         Ctrl-C stops a long prediction between chunks of rows
         (KeyboardInterrupt; ``out`` then holds only some rows); so does a
         NaN or infinity in X (ValueError naming the first), and a sparse
