@@ -10,6 +10,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <fastmlp/activations.hpp>
@@ -25,7 +27,12 @@ class ThreadPool;
 // data[p] at column indices[p] for p in [indptr[i], indptr[i + 1]). indptr and
 // indices are both int32 or both int64 (`wide`). Columns within a row may be
 // unsorted or repeated (repeats add up, as in scipy's products). Empty (no
-// indptr) when the input is dense.
+// indptr) when the input is dense. `name` names it in the kernels' errors.
+//
+// The arrays are the caller's, read in place, and may change after check_csr
+// has passed them (a fit's callback, or another thread, writing into them):
+// every kernel below checks each row's indptr entries and each index it
+// reads, and throws CsrChanged rather than read or write out of bounds.
 template <class T>
 struct CsrView {
   std::size_t rows = 0, cols = 0, nnz = 0;
@@ -33,6 +40,7 @@ struct CsrView {
   const void* indptr = nullptr;   // (rows + 1)
   const void* indices = nullptr;  // (nnz)
   bool wide = false;
+  const char* name = "X";         // a string that outlives the view
 
   bool empty() const noexcept { return indptr == nullptr; }
 
@@ -52,9 +60,22 @@ struct Csr {
   std::vector<T> data;
   std::vector<std::int64_t> indptr{0}, indices;
 
-  CsrView<T> view() const noexcept {
-    return {rows, cols, data.size(), data.data(), indptr.data(), indices.data(), true};
+  CsrView<T> view(const char* name = "X") const noexcept {
+    return {rows, cols, data.size(), data.data(), indptr.data(), indices.data(), true, name};
   }
+};
+
+// What a kernel (select_rows, sparse_forward, sparse_backward_weight,
+// sparse_predict) throws when the structure it reads is not a well-formed CSR
+// matrix of its shape: an indptr entry out of order or outside [0, nnz] (or
+// indptr[0] != 0, indptr[rows] != nnz), an index outside [0, cols). Its
+// message names the matrix, the row and the position. check_csr passed the
+// structure before, so it changed since (or the kernel was called on one
+// that was never checked); the kernel read nothing out of bounds. Thrown
+// from a pool's worker, it reaches the caller (ThreadPool::parallel_for).
+class CsrChanged : public std::invalid_argument {
+ public:
+  using std::invalid_argument::invalid_argument;
 };
 
 // std::invalid_argument naming `name` unless X is a well-formed CSR matrix of
@@ -64,7 +85,7 @@ struct Csr {
 template <class T>
 void check_csr(const CsrView<T>& X, std::size_t cols, const char* name);
 
-// Rows `rows` of X, in that order, as an owning matrix.
+// Rows `rows` of X, in that order, as an owning matrix; CsrChanged as the kernels.
 template <class T>
 Csr<T> select_rows(const CsrView<T>& X, const std::vector<std::size_t>& rows);
 
@@ -79,7 +100,8 @@ struct RowMap {
 };
 
 // A (rows, out) = f(X W + b) over the batch's rows `map` of X (A.rows of them),
-// each row's nonzeros added in storage order.
+// each row's nonzeros added in storage order. CsrChanged when the rows'
+// structure is not well formed (A then holds some rows' results).
 template <class T>
 void sparse_forward(MatrixView<T> A, const CsrView<T>& X, RowMap map, ConstMatrixView<T> W,
                     const T* b, Activation f);
@@ -88,14 +110,15 @@ void sparse_forward(MatrixView<T> A, const CsrView<T>& X, RowMap map, ConstMatri
 // dZ (rows, cols) holding some columns of the layer's dZ and dW the same
 // columns of its weight gradient; with `accumulate`, dW += X^T dZ. Each
 // element sums its rows in row order, so splitting the columns (over threads)
-// or the rows (into chunks, accumulating) changes no bit.
+// or the rows (into chunks, accumulating) changes no bit. CsrChanged as
+// sparse_forward (dW then holds a partial sum).
 template <class T>
 void sparse_backward_weight(MatrixView<T> dW, const CsrView<T>& X, RowMap map,
                             ConstMatrixView<T> dZ, bool accumulate);
 
 // out (n, outputs) = the network's output for X (n, inputs), checked by
 // check_csr; rows in blocks over `pool`, each row's result independent of
-// the blocks.
+// the blocks. CsrChanged when X changes under it (out then holds some rows).
 template <class T>
 void sparse_predict(const Network<T>& net, const CsrView<T>& X, MatrixView<T> out,
                     ThreadPool* pool = nullptr);

@@ -269,6 +269,24 @@ void check_divergence(Network<T>& net, double loss, const AlignedBuffer<T>& star
   throw Diverged(divergence_message(epoch, loss), epoch, std::move(result));
 }
 
+// Ends the fit with InputChanged when a kernel found X or X_val changed (`e`)
+// in epoch `epoch` (from 0): the parameters `start` held at the epoch's start
+// put back, the result cut to the epochs before it.
+template <class T>
+[[noreturn]] void input_changed(Network<T>& net, const AlignedBuffer<T>& start, std::size_t epoch,
+                                const CsrChanged& e, FitResult& result) {
+  std::copy(start.data(), start.data() + net.n_params(), net.params());
+  for (std::vector<double>* figures :
+       {&result.loss, &result.learning_rate, &result.val_loss, &result.val_score})
+    if (figures->size() > epoch) figures->resize(epoch);  // record_epoch may have begun
+  result.epochs = epoch;
+  const std::string kept = epoch == 0 ? "the parameters it had before this fit"
+                                      : "its parameters from the end of epoch " + std::to_string(epoch);
+  throw InputChanged(std::string(e.what()) + " (in epoch " + std::to_string(epoch + 1) +
+                         " of this fit; the network keeps " + kept + ")",
+                     epoch + 1, std::move(result));
+}
+
 // An empty result with room for `epochs` epochs' figures (up to a bound: the
 // count may be absurd when a hook is meant to end the fit).
 FitResult new_result(std::size_t epochs, bool validating) {
@@ -406,9 +424,11 @@ FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& option
     reserve_scratch(net, data.X_val.rows, false, pool);
   }
   EarlyStopping<T> early(options.early_stopping, options.tol, n_params, validator != nullptr);
-  // the parameters at the epoch's start, for the divergence guard and the
-  // training loss's early stopping
-  AlignedBuffer<T> start(options.stop_on_divergence || (options.early_stopping > 0 && !validator)
+  // the parameters at the epoch's start, for the divergence guard, the
+  // training loss's early stopping and a CSR input that changes under the fit
+  const bool reads_csr = !data.X_csr.empty() || !data.X_val_csr.empty();
+  AlignedBuffer<T> start(options.stop_on_divergence || (options.early_stopping > 0 && !validator) ||
+                                 reads_csr
                              ? n_params : 0);
   T* params = net.params();
   std::copy(params, params + start.size(), start.data());
@@ -418,16 +438,28 @@ FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& option
   step.l2 = options.l2;
   step.clip_norm = options.clip_norm;
   FitResult result = new_result(options.epochs, validator != nullptr);
+  // f(), the epoch's batches or its validation, which read X or X_val: a CSR
+  // one found changed ends the fit (input_changed).
+  const auto reading_input = [&](std::size_t epoch, const auto& f) {
+    try {
+      return f();
+    } catch (const CsrChanged& e) {
+      input_changed(net, start, epoch, e, result);
+    }
+  };
 
   for (std::size_t epoch = 0; epoch < options.epochs; ++epoch) {
     step.learning_rate = scheduled_rate(options.schedule, options.learning_rate, epoch,
                                         options.epochs, n);
-    const std::optional<double> loss =
-        batches.run(net, optimizer, step, options.first_epoch + epoch, stop);
+    const std::optional<double> loss = reading_input(epoch, [&] {
+      return batches.run(net, optimizer, step, options.first_epoch + epoch, stop);
+    });
     if (!loss) break;  // interrupted
     if (options.stop_on_divergence) check_divergence(net, *loss, start, epoch + 1, result);
-    EpochLog log = record_epoch(result, epoch, options.epochs, *loss, step.learning_rate,
-                                validator.get(), net, pool);
+    EpochLog log = reading_input(epoch, [&] {
+      return record_epoch(result, epoch, options.epochs, *loss, step.learning_rate,
+                          validator.get(), net, pool);
+    });
     result.early_stopped = early.update(log, epoch, start.data(), params, result);
     std::copy(params, params + start.size(), start.data());
     log.last = result.early_stopped || epoch + 1 == options.epochs;

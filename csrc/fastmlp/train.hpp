@@ -97,6 +97,23 @@ class Diverged : public std::runtime_error {
   FitResult result_;
 };
 
+// Thrown when a kernel finds the fit's CSR X or X_val changed since the fit
+// checked it (CsrChanged: a callback, or another thread, rewrote its indptr
+// or indices in place): the network holds the parameters it had at the start
+// of the epoch in which it was found, result() the epochs completed before
+// it. The optimiser's state is that of the last step taken, as after Diverged.
+class InputChanged : public CsrChanged {
+ public:
+  InputChanged(const std::string& what, std::size_t epoch, FitResult result)
+      : CsrChanged(what), epoch_(epoch), result_(std::move(result)) {}
+  std::size_t epoch() const noexcept { return epoch_; }  // this fit's epoch, from 1
+  const FitResult& result() const noexcept { return result_; }
+
+ private:
+  std::size_t epoch_;
+  FitResult result_;
+};
+
 // Train `net` in place from its current parameters. `optimizer` carries its
 // state from the last fit when the settings are the same (Optimizer::prepare).
 // With options.validation_fraction, fit trains on copies of the rows
@@ -107,7 +124,8 @@ class Diverged : public std::runtime_error {
 // under way is discarded: the network keeps its parameters from the last
 // completed step, and the result holds the epochs completed before it.
 // Throws Diverged (see FitOptions::stop_on_divergence), std::invalid_argument
-// for bad data or options, before anything changes.
+// for bad data or options, before anything changes, and InputChanged for a
+// CSR input that changes while the fit reads it in place.
 template <class T>
 FitResult fit(Network<T>& net, const FitData<T>& data, const FitOptions& options,
               Optimizer<T>& optimizer, const FitHooks& hooks = {});

@@ -79,7 +79,9 @@ Array<T> array_arg(py::handle a, const char* name, py::ssize_t ndim) {
 // A CSR matrix as fastmlp._sparse hands it over: (rows, cols, data, indices,
 // indptr), data a C-contiguous 1-D array of T, indices and indptr both int32 or
 // both int64, read in place (the caller's tuple keeps them alive). The
-// structure is checked by the core (check_csr) before any kernel reads it.
+// structure is checked by the core (check_csr) before any kernel reads it, and
+// by the kernels as they read it (it may change: see CsrView). `name`, a
+// string literal, names it in their errors.
 template <class T>
 CsrView<T> csr_of(py::handle X, const char* name) {
   const auto t = py::reinterpret_borrow<py::tuple>(X);
@@ -103,6 +105,7 @@ CsrView<T> csr_of(py::handle X, const char* name) {
   v.data = data.data();
   v.indices = ind.data();
   v.indptr = ptr.data();
+  v.name = name;
   return v;
 }
 
@@ -153,12 +156,22 @@ Array<T> predict_result(py::handle out, py::ssize_t rows, py::ssize_t cols) {
   return py::reinterpret_borrow<Array<T>>(out);
 }
 
+// Whether the bytes [a, a + a_bytes) and [b, b + b_bytes) overlap.
+bool overlaps(const void* a, std::size_t a_bytes, const void* b, std::size_t b_bytes) {
+  const auto a0 = reinterpret_cast<std::uintptr_t>(a), b0 = reinterpret_cast<std::uintptr_t>(b);
+  return a_bytes != 0 && b_bytes != 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
+}
+
 // Whether the memory of two C-contiguous arrays overlaps.
 bool overlaps(const py::array& a, const py::array& b) {
-  const auto* a0 = static_cast<const char*>(a.data());
-  const auto* b0 = static_cast<const char*>(b.data());
-  const auto a_bytes = static_cast<std::size_t>(a.nbytes()), b_bytes = static_cast<std::size_t>(b.nbytes());
-  return a_bytes != 0 && b_bytes != 0 && a0 < b0 + b_bytes && b0 < a0 + a_bytes;
+  return overlaps(a.data(), static_cast<std::size_t>(a.nbytes()), b.data(), static_cast<std::size_t>(b.nbytes()));
+}
+
+// Whether a C-contiguous array shares memory with a network's parameters (a
+// view from weight() or bias(), or one made from it).
+template <class T>
+bool overlaps_parameters(const Network<T>& net, const py::array& a) {
+  return overlaps(net.params(), net.n_params() * sizeof(T), a.data(), static_cast<std::size_t>(a.nbytes()));
 }
 
 // --- the GIL at interpreter exit ----------------------------------------------------------
@@ -559,8 +572,11 @@ ThreadPool* pool_of(int threads) {
 // The pool for predict's `threads` (None or the table's range).
 ThreadPool* predict_pool(py::handle threads) { return pool_of(predict_threads(threads)); }
 
-// Network.predict on a CSR tuple X (csr_of), into `out` when given; an `out`
-// that shares memory with X's values gets the result through a temporary.
+// Network.predict on a CSR tuple X (csr_of), into `out` when given. An `out`
+// that shares memory with anything predict reads, X's values, indices or
+// indptr or the network's parameters, gets the result through a temporary:
+// predict reads them after writing earlier rows of out (indices or indptr
+// overwritten so would be read as garbage: the kernels would refuse them).
 template <class T, class Net>
 Array<T> sparse_predict_py(const Net& self, py::handle X_tuple, py::handle out, py::handle threads) {
   const CsrView<T> X = csr_of<T>(X_tuple, "X");
@@ -568,8 +584,11 @@ Array<T> sparse_predict_py(const Net& self, py::handle X_tuple, py::handle out, 
   Array<T> result = predict_result<T>(out, rows, cols);
   ThreadPool* pool = predict_pool(threads);
   Array<T> target = result;
-  if (overlaps(py::reinterpret_borrow<py::array>(py::reinterpret_borrow<py::tuple>(X_tuple)[2]), result))
-    target = Array<T>({rows, cols});
+  const auto parts = py::reinterpret_borrow<py::tuple>(X_tuple);
+  bool shared = overlaps_parameters(self.net, result);
+  for (const std::size_t part : {2, 3, 4})  // data, indices, indptr: arrays (csr_of)
+    shared = shared || overlaps(py::reinterpret_borrow<py::array>(parts[part]), result);
+  if (shared) target = Array<T>({rows, cols});
   {
     ReleaseGil release;
     auto lock = self.lock_for_predict();
@@ -732,7 +751,7 @@ void bind_network(py::module_& m, const char* name) {
              if (!progress.is_none())
                hooks.progress = python_callback(self, progress, out.validating, score_key, failed);
              hooks.progress_seconds = progress_seconds;
-             std::optional<std::string> diverged;
+             std::optional<std::string> diverged, changed;
              {
                ReleaseGil release;
                auto lock = self.lock_for_fit();
@@ -743,6 +762,9 @@ void bind_network(py::module_& m, const char* name) {
                } catch (const Diverged& e) {
                  out.result = e.result();
                  diverged = e.what();
+               } catch (const InputChanged& e) {
+                 out.result = e.result();
+                 changed = e.what();
                }
              }
              out.exception = py::none();
@@ -751,21 +773,25 @@ void bind_network(py::module_& m, const char* name) {
                if (error.trace()) PyException_SetTraceback(error.value().ptr(), error.trace().ptr());
                out.exception = error.value();
              }
-             out.restored = out.result.restored && !diverged;
-             if (diverged) {
+             out.restored = out.result.restored && !diverged && !changed;
+             // Diverged, or ValueError for X changed under the fit, with the
+             // FitResult of the epochs before it as `result`
+             if (diverged || changed) {
+               PyObject* type = diverged ? diverged_type : PyExc_ValueError;
                py::object error = py::reinterpret_steal<py::object>(
-                   PyObject_CallFunction(diverged_type, "s", diverged->c_str()));
+                   PyObject_CallFunction(type, "s", (diverged ? diverged : changed)->c_str()));
                if (!error) throw py::error_already_set();
                error.attr("result") = py::cast(std::move(out));
-               PyErr_SetObject(diverged_type, error.ptr());
+               PyErr_SetObject(type, error.ptr());
                throw py::error_already_set();
              }
              return out;
            }, py::arg("X").noconvert(), py::arg("Y").noconvert(), py::arg("sample_weight"),
            py::arg("X_val"), py::arg("Y_val"), py::arg("options"), py::arg("callback"),
            py::arg("progress"), py::arg("progress_seconds"),
-           "Train in place; a FitResult. A divergence raises Diverged, whose `result` is the "
-           "FitResult of the epochs before it.")
+           "Train in place; a FitResult. A divergence raises Diverged, and a CSR X or X_val "
+           "changed while the fit reads it ValueError, whose `result` is the FitResult of the "
+           "epochs before it.")
       .def("reset_optimizer", [](Net& self) {
              auto lock = self.lock_for_fit();
              self.optimizer.reset();
@@ -829,10 +855,12 @@ void bind_network(py::module_& m, const char* name) {
              const int n_threads = predict_threads(threads);
              // Rows that make one block run on this thread whatever the count.
              ThreadPool* pool = Network<T>::predict_splits(x.rows) ? pool_of(n_threads) : nullptr;
-             // An `out` that shares memory with X gets the result through a
-             // temporary: predict reads rows of X after writing earlier rows of out.
+             // An `out` that shares memory with X or the network's parameters
+             // gets the result through a temporary: predict reads rows of X
+             // (and the weights) after writing earlier rows of out.
              Array<T> target = result;
-             if (overlaps(x_array, result)) target = Array<T>({rows, cols});
+             if (overlaps(x_array, result) || overlaps_parameters(self.net, result))
+               target = Array<T>({rows, cols});
              const MatrixView<T> o(target.mutable_data(), x.rows, self.net.n_outputs());
              // Rows go in chunks of about 2^28 multiply-adds (a few ms on a
              // few cores), with a check for Ctrl-C between chunks. A row's

@@ -147,7 +147,7 @@ class _Network:
         progress: Callable[[int, dict[str, float]], object] | None,
         progress_seconds: float,
     ) -> FitResult:
-        """Train in place; a FitResult. A divergence raises Diverged, whose `result` is the FitResult of the epochs before it."""
+        """Train in place; a FitResult. A divergence raises Diverged, and a CSR X or X_val changed while the fit reads it ValueError, whose `result` is the FitResult of the epochs before it."""
     def reset_optimizer(self) -> None:
         """Forget the optimiser's state (velocity, moments, step count)."""
     @property

@@ -606,6 +606,12 @@ class Network:
         ValueError
             Shapes that do not fit the network or each other, empty or
             non-finite data, options out of their range.
+            Also a sparse X (or validation X) whose ``indices`` or ``indptr``
+            change while the fit reads them in place (a callback, or another
+            thread, writing into them) and no longer make a well-formed
+            matrix: the network then keeps the parameters it had at the start
+            of the epoch in which the change was found, ``history`` the epochs
+            before it; the optimiser's state is that after the last step taken.
         TypeError
             Arrays of a non-numeric dtype, options of the wrong type.
         FloatingPointError
@@ -655,6 +661,11 @@ class Network:
             result = self._core.fit(X_in, Y, weights, X_val, Y_val, options, callback, bar, 0.1)
         except _core.Diverged as diverged:
             self._record(diverged.result)
+            raise
+        except ValueError as error:  # a sparse X changed under the fit: the epochs before it stay
+            done = getattr(error, "result", None)
+            if isinstance(done, _core.FitResult):
+                self._record(done)
             raise
         finally:
             if bar is not None:
@@ -715,10 +726,13 @@ class Network:
         dtype (else converted once). With ``out``, a C-contiguous writable
         array of shape (n, outputs) and the network's dtype, the result is
         written there and ``out`` is returned; it may share memory with X
-        (the result then goes through a temporary). ``threads`` as in ``fit``.
+        (a sparse X's values, indices or indptr too) or with the weights (the
+        result then goes through a temporary). ``threads`` as in ``fit``.
         Ctrl-C stops a long prediction between chunks of rows
         (KeyboardInterrupt; ``out`` then holds only some rows); so does a
-        NaN or infinity in X (ValueError naming the first). Predictions
+        NaN or infinity in X (ValueError naming the first), and a sparse
+        X's structure that another thread spoils while predict reads it
+        (ValueError naming the row and position). Predictions
         from several threads run side by side; while another thread fits
         this network, ``RuntimeError``.
         """

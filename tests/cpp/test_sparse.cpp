@@ -1,12 +1,18 @@
 // C++ tests of CSR input (sparse.hpp): the first layer's two kernels against
 // naive dense products (repeated and unsorted indices summed), the weight
 // gradient split by columns and chunked by rows against one call, bit for
-// bit; check_csr's refusals; and a fit on CSR input against the same fit on
-// the dense matrix (close) and on another thread count (bit for bit).
+// bit; check_csr's refusals; the kernels' own checks of a structure that
+// changed after check_csr (CsrChanged, nothing read out of bounds), and a fit
+// whose callback spoils X (InputChanged, the epoch's start put back); and a
+// fit on CSR input against the same fit on the dense matrix (close) and on
+// another thread count (bit for bit).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <limits>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 #include <fastmlp/network.hpp>
@@ -118,6 +124,122 @@ void test_check_csr() {
   CHECK(throws<std::invalid_argument>([&] { check_csr(s.view(), 5, "X"); }, "finite"));
 }
 
+// Each way of spoiling a checked structure, for the kernels' checks: a
+// mutation of the sample and the words CsrChanged's message must hold.
+template <class I>
+std::vector<std::pair<std::function<void(Sample<I>&)>, std::string>> spoilers() {
+  const I most = std::numeric_limits<I>::max(), least = std::numeric_limits<I>::min();
+  return {
+      {[](Sample<I>& s) { s.indices[5] = static_cast<I>(s.d); }, "X.indices[5] = 23 (row 1) is not in [0, 23)"},
+      {[=](Sample<I>& s) { s.indices[5] = most; }, "is not in [0, 23)"},
+      {[](Sample<I>& s) { s.indices[5] = -1; }, "X.indices[5] = -1 (row 1)"},
+      {[=](Sample<I>& s) { s.indices.back() = least; }, "is not in [0, 23)"},
+      {[](Sample<I>& s) { s.indptr[3] = s.indptr[4] + 2; }, "indptr decreases after row 3"},
+      {[](Sample<I>& s) { s.indptr[3] = -7; }, "row 2's entries are not within [0, "},
+      {[](Sample<I>& s) { s.indptr[3] = 1000000; }, "row 2's entries are not within [0, "},
+      {[](Sample<I>& s) { s.indptr[0] = 1; }, "indptr[0] = 1, not 0"},
+      {[](Sample<I>& s) { s.indptr.back() += 1; }, "not within"},
+      {[](Sample<I>& s) { s.indptr.back() -= 1; }, "not the number of stored values"},
+  };
+}
+
+// The kernels on structures check_csr would refuse: each throws CsrChanged
+// naming the matrix, row and position, and reads nothing out of bounds (run
+// under ASan: tests/sanitize/run.sh).
+template <class I>
+void test_kernels_check_what_they_read() {
+  const std::size_t n = 37, d = 23, out = 11;
+  std::vector<double> W(d * out, 0.5), b(out, 0.0), A(n * out), dZ(n * out, 0.25), dW(d * out);
+  std::vector<std::size_t> every(n);
+  for (std::size_t i = 0; i < n; ++i) every[i] = i;
+  for (const auto& [spoil, words] : spoilers<I>()) {
+    Sample<I> s = sample<I>(n, d, 4, 1);
+    spoil(s);
+    const std::string prefix = "X's sparse structure changed since it was checked, or is malformed: ";
+    CHECK(throws<CsrChanged>([&] {
+      sparse_forward<double>({A.data(), n, out}, s.view(), RowMap{}, {W.data(), d, out}, b.data(),
+                             Activation::Identity);
+    }, prefix));
+    CHECK(throws<CsrChanged>([&] {
+      sparse_forward<double>({A.data(), n, out}, s.view(), RowMap{}, {W.data(), d, out}, b.data(),
+                             Activation::Identity);
+    }, words));
+    CHECK(throws<CsrChanged>([&] {
+      sparse_backward_weight<double>({dW.data(), d, out}, s.view(), RowMap{}, {dZ.data(), n, out}, false);
+    }, words));
+    CHECK(throws<CsrChanged>([&] { select_rows(s.view(), every); }, words));
+    CHECK(throws<std::invalid_argument>([&] { check_csr(s.view(), d, "X"); }, "X"));
+  }
+  // the view's name is the one the message gives
+  Sample<I> s = sample<I>(n, d, 4, 1);
+  s.indices[0] = -1;
+  CsrView<double> v = s.view();
+  v.name = "X_val";
+  CHECK(throws<CsrChanged>([&] {
+    sparse_forward<double>({A.data(), n, out}, v, RowMap{}, {W.data(), d, out}, b.data(), Activation::Identity);
+  }, "X_val's sparse structure changed"));
+}
+
+// A fit whose callback spoils X after epoch 2 of 5 (threads 1 and 2: the
+// kernels then throw on the pool's workers): InputChanged naming epoch 3, the
+// network back at the parameters the callback saw, the result the two epochs
+// before; then it trains again on a good X.
+void test_a_fit_whose_callback_spoils_X() {
+  const std::size_t n = 300, d = 200, k = 3;
+  std::vector<double> Y(n * k, 0.0);
+  for (std::size_t i = 0; i < n; ++i) Y[i * k + i % k] = 1;
+  for (const int threads : {1, 2}) {
+    for (const bool index : {true, false}) {
+      Sample<std::int64_t> s = sample<std::int64_t>(n, d, 6, 4);
+      Network<double> net({d, 40, k}, Activation::Tanh, Activation::Softmax, Loss::CrossEntropy,
+                          Reduction::Mean);
+      net.initialize(Init::Glorot, 5);
+      FitData<double> data;
+      data.Y = {Y.data(), n, k};
+      data.X_csr = s.view();
+      data.X = {nullptr, n, d};
+      FitOptions options;
+      options.epochs = 5;
+      options.batch_size = 128;
+      options.learning_rate = 0.1;
+      options.threads = threads;
+      std::vector<double> seen;
+      FitHooks hooks;
+      hooks.callback = [&](const EpochLog& log) {
+        if (log.epoch == 2) {
+          seen.assign(net.params(), net.params() + net.n_params());
+          if (index)
+            s.indices[s.indices.size() / 2] = 1 << 30;
+          else
+            s.indptr[n / 2] = 1 << 30;
+        }
+        return true;
+      };
+      Optimizer<double> optimizer;
+      bool thrown = false;
+      try {
+        fit(net, data, options, optimizer, hooks);
+      } catch (const InputChanged& e) {
+        thrown = true;
+        CHECK(e.epoch() == 3);
+        CHECK(e.result().epochs == 2 && e.result().loss.size() == 2);
+        CHECK(std::string(e.what()).find("in epoch 3 of this fit; the network keeps its parameters "
+                                         "from the end of epoch 2") != std::string::npos);
+      }
+      CHECK(thrown);
+      CHECK(seen.size() == net.n_params() &&
+            std::memcmp(seen.data(), net.params(), seen.size() * sizeof(double)) == 0);
+      const Sample<std::int64_t> good = sample<std::int64_t>(n, d, 6, 4);
+      data.X_csr = good.view();
+      options.epochs = 1;
+      fit(net, data, options, optimizer);
+      bool finite = true;
+      for (std::size_t p = 0; p < net.n_params(); ++p) finite = finite && std::isfinite(net.params()[p]);
+      CHECK(finite);
+    }
+  }
+}
+
 void test_fit_on_csr() {
   const std::size_t n = 300, d = 200, k = 3;
   const Sample<std::int32_t> s = sample<std::int32_t>(n, d, 6, 4);
@@ -158,6 +280,9 @@ int main() {
   test_kernels_against_dense<std::int32_t>();
   test_kernels_against_dense<std::int64_t>();
   test_check_csr();
+  test_kernels_check_what_they_read<std::int32_t>();
+  test_kernels_check_what_they_read<std::int64_t>();
+  test_a_fit_whose_callback_spoils_X();
   test_fit_on_csr();
   return check::finish("test_sparse");
 }
