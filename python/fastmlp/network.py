@@ -312,6 +312,7 @@ class Network:
         if self._task == "regression":
             raise ValueError("classes need task 'classification'; this network's task is 'regression' "
                              "(set task to None or 'classification' first)")
+        self._check_task("classification", "classes")
         values.flags.writeable = False  # checked once: changed only by setting it again
         self._classes, self._task = values, "classification"
 
@@ -340,11 +341,21 @@ class Network:
     def task(self, task: str | None) -> None:
         if task is not None:
             task = _check_choice(task, "task", ("classification", "regression"))
+            self._check_task(task, "task")
         if (self._classes is not None and task != "classification") or (
                 self._target_names is not None and task != "regression"):
             raise ValueError(f"task {task!r} contradicts this network's "
                              f"{'classes' if self._classes is not None else 'target_names'}; clear them first")
         self._task = task
+
+    def _check_task(self, task: str, name: str) -> None:
+        """ValueError naming ``name`` when this network cannot be a model of ``task``
+        (the core's rule, which model files and the command line follow: a
+        classifier's outputs score classes, which a Poisson network's do not)."""
+        problem = _core.task_problem(task, self.loss_name, self.output)
+        if problem:
+            what = f"task {task!r}" if name == "task" else f"{name} (task {task!r})"
+            raise ValueError(f"{what} does not fit this network: {problem}")
 
     def _matrix(self, X: ArrayLike, name: str) -> np.ndarray | _sparse.CsrTuple:
         """X as ``_as_input`` makes it, its column names checked against feature_names."""
