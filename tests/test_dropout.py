@@ -377,3 +377,19 @@ def test_a_0_d_array_is_its_one_rate():
     b = fastmlp.Network([4, 5, 3], seed=0, dropout=0.2).fit(X, Y, epochs=3)
     assert a.dropout == 0.2
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+def test_command_line_reads_a_tiny_rate_as_python_does(tmp_path):
+    # 1e-400 is 0.0 to Python's float() and to --lr; --dropout said "expected a finite number"
+    cmd = [sys.executable, "-m", "fastmlp"]
+    runs = {}
+    for rate in ("1e-400", "0"):
+        model = tmp_path / f"{rate}.st"
+        res = subprocess.run([*cmd, "train", "--epochs", "5", "--dropout", rate, "--quiet", "-o", str(model)],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        runs[rate] = (res.stdout, model.read_bytes())
+    assert runs["1e-400"] == runs["0"]
+    res = subprocess.run([*cmd, "train", "--epochs", "1", "--dropout", "1e999"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "--dropout: expected a finite number, got '1e999'" in res.stderr

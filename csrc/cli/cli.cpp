@@ -242,9 +242,11 @@ std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   return value;
 }
 
+// A real-valued flag's number, read as the training options' are (as Python's
+// float() reads it: 1e-400 is 0, 1e999 is past the finite numbers).
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
-  if (!parse_number(text, value) || !std::isfinite(value))
+  if (!parse_number_as_python(text, value) || !std::isfinite(value))
     throw UsageError(option + ": expected a finite number, got " + in_quotes(text));
   return value;
 }
