@@ -379,6 +379,56 @@ def test_a_0_d_array_is_its_one_rate():
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
 
 
+# --- given per layer, kept per layer ------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, attribute, expected", [
+    (dict(sizes=[4, 5, 6, 3], dropout=(0.5, 0.5)), "dropout", (0.5, 0.5)),
+    (dict(sizes=[4, 5, 3], dropout=(0.25,)), "dropout", (0.25,)),
+    (dict(sizes=[4, 5, 6, 3], dropout=(0.0, 0.0)), "dropout", (0.0, 0.0)),
+    (dict(sizes=[4, 5, 6, 3], dropout=0.5), "dropout", 0.5),
+    (dict(sizes=[4, 5, 6, 3], activation=("relu", "relu")), "activation", ("relu", "relu")),
+    (dict(sizes=[4, 5, 6, 3], activation="relu"), "activation", "relu"),
+])
+def test_a_per_layer_value_comes_back_as_given(tmp_path, kwargs, attribute, expected):
+    # (0.5, 0.5) came back from a model file (and a pickle) as 0.5: the file's one rate per
+    # layer cannot tell them apart, so the package's own entry says which was given
+    net = fastmlp.Network(**kwargs)
+    assert getattr(net, attribute) == expected
+    net.save(tmp_path / "m.safetensors")
+    back = fastmlp.load(tmp_path / "m.safetensors")
+    assert getattr(back, attribute) == expected and type(getattr(back, attribute)) is type(expected)
+    assert getattr(pickle.loads(pickle.dumps(net)), attribute) == expected
+    back.save(tmp_path / "again.safetensors")  # and again
+    assert getattr(fastmlp.load(tmp_path / "again.safetensors"), attribute) == expected
+    # the entry is written only when the lists alone would say otherwise
+    meta = metadata(tmp_path / "m.safetensors")
+    assert ("python.per_layer" in meta) == isinstance(expected, tuple)
+
+
+@pytest.mark.parametrize("value", ["bias", "dropout,dropout", "", "dropout;activation"])
+def test_a_bad_per_layer_entry_is_refused(tmp_path, value):
+    fastmlp.Network([4, 5, 6, 3], dropout=(0.1, 0.1)).save(tmp_path / "m.safetensors")
+    rewrite_metadata(tmp_path / "m.safetensors", tmp_path / "bad.safetensors", **{"python.per_layer": value})
+    with pytest.raises(ValueError, match="metadata 'python.per_layer' must name some of 'activation', 'dropout'"):
+        fastmlp.load(tmp_path / "bad.safetensors")
+
+
+def test_summary_shows_each_layers_dropout(capsys):
+    fastmlp.Network([4, 5, 6, 3], dropout=(0.2, 0.5)).summary()
+    assert capsys.readouterr().out.splitlines() == [
+        "layer  shape   activation  dropout  parameters",
+        "    1  4 -> 5  sigmoid     0.2              25",
+        "    2  5 -> 6  sigmoid     0.5              36",
+        "    3  6 -> 3  sigmoid                      21",
+        "total                                       82",
+    ]
+    fastmlp.Network([4, 5, 6, 3], dropout=0.1).summary()
+    assert [line.split()[5] for line in capsys.readouterr().out.splitlines()[1:3]] == ["0.1", "0.1"]
+    # without dropout, the table as before
+    fastmlp.Network([4, 5, 3]).summary()
+    assert capsys.readouterr().out.splitlines()[0] == "layer  shape   activation  parameters"
+
+
 def test_command_line_reads_a_tiny_rate_as_python_does(tmp_path):
     # 1e-400 is 0.0 to Python's float() and to --lr; --dropout said "expected a finite number"
     cmd = [sys.executable, "-m", "fastmlp"]
