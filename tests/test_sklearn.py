@@ -266,6 +266,49 @@ def test_float32_and_threads_give_the_same_network():
     np.testing.assert_allclose(f32.predict_proba(X), one.predict_proba(X), atol=1e-3)
 
 
+@pytest.mark.parametrize("weights, error, message", [
+    ({"yes": np.nan}, ValueError, "class_weight's weights must be finite numbers >= 0; got nan for class 'yes'"),
+    ({0: None}, TypeError, "class_weight's weights must be finite numbers >= 0; got None for class 0"),
+    ({0: "2"}, TypeError, "class_weight's weights must be finite numbers >= 0; got '2' for class 0"),
+    ({0: True}, TypeError, "class_weight's weights must be finite numbers >= 0; got True for class 0"),
+    ({0: -1.0}, ValueError, "class_weight's weights must be finite numbers >= 0; got -1.0 for class 0"),
+    ({1: np.inf}, ValueError, "class_weight's weights must be finite numbers >= 0; got inf for class 1"),
+    ({0: 1.0, 5: 2.0}, ValueError, "class_weight names 5, which is not among the classes 0, 1, and gives no weight to 1"),
+    ({"no": 1.0}, ValueError, "class_weight names 'no', which is not among the classes 0, 1, and gives no weight to 0, 1"),
+])
+def test_class_weight_is_checked_and_named(weights, error, message):
+    # these said "l2 must be a finite number" or "sample_weight must be finite", or trained on a string
+    import re
+
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    for fit in (lambda est: est.fit(X, y), lambda est: est.partial_fit(X, y, classes=[0, 1])):
+        with pytest.raises(error, match=re.escape(message)):
+            fit(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, class_weight=weights))
+
+
+def test_class_weight_keys_follow_scikit_learns_rule():
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    params = dict(hidden_layer_sizes=(3,), max_iter=5, shuffle=False, random_state=0)
+    # a key that is not a class is fine while every class has a weight (a fold may lack a class)
+    extra = MLPClassifier(**params, class_weight={0: 1.0, 1: 3.0, 7: 2.0}).fit(X, y)
+    exact = MLPClassifier(**params, class_weight={0: 1.0, 1: 3.0}).fit(X, y)
+    np.testing.assert_array_equal(extra.coefs_[0], exact.coefs_[0])
+    np.testing.assert_array_equal(compute_sample_weight({0: 1.0, 1: 3.0, 7: 2.0}, y), compute_sample_weight(
+        {0: 1.0, 1: 3.0}, y))
+    # and refused where scikit-learn refuses it
+    with pytest.raises(ValueError, match="are not in class_weight"):
+        compute_sample_weight({0: 1.0, 7: 2.0}, y)
+    with pytest.raises(ValueError, match="class_weight names 7"):
+        MLPClassifier(**params, class_weight={0: 1.0, 7: 2.0}).fit(X, y)
+    # classes left out weigh 1; labels of any type name them
+    names = np.array(["a", "b"])[y]
+    one = MLPClassifier(**params, class_weight={"b": 2.0}).fit(X, names)
+    two = MLPClassifier(**params).fit(X, names, sample_weight=np.where(y == 1, 2.0, 1.0))
+    np.testing.assert_array_equal(one.coefs_[0], two.coefs_[0])
+
+
 def test_coefs_are_the_network():
     X, y = make_classification(n_samples=60, n_features=4, random_state=0)
     clf = MLPClassifier(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X, y)

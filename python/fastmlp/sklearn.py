@@ -50,6 +50,7 @@ Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -169,6 +170,12 @@ class _BaseMLP(BaseEstimator):
                 kind = TypeError if name in ("random_state", "class_weight") else ValueError
                 raise kind(f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
                            f"Got {value!r} instead.")
+        weights = getattr(self, "class_weight", None)
+        if isinstance(weights, dict):
+            for label, weight in weights.items():
+                if not is_real(weight) or not (math.isfinite(weight) and weight >= 0):
+                    raise (ValueError if is_real(weight) else TypeError)(
+                        f"class_weight's weights must be finite numbers >= 0; got {weight!r} for class {label!r}")
 
     # --- hooks for the two estimators ---------------------------------------------------
 
@@ -575,6 +582,11 @@ def _is_single_label(est: Any) -> bool:
     return isinstance(est, MLPClassifier) and est.n_outputs_ == 1
 
 
+def _listed(values: list[Any]) -> str:
+    """Values for a message: their reprs, at most ten."""
+    return ", ".join(map(repr, values[:10])) + (", ..." if len(values) > 10 else "")
+
+
 def _unflatten(params: list[np.ndarray], flat: np.ndarray) -> None:
     """Copy the flat vector into the parameter arrays, in order."""
     at = 0
@@ -651,7 +663,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         intercepts_ and predictions, any other X float64.
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into sample_weight ("balanced":
-        n_samples / (n_classes * count)). Not for multi-label targets.
+        n_samples / (n_classes * count)); a dict's weights are finite
+        numbers >= 0, classes it leaves out weigh 1, and a key that is not
+        a class is refused while some class has no weight (scikit-learn's
+        rule). Not for multi-label targets.
     dropout : float, default 0.0
         fastmlp's own: the hidden layers' dropout rate while training, in
         [0, 1): each hidden unit is zeroed with this probability and the
@@ -782,6 +797,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass "
                              "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y) "
                              "as a dict instead")
+        if isinstance(self.class_weight, dict):
+            # scikit-learn's rule (compute_class_weight): a key that is not a class is refused unless every
+            # class has a weight (a fold of a cross-validation may lack a class the dict names)
+            classes = self.classes_.tolist()
+            unknown = [label for label in self.class_weight if label not in classes]
+            missing = [c for c in classes if c not in self.class_weight]
+            if unknown and missing:
+                raise ValueError(f"class_weight names {_listed(unknown)}, which {'is' if len(unknown) == 1 else 'are'} "
+                                 f"not among the classes {_listed(classes)}, and gives no weight to "
+                                 f"{_listed(missing)}")
         weights = compute_sample_weight(self.class_weight, y)
         return weights if sw is None else sw * weights
 
