@@ -429,6 +429,43 @@ def test_summary_shows_each_layers_dropout(capsys):
     assert capsys.readouterr().out.splitlines()[0] == "layer  shape   activation  parameters"
 
 
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimators_take_a_rate_per_hidden_layer(iris, tmp_path):
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+
+    from fastmlp.sklearn import MLPClassifier, MLPRegressor, load
+    X, Y, _, _ = iris
+    y = Y.argmax(axis=1)
+    params = dict(hidden_layer_sizes=(12, 8), max_iter=15, random_state=0)
+    per_layer = MLPClassifier(**params, dropout=(0.3, 0.1)).fit(X, y)
+    assert per_layer.network_.dropout == (0.3, 0.1) and per_layer.get_params()["dropout"] == (0.3, 0.1)
+    # the rates change the fit; a list is the same rates as a tuple
+    plain = MLPClassifier(**params).fit(X, y)
+    assert not np.array_equal(per_layer.coefs_[0], plain.coefs_[0])
+    same = MLPClassifier(**params, dropout=[0.3, 0.1]).fit(X, y)
+    np.testing.assert_array_equal(same.coefs_[0], per_layer.coefs_[0])
+    # get_params, set_params, clone and the model file keep it as given
+    assert clone(per_layer).get_params()["dropout"] == (0.3, 0.1)
+    assert MLPClassifier().set_params(dropout=(0.5, 0.5)).get_params()["dropout"] == (0.5, 0.5)
+    for dropout in [(0.3, 0.1), (0.5, 0.5)]:
+        est = MLPRegressor(**params, dropout=dropout).fit(X, y.astype(float))
+        est.save(tmp_path / "m.st")
+        back = load(tmp_path / "m.st")
+        assert back.get_params()["dropout"] == dropout and back.network_.dropout == dropout
+        np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    # one rate per hidden layer, each in [0, 1), and a stochastic solver
+    for bad, message in [((0.3,), r"dropout must give one rate per hidden layer \(2\); got 1"),
+                         ((0.1, 0.2, 0.3), r"dropout must give one rate per hidden layer \(2\); got 3"),
+                         ((0.1, 1.0), "The 'dropout' parameter of MLPClassifier must be a real number in"),
+                         ((0.1, "x"), "The 'dropout' parameter"), ((0.1, float("nan")), "The 'dropout' parameter")]:
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(**params, dropout=bad).fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier(**params, dropout=(0.0, 0.2), solver="lbfgs").fit(X, y)
+    MLPClassifier(**{**params, "max_iter": 2}, dropout=(0.0, 0.0), solver="lbfgs").fit(X, y)  # no dropout: fine
+
+
 def test_command_line_reads_a_tiny_rate_as_python_does(tmp_path):
     # 1e-400 is 0.0 to Python's float() and to --lr; --dropout said "expected a finite number"
     cmd = [sys.executable, "-m", "fastmlp"]

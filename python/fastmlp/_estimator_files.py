@@ -63,8 +63,9 @@ def decode_params(text: str, allowed: set[str], source: str) -> dict[str, Any]:
     if unknown:
         raise ValueError(f"{where} names parameters the estimator does not have: {', '.join(map(repr, unknown[:10]))}")
     out = {name: _decode(value, f"{where}: {name}") for name, value in params.items()}
-    if isinstance(out.get("hidden_layer_sizes"), list):
-        out["hidden_layer_sizes"] = tuple(out["hidden_layer_sizes"])
+    for name in ("hidden_layer_sizes", "dropout"):  # tuples, as given (JSON keeps them as lists)
+        if isinstance(out.get(name), list):
+            out[name] = tuple(out[name])
     return out
 
 

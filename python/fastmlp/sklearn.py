@@ -47,7 +47,8 @@ Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
 ``dtype`` (None: the input's, as scikit-learn; or "float64", "float32", in any
 spelling ``fastmlp.Network`` takes), ``class_weight`` (None, "balanced" or
 {label: weight}, multiplied into sample_weight), ``dropout`` (0.0: the hidden
-layers' dropout rate while training; see ``fastmlp.Network``).
+layers' dropout rate while training, or one per hidden layer; see
+``fastmlp.Network``).
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from fastmlp import _core, _skl2onnx, _sparse
 from fastmlp import _estimator_files as _files
-from fastmlp._checks import check_dtype, is_bool, is_int, is_real
+from fastmlp._checks import check_dropout, check_dtype, is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
 from fastmlp.network import Activation, DType, LossName, Network, Output
 from fastmlp.network import load as _load_network
@@ -165,7 +166,8 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
               "fastmlp.Network takes: np.float32, 'f4', ...)"),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
     "loss": _choice(*get_args(RegressorLoss)),
-    "dropout": _real(0, 1),
+    "dropout": (_passes(lambda v: check_dropout(v, None)),
+                "a real number in [0, 1), or a sequence of them, one per hidden layer"),
 }
 
 
@@ -203,9 +205,12 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None, incremental: bool) -> Any:
         self._check_params()
+        hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
+        dropout = check_dropout(self.dropout, len(hidden))  # one rate, or one per hidden layer
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if self.dropout and self.solver == "lbfgs":  # its loss and gradient are the plain network's
+        if any(dropout if isinstance(dropout, tuple) else (dropout,)) and self.solver == "lbfgs":
+            # its loss and gradient are the plain network's
             raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); solver 'lbfgs' "
                              "evaluates the network without it")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -217,7 +222,6 @@ class _BaseMLP(BaseEstimator):
         X_fit: Any = _sparse.as_estimator_input(X_checked, dtype)  # an array, or a CSR matrix
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X_fit, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
-        hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X_fit.shape[1], hidden, Y.shape[1], dtype)
@@ -705,11 +709,12 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         numbers >= 0, classes it leaves out weigh 1, and a key that is not
         a class is refused while some class has no weight (scikit-learn's
         rule). Not for multi-label targets.
-    dropout : float, default 0.0
+    dropout : float or sequence of float, default 0.0
         fastmlp's own: the hidden layers' dropout rate while training, in
-        [0, 1): each hidden unit is zeroed with this probability and the
-        others scaled by 1 / (1 - dropout) (see ``fastmlp.Network``);
-        prediction is unaffected.
+        [0, 1), one for all or one per hidden layer: each hidden unit is
+        zeroed with this probability and the others scaled by
+        1 / (1 - dropout) (see ``fastmlp.Network``); prediction is
+        unaffected.
 
     Attributes
     ----------
@@ -766,7 +771,7 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_threads: int | None = None,
         dtype: DType | np.dtype[Any] | type | None = None,
         class_weight: dict[Any, float] | Literal["balanced"] | None = None,
-        dropout: float = 0.0,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -980,9 +985,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     loss : {"squared_error", "poisson"}, default "squared_error"
         Keyword-only here. "poisson": the half Poisson deviance with an exp
         output (log link), as scikit-learn 1.9's; y must be >= 0.
-    dropout : float, default 0.0
+    dropout : float or sequence of float, default 0.0
         fastmlp's own: the hidden layers' dropout rate while training, in
-        [0, 1) (see ``fastmlp.Network``); prediction is unaffected.
+        [0, 1), one for all or one per hidden layer (see
+        ``fastmlp.Network``); prediction is unaffected.
 
     Attributes
     ----------
@@ -1022,7 +1028,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         max_fun: int = 15000,
         n_threads: int | None = None,
         dtype: DType | np.dtype[Any] | type | None = None,
-        dropout: float = 0.0,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
