@@ -377,3 +377,106 @@ def test_a_0_d_array_is_its_one_rate():
     b = fastmlp.Network([4, 5, 3], seed=0, dropout=0.2).fit(X, Y, epochs=3)
     assert a.dropout == 0.2
     np.testing.assert_array_equal(a.weights[0], b.weights[0])
+
+
+# --- given per layer, kept per layer ------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, attribute, expected", [
+    (dict(sizes=[4, 5, 6, 3], dropout=(0.5, 0.5)), "dropout", (0.5, 0.5)),
+    (dict(sizes=[4, 5, 3], dropout=(0.25,)), "dropout", (0.25,)),
+    (dict(sizes=[4, 5, 6, 3], dropout=(0.0, 0.0)), "dropout", (0.0, 0.0)),
+    (dict(sizes=[4, 5, 6, 3], dropout=0.5), "dropout", 0.5),
+    (dict(sizes=[4, 5, 6, 3], activation=("relu", "relu")), "activation", ("relu", "relu")),
+    (dict(sizes=[4, 5, 6, 3], activation="relu"), "activation", "relu"),
+])
+def test_a_per_layer_value_comes_back_as_given(tmp_path, kwargs, attribute, expected):
+    # (0.5, 0.5) came back from a model file (and a pickle) as 0.5: the file's one rate per
+    # layer cannot tell them apart, so the package's own entry says which was given
+    net = fastmlp.Network(**kwargs)
+    assert getattr(net, attribute) == expected
+    net.save(tmp_path / "m.safetensors")
+    back = fastmlp.load(tmp_path / "m.safetensors")
+    assert getattr(back, attribute) == expected and type(getattr(back, attribute)) is type(expected)
+    assert getattr(pickle.loads(pickle.dumps(net)), attribute) == expected
+    back.save(tmp_path / "again.safetensors")  # and again
+    assert getattr(fastmlp.load(tmp_path / "again.safetensors"), attribute) == expected
+    # the entry is written only when the lists alone would say otherwise
+    meta = metadata(tmp_path / "m.safetensors")
+    assert ("python.per_layer" in meta) == isinstance(expected, tuple)
+
+
+@pytest.mark.parametrize("value", ["bias", "dropout,dropout", "", "dropout;activation"])
+def test_a_bad_per_layer_entry_is_refused(tmp_path, value):
+    fastmlp.Network([4, 5, 6, 3], dropout=(0.1, 0.1)).save(tmp_path / "m.safetensors")
+    rewrite_metadata(tmp_path / "m.safetensors", tmp_path / "bad.safetensors", **{"python.per_layer": value})
+    with pytest.raises(ValueError, match="metadata 'python.per_layer' must name some of 'activation', 'dropout'"):
+        fastmlp.load(tmp_path / "bad.safetensors")
+
+
+def test_summary_shows_each_layers_dropout(capsys):
+    fastmlp.Network([4, 5, 6, 3], dropout=(0.2, 0.5)).summary()
+    assert capsys.readouterr().out.splitlines() == [
+        "layer  shape   activation  dropout  parameters",
+        "    1  4 -> 5  sigmoid     0.2              25",
+        "    2  5 -> 6  sigmoid     0.5              36",
+        "    3  6 -> 3  sigmoid                      21",
+        "total                                       82",
+    ]
+    fastmlp.Network([4, 5, 6, 3], dropout=0.1).summary()
+    assert [line.split()[5] for line in capsys.readouterr().out.splitlines()[1:3]] == ["0.1", "0.1"]
+    # without dropout, the table as before
+    fastmlp.Network([4, 5, 3]).summary()
+    assert capsys.readouterr().out.splitlines()[0] == "layer  shape   activation  parameters"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_estimators_take_a_rate_per_hidden_layer(iris, tmp_path):
+    pytest.importorskip("sklearn")
+    from sklearn.base import clone
+
+    from fastmlp.sklearn import MLPClassifier, MLPRegressor, load
+    X, Y, _, _ = iris
+    y = Y.argmax(axis=1)
+    params = dict(hidden_layer_sizes=(12, 8), max_iter=15, random_state=0)
+    per_layer = MLPClassifier(**params, dropout=(0.3, 0.1)).fit(X, y)
+    assert per_layer.network_.dropout == (0.3, 0.1) and per_layer.get_params()["dropout"] == (0.3, 0.1)
+    # the rates change the fit; a list is the same rates as a tuple
+    plain = MLPClassifier(**params).fit(X, y)
+    assert not np.array_equal(per_layer.coefs_[0], plain.coefs_[0])
+    same = MLPClassifier(**params, dropout=[0.3, 0.1]).fit(X, y)
+    np.testing.assert_array_equal(same.coefs_[0], per_layer.coefs_[0])
+    # get_params, set_params, clone and the model file keep it as given
+    assert clone(per_layer).get_params()["dropout"] == (0.3, 0.1)
+    assert MLPClassifier().set_params(dropout=(0.5, 0.5)).get_params()["dropout"] == (0.5, 0.5)
+    for dropout in [(0.3, 0.1), (0.5, 0.5)]:
+        est = MLPRegressor(**params, dropout=dropout).fit(X, y.astype(float))
+        est.save(tmp_path / "m.st")
+        back = load(tmp_path / "m.st")
+        assert back.get_params()["dropout"] == dropout and back.network_.dropout == dropout
+        np.testing.assert_array_equal(back.predict(X), est.predict(X))
+    # one rate per hidden layer, each in [0, 1), and a stochastic solver
+    for bad, message in [((0.3,), r"dropout must give one rate per hidden layer \(2\); got 1"),
+                         ((0.1, 0.2, 0.3), r"dropout must give one rate per hidden layer \(2\); got 3"),
+                         ((0.1, 1.0), "The 'dropout' parameter of MLPClassifier must be a real number in"),
+                         ((0.1, "x"), "The 'dropout' parameter"), ((0.1, float("nan")), "The 'dropout' parameter")]:
+        with pytest.raises(ValueError, match=message):
+            MLPClassifier(**params, dropout=bad).fit(X, y)
+    with pytest.raises(ValueError, match="dropout needs a stochastic solver"):
+        MLPClassifier(**params, dropout=(0.0, 0.2), solver="lbfgs").fit(X, y)
+    MLPClassifier(**{**params, "max_iter": 2}, dropout=(0.0, 0.0), solver="lbfgs").fit(X, y)  # no dropout: fine
+
+
+def test_command_line_reads_a_tiny_rate_as_python_does(tmp_path):
+    # 1e-400 is 0.0 to Python's float() and to --lr; --dropout said "expected a finite number"
+    cmd = [sys.executable, "-m", "fastmlp"]
+    runs = {}
+    for rate in ("1e-400", "0"):
+        model = tmp_path / f"{rate}.st"
+        res = subprocess.run([*cmd, "train", "--epochs", "5", "--dropout", rate, "--quiet", "-o", str(model)],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        runs[rate] = (res.stdout, model.read_bytes())
+    assert runs["1e-400"] == runs["0"]
+    res = subprocess.run([*cmd, "train", "--epochs", "1", "--dropout", "1e999"], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 2 and "--dropout: expected a finite number, got '1e999'" in res.stderr

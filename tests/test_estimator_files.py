@@ -197,7 +197,9 @@ def test_a_described_network_loads_as_an_estimator_with_default_parameters(tmp_p
     reg.save(tmp_path / "reg.safetensors")
     est = load(tmp_path / "reg.safetensors")
     assert isinstance(est, MLPRegressor) and est.get_params()["dtype"] == "float32"
-    assert est.predict(X.to_numpy()).tobytes() == reg.predict(X.to_numpy()).tobytes()
+    X32 = X.to_numpy(np.float32)
+    assert est.predict(X32).tobytes() == reg.predict(X32).tobytes()
+    assert est.predict(X.to_numpy()).dtype == np.float64  # float64 X: scikit-learn's float64 predictions
 
 
 @pytest.fixture(scope="module")

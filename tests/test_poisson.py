@@ -260,3 +260,155 @@ def test_loss_of_huge_counts_fitted_well_is_finite():
     got = net.loss(X, y)
     assert np.isfinite(got)
     np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+# --- a Poisson network is a regression --------------------------------------------------------
+
+def test_a_poisson_network_cannot_be_given_the_classification_task(tmp_path):
+    # it trained happily as a "classifier" of one-hot rows and named classes; now one rule says no,
+    # naming the task and what in the network contradicts it
+    for kwargs, culprit in [(dict(output="exp", loss="poisson"), "loss 'poisson'"),
+                            (dict(output="exp", loss="mse"), "output 'exp'")]:
+        net = fastmlp.Network([3, 4, 2], **kwargs)
+        with pytest.raises(ValueError, match=f"task 'classification' does not fit this network: {culprit}"):
+            net.task = "classification"
+        with pytest.raises(ValueError, match=f"classes \\(task 'classification'\\) does not fit .*{culprit}"):
+            net.classes = ["a", "b"]
+        assert net.task is None and net.classes is None
+        net.task = "regression"  # what it is
+        net.target_names = ["x", "y"]
+        # the model file's writer refuses the pair too, writing nothing
+        with pytest.raises(ValueError, match=f"metadata 'task' is 'classification', but {culprit}"):
+            net._core.save(str(tmp_path / "c.st"), "uniform", 0, {}, task="classification")
+        assert not (tmp_path / "c.st").exists()
+    # a softmax (or sigmoid, identity) classifier is still one
+    fastmlp.Network([3, 4, 2], output="softmax", loss="cross_entropy").task = "classification"
+    fastmlp.Network([3, 4, 2], output="identity").classes = ["a", "b"]
+
+
+def test_a_file_claiming_a_poisson_classifier_is_refused(tmp_path):
+    from test_dropout import rewrite_metadata
+
+    poisson_net([3, 4, 2]).save(tmp_path / "p.st")
+    rewrite_metadata(tmp_path / "p.st", tmp_path / "bad.st", task="classification", classes='["a","b"]',
+                     classes_type="str")
+    with pytest.raises(ValueError, match="metadata 'task' is 'classification', but loss 'poisson' fits counts"):
+        fastmlp.load(tmp_path / "bad.st")
+    res = subprocess.run([sys.executable, "-m", "fastmlp", "eval", str(tmp_path / "bad.st"), str(tmp_path / "p.st")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "metadata 'task' is 'classification'" in res.stderr, res.stderr
+
+
+@pytest.mark.parametrize("args, culprit", [(["--loss", "poisson", "--task", "classification"], "--loss poisson"),
+                                           (["--task", "classification", "--output", "exp"], "--output exp")])
+def test_command_line_refuses_a_poisson_classifier(args, culprit, tmp_path):
+    # both trained a meaningless classifier and printed its accuracy with exit status 0
+    res = subprocess.run([sys.executable, "-m", "fastmlp", "train", *args, "--epochs", "1", "-o",
+                          str(tmp_path / "m.st")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and res.stdout == "", res.stdout
+    assert f"--task classification and {culprit} conflict: " in res.stderr and res.stderr.count("\n") == 1
+    assert "give --task regression" in res.stderr
+    assert not (tmp_path / "m.st").exists()
+
+
+def write_counts(path, X, y, header=True):
+    names = [f"x{j}" for j in range(X.shape[1])] + [f"y{j}" for j in range(y.shape[1])]
+    np.savetxt(path, np.column_stack([X, y]), delimiter=",", fmt="%.17g",
+               header=",".join(names) if header else "", comments="")
+
+
+def figures(stdout):
+    return dict((k, float(v)) for k, v in (line.split(": ") for line in stdout.splitlines()))
+
+
+def test_command_line_reports_the_mean_poisson_deviance(tmp_path):
+    from sklearn.metrics import mean_absolute_error, r2_score
+
+    cmd = [sys.executable, "-m", "fastmlp"]
+    X, y = counts(seed=4, n=300, features=3)
+    write_counts(tmp_path / "train.csv", X[:200], y[:200])
+    write_counts(tmp_path / "test.csv", X[200:], y[200:])
+    model = tmp_path / "p.st"
+    res = subprocess.run([*cmd, "train", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+                          "--target", "y0", "--loss", "poisson", "--hidden", "6", "--optimizer", "adam", "--lr", "0.01",
+                          "--epochs", "100", "--quiet", "-o", str(model)], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert list(figures(res.stdout)) == ["R2", "RMSE", "MAE", "Mean Poisson deviance"]
+    P = fastmlp.load(model).predict(X[200:]).ravel()
+    expected = mean_poisson_deviance(y[200:, 0], P)
+    assert figures(res.stdout)["Mean Poisson deviance"] == pytest.approx(expected, rel=1e-5)
+    assert figures(res.stdout)["R2"] == pytest.approx(r2_score(y[200:, 0], P), abs=1e-6)
+    # eval of the saved model says the same
+    res = subprocess.run([*cmd, "eval", str(model), str(tmp_path / "test.csv")], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert figures(res.stdout)["Mean Poisson deviance"] == pytest.approx(expected, rel=1e-5)
+    assert figures(res.stdout)["MAE"] == pytest.approx(mean_absolute_error(y[200:, 0], P), rel=1e-5)
+    # a regression with mse reports no deviance
+    res = subprocess.run([*cmd, "train", "--train", str(tmp_path / "train.csv"), "--target", "y0", "--task",
+                          "regression", "--epochs", "5", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0 and "Poisson" not in res.stdout, res.stdout
+
+
+def test_command_line_deviance_of_several_targets_is_their_mean(tmp_path):
+    # scikit-learn's mean_poisson_deviance takes one output; over several, the mean of theirs (as R2's)
+    cmd = [sys.executable, "-m", "fastmlp"]
+    X, y = counts(seed=5, n=120, features=3, outputs=2)
+    write_counts(tmp_path / "train.csv", X, y, header=False)
+    net = poisson_net([3, 4, 2], seed=3)
+    net.task = "regression"
+    net.save(tmp_path / "p.st")
+    res = subprocess.run([*cmd, "eval", str(tmp_path / "p.st"), str(tmp_path / "train.csv")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    P = net.predict(X)
+    expected = np.mean([mean_poisson_deviance(y[:, j], P[:, j]) for j in range(2)])
+    assert figures(res.stdout)["Mean Poisson deviance"] == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_poisson_network_saved_without_a_task_is_evaluated_as_a_regression(tmp_path):
+    # files without a task are read as classifiers; one whose network cannot be one printed an accuracy
+    cmd = [sys.executable, "-m", "fastmlp"]
+    X, y = counts(seed=6, n=60, features=3)
+    write_counts(tmp_path / "d.csv", X, y, header=False)
+    net = poisson_net([3, 4, 1])
+    net.save(tmp_path / "p.st")
+    assert fastmlp.load(tmp_path / "p.st").task is None
+    res = subprocess.run([*cmd, "eval", str(tmp_path / "p.st"), str(tmp_path / "d.csv")], capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert figures(res.stdout)["Mean Poisson deviance"] == pytest.approx(
+        mean_poisson_deviance(y.ravel(), net.predict(X).ravel()), rel=1e-5)
+    res = subprocess.run([*cmd, "predict", "--classes", str(tmp_path / "p.st"), str(tmp_path / "d.csv")],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and "--classes needs a classifier" in res.stderr, res.stderr
+
+
+def test_negative_test_targets_of_a_poisson_model_are_refused(tmp_path):
+    cmd = [sys.executable, "-m", "fastmlp"]
+    X, y = counts(seed=7, n=60, features=3)
+    write_counts(tmp_path / "train.csv", X, y)
+    y_bad = y.copy()
+    y_bad[4, 0] = -1
+    write_counts(tmp_path / "test.csv", X, y_bad)
+    model = tmp_path / "p.st"
+    res = subprocess.run([*cmd, "train", "--train", str(tmp_path / "train.csv"), "--test", str(tmp_path / "test.csv"),
+                          "--target", "y0", "--loss", "poisson", "--epochs", "1", "-o", str(model)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and res.stdout == ""
+    assert "test.csv, data row 5: target -1 is below 0" in res.stderr and res.stderr.count("\n") == 1, res.stderr
+    assert not model.exists()  # refused before training
+    subprocess.run([*cmd, "train", "--train", str(tmp_path / "train.csv"), "--target", "y0", "--loss", "poisson",
+                    "--epochs", "1", "--quiet", "-o", str(model)], check=True, capture_output=True, timeout=120)
+    res = subprocess.run([*cmd, "eval", str(model), str(tmp_path / "test.csv")], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 1 and "test.csv, data row 5: target -1 is below 0" in res.stderr, res.stderr
+
+
+def test_output_exp_alone_is_a_regression(tmp_path):
+    # the log link models counts: --output exp makes the task regression, as --output identity does
+    res = subprocess.run([sys.executable, "-m", "fastmlp", "train", "--output", "exp", "--epochs", "2", "--quiet",
+                          "-o", str(tmp_path / "m.st")], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("R2: ")
+    assert fastmlp.load(tmp_path / "m.st").task == "regression"

@@ -262,8 +262,110 @@ def test_float32_and_threads_give_the_same_network():
     f32 = MLPClassifier(hidden_layer_sizes=(64,), max_iter=10, random_state=3, dtype="float32").fit(X, y)
     for a, b in zip(one.coefs_, two.coefs_):
         np.testing.assert_array_equal(a, b)
-    assert f32.coefs_[0].dtype == np.float32 and f32.predict_proba(X).dtype == np.float32
+    assert f32.coefs_[0].dtype == np.float32 and f32.predict_proba(X.astype(np.float32)).dtype == np.float32
     np.testing.assert_allclose(f32.predict_proba(X), one.predict_proba(X), atol=1e-3)
+
+
+@pytest.mark.parametrize("ours,theirs,method", [(MLPClassifier, SkMLPClassifier, "predict_proba"),
+                                                (MLPClassifier, SkMLPClassifier, "predict_log_proba"),
+                                                (MLPRegressor, SkMLPRegressor, "predict")])
+def test_predictions_have_scikit_learns_dtype(ours, theirs, method):
+    # a float32 network gave float32 for float64 X; scikit-learn's forward pass promotes X's dtype
+    # with its coefs_' (float64 X: float64; int8 X: float32), and so must ours
+    import scipy.sparse as sp
+
+    X, y = make_classification(n_samples=80, n_features=4, random_state=0)
+    for fit_dtype in (np.float32, np.float64):
+        a = ours(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X.astype(fit_dtype), y)
+        b = theirs(hidden_layer_sizes=(5,), max_iter=5, random_state=0).fit(X.astype(fit_dtype), y)
+        assert a.coefs_[0].dtype == b.coefs_[0].dtype == fit_dtype
+        for x_dtype in ("float16", "float32", "float64", "int8", "int32", "int64", "uint8", "bool"):
+            Xp = X.astype(x_dtype)
+            got = getattr(a, method)(Xp).dtype
+            with np.errstate(divide="ignore"):  # scikit-learn's log of a probability that is 0 (int8 X)
+                assert got == getattr(b, method)(Xp).dtype, (fit_dtype, x_dtype, got)
+        for x_dtype in ("float32", "float64"):
+            Xs = sp.csr_matrix(X.astype(x_dtype))
+            assert getattr(a, method)(Xs).dtype == getattr(b, method)(Xs).dtype
+        assert getattr(a, method)(X.tolist()).dtype == getattr(b, method)(X.tolist()).dtype == np.float64
+
+
+def test_float64_predictions_of_a_float32_network_are_computed_in_float64():
+    # as scikit-learn computes them: float64 X times the float32 coefs_, promoted
+    X, y = make_regression(n_samples=50, n_features=3, random_state=0)
+    reg = MLPRegressor(hidden_layer_sizes=(6,), max_iter=5, random_state=0).fit(X.astype(np.float32), y)
+    hidden = np.maximum(X @ reg.coefs_[0].astype(np.float64) + reg.intercepts_[0], 0)
+    expected = (hidden @ reg.coefs_[1].astype(np.float64) + reg.intercepts_[1]).ravel()
+    np.testing.assert_allclose(reg.predict(X), expected, rtol=1e-12, atol=1e-12)
+    assert reg.coefs_[0].dtype == np.float32  # the estimator's network is untouched
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.dtype("float32"), "f4", "float32", "single"])
+def test_dtype_takes_every_spelling_network_takes(dtype, tmp_path):
+    from sklearn.base import clone
+
+    from fastmlp.sklearn import load
+    assert fastmlp.Network([2, 2], dtype=dtype).dtype == np.float32
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    est = MLPClassifier(hidden_layer_sizes=(4,), max_iter=3, random_state=0, dtype=dtype).fit(X, y)
+    assert est.coefs_[0].dtype == np.float32 and est.get_params()["dtype"] is dtype
+    assert clone(est).get_params()["dtype"] == dtype
+    est.save(tmp_path / "m.st")  # kept by its name
+    back = load(tmp_path / "m.st")
+    assert back.get_params()["dtype"] == "float32" and back.coefs_[0].dtype == np.float32
+    np.testing.assert_array_equal(back.predict_proba(X), est.predict_proba(X))
+
+
+@pytest.mark.parametrize("dtype", ["float16", np.int32, "nope", np.complex128])
+def test_dtype_refuses_what_network_refuses(dtype):
+    with pytest.raises((TypeError, ValueError), match="dtype must be 'float64' or 'float32'"):
+        fastmlp.Network([2, 2], dtype=dtype)
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    with pytest.raises(ValueError, match="The 'dtype' parameter of MLPClassifier must be None, 'float64' or"):
+        MLPClassifier(dtype=dtype).fit(X, y)
+
+
+@pytest.mark.parametrize("weights, error, message", [
+    ({"yes": np.nan}, ValueError, "class_weight's weights must be finite numbers >= 0; got nan for class 'yes'"),
+    ({0: None}, TypeError, "class_weight's weights must be finite numbers >= 0; got None for class 0"),
+    ({0: "2"}, TypeError, "class_weight's weights must be finite numbers >= 0; got '2' for class 0"),
+    ({0: True}, TypeError, "class_weight's weights must be finite numbers >= 0; got True for class 0"),
+    ({0: -1.0}, ValueError, "class_weight's weights must be finite numbers >= 0; got -1.0 for class 0"),
+    ({1: np.inf}, ValueError, "class_weight's weights must be finite numbers >= 0; got inf for class 1"),
+    ({0: 1.0, 5: 2.0}, ValueError, "class_weight names 5, which is not among the classes 0, 1, and gives no weight to 1"),
+    ({"no": 1.0}, ValueError, "class_weight names 'no', which is not among the classes 0, 1, and gives no weight to 0, 1"),
+])
+def test_class_weight_is_checked_and_named(weights, error, message):
+    # these said "l2 must be a finite number" or "sample_weight must be finite", or trained on a string
+    import re
+
+    X, y = make_classification(n_samples=40, n_features=4, random_state=0)
+    for fit in (lambda est: est.fit(X, y), lambda est: est.partial_fit(X, y, classes=[0, 1])):
+        with pytest.raises(error, match=re.escape(message)):
+            fit(MLPClassifier(hidden_layer_sizes=(3,), max_iter=2, class_weight=weights))
+
+
+def test_class_weight_keys_follow_scikit_learns_rule():
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    params = dict(hidden_layer_sizes=(3,), max_iter=5, shuffle=False, random_state=0)
+    # a key that is not a class is fine while every class has a weight (a fold may lack a class)
+    extra = MLPClassifier(**params, class_weight={0: 1.0, 1: 3.0, 7: 2.0}).fit(X, y)
+    exact = MLPClassifier(**params, class_weight={0: 1.0, 1: 3.0}).fit(X, y)
+    np.testing.assert_array_equal(extra.coefs_[0], exact.coefs_[0])
+    np.testing.assert_array_equal(compute_sample_weight({0: 1.0, 1: 3.0, 7: 2.0}, y), compute_sample_weight(
+        {0: 1.0, 1: 3.0}, y))
+    # and refused where scikit-learn refuses it
+    with pytest.raises(ValueError, match="are not in class_weight"):
+        compute_sample_weight({0: 1.0, 7: 2.0}, y)
+    with pytest.raises(ValueError, match="class_weight names 7"):
+        MLPClassifier(**params, class_weight={0: 1.0, 7: 2.0}).fit(X, y)
+    # classes left out weigh 1; labels of any type name them
+    names = np.array(["a", "b"])[y]
+    one = MLPClassifier(**params, class_weight={"b": 2.0}).fit(X, names)
+    two = MLPClassifier(**params).fit(X, names, sample_weight=np.where(y == 1, 2.0, 1.0))
+    np.testing.assert_array_equal(one.coefs_[0], two.coefs_[0])
 
 
 def test_coefs_are_the_network():

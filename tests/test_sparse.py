@@ -238,6 +238,25 @@ def test_hostile_structures_are_refused(mutate, message):
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("which", ["indices", "indptr"])
+def test_an_unsigned_index_past_int64_is_shown_as_it_is(which):
+    # a uint64 2**64 - 1 wrapped to int64 and was reported as -1, a value the matrix does not hold
+    X = random_csr(np.random.default_rng(11), 20, 8, 3, index_dtype=np.int64)
+    net = network(8, 2, "tanh", "softmax", "cross_entropy")
+    signed = net.predict(X)
+    X.indices, X.indptr = X.indices.astype(np.uint64), X.indptr.astype(np.uint64)
+    np.testing.assert_array_equal(net.predict(X), signed)  # in range: the same matrix
+    getattr(X, which)[3] = 2**64 - 1
+    message = (r"X.indices must be in \[0, 8\); found 18446744073709551615" if which == "indices" else
+               r"X.indptr must hold offsets from 0 to the number of stored values \(\d+\); "
+               r"found 18446744073709551615 at position 3")
+    Y = targets(np.random.default_rng(0), 20, 2, "softmax")
+    for call in (lambda: net.predict(X), lambda: net.fit(X, Y, epochs=1)):
+        with pytest.raises(ValueError, match=message) as refused:
+            call()
+        assert "-1" not in str(refused.value)
+
+
 def test_structures_of_the_wrong_size_are_refused():
     X = random_csr(np.random.default_rng(10), 20, 8, 3)
     net = network(8, 2, "tanh", "softmax", "cross_entropy")

@@ -51,7 +51,7 @@ constexpr const char* kUsage =
     "  train    train a network on a CSV file, print its test figures, save it\n"
     "  predict  print a saved network's outputs for the rows of a CSV file\n"
     "  eval     print a saved network's figures on a CSV file (accuracy and\n"
-    "           confusion matrix, or R2, RMSE and MAE)\n"
+    "           confusion matrix, or R2, RMSE, MAE and a Poisson deviance)\n"
     "\n"
     "Run 'fastmlp COMMAND --help' for a command's options.\n";
 
@@ -84,7 +84,9 @@ constexpr const char* kTrainUsage =
     "\n"
     "Prints 'Accuracy: NN.NN%' for a classifier (with --target, then the confusion\n"
     "matrix and each class's precision, recall, F1 and support), or R2, RMSE and\n"
-    "MAE for a regression (averaged over the targets, as scikit-learn does).\n"
+    "MAE for a regression (averaged over the targets, as scikit-learn does), and\n"
+    "with --loss poisson the mean Poisson deviance (scikit-learn's\n"
+    "mean_poisson_deviance; the test targets must be >= 0).\n"
     "\n"
     "options:\n"
     "  --train FILE     training data (default: the bundled data/train.csv)\n"
@@ -97,7 +99,9 @@ constexpr const char* kTrainUsage =
     "                   target); other columns are skipped whatever they hold.\n"
     "                   The columns used must have unique header names.\n"
     "  --task T         classification (default) or regression (the default with\n"
-    "                   --output identity; sets --output identity when not given)\n"
+    "                   --output identity or exp, or --loss poisson; sets --output\n"
+    "                   identity when not given). A classifier cannot have --loss\n"
+    "                   poisson or --output exp, which model counts\n"
     "  --test FILE      test data (default: the bundled data/test.csv when --train\n"
     "                   is not given; else --test-fraction, or the figures are the\n"
     "                   training rows' and say so)\n"
@@ -192,7 +196,9 @@ constexpr const char* kEvalUsage =
     "'Accuracy: NN.NN%', then its confusion matrix (a row per true class, a column\n"
     "per predicted class, each cell a count of rows), then each class's precision,\n"
     "recall, F1 and support. A regression (a model file recording the task\n"
-    "regression): R2, RMSE and MAE, averaged over the targets as scikit-learn does.\n"
+    "regression, or a Poisson network recording none): R2, RMSE and MAE, averaged\n"
+    "over the targets as scikit-learn does, and for a Poisson network the mean\n"
+    "Poisson deviance (its targets must be >= 0).\n"
     "\n"
     "When the model records its feature names (or --target is given), the first\n"
     "row of DATA.csv is its header (as pandas reads it; --no-header-row: there is\n"
@@ -236,9 +242,11 @@ std::uint64_t parse_uint(const std::string& option, const std::string& text) {
   return value;
 }
 
+// A real-valued flag's number, read as the training options' are (as Python's
+// float() reads it: 1e-400 is 0, 1e999 is past the finite numbers).
 double parse_real(const std::string& option, const std::string& text) {
   double value = 0;
-  if (!parse_number(text, value) || !std::isfinite(value))
+  if (!parse_number_as_python(text, value) || !std::isfinite(value))
     throw UsageError(option + ": expected a finite number, got " + in_quotes(text));
   return value;
 }
@@ -703,8 +711,19 @@ Model load_model(const std::string& path, const std::string& data) {
 }
 
 // The task of a loaded model: the file's, else (files written before it was
-// recorded) classification, as these commands always read them.
-Task task_of(const Model& model) { return model.info.task.value_or(Task::Classification); }
+// recorded, and Python's networks saved without one) classification, as these
+// commands always read them, unless the network cannot be a classifier
+// (task_problem: a Poisson network is a regression).
+Task task_of(const Model& model) {
+  if (model.info.task) return *model.info.task;
+  return std::visit(
+      [](const auto& net) {
+        return task_problem(Task::Classification, net.loss(), net.activation(net.n_layers() - 1)).empty()
+                   ? Task::Classification
+                   : Task::Regression;
+      },
+      model.network);
+}
 
 // Appends `value` with the fewest digits that read back to it (in T).
 template <class T>
@@ -751,6 +770,7 @@ constexpr std::size_t kMaxPlotClasses = 100;
 // regression scores.
 struct Evaluation {
   std::optional<RegressionScore> regression;
+  std::optional<PoissonDeviance> deviance;  // a Poisson regression's
   std::size_t classes = 0, rows = 0, correct = 0;
   std::vector<std::size_t> confusion;  // classes x classes, row-major; empty past kMaxConfusionClasses
   std::vector<std::string> names;      // a name per class
@@ -774,7 +794,8 @@ std::vector<std::string> index_names(std::size_t n) {
   return names;
 }
 
-// The evaluation as text: for a regression, R2, RMSE and MAE; for a classifier,
+// The evaluation as text: for a regression, R2, RMSE and MAE (and a Poisson
+// regression's mean deviance); for a classifier,
 // the accuracy line, then (when `detailed`) the confusion matrix with
 // right-aligned columns and each class's precision, recall, F1 and support
 // (scikit-learn's classification_report; 0 where a ratio has no rows).
@@ -783,7 +804,12 @@ std::string report(const Evaluation& e, bool detailed) {
   if (e.regression) {
     std::snprintf(line, sizeof line, "R2: %.6f\nRMSE: %.6g\nMAE: %.6g\n", e.regression->r2(),
                   e.regression->rmse(), e.regression->mae());
-    return line;
+    std::string text = line;
+    if (e.deviance) {
+      std::snprintf(line, sizeof line, "Mean Poisson deviance: %.6g\n", e.deviance->mean());
+      text += line;
+    }
+    return text;
   }
   std::snprintf(line, sizeof line, "Accuracy: %.2f%%\n", 100.0 * double(e.correct) / double(e.rows));
   std::string text = line;
@@ -1047,13 +1073,29 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
   return converted<double>(predictions);
 }
 
-// The figures of predictions P against the test rows of `set`.
-Evaluation evaluate_rows(const TrainSet& set, const Matrix<double>& P) {
+// std::invalid_argument naming `what`'s row unless every target in Y is >= 0,
+// as a Poisson model's are (counts or rates: the deviance is defined for those).
+void check_poisson_targets(ConstMatrixView<double> Y, const std::string& what, std::size_t first_row = 0) {
+  for (std::size_t i = 0; i < Y.rows; ++i)
+    for (std::size_t j = 0; j < Y.cols; ++j)
+      if (!(Y(i, j) >= 0))
+        throw std::invalid_argument(what + " row " + std::to_string(first_row + i + 1) + ": target " +
+                                    number_text(Y(i, j)) + " is below 0, but a Poisson model's targets are "
+                                    "counts or rates >= 0 (its deviance is defined for those only)");
+}
+
+// The figures of predictions P against the test rows of `set` (with `poisson`,
+// a Poisson regression's: its mean deviance too).
+Evaluation evaluate_rows(const TrainSet& set, const Matrix<double>& P, bool poisson) {
   Evaluation e;
   const ConstMatrixView<double> Y = set.Y_test.view();
   if (set.columns.task == Task::Regression) {
     e.regression.emplace(Y.cols);
-    for (std::size_t i = 0; i < Y.rows; ++i) e.regression->add(P.data() + i * P.cols(), Y.row(i));
+    if (poisson) e.deviance.emplace(Y.cols);
+    for (std::size_t i = 0; i < Y.rows; ++i) {
+      e.regression->add(P.data() + i * P.cols(), Y.row(i));
+      if (poisson) e.deviance->add(P.data() + i * P.cols(), Y.row(i));
+    }
     e.rows = Y.rows;
     return e;
   }
@@ -1280,8 +1322,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (poisson && !spec.output_given) spec.output = "exp";
   if (poisson && !spec.init_given) spec.init = Init::Sklearn;
   ColumnFlags column_flags;
-  column_flags.task =
-      task.value_or(spec.output == "identity" || poisson ? Task::Regression : Task::Classification);
+  column_flags.task = task.value_or(spec.output == "identity" || spec.output == "exp" || poisson
+                                        ? Task::Regression
+                                        : Task::Classification);
   if (column_flags.task == Task::Regression && !spec.output_given && !poisson) spec.output = "identity";
   // A regression's loss is the mean over the rows unless --reduction says
   // otherwise: the sum, with the default learning rate, diverges on all but a
@@ -1306,6 +1349,11 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   if (test_fraction && !test_path.empty()) throw UsageError("--test and --test-fraction: give one");
   if (column_flags.labels == std::size_t(0))
     throw UsageError("--labels: a network needs at least 1 label column");
+  const Activation output = activation_from_name(spec.output, "--output", true);
+  if (const std::string why = task_problem(column_flags.task, spec.loss, output); !why.empty())
+    throw UsageError("--task " + std::string(task_name(column_flags.task)) + " and " +
+                     (poisson ? std::string("--loss poisson") : "--output " + spec.output) + " conflict: " + why +
+                     " (give --task regression, or another " + (poisson ? "--loss" : "--output") + ")");
   try {
     check_fit_options(fit_options);
     check_loss_output(spec.loss, spec.activations(hidden.size()).back());
@@ -1333,6 +1381,9 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
   check_distinct("--plot", outputs.plot, "--history's file", outputs.history);
 
   TrainSet set = load_train_set(column_flags, train_path, test_path, test_fraction, seed, env);
+  // the test rows' deviance, before any training (the training rows' targets are fit's to check)
+  if (poisson && !set.on_training_rows)
+    check_poisson_targets(set.Y_test.view(), test_path.empty() ? train_path + ", held-out test" : test_path + ", data");
   // The training rows' scaling (after the hold-out: the test rows must not inform it).
   std::optional<ColumnScaling> scaling;
   if (scale.value_or(!target.empty())) with_scale_hint([&] { scaling = standardize_columns(set.X.view()); });
@@ -1351,7 +1402,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out, std::ostr
       dtype == "float32"
           ? train_and_predict<float>(sizes, spec, seed, fit_options, set, scaling_or_null, outputs, env, progress)
           : train_and_predict<double>(sizes, spec, seed, fit_options, set, scaling_or_null, outputs, env, progress);
-  std::string text = report(evaluate_rows(set, P), set.columns.layout == Layout::Classes);
+  std::string text = report(evaluate_rows(set, P, poisson), set.columns.layout == Layout::Classes);
   if (set.on_training_rows)
     text += "(figures on the training rows: give --test FILE or --test-fraction F to hold rows out)\n";
   write_out(out, text);
@@ -1595,8 +1646,10 @@ Evaluation evaluate_csv(const Model& model, const Network<T>& net, const std::st
 
   Evaluation e;
   const Classes classes = model_classes(model, k);
-  if (truth.kind == Truth::Values) e.regression.emplace(k);
-  else e.start_classes(truth.kind == Truth::OneHot && model.info.class_names.empty() && !data.header().empty() &&
+  if (truth.kind == Truth::Values) {
+    e.regression.emplace(k);
+    if (net.loss() == Loss::Poisson) e.deviance.emplace(k);
+  } else e.start_classes(truth.kind == Truth::OneHot && model.info.class_names.empty() && !data.header().empty() &&
                                truth.columns.size() == k && k > 1
                            ? names_of(data.header(), truth.columns)  // the one-hot columns' names
                            : classes.names);
@@ -1611,6 +1664,10 @@ Evaluation evaluate_csv(const Model& model, const Network<T>& net, const std::st
       for (std::size_t j = 0; j < truth.columns.size(); ++j) y[j] = data.row(i)[truth.columns[j]];
       if (truth.kind == Truth::Values) {
         e.regression->add(P.data() + i * k, y.data());
+        if (e.deviance) {
+          check_poisson_targets(ConstMatrixView<double>(y.data(), 1, k), rows_of, row - 1);
+          e.deviance->add(P.data() + i * k, y.data());
+        }
         ++e.rows;
         continue;
       }

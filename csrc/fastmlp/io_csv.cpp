@@ -4,9 +4,11 @@
 #include <fastmlp/io_csv.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -221,6 +223,17 @@ Number read_number(std::string_view text, double& value) {
 
 bool parse_number(std::string_view text, double& value) {
   return text == trim(text) && read_number(text, value) == Number::Yes;
+}
+
+bool parse_number_as_python(const std::string& text, double& value) {
+  if (parse_number(text, value)) return true;
+  if (text.empty() || std::isspace(static_cast<unsigned char>(text[0]))) return false;
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || errno != ERANGE) return false;
+  value = x;
+  return true;
 }
 
 bool parse_field_number(std::string_view text, double& value) { return read_number(text, value) == Number::Yes; }

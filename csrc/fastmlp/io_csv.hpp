@@ -150,6 +150,11 @@ CsvData read_csv(std::istream& in, const std::string& name, std::size_t n_labels
 // The same on every platform and in every locale.
 bool parse_number(std::string_view text, double& value);
 
+// parse_number, except that a number past a double's range is a number all the
+// same, as Python's float() reads it: 1e999 is inf, 1e-400 is 0 (strtod's
+// rounding). The command line reads every real-valued option so.
+bool parse_number_as_python(const std::string& text, double& value);
+
 // A CSV field's number, as the reader reads one: parse_number of `text`
 // without the spaces and tabs around it.
 bool parse_field_number(std::string_view text, double& value);

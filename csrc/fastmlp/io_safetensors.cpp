@@ -564,11 +564,15 @@ std::string class_values_problem(const std::vector<std::string>& names, const st
   return {};
 }
 
-// What is wrong with `info` for a network of `sizes` (empty when nothing); the
-// same checks guard writing and reading.
-std::string info_problem(const ModelInfo& info, const std::vector<std::size_t>& sizes) {
-  const std::size_t inputs = sizes.front(), outputs = sizes.back();
+// What is wrong with `info` for the network `d` describes (empty when nothing);
+// the same checks guard writing and reading.
+std::string info_problem(const ModelInfo& info, const Description& d) {
+  const std::size_t inputs = d.sizes.front(), outputs = d.sizes.back();
   std::string problem;
+  if (info.task) {
+    problem = task_problem(*info.task, d.loss, d.activations.back());
+    if (!problem.empty()) return "metadata 'task' is '" + std::string(task_name(*info.task)) + "', but " + problem;
+  }
   if (!info.feature_names.empty() &&
       !(problem = names_problem(info.feature_names, "feature_names", inputs)).empty())
     return problem;
@@ -618,9 +622,9 @@ std::vector<std::string> parse_names(const std::string& text, const char* key) {
   return names;
 }
 
-// The info entries of `meta` (ModelInfo), each checked when present, for a
-// network of `sizes`.
-ModelInfo parse_info(const Metadata& meta, const std::vector<std::size_t>& sizes) {
+// The info entries of `meta` (ModelInfo), each checked when present, for the
+// network `d` describes.
+ModelInfo parse_info(const Metadata& meta, const Description& d) {
   ModelInfo info;
   if (const auto it = meta.find("init"); it != meta.end()) {
     const std::string name(short_value(it->second, "init"));
@@ -659,7 +663,7 @@ ModelInfo parse_info(const Metadata& meta, const std::vector<std::size_t>& sizes
     if (const auto t = meta.find("target_names"); t != meta.end())
       info.target_names = parse_names(t->second, "target_names");
   }
-  if (const std::string problem = info_problem(info, sizes); !problem.empty()) fail(problem);
+  if (const std::string problem = info_problem(info, d); !problem.empty()) fail(problem);
   return info;
 }
 
@@ -737,7 +741,7 @@ Layout read_header(std::string_view header, std::uint64_t data_size) {
     all.emplace(meta->keys[i], meta->items[i].string);
   }
   layout.description = parse_description(all);
-  layout.info = parse_info(all, layout.description.sizes);
+  layout.info = parse_info(all, layout.description);
   for (auto& [key, value] : all)
     if (!is_reserved(key) && !(layout.info.task && is_task_key(key)))
       layout.extra.emplace(key, std::move(value));
@@ -871,11 +875,12 @@ T* slot_data(Network<T>& net, std::size_t slot) {
 // The 8-byte length and the padded JSON header of `net`'s file.
 template <class T>
 std::string header_bytes(const Network<T>& net, const ModelInfo& info, const Metadata& extra) {
-  Metadata meta = format_metadata(describe(net));
+  const Description d = describe(net);
+  Metadata meta = format_metadata(d);
   if (info.init) meta.emplace("init", init_name(*info.init));
   if (info.seed) meta.emplace("seed", std::to_string(*info.seed));
   if (info.epochs) meta.emplace("epochs", std::to_string(*info.epochs));
-  if (const std::string problem = info_problem(info, net.sizes()); !problem.empty())
+  if (const std::string problem = info_problem(info, d); !problem.empty())
     throw std::invalid_argument(problem);
   for (const auto* names : {&info.feature_names, &info.class_names, &info.target_names})
     if (names->size() > kMaxNames)
@@ -970,6 +975,16 @@ const char* task_name(Task task) {
 Task task_from_name(const std::string& name) {
   static constexpr Task kTasks[] = {Task::Classification, Task::Regression};
   return from_name("task", name, kTasks, task_name);
+}
+
+std::string task_problem(Task task, Loss loss, Activation output) {
+  if (task != Task::Classification) return {};
+  if (loss == Loss::Poisson)
+    return "loss 'poisson' fits counts or rates (a regression), not the scores of classes a classifier needs";
+  if (output == Activation::Exp)
+    return "output 'exp' gives counts or rates (the Poisson loss's log link: a regression), not the scores of "
+           "classes a classifier needs";
+  return {};
 }
 
 template <class T>

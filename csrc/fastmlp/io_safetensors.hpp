@@ -53,6 +53,14 @@ enum class Task { Classification, Regression };
 const char* task_name(Task task);
 Task task_from_name(const std::string& name);  // std::invalid_argument naming the choices
 
+// Why a network of `loss` whose output layer is `output` cannot be a model of
+// `task`, or "" when it can: the one rule that the command line's train, model
+// files (written and read) and Python's Network.task and classes follow. A
+// classifier's outputs are scores of classes; the Poisson loss and the exp
+// output (its log link) model counts or rates, a regression. (Other outputs
+// trained with mse score classes: the article's sigmoid, or least squares.)
+std::string task_problem(Task task, Loss loss, Activation output);
+
 // What a file records of how its network was made and what its inputs and
 // outputs are, beside the network: each entry written when known (a vector when
 // non-empty), and checked when read (absent from files that lack it). Lists are

@@ -1,5 +1,6 @@
 // Evaluation figures computed from outputs and one-hot (or scored) targets
-// (accuracy; R^2, RMSE and MAE for regression), and the one rule that turns a
+// (accuracy; R^2, RMSE and MAE for regression, and the mean Poisson deviance
+// for a Poisson regression), and the one rule that turns a
 // row of outputs into a class. Every place that
 // needs a class (metrics, predict --classes, eval, validation accuracy, class
 // weights, the Python package and its estimators) calls class_of_row.
@@ -149,6 +150,36 @@ class RegressionScore {
  private:
   std::size_t n_;
   std::vector<double> mean_, m2_, ss_res_, abs_;
+};
+
+// The mean Poisson deviance of predictions against targets: 2 (y log(y / p) -
+// y + p) per value (2p where y is 0), averaged over the rows, then over the
+// outputs, as scikit-learn's mean_poisson_deviance (which takes one output).
+// Targets must be >= 0 (counts or rates; callers check, naming the row); a
+// prediction of 0 (exp underflowed) for a target above 0 makes it infinite.
+class PoissonDeviance {
+ public:
+  explicit PoissonDeviance(std::size_t outputs) : sum_(outputs, 0.0) {}
+
+  // One row: `predicted` and `truth`, `outputs` values each.
+  template <class T>
+  void add(const T* predicted, const double* truth) {
+    ++n_;
+    for (std::size_t j = 0; j < sum_.size(); ++j) {
+      const double y = truth[j], p = static_cast<double>(predicted[j]);
+      sum_[j] += 2 * ((y > 0 ? y * std::log(y / p) : 0.0) - y + p);
+    }
+  }
+
+  double mean() const {
+    double sum = 0;
+    for (const double s : sum_) sum += s / static_cast<double>(n_);
+    return sum / static_cast<double>(sum_.size());
+  }
+
+ private:
+  std::size_t n_ = 0;
+  std::vector<double> sum_;
 };
 
 }  // namespace fastmlp

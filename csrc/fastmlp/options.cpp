@@ -304,17 +304,11 @@ OptionValue parse_option_text(const OptionSpec& spec, const std::string& text) {
       return v;
     }
     case OptionKind::Real:
-      if (!parse_number(text, v.real)) {
-        // a number past double's range (1e999, 1e-400) is a number all the
-        // same: out of range, or 0, as Python's float() reads it
-        char* end = nullptr;
-        errno = 0;
-        const double x = text.empty() || std::isspace(static_cast<unsigned char>(text[0])) ? 0 : std::strtod(text.c_str(), &end);
-        if (end == nullptr || end != text.c_str() + text.size() || errno != ERANGE) {
-          v.type = OptionValue::Type::Name;
-          return v;
-        }
-        v.real = x;
+      // a number past double's range (1e999, 1e-400) is a number all the
+      // same: out of range, or 0, as Python's float() reads it
+      if (!parse_number_as_python(text, v.real)) {
+        v.type = OptionValue::Type::Name;
+        return v;
       }
       v.type = OptionValue::Type::Real;
       v.shown = text.size() > 40 ? in_quotes(text) : text;

@@ -980,6 +980,11 @@ void bind_model_files(py::module_& m) {
           }
           return model_tuple(std::move(*model));
         }, py::arg("path"), "(core network, dtype name, info, extra metadata) from a model file.");
+  m.def("task_problem", [](const std::string& task, const std::string& loss, const std::string& output) {
+          return task_problem(task_from_name(task), loss_from_name(loss), activation_from_name(output, "output", true));
+        }, py::arg("task"), py::arg("loss"), py::arg("output"),
+        "Why a network of `loss` with output layer `output` cannot be a model of `task` (the rule model "
+        "files and the command line follow), or '' when it can.");
 }
 
 // --- data and files -----------------------------------------------------------------------

@@ -176,6 +176,9 @@ def from_bytes(data: bytes | bytearray | memoryview) -> tuple[Network64 | Networ
 def load(path: str | bytes) -> tuple[Network64 | Network32, str, dict[str, Any], dict[str, str]]:
     """(core network, dtype name, info, extra metadata) from a model file."""
 
+def task_problem(task: str, loss: str, output: str) -> str:
+    """Why a network of `loss` with output layer `output` cannot be a model of `task` (the rule model files and the command line follow), or '' when it can."""
+
 def class_weights(Y: np.ndarray, per_class: list[float]) -> np.ndarray:
     """Each row's weight from its class (predicted_classes' rule applied to its Y row):
     per_class[class], or scikit-learn's 'balanced' weights when per_class is empty."""

@@ -55,18 +55,17 @@ def encode_state(state: Mapping[str, Any]) -> str:
 
 def decode_params(text: str, allowed: set[str], source: str) -> dict[str, Any]:
     """The parameters in PARAMS_KEY's text: names among ``allowed``, values decoded
-    (their ranges are the estimator's to check); ValueError naming the key."""
+    (their types and ranges, class_weight's weights among them, are the
+    estimator's to check); ValueError naming the key."""
     where = f"{source}: {PARAMS_KEY}"
     params = _object(text, where)
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"{where} names parameters the estimator does not have: {', '.join(map(repr, unknown[:10]))}")
     out = {name: _decode(value, f"{where}: {name}") for name, value in params.items()}
-    if isinstance(out.get("hidden_layer_sizes"), list):
-        out["hidden_layer_sizes"] = tuple(out["hidden_layer_sizes"])
-    weights = out.get("class_weight")
-    if isinstance(weights, dict) and not all(is_real(w) and math.isfinite(w) and w >= 0 for w in weights.values()):
-        raise ValueError(f"{where}: class_weight's weights must be finite numbers >= 0")
+    for name in ("hidden_layer_sizes", "dropout"):  # tuples, as given (JSON keeps them as lists)
+        if isinstance(out.get(name), list):
+            out[name] = tuple(out[name])
     return out
 
 

@@ -51,10 +51,24 @@ def as_csr(a: Any, name: str, dtype: np.dtype[Any]) -> CsrTuple:
     if indices.dtype.kind not in "iu" or indptr.dtype.kind not in "iu":
         raise TypeError(f"{name}.indices and {name}.indptr must be integers; got {indices.dtype} and {indptr.dtype}")
     if not (indices.dtype == indptr.dtype and indices.dtype in (np.int32, np.int64)):
-        # another integer type, or mixed: both int64 (a uint64 past int64's range
-        # becomes negative, which the core refuses)
+        # another integer type, or mixed: both int64, once a uint64 past int64's
+        # range (which would wrap to a negative number) is refused as it is
+        _check_past_int64(indices, indptr, name, cols, int(data.size))
         indices, indptr = indices.astype(np.int64), indptr.astype(np.int64)
     return rows, cols, values, np.ascontiguousarray(indices), np.ascontiguousarray(indptr)
+
+
+def _check_past_int64(indices: np.ndarray, indptr: np.ndarray, name: str, cols: int, nnz: int) -> None:
+    """ValueError for an index or offset of an unsigned type past int64's range, showing
+    its value (the core's checks would see it wrapped, as a negative number)."""
+    top = np.iinfo(np.int64).max
+    if indices.dtype.kind == "u" and indices.size and int(indices.max()) > top:
+        value = int(indices[np.argmax(indices > top)])
+        raise ValueError(f"{name}.indices must be in [0, {cols}); found {value}")
+    if indptr.dtype.kind == "u" and indptr.size and int(indptr.max()) > top:
+        row = int(np.argmax(indptr > top))
+        raise ValueError(f"{name}.indptr must hold offsets from 0 to the number of stored values ({nnz}); "
+                         f"found {int(indptr[row])} at position {row}")
 
 
 def as_estimator_input(X: Any, dtype: np.dtype[Any]) -> Any:

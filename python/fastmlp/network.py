@@ -21,6 +21,8 @@ from fastmlp import _sparse
 from fastmlp import onnx as _onnx_export
 from fastmlp._checks import check_bool as _check_bool
 from fastmlp._checks import check_choice as _check_choice
+from fastmlp._checks import check_dropout as _check_dropout
+from fastmlp._checks import check_dtype as _check_dtype
 from fastmlp._checks import check_int as _check_int
 from fastmlp._checks import check_real as _check_real
 from fastmlp._checks import is_bool as _is_bool
@@ -30,7 +32,6 @@ from fastmlp.metrics import predicted_classes
 
 __all__ = ["Network", "load", "predict", "train"]
 
-_DTYPES: dict[str, np.dtype[Any]] = {"float64": np.dtype(np.float64), "float32": np.dtype(np.float32)}
 _CORE = {"float64": _core.Network64, "float32": _core.Network32}
 # The string options' choices, as types (so a type checker catches
 # activation="rleu") and, through get_args, as the tuples the checks use.
@@ -45,6 +46,12 @@ Optimizer = Literal["sgd", "momentum", "adam", "adamw"]
 Schedule = Literal["constant", "step", "invscaling", "cosine"]
 OnDivergence = Literal["raise", "continue"]
 _ACTIVATIONS: tuple[str, ...] = get_args(Activation)
+# A model file's entry of this package's own (beside the format's, which keep
+# one activation and one dropout rate per layer): the per-layer parameters
+# given one value per hidden layer although the values are equal, which the
+# lists alone cannot tell from one value for all; written only then.
+_PER_LAYER_KEY = "python.per_layer"
+_PER_LAYER_PARAMETERS = ("activation", "dropout")
 _OUTPUTS: tuple[str, ...] = get_args(Output)
 _LOSSES: tuple[str, ...] = get_args(LossName)
 _REDUCTIONS: tuple[str, ...] = get_args(Reduction)
@@ -200,17 +207,21 @@ class Network:
         file's metadata (checked by the core)."""
         *hidden, self.output = core.activations
         self.sizes = tuple(core.sizes)
+        extra = dict(extra)
+        per_layer = _per_layer_entry(extra.pop(_PER_LAYER_KEY, None))
         # One name when the hidden layers share it (or there are none, so the
-        # default stands), else one per hidden layer.
-        self.activation = hidden[0] if len(set(hidden)) == 1 else tuple(hidden) or "sigmoid"
+        # default stands), else one per hidden layer; the same for the dropout
+        # rates; each as given when the file says it was given per layer.
+        self.activation = (tuple(hidden) if "activation" in per_layer
+                           else hidden[0] if len(set(hidden)) == 1 else tuple(hidden) or "sigmoid")
         self.leaky_slope = core.leaky_slope
         rates = tuple(core.dropout)
-        self._dropout = rates[0] if len(set(rates)) == 1 else rates or 0.0
+        self._dropout = rates if "dropout" in per_layer else rates[0] if len(set(rates)) == 1 else rates or 0.0
         self.loss_name = core.loss
         self.reduction = core.reduction
         self.init = info["init"] or "uniform"
         self.seed = info["seed"] or 0
-        self.dtype = _DTYPES[dtype]
+        self.dtype = np.dtype(dtype)
         self._core = core
         self.history = {"loss": np.empty(0), "learning_rate": np.empty(0)}
         self.best_epoch = None
@@ -255,6 +266,10 @@ class Network:
         ``extra``. An older file's uninterpreted classes, classes_type and
         target_names give way once the network knows its task (the format's keys then)."""
         entries = {**self._extra, **extra}
+        per_layer = [name for name, value in (("activation", self.activation), ("dropout", self._dropout))
+                     if isinstance(value, tuple) and len(set(value)) <= 1]
+        if per_layer:
+            entries[_PER_LAYER_KEY] = ",".join(per_layer)
         if self._task is not None:
             for key in ("classes", "classes_type", "target_names"):
                 entries.pop(key, None)
@@ -320,6 +335,7 @@ class Network:
         if self._task == "regression":
             raise ValueError("classes need task 'classification'; this network's task is 'regression' "
                              "(set task to None or 'classification' first)")
+        self._check_task("classification", "classes")
         values.flags.writeable = False  # checked once: changed only by setting it again
         self._classes, self._task = values, "classification"
 
@@ -348,11 +364,21 @@ class Network:
     def task(self, task: str | None) -> None:
         if task is not None:
             task = _check_choice(task, "task", ("classification", "regression"))
+            self._check_task(task, "task")
         if (self._classes is not None and task != "classification") or (
                 self._target_names is not None and task != "regression"):
             raise ValueError(f"task {task!r} contradicts this network's "
                              f"{'classes' if self._classes is not None else 'target_names'}; clear them first")
         self._task = task
+
+    def _check_task(self, task: str, name: str) -> None:
+        """ValueError naming ``name`` when this network cannot be a model of ``task``
+        (the core's rule, which model files and the command line follow: a
+        classifier's outputs score classes, which a Poisson network's do not)."""
+        problem = _core.task_problem(task, self.loss_name, self.output)
+        if problem:
+            what = f"task {task!r}" if name == "task" else f"{name} (task {task!r})"
+            raise ValueError(f"{what} does not fit this network: {problem}")
 
     def _matrix(self, X: ArrayLike, name: str) -> np.ndarray | _sparse.CsrTuple:
         """X as ``_as_input`` makes it, its column names checked against feature_names."""
@@ -776,16 +802,28 @@ class Network:
 
     def summary(self, file: Any = None) -> None:
         """Print a table of the layers (as Keras's ``summary``): each layer's
-        shape (inputs -> units), activation and parameters (in * out weights
-        and out biases), and the total; to ``file`` (default standard output)."""
-        rows = [(str(i + 1), f"{a} -> {b}", act, f"{a * b + b:,}")
+        shape (inputs -> units), activation, dropout rate while training (a
+        column shown for a network with dropout; the output layer has none)
+        and parameters (in * out weights and out biases), and the total; to
+        ``file`` (default standard output)."""
+        rates = self._dropout_rates()
+        dropout = [f"{p:g}" for p in rates] + [""] if any(rates) else None
+        rows = [[str(i + 1), f"{a} -> {b}", act, f"{a * b + b:,}"]
                 for i, (a, b, act) in enumerate(zip(self.sizes, self.sizes[1:], (*self.activations, self.output)))]
+        head = ["layer", "shape", "activation", "parameters"]
+        if dropout is not None:
+            head.insert(3, "dropout")
+            for row, p in zip(rows, dropout):
+                row.insert(3, p)
         total = self._n_parameters()
-        head = ("layer", "shape", "activation", "parameters")
-        w = [max(len(r[k]) for r in [head, *rows]) for k in range(4)]
-        lines = [f"{head[0]:>{w[0]}}  {head[1]:<{w[1]}}  {head[2]:<{w[2]}}  {head[3]:>{w[3]}}"]
-        lines += [f"{r[0]:>{w[0]}}  {r[1]:<{w[1]}}  {r[2]:<{w[2]}}  {r[3]:>{w[3]}}" for r in rows]
-        lines.append(f"{'total':<{w[0] + w[1] + w[2] + 4}}  {total:>{w[3]},}")
+        right = {0, len(head) - 1}  # the layer's number and its parameters are right-aligned
+        w = [max(len(r[k]) for r in [head, *rows]) for k in range(len(head))]
+
+        def line(r: Sequence[str]) -> str:
+            return "  ".join(f"{c:>{w[k]}}" if k in right else f"{c:<{w[k]}}" for k, c in enumerate(r)).rstrip()
+
+        lines = [line(head), *map(line, rows)]
+        lines.append(f"{'total':<{sum(w[:-1]) + 2 * (len(w) - 2)}}  {total:>{w[-1]},}")
         print("\n".join(lines), file=sys.stdout if file is None else file)
 
     def __repr__(self) -> str:
@@ -980,6 +1018,17 @@ def _names_differ(want: tuple[str, ...], got: tuple[str, ...], name: str) -> str
     if not unseen and not missing:
         parts.append("the same names in another order (select them as X[list(net.feature_names)])")
     return "; ".join(parts)
+
+
+def _per_layer_entry(text: str | None) -> tuple[str, ...]:
+    """The parameters a model file's _PER_LAYER_KEY entry names (none without one)."""
+    if text is None:
+        return ()
+    names = tuple(text.split(","))
+    if not all(name in _PER_LAYER_PARAMETERS for name in names) or len(set(names)) != len(names):
+        raise ValueError(f"metadata {_PER_LAYER_KEY!r} must name some of "
+                         f"{', '.join(map(repr, _PER_LAYER_PARAMETERS))}, comma-separated; got {text!r}")
+    return names
 
 
 def _check_names(names: Any, what: str, n: int) -> tuple[str, ...]:
@@ -1178,35 +1227,3 @@ def _check_activations(value: Any, n_hidden: int) -> str | tuple[str, ...]:
     if len(value) != n_hidden:
         raise ValueError(f"activation must name one activation per hidden layer ({n_hidden}); got {len(value)}")
     return tuple(_check_choice(a, "activation", _ACTIVATIONS) for a in value)
-
-
-def _check_dropout(value: Any, n_hidden: int) -> float | tuple[float, ...]:
-    """One dropout rate for every hidden layer, or a sequence of one per hidden layer."""
-    def rate(p: Any) -> float:
-        number = _check_real(p, "dropout")
-        if not 0 <= number < 1:
-            raise ValueError(f"dropout must be in [0, 1); got {p!r}")
-        return number
-
-    if isinstance(value, np.ndarray) and value.ndim == 0:  # a 0-d array is its one number
-        value = value[()]
-    if isinstance(value, (str, bytes)) or not isinstance(value, (numbers.Real, Sequence, np.ndarray, np.generic)):
-        raise TypeError(f"dropout must be a real number or a sequence of them; got {type(value).__name__}")
-    if not isinstance(value, (Sequence, np.ndarray)):
-        p = rate(value)
-        if p != 0 and n_hidden == 0:
-            raise ValueError(f"dropout acts on hidden layers; this network has none (got {value!r})")
-        return p
-    if len(value) != n_hidden:
-        raise ValueError(f"dropout must give one rate per hidden layer ({n_hidden}); got {len(value)}")
-    return tuple(rate(p) for p in value)
-
-
-def _check_dtype(dtype: Any) -> np.dtype[Any]:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(f"dtype must be 'float64' or 'float32'; got {dtype!r}") from None
-    if dt.name not in _DTYPES:
-        raise ValueError(f"dtype must be 'float64' or 'float32'; got {dt.name!r}")
-    return dt

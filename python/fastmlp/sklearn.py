@@ -35,21 +35,25 @@ run-to-run spread, not bit for bit):
 - random_state: an int is fastmlp's seed (initialisation and shuffles);
   None or a RandomState draws one. The early-stopping split is scikit-learn's
   own (train_test_split, stratified on the binarized labels as scikit-learn's).
-- dtype: float32 input trains and predicts in float32, anything else in
-  float64, as scikit-learn's.
+- dtype: float32 input trains in float32, anything else in float64, as
+  scikit-learn's; predictions have the dtype scikit-learn's have, NumPy's
+  promotion of X's and the network's (float64 X on a float32 network:
+  float64, computed in float64).
 - a fit that diverges (non-finite parameters) raises ValueError, except with
   early_stopping, where it ends with a ConvergenceWarning and keeps the
   best epoch's parameters (as scikit-learn since its issue 29504).
 
 Ours besides: ``n_threads`` (threads for fit and predict; default fastmlp's),
-``dtype`` (None: the input's, as scikit-learn; or "float64", "float32"), ``class_weight``
-(None, "balanced" or {label: weight}, multiplied into sample_weight),
-``dropout`` (0.0: the hidden layers' dropout rate while training; see
+``dtype`` (None: the input's, as scikit-learn; or "float64", "float32", in any
+spelling ``fastmlp.Network`` takes), ``class_weight`` (None, "balanced" or
+{label: weight}, multiplied into sample_weight), ``dropout`` (0.0: the hidden
+layers' dropout rate while training, or one per hidden layer; see
 ``fastmlp.Network``).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import os
 import warnings
@@ -71,7 +75,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, colu
 
 from fastmlp import _core, _skl2onnx, _sparse
 from fastmlp import _estimator_files as _files
-from fastmlp._checks import is_bool, is_int, is_real
+from fastmlp._checks import check_dropout, check_dtype, is_bool, is_int, is_real
 from fastmlp.metrics import predicted_classes
 from fastmlp.network import Activation, DType, LossName, Network, Output
 from fastmlp.network import load as _load_network
@@ -115,6 +119,17 @@ def _boolean() -> tuple[Any, str]:
     return is_bool, "a bool"
 
 
+def _passes(check: Any) -> Any:
+    """A test of whether ``check(value)`` (a fastmlp._checks check) accepts the value."""
+    def ok(v: Any) -> bool:
+        try:
+            check(v)
+        except (TypeError, ValueError):
+            return False
+        return True
+    return ok
+
+
 # Each parameter: a test and what it expects (checked at fit, as scikit-learn does).
 _PARAMETERS: dict[str, tuple[Any, str]] = {
     "hidden_layer_sizes": (lambda v: (is_int(v) and v >= 1) or (
@@ -146,11 +161,13 @@ _PARAMETERS: dict[str, tuple[Any, str]] = {
     "max_fun": (lambda v: is_int(v) and v >= 1, "a positive int"),
     "n_threads": (lambda v: v is None or (is_int(v) and 1 <= v <= _core.MAX_THREADS),
                   f"None or an int in [1, {_core.MAX_THREADS}]"),
-    "dtype": (lambda v: v is None or (isinstance(v, str) and v in get_args(DType)),
-              "None, " + " or ".join(map(repr, get_args(DType)))),
+    "dtype": (lambda v: v is None or _passes(check_dtype)(v),
+              "None, " + " or ".join(map(repr, get_args(DType))) + " (or another NumPy spelling of them, as "
+              "fastmlp.Network takes: np.float32, 'f4', ...)"),
     "class_weight": (lambda v: v is None or v == "balanced" or isinstance(v, dict), "None, 'balanced' or a dict"),
     "loss": _choice(*get_args(RegressorLoss)),
-    "dropout": _real(0, 1),
+    "dropout": (_passes(lambda v: check_dropout(v, None)),
+                "a real number in [0, 1), or a sequence of them, one per hidden layer"),
 }
 
 
@@ -169,6 +186,12 @@ class _BaseMLP(BaseEstimator):
                 kind = TypeError if name in ("random_state", "class_weight") else ValueError
                 raise kind(f"The '{name}' parameter of {type(self).__name__} must be {expected}. "
                            f"Got {value!r} instead.")
+        weights = getattr(self, "class_weight", None)
+        if isinstance(weights, dict):
+            for label, weight in weights.items():
+                if not is_real(weight) or not (math.isfinite(weight) and weight >= 0):
+                    raise (ValueError if is_real(weight) else TypeError)(
+                        f"class_weight's weights must be finite numbers >= 0; got {weight!r} for class {label!r}")
 
     # --- hooks for the two estimators ---------------------------------------------------
 
@@ -182,9 +205,12 @@ class _BaseMLP(BaseEstimator):
 
     def _fit(self, X: ArrayLike, y: ArrayLike, sample_weight: ArrayLike | None, incremental: bool) -> Any:
         self._check_params()
+        hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
+        dropout = check_dropout(self.dropout, len(hidden))  # one rate, or one per hidden layer
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if self.dropout and self.solver == "lbfgs":  # its loss and gradient are the plain network's
+        if any(dropout if isinstance(dropout, tuple) else (dropout,)) and self.solver == "lbfgs":
+            # its loss and gradient are the plain network's
             raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); solver 'lbfgs' "
                              "evaluates the network without it")
         first_pass = not hasattr(self, "coefs_") or (not self.warm_start and not incremental)
@@ -196,7 +222,6 @@ class _BaseMLP(BaseEstimator):
         X_fit: Any = _sparse.as_estimator_input(X_checked, dtype)  # an array, or a CSR matrix
         sw = None if sample_weight is None else _check_sample_weight(sample_weight, X_fit, dtype=np.float64)
         sw = self._weights_with_classes(sw, y_labels, incremental)
-        hidden = [self.hidden_layer_sizes] if is_int(self.hidden_layer_sizes) else list(self.hidden_layer_sizes)
         self._random_state = check_random_state(self.random_state)
         if first_pass:
             self._initialize(X_fit.shape[1], hidden, Y.shape[1], dtype)
@@ -451,11 +476,17 @@ class _BaseMLP(BaseEstimator):
     # --- prediction ---------------------------------------------------------------------
 
     def _forward(self, X: ArrayLike) -> np.ndarray:
-        """The network's outputs for X, validated as scikit-learn does."""
+        """The network's outputs for X, validated as scikit-learn does, in the dtype
+        scikit-learn's forward pass gives: NumPy's promotion of X's dtype and the
+        network's (float64 X on a float32 network: float64, computed in float64
+        with the float32 weights, as NumPy promotes them; int8 X: float32)."""
         check_is_fitted(self, "coefs_")
-        X = validate_data(self, X, reset=False, dtype=(np.float64, np.float32), accept_sparse=_SPARSE)
+        X_checked: Any = validate_data(self, X, reset=False, accept_sparse=_SPARSE)
         self._sync_parameters()
-        return self._net.predict(_sparse.as_estimator_input(X, self._net.dtype), threads=self.n_threads)
+        net = self._net
+        if np.result_type(X_checked.dtype, net.dtype) != net.dtype:
+            net = _float64_twin(net)
+        return net.predict(_sparse.as_estimator_input(X_checked, net.dtype), threads=self.n_threads)
 
     def _sync_parameters(self) -> None:
         """Copy coefs_ / intercepts_ entries that were replaced (rather than
@@ -538,7 +569,10 @@ class _BaseMLP(BaseEstimator):
         state = {k: getattr(self, k) for k in _files.STATE_NAMES if hasattr(self, k)}
         if isinstance(self, MLPClassifier):
             state["y_type"] = self._label_binarizer.y_type_
-        net._save(path, {_files.PARAMS_KEY: _files.encode_params(self.get_params(deep=False), type(self).__name__),
+        params = self.get_params(deep=False)
+        if params["dtype"] is not None:
+            params["dtype"] = np.dtype(params["dtype"]).name  # np.float32, 'f4', ...: the name the file keeps
+        net._save(path, {_files.PARAMS_KEY: _files.encode_params(params, type(self).__name__),
                          _files.STATE_KEY: _files.encode_state(state)})
 
     def _describe_network(self) -> None:
@@ -571,9 +605,25 @@ class _BaseMLP(BaseEstimator):
                 setattr(self, name, value)
 
 
+def _float64_twin(net: Network) -> Network:
+    """A float64 network holding a float32 network's weights exactly (for predictions
+    on float64 X, as scikit-learn computes them with float32 coefs_)."""
+    spec: dict[str, Any] = {"activation": net.activation, "output": net.output, "loss": net.loss_name,
+                            "reduction": net.reduction, "leaky_slope": net.leaky_slope}
+    twin = Network(net.sizes, dtype="float64", **spec)
+    for mine, theirs in zip((*twin.weights, *twin.biases), (*net.weights, *net.biases)):
+        mine[...] = theirs
+    return twin
+
+
 def _is_single_label(est: Any) -> bool:
     """Whether a classifier predicts one label per sample (binary or multi-class)."""
     return isinstance(est, MLPClassifier) and est.n_outputs_ == 1
+
+
+def _listed(values: list[Any]) -> str:
+    """Values for a message: their reprs, at most ten."""
+    return ", ".join(map(repr, values[:10])) + (", ..." if len(values) > 10 else "")
 
 
 def _unflatten(params: list[np.ndarray], flat: np.ndarray) -> None:
@@ -647,17 +697,25 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
     n_threads : int or None, default None
         Threads for fit and predict (fastmlp's; results do not depend on it).
     dtype : {None, "float64", "float32"}, default None
-        The network's precision (fastmlp's parameter). None follows the
-        input, as scikit-learn does: float32 X gives float32 coefs_,
-        intercepts_ and predictions, any other X float64.
+        The network's precision (fastmlp's parameter), in any spelling
+        ``fastmlp.Network`` takes (np.float32, np.dtype("float32"), "f4").
+        None follows the input, as scikit-learn does: float32 X gives
+        float32 coefs_ and intercepts_, any other X float64. Predictions
+        have scikit-learn's dtype: float32 for float32 X on a float32
+        network, float64 for float64 X whatever the network (computed in
+        float64 then).
     class_weight : dict, "balanced" or None, default None
         Weights of the classes, multiplied into sample_weight ("balanced":
-        n_samples / (n_classes * count)). Not for multi-label targets.
-    dropout : float, default 0.0
+        n_samples / (n_classes * count)); a dict's weights are finite
+        numbers >= 0, classes it leaves out weigh 1, and a key that is not
+        a class is refused while some class has no weight (scikit-learn's
+        rule). Not for multi-label targets.
+    dropout : float or sequence of float, default 0.0
         fastmlp's own: the hidden layers' dropout rate while training, in
-        [0, 1): each hidden unit is zeroed with this probability and the
-        others scaled by 1 / (1 - dropout) (see ``fastmlp.Network``);
-        prediction is unaffected.
+        [0, 1), one for all or one per hidden layer: each hidden unit is
+        zeroed with this probability and the others scaled by
+        1 / (1 - dropout) (see ``fastmlp.Network``); prediction is
+        unaffected.
 
     Attributes
     ----------
@@ -712,9 +770,9 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: DType | None = None,
+        dtype: DType | np.dtype[Any] | type | None = None,
         class_weight: dict[Any, float] | Literal["balanced"] | None = None,
-        dropout: float = 0.0,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -783,6 +841,16 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             raise ValueError("class_weight 'balanced' is not supported for partial_fit: pass "
                              "sklearn.utils.class_weight.compute_class_weight('balanced', classes=classes, y=y) "
                              "as a dict instead")
+        if isinstance(self.class_weight, dict):
+            # scikit-learn's rule (compute_class_weight): a key that is not a class is refused unless every
+            # class has a weight (a fold of a cross-validation may lack a class the dict names)
+            classes = self.classes_.tolist()
+            unknown = [label for label in self.class_weight if label not in classes]
+            missing = [c for c in classes if c not in self.class_weight]
+            if unknown and missing:
+                raise ValueError(f"class_weight names {_listed(unknown)}, which {'is' if len(unknown) == 1 else 'are'} "
+                                 f"not among the classes {_listed(classes)}, and gives no weight to "
+                                 f"{_listed(missing)}")
         weights = compute_sample_weight(self.class_weight, y)
         return weights if sw is None else sw * weights
 
@@ -918,9 +986,10 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
     loss : {"squared_error", "poisson"}, default "squared_error"
         Keyword-only here. "poisson": the half Poisson deviance with an exp
         output (log link), as scikit-learn 1.9's; y must be >= 0.
-    dropout : float, default 0.0
+    dropout : float or sequence of float, default 0.0
         fastmlp's own: the hidden layers' dropout rate while training, in
-        [0, 1) (see ``fastmlp.Network``); prediction is unaffected.
+        [0, 1), one for all or one per hidden layer (see
+        ``fastmlp.Network``); prediction is unaffected.
 
     Attributes
     ----------
@@ -959,8 +1028,8 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         n_iter_no_change: int = 10,
         max_fun: int = 15000,
         n_threads: int | None = None,
-        dtype: DType | None = None,
-        dropout: float = 0.0,
+        dtype: DType | np.dtype[Any] | type | None = None,
+        dropout: float | Sequence[float] = 0.0,
     ) -> None:
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -1079,6 +1148,8 @@ def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
         given = params.get(name, value)
         if name == "hidden_layer_sizes":  # 5, [5] and (5,) are one architecture
             given = (given,) if is_int(given) else tuple(given) if isinstance(given, list) else given
+        if name == "dtype" and given is not None and _passes(check_dtype)(given):  # 'f4' is 'float32'
+            given = np.dtype(given).name
         if given != value and not (name == "dtype" and given is None):  # None: the input's dtype decides
             raise ValueError(f"{source}: {_files.PARAMS_KEY}: {name} {given!r} does not match the network "
                              f"({value!r})")
