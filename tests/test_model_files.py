@@ -576,3 +576,25 @@ def test_a_loaded_network_continues_the_epoch_count(tmp_path, through):
     resumed.save(tmp_path / "again.safetensors")
     again = fastmlp.load(tmp_path / "again.safetensors")
     assert again._epochs_trained() == 7
+
+
+def test_an_epoch_count_at_the_top_of_its_range_wraps_as_the_core_counts(tmp_path):
+    # a file may claim 2**64 - 1 epochs: the next fit's epochs are counted on
+    # from there modulo 2**64, as the core's 64-bit counter does, and the
+    # network saves, pickles and fits again
+    import pickle
+
+    rng = np.random.default_rng(0)
+    X, Y = rng.random((10, 2)), rng.random((10, 1))
+    net = fastmlp.Network([2, 1], output="identity")
+    net._epochs_before = 2**64 - 1
+    net.save(tmp_path / "top.safetensors")
+    loaded = fastmlp.load(tmp_path / "top.safetensors")
+    assert loaded._epochs_trained() == 2**64 - 1
+    loaded.fit(X, Y, epochs=2)
+    assert loaded._epochs_trained() == 1
+    loaded.save(tmp_path / "again.safetensors")
+    assert fastmlp.load(tmp_path / "again.safetensors")._epochs_trained() == 1
+    copy = pickle.loads(pickle.dumps(loaded))
+    assert copy._epochs_trained() == 1
+    copy.fit(X, Y, epochs=1)

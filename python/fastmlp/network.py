@@ -286,8 +286,10 @@ class Network:
 
     def _epochs_trained(self) -> int:
         """Epochs trained over every fit, a loaded file's included: the count a
-        next fit continues (its shuffles and dropout masks follow from it)."""
-        return self._epochs_before + len(self.history.get("loss", ()))
+        next fit continues (its shuffles and dropout masks follow from it). A
+        64-bit count, as the core's, so it wraps past 2**64 - 1 (reached only
+        by a file that claims it)."""
+        return (self._epochs_before + len(self.history.get("loss", ()))) % 2**64
 
     def __getstate__(self) -> dict[str, Any]:
         return {"model": self._core.to_bytes(self.init, self.seed, self._entries({}), **self._description()),
@@ -296,7 +298,7 @@ class Network:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self._restore(*_core.from_bytes(state["model"]))
         self.history = dict(state["history"])
-        self._epochs_before = max(0, self._epochs_before - len(self.history.get("loss", ())))
+        self._epochs_before = (self._epochs_before - len(self.history.get("loss", ()))) % 2**64
         self.best_epoch = state.get("best_epoch")
 
     # --- what the inputs and outputs are ------------------------------------------
