@@ -257,15 +257,18 @@ bool squares_finite(const T* p, std::size_t n) {
 }
 
 // The divergence guard: throws Diverged, with the parameters `start` held at
-// the epoch's start put back, when epoch `epoch` (from 1) ended with a loss
-// NaN or infinite, or parameters whose squared norm is not finite.
+// the epoch's start put back and the optimiser's state reset (its velocity or
+// moments hold the diverged steps, and would spoil every later fit), when
+// epoch `epoch` (from 1) ended with a loss NaN or infinite, or parameters
+// whose squared norm is not finite.
 template <class T>
-void check_divergence(Network<T>& net, double loss, const AlignedBuffer<T>& start,
-                      std::size_t epoch, FitResult& result) {
+void check_divergence(Network<T>& net, Optimizer<T>& optimizer, double loss,
+                      const AlignedBuffer<T>& start, std::size_t epoch, FitResult& result) {
   T* params = net.params();
   const std::size_t n = net.n_params();
   if (std::isfinite(loss) && squares_finite(params, n)) return;
   std::copy(start.data(), start.data() + n, params);
+  optimizer.reset();
   throw Diverged(divergence_message(epoch, loss), epoch, std::move(result));
 }
 
@@ -455,7 +458,7 @@ FitResult fit(Network<T>& net, const FitData<T>& given, const FitOptions& option
       return batches.run(net, optimizer, step, options.first_epoch + epoch, stop);
     });
     if (!loss) break;  // interrupted
-    if (options.stop_on_divergence) check_divergence(net, *loss, start, epoch + 1, result);
+    if (options.stop_on_divergence) check_divergence(net, optimizer, *loss, start, epoch + 1, result);
     EpochLog log = reading_input(epoch, [&] {
       return record_epoch(result, epoch, options.epochs, *loss, step.learning_rate,
                           validator.get(), net, pool);

@@ -84,7 +84,8 @@ struct FitResult {
 // Thrown when a loss or a parameter becomes NaN or infinite (a parameter also
 // when too large to square) and
 // FitOptions::stop_on_divergence: the network holds the parameters it had at
-// the end of the last epoch that stayed finite, and result() what was done.
+// the end of the last epoch that stayed finite, the optimiser's state is reset
+// (its moments held the diverged steps), and result() says what was done.
 class Diverged : public std::runtime_error {
  public:
   Diverged(const std::string& what, std::size_t epoch, FitResult result)
@@ -101,7 +102,7 @@ class Diverged : public std::runtime_error {
 // checked it (CsrChanged: a callback, or another thread, rewrote its indptr
 // or indices in place): the network holds the parameters it had at the start
 // of the epoch in which it was found, result() the epochs completed before
-// it. The optimiser's state is that of the last step taken, as after Diverged.
+// it. The optimiser's state is that of the last step taken.
 class InputChanged : public CsrChanged {
  public:
   InputChanged(const std::string& what, std::size_t epoch, FitResult result)

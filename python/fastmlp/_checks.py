@@ -68,7 +68,7 @@ def check_dtype(dtype: Any, name: str = "dtype") -> np.dtype[Any]:
         raise TypeError(f"{name} must be 'float64' or 'float32'; got {dtype!r}") from None
     if dt.name not in DTYPES:
         raise ValueError(f"{name} must be 'float64' or 'float32'; got {dt.name!r}")
-    return dt
+    return np.dtype(dt.name)  # the machine's byte order: ">f8" names float64 too, the core's kind
 
 
 def check_dropout(value: Any, n_hidden: int | None, name: str = "dropout") -> float | tuple[float, ...]:

@@ -626,8 +626,9 @@ class Network:
             too large to square (beyond about 1e154 in float64, 1e19 in
             float32, where only a diverging fit goes), stops the fit with
             FloatingPointError naming the epoch; the network keeps the
-            parameters from the end of the epoch before (history includes
-            the epochs completed). "continue": no check.
+            parameters from the end of the epoch before and its optimiser
+            starts afresh (its velocity or moments held the diverged steps;
+            history includes the epochs completed). "continue": no check.
 
         Raises
         ------

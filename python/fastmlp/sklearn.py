@@ -228,6 +228,8 @@ class _BaseMLP(BaseEstimator):
         elif [*self._net.sizes[1:-1]] != hidden or self._net.sizes[-1] != Y.shape[1]:
             raise ValueError(f"hidden_layer_sizes {hidden} and {Y.shape[1]} outputs do not match the fitted "
                              f"network {list(self._net.sizes)}; fit it afresh (warm_start=False)")
+        else:
+            self._check_same_network(hidden, dropout)
         Y = np.ascontiguousarray(Y, dtype=dtype)
         if self.solver == "lbfgs":
             self._fit_lbfgs(X_fit, Y, sw)
@@ -237,6 +239,22 @@ class _BaseMLP(BaseEstimator):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.")
         return self
+
+    def _check_same_network(self, hidden: list[int], dropout: float | tuple[float, ...]) -> None:
+        """ValueError unless activation, loss and dropout are still those the
+        fitted network was made with: a warm start or partial_fit continues that
+        network, and would otherwise go on with the old ones unsaid."""
+        net = self._net
+        activation = _ACTIVATIONS[self.activation]
+        rates = dropout if isinstance(dropout, tuple) else (float(dropout),) * len(hidden)
+        changed = [name for name, now, then in (
+            ("activation", (activation,) * len(hidden), tuple(net._core.activations[:-1])),
+            ("loss", self._network_output(), (net.output, net.loss_name)),
+            ("dropout", tuple(float(r) for r in rates), tuple(net._core.dropout)),
+        ) if now != then]
+        if changed:
+            raise ValueError(f"{' and '.join(changed)} changed since the network was fitted; warm_start and "
+                             f"partial_fit continue that network: fit it afresh (warm_start=False) for new ones")
 
     def _weights_with_classes(self, sw: np.ndarray | None, y: np.ndarray, incremental: bool) -> np.ndarray | None:
         return sw
@@ -494,8 +512,11 @@ class _BaseMLP(BaseEstimator):
         for mine, theirs in ((self.coefs_, self._net.weights), (self.intercepts_, self._net.biases)):
             if len(mine) != len(theirs):
                 raise ValueError(f"coefs_ and intercepts_ must keep one entry per layer ({len(theirs)})")
-            for a, b in zip(mine, theirs):
+            name = "coefs_" if mine is self.coefs_ else "intercepts_"
+            for i, (a, b) in enumerate(zip(mine, theirs)):
                 if a is not b and not np.shares_memory(a, b):
+                    if np.shape(a) != b.shape:  # not broadcast: a wrong shape is a mistake
+                        raise ValueError(f"{name}[{i}] must have shape {b.shape}; got {np.shape(a)}")
                     b[...] = a
 
     # --- pickling ------------------------------------------------------------------------

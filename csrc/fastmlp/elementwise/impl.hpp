@@ -132,8 +132,8 @@ void activate(Activation f, T* x, std::size_t count) {
     case Activation::Tanh:  // 1 - 2 / (e^{2x} + 1), exact at the extremes
       for (std::size_t i = 0; i < count; ++i) x[i] = T(1) - T(2) / (exp(T(2) * x[i]) + T(1));
       return;
-    case Activation::Relu:
-      for (std::size_t i = 0; i < count; ++i) x[i] = x[i] > T(0) ? x[i] : T(0);
+    case Activation::Relu:  // NaN stays NaN (as NumPy's maximum), so a NaN weight shows
+      for (std::size_t i = 0; i < count; ++i) x[i] = !(x[i] <= T(0)) ? x[i] : T(0);
       return;
     case Activation::LeakyRelu: {
       const T slope = static_cast<T>(f.slope);

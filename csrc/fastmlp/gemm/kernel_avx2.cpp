@@ -38,7 +38,7 @@ struct Ymm32 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_ps(a, b); }
   static V add(V a, V b) { return _mm256_add_ps(a, b); }
-  static V relu(V z) { return _mm256_and_ps(z, _mm256_cmp_ps(z, zero(), _CMP_GT_OQ)); }
+  static V relu(V z) { return _mm256_and_ps(z, _mm256_cmp_ps(z, zero(), _CMP_NLE_UQ)); }
   static V leaky(V z, V s) {
     return _mm256_blendv_ps(mul(s, z), z, _mm256_cmp_ps(z, zero(), _CMP_GT_OQ));
   }
@@ -64,7 +64,7 @@ struct Ymm64 {
   static V fmadd(V a, V b, V c) { return _mm256_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm256_mul_pd(a, b); }
   static V add(V a, V b) { return _mm256_add_pd(a, b); }
-  static V relu(V z) { return _mm256_and_pd(z, _mm256_cmp_pd(z, zero(), _CMP_GT_OQ)); }
+  static V relu(V z) { return _mm256_and_pd(z, _mm256_cmp_pd(z, zero(), _CMP_NLE_UQ)); }
   static V leaky(V z, V s) {
     return _mm256_blendv_pd(mul(s, z), z, _mm256_cmp_pd(z, zero(), _CMP_GT_OQ));
   }

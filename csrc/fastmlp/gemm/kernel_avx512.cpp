@@ -33,7 +33,7 @@ struct Zmm32 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  static V relu(V z) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, zero(), _CMP_GT_OQ), z); }
+  static V relu(V z) { return _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(z, zero(), _CMP_NLE_UQ), z); }
   static V leaky(V z, V s) {
     return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(z, zero(), _CMP_GT_OQ), mul(s, z), z);
   }
@@ -56,7 +56,7 @@ struct Zmm64 {
   static V fmadd(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static V relu(V z) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ), z); }
+  static V relu(V z) { return _mm512_maskz_mov_pd(_mm512_cmp_pd_mask(z, zero(), _CMP_NLE_UQ), z); }
   static V leaky(V z, V s) {
     return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(z, zero(), _CMP_GT_OQ), mul(s, z), z);
   }

@@ -21,7 +21,7 @@ namespace {
 //   zero(), set1(x), load(p) (p aligned to the vector), loadu(p), storeu(p, v),
 //   mask(n) (first min(n, L) lanes), load_mask(p, m) (other lanes 0),
 //   store_mask(p, m, v), fmadd(a, b, c) (= a * b + c, one rounding), mul(a, b),
-//   add(a, b), relu(z) (z > 0 ? z : 0), leaky(z, s) (z > 0 ? z : s * z),
+//   add(a, b), relu(z) (z > 0 or NaN ? z : 0), leaky(z, s) (z > 0 ? z : s * z),
 //   prefetch(p) (may do nothing).
 //
 // `#pragma GCC unroll` (GCC and Clang) turns the loops over registers into

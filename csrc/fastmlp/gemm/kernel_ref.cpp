@@ -35,7 +35,7 @@ struct Scalar {
   static V fmadd(V a, V b, V c) { return std::fma(a, b, c); }
   static V mul(V a, V b) { return a * b; }
   static V add(V a, V b) { return a + b; }
-  static V relu(V z) { return z > T(0) ? z : T(0); }
+  static V relu(V z) { return !(z <= T(0)) ? z : T(0); }
   static V leaky(V z, V s) { return z > T(0) ? z : s * z; }
   static void prefetch(const T*) {}
 };
