@@ -110,3 +110,47 @@ def test_byte_swapped_dtype_spellings_mean_the_native_dtype(spelling):
     assert net.predict(X).dtype == native
     est = MLPRegressor(hidden_layer_sizes=(3,), max_iter=2, dtype=spelling).fit(X, y)
     assert est.coefs_[0].dtype == native
+
+
+@pytest.mark.parametrize("flags, want", [
+    (["--loss", "poisson"], {"loss": "poisson", "dropout": 0.0}),
+    (["--dropout", "0.2"], {"loss": "squared_error", "dropout": 0.2}),
+    (["--loss", "poisson", "--dropout", "0.2,0.1", "--hidden", "6,4"], {"loss": "poisson", "dropout": (0.2, 0.1)}),
+])
+def test_a_command_line_model_loads_as_the_estimator_it_is(tmp_path, flags, want):
+    # the file of `fastmlp train --loss poisson` or `--dropout` loaded as an
+    # estimator whose loss and dropout were the defaults, beside a network
+    # that is Poisson or drops: clone(est).fit trained another model
+    import subprocess
+    import sys
+
+    from sklearn.base import clone
+
+    from fastmlp.sklearn import load
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = rng.poisson(np.exp(0.3 * X[:, 0] + 0.5))
+    data = tmp_path / "counts.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="a,b,c,visits", comments="", fmt="%.6g")
+    model = tmp_path / "m.safetensors"
+    subprocess.run([sys.executable, "-m", "fastmlp", "train", "--train", str(data), "--target", "visits",
+                    "--epochs", "5", "--task", "regression", *flags, "-o", str(model)],
+                   check=True, capture_output=True)
+    est = load(model)
+    params = est.get_params()
+    assert {k: params[k] for k in want} == want
+    assert est.network_.loss_name == ("poisson" if want["loss"] == "poisson" else "mse")
+    refit = clone(est).fit(X, y)
+    assert refit.network_.loss_name == est.network_.loss_name
+    assert tuple(refit.network_._core.dropout) == tuple(est.network_._core.dropout)
+
+
+def test_a_sparse_target_is_refused_with_what_to_do():
+    sp = pytest.importorskip("scipy.sparse")
+    X = sp.random(20, 5, density=0.3, format="csr", random_state=0)
+    Y = sp.csr_matrix(np.eye(2)[np.arange(20) % 2])
+    net = fastmlp.Network([5, 3, 2], output="softmax", loss="cross_entropy")
+    with pytest.raises(TypeError, match=r"Y must be dense .* pass Y.toarray\(\)"):
+        net.fit(X, Y, epochs=1)
+    net.fit(X, Y.toarray(), epochs=1)

@@ -950,6 +950,9 @@ def _as_targets(Y: ArrayLike, name: str, dtype: np.dtype[Any], output: str, outp
     as Y implies), as ``_as_matrix`` makes them. 1-D integer class indices become
     one-hot rows (one sigmoid output: the 0/1 column) where the output is a
     classifier's; any other 1-D Y is refused with how to encode it."""
+    if _sparse.is_sparse(Y):
+        raise TypeError(f"{name} must be dense (a NumPy array; sparse input is for X): got "
+                        f"{type(Y).__name__}; pass {name}.toarray()")
     try:
         one_d = np.ndim(Y) == 1
     except ValueError:  # ragged nested sequences: _as_matrix names the argument

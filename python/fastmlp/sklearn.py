@@ -1128,6 +1128,11 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 
 # --- model files ----------------------------------------------------------------------------
 
+def _per_layer(rates: float | tuple[float, ...], layers: int) -> tuple[float, ...]:
+    """Dropout rates as one per hidden layer."""
+    return rates if isinstance(rates, tuple) else (rates,) * layers
+
+
 def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
     """The fitted estimator in the model file at ``path``.
 
@@ -1137,7 +1142,8 @@ def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
     is not kept). Any other model file that records its task loads too:
     ``fastmlp train --target`` writes the task and the classes, and the
     estimator gets its architecture from the network (hidden_layer_sizes,
-    activation, dtype) and default parameters otherwise. A classifier's
+    activation, dtype, dropout, and a regressor's loss: "poisson" for a
+    Poisson network) and default parameters otherwise. A classifier's
     network needs a softmax or sigmoid output, and its classes in
     scikit-learn's sorted order.
 
@@ -1165,8 +1171,14 @@ def load(path: str | os.PathLike[str]) -> MLPClassifier | MLPRegressor:
         scikit_names: dict[str, str] = {v: k for k, v in _ACTIVATIONS.items()}
         scikit_name = scikit_names[net.activations[0]]
         derived["activation"] = scikit_name
+    if isinstance(est, MLPRegressor):  # a command line's --loss poisson file is a Poisson regressor
+        derived["loss"] = "poisson" if net.loss_name == "poisson" else "squared_error"
+    if any(net._core.dropout):  # and its --dropout, the estimator's dropout
+        derived["dropout"] = net.dropout
     for name, value in derived.items():
         given = params.get(name, value)
+        if name == "dropout" and _passes(lambda v: check_dropout(v, len(hidden)))(given):  # 0.2 is (0.2, 0.2)
+            given, value = (_per_layer(check_dropout(v, len(hidden)), len(hidden)) for v in (given, value))
         if name == "hidden_layer_sizes":  # 5, [5] and (5,) are one architecture
             given = (given,) if is_int(given) else tuple(given) if isinstance(given, list) else given
         if name == "dtype" and given is not None and _passes(check_dtype)(given):  # 'f4' is 'float32'
