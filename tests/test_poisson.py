@@ -412,3 +412,32 @@ def test_output_exp_alone_is_a_regression(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("R2: ")
     assert fastmlp.load(tmp_path / "m.st").task == "regression"
+
+
+def _overflowing_counts():
+    """Counts near 1e4 that one SGD step at a large rate sends past exp's overflow."""
+    X = (np.arange(8) / 8.0)[:, None]
+    return X, 10000.0 + np.arange(8)
+
+
+def test_an_estimator_whose_last_step_overflows_exp_raises():
+    from fastmlp.sklearn import MLPRegressor
+
+    X, y = _overflowing_counts()
+    est = MLPRegressor(loss="poisson", solver="sgd", hidden_layer_sizes=(2,), learning_rate_init=0.5, momentum=0,
+                       max_iter=1, batch_size=8, random_state=0)
+    with pytest.raises(ValueError, match="predictions overflow"):
+        est.fit(X, y)
+
+
+def test_the_command_line_writes_no_model_whose_last_step_overflows(tmp_path):
+    X, y = _overflowing_counts()
+    data = tmp_path / "big.csv"
+    np.savetxt(data, np.column_stack([X, y]), delimiter=",", header="x,y", comments="", fmt="%.6g")
+    model = tmp_path / "m.safetensors"
+    res = subprocess.run([sys.executable, "-m", "fastmlp", "train", "--train", str(data), "--target", "y",
+                          "--loss", "poisson", "--hidden", "2", "--epochs", "1", "--lr", "0.5", "--quiet",
+                          "-o", str(model)], capture_output=True, text=True)
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert "diverged in its last step" in res.stderr
+    assert not model.exists()

@@ -1054,6 +1054,15 @@ Matrix<double> train_and_predict(const std::vector<std::size_t>& sizes, const Ne
   }();
   if (line) line->end(result);
   if (result.stopped) throw Interrupted{};
+  if (options.stop_on_divergence && result.epochs > 0) {
+    // the guard reads each epoch's loss as computed before its steps: the last
+    // step's outputs are read here (an exp output overflows from finite weights)
+    Matrix<T> outputs_now(X.rows(), sizes.back());
+    net.predict(X.view(), outputs_now.view());
+    if (!all_finite(ConstMatrixView<T>(outputs_now.view())))
+      throw std::runtime_error("training diverged in its last step: the network's outputs for the training rows "
+                               "are NaN or infinite, and no model was written (try a smaller --lr, or --clip-norm)");
+  }
   if (scaling != nullptr) with_scale_hint([&] { fold_input_scaling(net, *scaling); });
   if (!outputs.model.empty()) {
     ModelInfo info = set.info;

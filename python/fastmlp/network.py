@@ -629,6 +629,10 @@ class Network:
             parameters from the end of the epoch before and its optimiser
             starts afresh (its velocity or moments held the diverged steps;
             history includes the epochs completed). "continue": no check.
+            Each epoch's loss is the one computed during it, before its
+            steps: the outputs after the last step are not computed here
+            (an exp output may overflow from finite weights: predict
+            shows it; the estimators and the command line check it).
 
         Raises
         ------

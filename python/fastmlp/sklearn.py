@@ -238,6 +238,11 @@ class _BaseMLP(BaseEstimator):
         if not all(np.isfinite(w).all() for w in (*self._net.weights, *self._net.biases)):
             raise ValueError("Solver produced non-finite parameter weights. The input data may contain large "
                              "values and need to be preprocessed.")
+        if self._net.output == "exp" and not np.isfinite(self._net.predict(X_fit, threads=self.n_threads)).all():
+            # finite weights whose last step sends the log link past overflow
+            raise ValueError("Solver produced parameters whose predictions overflow (exp of the outputs is "
+                             "infinite for some training rows); try a smaller learning_rate_init, or preprocess "
+                             "the input data.")
         return self
 
     def _check_same_network(self, hidden: list[int], dropout: float | tuple[float, ...]) -> None:
