@@ -591,3 +591,13 @@ def test_a_file_separated_otherwise_is_named_so(door, tmp_path, sep, named):
     pd.DataFrame({"f1": [1.0, 2.0], "label": ["a", "b"]}).to_csv(tmp_path / "f.csv", sep=sep, index=False)
     res = run(door, "train", "--train", str(tmp_path / "f.csv"), "--target", "label", "--epochs", "1")
     assert res.returncode == 2 and f"the file seems separated by {named}; only commas separate here" in res.stderr
+
+
+def test_the_not_whole_message_quotes_a_number_that_is_not_whole(door, tmp_path):
+    # mostly whole targets with one fraction: the message quoted the middle
+    # class, a whole number ("such as 2")
+    rows = ["a,y"] + [f"{i / 10},{i % 5}" for i in range(40)] + ["4.0,2.5"]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    res = run(door, "train", "--train", str(tmp_path / "t.csv"), "--target", "y", "--epochs", "1")
+    assert res.returncode == 1
+    assert "not whole, such as 2.5;" in res.stderr, res.stderr

@@ -1178,11 +1178,16 @@ TrainSet load_train_set(const ColumnFlags& flags, const std::string& train_path,
     } catch (const std::invalid_argument& e) {
       throw std::invalid_argument(train_path + ": " + e.what());
     }
-    if (classes.type == "float" && !flags.task_given)  // scikit-learn's "continuous" labels
+    if (classes.type == "float" && !flags.task_given) {  // scikit-learn's "continuous" labels
+      const auto fractional = std::find_if(classes.names.begin(), classes.names.end(), [](const std::string& name) {
+        double v = 0;
+        return parse_number(name, v) && v != std::floor(v);
+      });
       throw std::invalid_argument(train_path + ": the target column holds numbers that are not whole, such as " +
-                                  classes.names[classes.names.size() / 2] +
+                                  (fractional != classes.names.end() ? *fractional : classes.names.front()) +
                                   "; to predict them give --task regression (or --task classification to take "
                                   "each value as a class)");
+    }
     check_class_count(classes.names.size(), train_path + ", the target column");
     if (classes.names.size() < 2)
       throw std::invalid_argument(train_path + ": the target column holds one class (" +
