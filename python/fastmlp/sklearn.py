@@ -209,7 +209,7 @@ class _BaseMLP(BaseEstimator):
         dropout = check_dropout(self.dropout, len(hidden))  # one rate, or one per hidden layer
         if self.early_stopping and incremental:
             raise ValueError("partial_fit does not support early_stopping=True")
-        if any(dropout if isinstance(dropout, tuple) else (dropout,)) and self.solver == "lbfgs":
+        if any(_per_layer(dropout, len(hidden))) and self.solver == "lbfgs":
             # its loss and gradient are the plain network's
             raise ValueError("dropout needs a stochastic solver ('sgd' or 'adam'); solver 'lbfgs' "
                              "evaluates the network without it")
@@ -251,7 +251,7 @@ class _BaseMLP(BaseEstimator):
         network, and would otherwise go on with the old ones unsaid."""
         net = self._net
         activation = _ACTIVATIONS[self.activation]
-        rates = dropout if isinstance(dropout, tuple) else (float(dropout),) * len(hidden)
+        rates = _per_layer(dropout, len(hidden))
         changed = [name for name, now, then in (
             ("activation", (activation,) * len(hidden), tuple(net._core.activations[:-1])),
             ("loss", self._network_output(), (net.output, net.loss_name)),
