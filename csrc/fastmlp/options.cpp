@@ -3,12 +3,8 @@
 // turns Python values into OptionValues and calls set_fit_option.
 #include <fastmlp/options.hpp>
 
-#include <cctype>
-#include <cerrno>
 #include <charconv>
 #include <cmath>
-#include <cstdlib>
-#include <cstdio>
 #include <limits>
 #include <stdexcept>
 
